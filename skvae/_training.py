@@ -1,0 +1,334 @@
+"""The training loop: epochs, validation, early stopping, history.
+
+Knows torch and the :class:`~skvae._vae.VAE` module, not scikit-learn. The
+loop is written for speed on in-memory data: the data is a tensor on the
+training device, mini-batches are gathered by index (no DataLoader), the loss
+is accumulated on the device and read back once per epoch, and validation runs
+under ``torch.inference_mode``.
+"""
+
+import contextlib
+import math
+import os
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = [
+    "EpochResult",
+    "TrainingDiverged",
+    "Trainer",
+    "available_cpus",
+    "evaluate",
+    "resolve_device",
+    "torch_threads",
+    "train_one_epoch",
+]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite during training."""
+
+
+def available_cpus():
+    """Number of CPUs this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def default_n_threads():
+    """Torch intra-op threads used when ``n_threads=None``.
+
+    Torch's own setting already honours ``OMP_NUM_THREADS``, which joblib's
+    loky workers set to ``cpu_count // n_jobs``; it is capped by the CPUs this
+    process may use, so nested parallelism never oversubscribes.
+    """
+    return max(1, min(torch.get_num_threads(), available_cpus()))
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads):
+    """Run the block with ``n_threads`` torch intra-op threads, then restore."""
+    n = default_n_threads() if n_threads is None else int(n_threads)
+    before = torch.get_num_threads()
+    if n == before:
+        yield n
+        return
+    torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a ``torch.device``.
+
+    ``"auto"`` picks CUDA when it is available, then Apple's MPS, else CPU.
+    Raises ``ValueError`` for a string torch does not understand and
+    ``RuntimeError`` for a device type that is not available here.
+    """
+    if isinstance(device, torch.device):
+        dev = device
+    elif device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    else:
+        try:
+            dev = torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(
+                f"device={device!r} is not a valid torch device; use 'auto', "
+                "'cpu', 'cuda', 'cuda:<index>' or 'mps'."
+            ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu' or device='auto'."
+        )
+    if dev.type == "cuda" and dev.index is not None:
+        if dev.index >= torch.cuda.device_count():
+            raise RuntimeError(
+                f"device={device!r}: this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)."
+            )
+    if dev.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise RuntimeError(f"device={device!r} was requested but is not available.")
+    return dev
+
+
+@dataclass
+class EpochResult:
+    """Per-sample averages of one pass over the data."""
+
+    loss: float
+    reconstruction: float
+    kl: float
+
+
+def _stats(sums, n):
+    loss, rec, kl = (sums / n).tolist()  # the one host sync of an epoch
+    return EpochResult(loss=loss, reconstruction=rec, kl=kl)
+
+
+def train_one_epoch(
+    module, optimizer, X, *, batch_size, beta, shuffle_gen, noise_gen, target=None
+):
+    """One pass over ``X`` in shuffled mini-batches; returns an EpochResult.
+
+    ``loss`` is the beta-weighted negative ELBO per sample, ``reconstruction``
+    the negative log-likelihood per sample and ``kl`` the KL term per sample.
+    """
+    module.train()
+    n = X.shape[0]
+    d = module.n_components
+    device = X.device
+    perm = torch.randperm(n, generator=shuffle_gen).to(device, non_blocking=True)
+    sums = torch.zeros(3, device=device)
+    for start in range(0, n, batch_size):
+        idx = perm[start : start + batch_size]
+        xb = X[idx]
+        tb = None if target is None else target[idx]
+        m = xb.shape[0]
+        eps = torch.randn(m, d, generator=noise_gen, device=device)
+        rec, kl = module.loss_terms(xb, eps, tb)
+        nll_sum = -rec.sum()
+        kl_sum = kl.sum()
+        loss_sum = nll_sum + beta * kl_sum
+        optimizer.zero_grad(set_to_none=True)
+        (loss_sum / m).backward()
+        optimizer.step()
+        sums += torch.stack((loss_sum, nll_sum, kl_sum)).detach()
+    return _stats(sums, n)
+
+
+@torch.inference_mode()
+def evaluate(module, X, *, beta, eps, batch_size, target=None):
+    """Objective on ``X`` without autograd, with fixed noise ``eps`` (n, d)."""
+    module.eval()
+    n = X.shape[0]
+    sums = torch.zeros(3, device=X.device)
+    for start in range(0, n, batch_size):
+        sl = slice(start, start + batch_size)
+        tb = None if target is None else target[sl]
+        rec, kl = module.loss_terms(X[sl], eps[sl], tb)
+        nll_sum = -rec.sum()
+        kl_sum = kl.sum()
+        sums += torch.stack((nll_sum + beta * kl_sum, nll_sum, kl_sum))
+    return _stats(sums, n)
+
+
+def _snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _all_finite(module):
+    return all(bool(torch.isfinite(p).all()) for p in module.parameters())
+
+
+@dataclass
+class Trainer:
+    """Runs epochs with KL warm-up, convergence check and early stopping.
+
+    The state it keeps between calls (so ``partial_fit`` can continue) is the
+    epoch counter, the best score so far and the no-improvement counter.
+    """
+
+    module: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    batch_size: int
+    beta: float = 1.0
+    kl_warmup: int = 0
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    verbose: int = 0
+    shuffle_gen: torch.Generator = None
+    noise_gen: torch.Generator = None
+    history: list = field(default_factory=list)
+    best_loss: float = math.inf
+    best_validation_score: float = -math.inf
+    best_state: dict = None
+    best_epoch: int = 0
+    no_improvement: int = 0
+
+    @property
+    def n_epochs(self):
+        return len(self.history)
+
+    def beta_at(self, epoch):
+        """KL weight of epoch ``epoch`` (0-based): linear warm-up, then beta."""
+        if self.kl_warmup <= 0:
+            return self.beta
+        return self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
+
+    def _check_finite(self, result, epoch):
+        if math.isfinite(result.loss) and _all_finite(self.module):
+            return
+        fallback = self.best_state if self.best_state is not None else self._start
+        self.module.load_state_dict(fallback)
+        raise TrainingDiverged(
+            f"The training loss became {result.loss} at epoch {epoch + 1}. The "
+            "model did not converge: lower learning_rate_init, keep "
+            "standardize=True, check the input for extreme values, or use a "
+            "smaller beta. The estimator is left with the last finite weights."
+        )
+
+    def run(
+        self,
+        X,
+        *,
+        max_epochs,
+        X_val=None,
+        target=None,
+        target_val=None,
+        val_eps=None,
+        early_stopping=False,
+        check_convergence=True,
+    ):
+        """Train up to ``max_epochs`` epochs; returns True if it converged.
+
+        With ``early_stopping`` the best weights on ``X_val`` are restored at
+        the end; ``KeyboardInterrupt`` stops training, restores the best
+        weights seen so far and warns instead of propagating.
+        """
+        converged = False
+        progress = None
+        # last-resort weights should the very first epoch diverge
+        self._start = _snapshot(self.module) if self.best_state is None else None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            progress = tqdm(total=max_epochs, desc="VAE", unit="epoch", leave=True)
+        try:
+            for _ in range(max_epochs):
+                epoch = self.n_epochs
+                beta = self.beta_at(epoch)
+                res = train_one_epoch(
+                    self.module,
+                    self.optimizer,
+                    X,
+                    batch_size=self.batch_size,
+                    beta=beta,
+                    shuffle_gen=self.shuffle_gen,
+                    noise_gen=self.noise_gen,
+                    target=target,
+                )
+                self._check_finite(res, epoch)
+                record = {
+                    "epoch": epoch + 1,
+                    "beta": beta,
+                    "loss": res.loss,
+                    "reconstruction": res.reconstruction,
+                    "kl": res.kl,
+                }
+                if X_val is not None:
+                    val = evaluate(
+                        self.module,
+                        X_val,
+                        beta=self.beta,
+                        eps=val_eps,
+                        batch_size=max(self.batch_size, 4096),
+                        target=target_val,
+                    )
+                    record.update(
+                        validation_score=-val.loss,
+                        validation_reconstruction=val.reconstruction,
+                        validation_kl=val.kl,
+                    )
+                self.history.append(record)
+                improved = self._update_best(record, early_stopping)
+                if progress is not None:
+                    progress.update(1)
+                    post = {"loss": f"{res.loss:.4g}"}
+                    if X_val is not None:
+                        post["val"] = f"{record['validation_score']:.4g}"
+                    progress.set_postfix(post, refresh=False)
+                if check_convergence and not improved:
+                    if self.no_improvement >= self.n_iter_no_change:
+                        converged = True
+                        break
+        except KeyboardInterrupt:
+            warnings.warn(
+                f"Training interrupted by the user after {self.n_epochs} epoch(s); "
+                f"the model keeps the best weights so far (epoch {self.best_epoch}).",
+                UserWarning,
+                stacklevel=3,
+            )
+            if self.best_state is not None:
+                self.module.load_state_dict(self.best_state)
+            return False
+        finally:
+            if progress is not None:
+                progress.close()
+        if early_stopping and self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+        return converged
+
+    def _update_best(self, record, early_stopping):
+        """Track the best epoch; returns whether this one improved by ``tol``."""
+        if early_stopping and "validation_score" in record:
+            score = record["validation_score"]
+            improved = score > self.best_validation_score + self.tol
+            if score > self.best_validation_score:
+                self.best_validation_score = score
+                self.best_state = _snapshot(self.module)
+                self.best_epoch = record["epoch"]
+            self.best_loss = min(self.best_loss, record["loss"])
+        else:
+            loss = record["loss"]
+            improved = loss < self.best_loss - self.tol
+            if loss < self.best_loss:
+                self.best_loss = loss
+                self.best_state = _snapshot(self.module)
+                self.best_epoch = record["epoch"]
+        self.no_improvement = 0 if improved else self.no_improvement + 1
+        return improved

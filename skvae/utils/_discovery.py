@@ -1,0 +1,47 @@
+"""Find every public estimator class that skvae exports."""
+
+import importlib
+import inspect
+import pkgutil
+
+from sklearn.base import BaseEstimator
+
+
+def all_estimators():
+    """Public scikit-learn estimators defined in skvae.
+
+    Walks every public module of the package (names without a leading
+    underscore) and collects the ``BaseEstimator`` subclasses they export, so
+    a newly added estimator is picked up by the common tests automatically.
+
+    Returns
+    -------
+    estimators : list of (name, class) tuples
+        Sorted by name.
+
+    Examples
+    --------
+    >>> from skvae.utils import all_estimators
+    >>> "VAETransformer" in dict(all_estimators())
+    True
+    """
+    import skvae
+
+    found = {}
+    modules = [skvae]
+    for info in pkgutil.walk_packages(skvae.__path__, prefix="skvae."):
+        parts = info.name.split(".")
+        if any(p.startswith("_") for p in parts[1:]) or parts[1] in ("cli", "utils"):
+            continue
+        modules.append(importlib.import_module(info.name))
+    for module in modules:
+        for name in getattr(module, "__all__", []):
+            obj = getattr(module, name)
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, BaseEstimator)
+                and obj.__module__.startswith("skvae")
+                and not inspect.isabstract(obj)
+            ):
+                found[name] = obj
+    return sorted(found.items())
