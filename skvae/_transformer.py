@@ -17,7 +17,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._training import Trainer, resolve_device, torch_threads
+from ._training import ThreadTuner, Trainer, resolve_device, torch_threads
 from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
@@ -369,9 +369,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     def _init_model(self, X, hidden, device, seeds):
         standardize = self._resolved_standardize()
         if standardize:
-            with np.errstate(over="ignore", invalid="ignore"):
-                mean = X.mean(axis=0, dtype=np.float64)
-                scale = X.std(axis=0, dtype=np.float64)
+            mean, scale = _mean_std(X)
             scale[~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))] = 1
         else:
             mean = np.zeros(X.shape[1])
@@ -454,7 +452,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     Xv.shape[0], self.n_components, generator=vgen
                 ).to(device)
 
+            tuner = None
+            if self.n_threads is None and device.type == "cpu":
+                max_threads = torch.get_num_threads()
+                if max_threads > 1:
+                    tuner = ThreadTuner(max_threads)
             trainer = Trainer(
+                tuner=tuner,
                 module=self.module_,
                 optimizer=self._optimizer,
                 batch_size=min(self.batch_size, Xt.shape[0]),
@@ -530,7 +534,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         out = X - self.mean_.astype(X.dtype)
         out /= self.scale_.astype(X.dtype)
         out = out.astype(np.float32, copy=False)
-        if not np.isfinite(out).all():
+        # a float64 sum is finite iff every float32 value is (no big temporary)
+        if not np.isfinite(out.sum(dtype=np.float64)):
             raise ValueError(
                 "X has values too large to standardise in float32 (|x| above about "
                 "3e38 after standardisation); rescale X."
@@ -572,7 +577,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self.module_.eval()
             for sl in self._chunks(X.shape[0]):
                 xb = torch.from_numpy(self._standardize_np(X[sl])).to(self.device_)
-                out[sl] = self.module_.encode(xb)[0].cpu().numpy()
+                out[sl] = self.module_.encode_mean(xb).cpu().numpy()
         return out
 
     def inverse_transform(self, X):
@@ -795,6 +800,26 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             for g, s in zip(gens, generator_states):
                 g.set_state(s)
             self._generators = gens
+
+
+def _mean_std(X, chunk_rows=65536):
+    """Per-column mean and standard deviation in float64, in row chunks.
+
+    Two passes over X with temporaries of at most ``chunk_rows`` rows, instead
+    of NumPy's full-size float64 copies, so fitting large float32 arrays does
+    not triple their memory.
+    """
+    n = X.shape[0]
+    total = np.zeros(X.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(0, n, chunk_rows):
+            total += X[i : i + chunk_rows].sum(axis=0, dtype=np.float64)
+        mean = total / n
+        sq = np.zeros(X.shape[1])
+        for i in range(0, n, chunk_rows):
+            d = X[i : i + chunk_rows] - mean
+            sq += np.einsum("ij,ij->j", d, d)
+    return mean, np.sqrt(sq / n)
 
 
 def _device_available(device):

@@ -127,6 +127,10 @@ class VAE(nn.Module):
         )
         return self.mean_head(h), logvar
 
+    def encode_mean(self, x):
+        """Posterior mean only (what ``transform`` needs)."""
+        return self.mean_head(self.encoder(x))
+
     def decode(self, z):
         """Decoder output: the mean (gaussian) or the logits (bernoulli)."""
         return self.output(self.decoder(z))

@@ -585,3 +585,59 @@ def test_sample_count_must_be_positive(fitted):
         fitted.sample(2.5)
     with pytest.raises(ValueError, match="n_importance_samples"):
         fitted.score_samples(np.zeros((2, 8)), n_importance_samples=0)
+
+
+@pytest.mark.parametrize(
+    "step_time, expected",
+    [({1: 1.0, 2: 3.0, 4: 5.0}, 1), ({1: 1.0, 2: 0.6, 4: 0.4}, 4)],
+    ids=["busy-machine-collapse", "idle-machine"],
+)
+def test_thread_tuner_picks_the_faster_count(monkeypatch, step_time, expected):
+    """A fake clock makes each step last step_time[threads]: the tuner settles
+    on the fastest count and re-checks later, less often while it holds."""
+    clock = {"t": 0.0}
+    monkeypatch.setattr(training.time, "perf_counter", lambda: clock["t"])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(4)
+        tuner = training.ThreadTuner(4, probe_steps=3, interval=10.0)
+        assert tuner.options == [1, 2, 4]
+        for _ in range(60):
+            tuner.tick()
+            clock["t"] += step_time[torch.get_num_threads()]
+        assert tuner.threads == expected
+        assert [c for _, c in tuner.choices] == [expected] * len(tuner.choices)
+        first = len(tuner.choices)
+        for _ in range(300):
+            tuner.tick()
+            clock["t"] += step_time[torch.get_num_threads()]
+        assert len(tuner.choices) > first  # it probed again
+        assert tuner.interval > 10.0  # stable choice: re-checks less often
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
+    made = []
+    real = training.ThreadTuner
+
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr("skvae._transformer.ThreadTuner", spy)
+    before = torch.get_num_threads()
+    VAETransformer(n_components=2, **FAST).fit(blobs[0])
+    assert torch.get_num_threads() == before
+    assert len(made) == (1 if training.default_n_threads() > 1 else 0)
+    VAETransformer(n_components=2, n_threads=1, **FAST).fit(blobs[0])
+    assert len(made) <= 1  # an explicit n_threads disables tuning
+
+
+def test_chunked_mean_std_matches_numpy():
+    from skvae._transformer import _mean_std
+
+    X = np.random.RandomState(0).normal(3, 2, size=(1000, 5)).astype(np.float32)
+    mean, std = _mean_std(X, chunk_rows=97)
+    assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-10)
+    assert_allclose(std, X.astype(np.float64).std(axis=0), rtol=1e-10)
