@@ -215,19 +215,24 @@ def train_one_epoch(
     shuffle_gen,
     noise_gen,
     target=None,
+    indices=None,
     tuner=None,
 ):
     """One pass over ``X`` in shuffled mini-batches; returns an EpochResult.
 
     ``loss`` is the beta-weighted negative ELBO per sample, ``reconstruction``
     the negative log-likelihood per sample and ``kl`` the KL term per sample.
+    ``indices`` (a 1-D tensor on X's device) restricts the epoch to those
+    rows, e.g. the training part of a validation split, without copying X.
     ``tuner`` (a :class:`ThreadTuner`) is ticked before every step.
     """
     module.train()
-    n = X.shape[0]
+    n = X.shape[0] if indices is None else indices.shape[0]
     d = module.n_components
     device = X.device
     perm = torch.randperm(n, generator=shuffle_gen).to(device, non_blocking=True)
+    if indices is not None:
+        perm = indices[perm]
     sums = torch.zeros(3, device=device)
     if tuner is not None:
         tuner.epoch_start()
@@ -235,8 +240,8 @@ def train_one_epoch(
         if tuner is not None:
             tuner.tick()
         idx = perm[start : start + batch_size]
-        xb = X[idx]
-        tb = None if target is None else target[idx]
+        xb = X.index_select(0, idx)
+        tb = None if target is None else target.index_select(0, idx)
         m = xb.shape[0]
         eps = torch.randn(m, d, generator=noise_gen, device=device)
         rec, kl = module.loss_terms(xb, eps, tb)
@@ -251,15 +256,20 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(module, X, *, beta, eps, batch_size, target=None):
-    """Objective on ``X`` without autograd, with fixed noise ``eps`` (n, d)."""
+def evaluate(module, X, *, beta, eps, batch_size, target=None, indices=None):
+    """Objective on ``X`` (or its rows ``indices``) without autograd.
+
+    ``eps`` (n, d) is fixed noise, one row per evaluated row, so successive
+    evaluations are comparable.
+    """
     module.eval()
-    n = X.shape[0]
+    n = X.shape[0] if indices is None else indices.shape[0]
     sums = torch.zeros(3, device=X.device)
     for start in range(0, n, batch_size):
         sl = slice(start, start + batch_size)
-        tb = None if target is None else target[sl]
-        rec, kl = module.loss_terms(X[sl], eps[sl], tb)
+        rows = sl if indices is None else indices[sl]
+        tb = None if target is None else target[rows]
+        rec, kl = module.loss_terms(X[rows], eps[sl], tb)
         nll_sum = -rec.sum()
         kl_sum = kl.sum()
         sums += torch.stack((nll_sum + beta * kl_sum, nll_sum, kl_sum))
@@ -327,17 +337,17 @@ class Trainer:
         X,
         *,
         max_epochs,
-        X_val=None,
+        train_indices=None,
+        val_indices=None,
         target=None,
-        target_val=None,
         val_eps=None,
         early_stopping=False,
         check_convergence=True,
     ):
         """Train up to ``max_epochs`` epochs; returns True if it converged.
 
-        With ``early_stopping`` the best weights on ``X_val`` are restored at
-        the end; ``KeyboardInterrupt`` stops training, restores the best
+        With ``early_stopping`` the best weights on the rows ``val_indices``
+        are restored at the end; ``KeyboardInterrupt`` stops training, restores the best
         weights seen so far and warns instead of propagating.
         """
         converged = False
@@ -361,6 +371,7 @@ class Trainer:
                     shuffle_gen=self.shuffle_gen,
                     noise_gen=self.noise_gen,
                     target=target,
+                    indices=train_indices,
                     tuner=self.tuner,
                 )
                 self._check_finite(res, epoch)
@@ -371,14 +382,15 @@ class Trainer:
                     "reconstruction": res.reconstruction,
                     "kl": res.kl,
                 }
-                if X_val is not None:
+                if val_indices is not None:
                     val = evaluate(
                         self.module,
-                        X_val,
+                        X,
                         beta=self.beta,
                         eps=val_eps,
                         batch_size=max(self.batch_size, 4096),
-                        target=target_val,
+                        target=target,
+                        indices=val_indices,
                     )
                     record.update(
                         validation_score=-val.loss,
@@ -390,7 +402,7 @@ class Trainer:
                 if progress is not None:
                     progress.update(1)
                     post = {"loss": f"{res.loss:.4g}"}
-                    if X_val is not None:
+                    if val_indices is not None:
                         post["val"] = f"{record['validation_score']:.4g}"
                     progress.set_postfix(post, refresh=False)
                 if check_convergence and not improved:

@@ -392,6 +392,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         module = module.to_empty(device="cpu")
         init_gen = torch.Generator().manual_seed(int(seeds[0]))
         module.reset_parameters(init_gen)
+        module.set_standardization(mean, scale)
         self.module_ = module.to(device)
         self.device_ = device
         self._optimizer = None
@@ -440,16 +441,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                     group["weight_decay"] = self.alpha
 
             early = self.early_stopping and not incremental
-            X_train, X_val = X, None
+            Xt = self._to_tensor(X)
+            n_train = X.shape[0]
+            train_idx = val_idx = val_eps = None
             if early:
-                X_train, X_val = self._validation_split(X, seeds[4])
-            Xt = self._to_tensor(X_train)
-            Xv = None if X_val is None else self._to_tensor(X_val)
-            val_eps = None
-            if Xv is not None:
+                train_idx, val_idx = self._validation_split(X.shape[0], seeds[4])
+                n_train = train_idx.shape[0]
                 vgen = torch.Generator().manual_seed(int(seeds[4]))
                 val_eps = torch.randn(
-                    Xv.shape[0], self.n_components, generator=vgen
+                    val_idx.shape[0], self.n_components, generator=vgen
                 ).to(device)
 
             tuner = None
@@ -461,7 +461,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 tuner=tuner,
                 module=self.module_,
                 optimizer=self._optimizer,
-                batch_size=min(self.batch_size, Xt.shape[0]),
+                batch_size=min(self.batch_size, n_train),
                 beta=self.beta,
                 kl_warmup=self.kl_warmup,
                 tol=self.tol,
@@ -478,7 +478,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             converged = trainer.run(
                 Xt,
                 max_epochs=max_epochs,
-                X_val=Xv,
+                train_indices=train_idx,
+                val_indices=val_idx,
                 val_eps=val_eps,
                 early_stopping=early,
                 check_convergence=not incremental,
@@ -502,16 +503,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             )
         return self
 
-    def _validation_split(self, X, seed):
-        n = X.shape[0]
+    def _validation_split(self, n, seed):
+        """Row indices (train, validation) as tensors on the fitted device."""
         n_val = int(math.ceil(self.validation_fraction * n))
         if n_val < 1 or n - n_val < 1:
             raise ValueError(
                 f"early_stopping=True needs at least 2 samples, got n_samples={n}; "
                 "provide more data or set early_stopping=False."
             )
-        perm = np.random.RandomState(seed).permutation(n)
-        return X[perm[n_val:]], X[perm[:n_val]]
+        perm = torch.from_numpy(np.random.RandomState(seed).permutation(n))
+        return perm[n_val:].to(self.device_), perm[:n_val].to(self.device_)
 
     @property
     def loss_curve_(self):
@@ -528,23 +529,30 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # ------------------------------------------------------------------
     # conversions
     # ------------------------------------------------------------------
-    def _standardize_np(self, X):
-        """Standardised float32 copy of X (rows of the caller's data)."""
-        X = np.asarray(X)
-        out = X - self.mean_.astype(X.dtype)
-        out /= self.scale_.astype(X.dtype)
-        out = out.astype(np.float32, copy=False)
+    def _as_float32(self, X):
+        """X as float32 (no copy when it already is), checked to be finite."""
+        out = np.asarray(X, dtype=np.float32)
         # a float64 sum is finite iff every float32 value is (no big temporary)
         if not np.isfinite(out.sum(dtype=np.float64)):
             raise ValueError(
-                "X has values too large to standardise in float32 (|x| above about "
-                "3e38 after standardisation); rescale X."
+                "X has values too large for float32 (|x| above about 3.4e38); "
+                "rescale X."
             )
         return out
 
     def _to_tensor(self, X):
-        """The whole X as a standardised float32 tensor on the fitted device."""
-        return torch.from_numpy(self._standardize_np(X)).to(self.device_)
+        """X as a float32 tensor on the fitted device, sharing memory if it can.
+
+        Standardisation happens inside the module, batch by batch, so a
+        float32 X is used in place: fitting makes no copy of the data.
+        """
+        X32 = self._as_float32(X)
+        if not X32.flags.writeable:
+            # torch warns about read-only arrays; nothing here writes to X
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array")
+                return torch.from_numpy(X32).to(self.device_)
+        return torch.from_numpy(X32).to(self.device_)
 
     def _chunks(self, n):
         step = self.inference_batch_size
@@ -576,8 +584,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         with torch_threads(self.n_threads), torch.inference_mode():
             self.module_.eval()
             for sl in self._chunks(X.shape[0]):
-                xb = torch.from_numpy(self._standardize_np(X[sl])).to(self.device_)
-                out[sl] = self.module_.encode_mean(xb).cpu().numpy()
+                out[sl] = self.module_.encode_mean(self._to_tensor(X[sl])).cpu()
         return out
 
     def inverse_transform(self, X):
@@ -605,8 +612,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self.module_.eval()
             for sl in self._chunks(Z.shape[0]):
                 zb = torch.from_numpy(np.asarray(Z[sl], np.float32)).to(self.device_)
-                out[sl] = self.module_.decode_mean(zb).cpu().numpy()
-        return self._unstandardize(out)
+                out[sl] = self.module_.reconstruct(zb).cpu()
+        return out
 
     def _unstandardize(self, out):
         out *= self.scale_.astype(out.dtype)
@@ -702,7 +709,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             module.eval()
             for start in range(0, X.shape[0], step):
                 sl = slice(start, start + step)
-                xb = torch.from_numpy(self._standardize_np(X[sl])).to(self.device_)
+                xb = self._to_tensor(X[sl])
                 draws = module.score_draws(
                     xb, eps, importance=n_importance_samples is not None
                 )
@@ -802,14 +809,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             self._generators = gens
 
 
-def _mean_std(X, chunk_rows=65536):
+def _mean_std(X, chunk_rows=None):
     """Per-column mean and standard deviation in float64, in row chunks.
 
-    Two passes over X with temporaries of at most ``chunk_rows`` rows, instead
-    of NumPy's full-size float64 copies, so fitting large float32 arrays does
-    not triple their memory.
+    Two passes over X with temporaries of ``chunk_rows`` rows (by default
+    about 2 MB), instead of NumPy's full-size float64 copies, so fitting a
+    large float32 array does not triple its memory.
     """
     n = X.shape[0]
+    if chunk_rows is None:
+        chunk_rows = max(1, 2**18 // max(1, X.shape[1]))
     total = np.zeros(X.shape[1])
     with np.errstate(over="ignore", invalid="ignore"):
         for i in range(0, n, chunk_rows):

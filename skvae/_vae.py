@@ -89,6 +89,10 @@ class VAE(nn.Module):
             self.obs_logvar = nn.Parameter(torch.zeros(self.n_features))
         else:
             self.register_parameter("obs_logvar", None)
+        # Standardisation of the inputs, applied inside the module so the
+        # training data never needs a standardised copy: x_std = (x - loc) / scale.
+        self.register_buffer("loc", torch.zeros(self.n_features))
+        self.register_buffer("scale", torch.ones(self.n_features))
 
     def config(self):
         """Constructor arguments, to rebuild the module from a state dict."""
@@ -117,10 +121,24 @@ class VAE(nn.Module):
         if self.obs_logvar is not None:
             self.obs_logvar.zero_()
 
+    @torch.no_grad()
+    def set_standardization(self, loc, scale):
+        """Set the input standardisation (1-D arrays of length n_features)."""
+        self.loc.copy_(torch.as_tensor(loc, dtype=self.loc.dtype))
+        self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
+
     # -- forward pieces ---------------------------------------------------
+    # Inputs ``x`` are in the caller's units; everything between encoder and
+    # decoder, and the likelihood, lives in the standardised space.
+    def standardize(self, x):
+        return (x - self.loc) / self.scale
+
     def encode(self, x):
         """Posterior parameters ``(mean, logvar)`` of q(z | x)."""
-        h = self.encoder(x)
+        return self._encode_standardized(self.standardize(x))
+
+    def _encode_standardized(self, xs):
+        h = self.encoder(xs)
         # a smooth bound keeps exp(logvar) finite for badly scaled inputs
         logvar = POSTERIOR_LOGVAR_BOUND * torch.tanh(
             self.logvar_head(h) / POSTERIOR_LOGVAR_BOUND
@@ -129,7 +147,7 @@ class VAE(nn.Module):
 
     def encode_mean(self, x):
         """Posterior mean only (what ``transform`` needs)."""
-        return self.mean_head(self.encoder(x))
+        return self.mean_head(self.encoder(self.standardize(x)))
 
     def decode(self, z):
         """Decoder output: the mean (gaussian) or the logits (bernoulli)."""
@@ -141,6 +159,10 @@ class VAE(nn.Module):
         if self.likelihood == "bernoulli":
             return torch.sigmoid(out)
         return out
+
+    def reconstruct(self, z):
+        """E[x | z] in the caller's units (what ``inverse_transform`` needs)."""
+        return self.decode_mean(z) * self.scale + self.loc
 
     def observation_logvar(self):
         """The clamped per-feature Gaussian log-variance."""
@@ -158,8 +180,10 @@ class VAE(nn.Module):
                 out, x.expand_as(out), reduction="none"
             ).sum(-1)
         logvar = self.observation_logvar().to(out.dtype)
-        sq = (x - out).square() * torch.exp(-logvar)
-        return -0.5 * (sq + logvar + _LOG_2PI).sum(-1)
+        # -0.5 * sum_j [(x_j - out_j)^2 / var_j + logvar_j + log 2 pi], with the
+        # weighted sum as one matrix-vector product (fewer elementwise passes)
+        const = logvar.sum() + logvar.shape[0] * _LOG_2PI
+        return -0.5 * ((x - out).square() @ torch.exp(-logvar) + const)
 
     @staticmethod
     def kl_divergence(mean, logvar):
@@ -172,16 +196,18 @@ class VAE(nn.Module):
         Parameters
         ----------
         x : Tensor of shape (n, n_features)
-            Encoder input.
+            Encoder input, in the caller's units.
         eps : Tensor of shape (n, n_components)
             Standard normal noise for the reparameterisation.
         target : Tensor of shape (n, n_features), default=None
             What the decoder must reconstruct (``x`` when None). A denoising
             model encodes a corrupted ``x`` and reconstructs a clean target.
         """
-        mean, logvar = self.encode(x)
+        xs = self.standardize(x)
+        mean, logvar = self._encode_standardized(xs)
         z = mean + torch.exp(0.5 * logvar) * eps
-        rec = self.log_likelihood(x if target is None else target, self.decode(z))
+        target = xs if target is None else self.standardize(target)
+        rec = self.log_likelihood(target, self.decode(z))
         return rec, self.kl_divergence(mean, logvar)
 
     def score_draws(self, x, eps, importance=False):
@@ -211,7 +237,7 @@ class VAE(nn.Module):
         e = eps.double()[:, None, :]
         z = mean[None] + std[None] * e  # (K, n, d)
         out = self.decode(z.to(x.dtype)).double()
-        log_px = self.log_likelihood(x.double()[None], out)
+        log_px = self.log_likelihood(self.standardize(x).double()[None], out)
         if not importance:
             return log_px - self.kl_divergence(mean, logvar)[None]
         log_pz = -0.5 * (z.square() + _LOG_2PI).sum(-1)
