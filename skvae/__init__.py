@@ -12,6 +12,8 @@ from ._version import __version__
 # public name -> private module that defines it
 _LAZY_ATTRS = {
     "VAETransformer": "._transformer",
+    "load": "._persistence",
+    "save": "._persistence",
 }
 _SUBMODULES = ("features", "datasets")
 

@@ -10,6 +10,7 @@ under ``torch.inference_mode``.
 import contextlib
 import math
 import os
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -51,19 +52,32 @@ def default_n_threads():
     return max(1, min(torch.get_num_threads(), available_cpus()))
 
 
+_THREADS_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
-def torch_threads(n_threads):
-    """Run the block with ``n_threads`` torch intra-op threads, then restore."""
+def torch_threads(n_threads, *, keep_default=False):
+    """Run the block with ``n_threads`` torch intra-op threads, then restore.
+
+    ``n_threads=None`` means :func:`default_n_threads`; with
+    ``keep_default=True`` it means "leave torch's setting alone", which lets
+    several Python threads run inference on one model at once. Changing the
+    count is process-global, so blocks that change it are serialised by a lock.
+    """
+    if n_threads is None and keep_default:
+        yield torch.get_num_threads()
+        return
     n = default_n_threads() if n_threads is None else int(n_threads)
-    before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        # the block may have changed it too (ThreadTuner)
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        if n != before:
+            torch.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            # the block may have changed it too (ThreadTuner)
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
 
 
 class ThreadTuner:
@@ -217,6 +231,7 @@ def train_one_epoch(
     target=None,
     indices=None,
     tuner=None,
+    check_each_step=False,
 ):
     """One pass over ``X`` in shuffled mini-batches; returns an EpochResult.
 
@@ -224,7 +239,10 @@ def train_one_epoch(
     the negative log-likelihood per sample and ``kl`` the KL term per sample.
     ``indices`` (a 1-D tensor on X's device) restricts the epoch to those
     rows, e.g. the training part of a validation split, without copying X.
-    ``tuner`` (a :class:`ThreadTuner`) is ticked before every step.
+    ``tuner`` (a :class:`ThreadTuner`) is ticked before every step. With
+    ``check_each_step`` (cheap on CPU, where reading a scalar does not stall a
+    device queue) a non-finite loss ends the epoch before the optimizer step,
+    and the returned loss is NaN.
     """
     module.train()
     n = X.shape[0] if indices is None else indices.shape[0]
@@ -248,6 +266,8 @@ def train_one_epoch(
         nll_sum = -rec.sum()
         kl_sum = kl.sum()
         loss_sum = nll_sum + beta * kl_sum
+        if check_each_step and not torch.isfinite(loss_sum):
+            return EpochResult(loss=math.nan, reconstruction=math.nan, kl=math.nan)
         optimizer.zero_grad(set_to_none=True)
         (loss_sum / m).backward()
         optimizer.step()
@@ -373,6 +393,7 @@ class Trainer:
                     target=target,
                     indices=train_indices,
                     tuner=self.tuner,
+                    check_each_step=X.device.type == "cpu",
                 )
                 self._check_finite(res, epoch)
                 record = {

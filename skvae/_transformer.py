@@ -1,5 +1,6 @@
 """VAETransformer: the scikit-learn face of the torch VAE."""
 
+import contextlib
 import math
 import warnings
 from numbers import Integral, Real
@@ -554,6 +555,32 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 return torch.from_numpy(X32).to(self.device_)
         return torch.from_numpy(X32).to(self.device_)
 
+    def _inference_context(self):
+        ctx = contextlib.ExitStack()
+        ctx.enter_context(torch_threads(self.n_threads, keep_default=True))
+        ctx.enter_context(torch.inference_mode())
+        return ctx
+
+    def save(self, path):
+        """Save the fitted model as a weights-only file (see :func:`skvae.save`).
+
+        Unlike joblib/pickle, the file cannot execute code when loaded with
+        :func:`skvae.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, conventionally ending in ``.safetensors``.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The written file.
+        """
+        from ._persistence import save
+
+        return save(self, path)
+
     def _chunks(self, n):
         step = self.inference_batch_size
         return (slice(i, min(i + step, n)) for i in range(0, n, step))
@@ -581,7 +608,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
-        with torch_threads(self.n_threads), torch.inference_mode():
+        with self._inference_context():
             self.module_.eval()
             for sl in self._chunks(X.shape[0]):
                 out[sl] = self.module_.encode_mean(self._to_tensor(X[sl])).cpu()
@@ -608,7 +635,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"latent codes with n_components={self.n_components} features."
             )
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        with torch_threads(self.n_threads), torch.inference_mode():
+        with self._inference_context():
             self.module_.eval()
             for sl in self._chunks(Z.shape[0]):
                 zb = torch.from_numpy(np.asarray(Z[sl], np.float32)).to(self.device_)
@@ -649,7 +676,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         gen = torch.Generator().manual_seed(int(seed))
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         module = self.module_
-        with torch_threads(self.n_threads), torch.inference_mode():
+        with self._inference_context():
             module.eval()
             for sl in self._chunks(n_samples):
                 m = sl.stop - sl.start
@@ -705,7 +732,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         module = self.module_
         # chunk rows so that k * rows stays within the inference batch size
         step = max(1, self.inference_batch_size // k)
-        with torch_threads(self.n_threads), torch.inference_mode():
+        with self._inference_context():
             module.eval()
             for start in range(0, X.shape[0], step):
                 sl = slice(start, start + step)
