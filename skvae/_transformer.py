@@ -369,9 +369,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     def _init_model(self, X, hidden, device, seeds):
         standardize = self._resolved_standardize()
+        constant = None
         if standardize:
             mean, scale = _mean_std(X)
-            scale[~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))] = 1
+            constant = ~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))
+            scale[constant] = 1
         else:
             mean = np.zeros(X.shape[1])
             scale = np.ones(X.shape[1])
@@ -393,7 +395,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         module = module.to_empty(device="cpu")
         init_gen = torch.Generator().manual_seed(int(seeds[0]))
         module.reset_parameters(init_gen)
-        module.set_standardization(mean, scale)
+        module.set_standardization(mean, scale, constant)
         self.module_ = module.to(device)
         self.device_ = device
         self._optimizer = None
@@ -532,9 +534,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # ------------------------------------------------------------------
     def _as_float32(self, X):
         """X as float32 (no copy when it already is), checked to be finite."""
-        out = np.asarray(X, dtype=np.float32)
+        with np.errstate(over="ignore"):
+            out = np.asarray(X, dtype=np.float32)
         # a float64 sum is finite iff every float32 value is (no big temporary)
-        if not np.isfinite(out.sum(dtype=np.float64)):
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = out.sum(dtype=np.float64)
+        if not np.isfinite(total):
             raise ValueError(
                 "X has values too large for float32 (|x| above about 3.4e38); "
                 "rescale X."
@@ -687,7 +692,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 elif self.likelihood == "bernoulli":
                     x = torch.bernoulli(torch.sigmoid(dec), generator=gen)
                 else:
-                    std = torch.exp(0.5 * module.observation_logvar()).cpu()
+                    std = torch.exp(0.5 * module.observation_logvar()) * module.keep
+                    std = std.cpu()
                     x = dec + std * torch.randn(dec.shape, generator=gen)
                 out[sl] = x.numpy()
         return self._unstandardize(out)

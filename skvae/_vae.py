@@ -93,6 +93,10 @@ class VAE(nn.Module):
         # training data never needs a standardised copy: x_std = (x - loc) / scale.
         self.register_buffer("loc", torch.zeros(self.n_features))
         self.register_buffer("scale", torch.ones(self.n_features))
+        # 0 for constant features: the decoder predicts them exactly (their
+        # standardised value is always 0) instead of learning to.
+        self.register_buffer("keep", torch.ones(self.n_features))
+        self.has_constant = False
 
     def config(self):
         """Constructor arguments, to rebuild the module from a state dict."""
@@ -122,10 +126,25 @@ class VAE(nn.Module):
             self.obs_logvar.zero_()
 
     @torch.no_grad()
-    def set_standardization(self, loc, scale):
-        """Set the input standardisation (1-D arrays of length n_features)."""
+    def set_standardization(self, loc, scale, constant=None):
+        """Set the input standardisation (1-D arrays of length n_features).
+
+        ``constant`` marks features without variance; they are reproduced
+        exactly rather than modelled.
+        """
         self.loc.copy_(torch.as_tensor(loc, dtype=self.loc.dtype))
         self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
+        if constant is None:
+            self.keep.fill_(1.0)
+        else:
+            keep = 1.0 - torch.as_tensor(constant, dtype=self.keep.dtype)
+            self.keep.copy_(keep)
+        self.has_constant = bool((self.keep == 0).any())
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        result = super().load_state_dict(state_dict, strict=strict, assign=assign)
+        self.has_constant = bool((self.keep == 0).any())
+        return result
 
     # -- forward pieces ---------------------------------------------------
     # Inputs ``x`` are in the caller's units; everything between encoder and
@@ -151,7 +170,10 @@ class VAE(nn.Module):
 
     def decode(self, z):
         """Decoder output: the mean (gaussian) or the logits (bernoulli)."""
-        return self.output(self.decoder(z))
+        out = self.output(self.decoder(z))
+        if self.has_constant:
+            out = out * self.keep
+        return out
 
     def decode_mean(self, z):
         """E[x | z] in the model's (standardised) space."""
