@@ -12,6 +12,8 @@ from ._version import __version__
 # public name -> private module that defines it
 _LAZY_ATTRS = {
     "VAETransformer": "._transformer",
+    "export_onnx": "._export",
+    "export_torchscript": "._export",
     "load": "._persistence",
     "save": "._persistence",
 }

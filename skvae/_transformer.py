@@ -459,7 +459,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             if self.n_threads is None and device.type == "cpu":
                 max_threads = torch.get_num_threads()
                 if max_threads > 1:
-                    tuner = ThreadTuner(max_threads)
+                    # partial_fit keeps its tuner from call to call: a fresh
+                    # one would re-probe every thread count on every batch,
+                    # which costs most of a short call on a busy machine
+                    tuner = getattr(self, "_tuner", None) if incremental else None
+                    if tuner is None or max(tuner.options) != max_threads:
+                        tuner = ThreadTuner(max_threads)
+                    torch.set_num_threads(tuner.threads)
+                    self._tuner = tuner if incremental else None
             trainer = Trainer(
                 tuner=tuner,
                 module=self.module_,
@@ -788,6 +795,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if state is self.__dict__:
             state = state.copy()
         state["_skvae_version"] = __version__
+        state.pop("_tuner", None)  # timings of this machine only
         module = state.pop("module_", None)
         if module is not None:
             state["_module_config"] = module.config()
@@ -821,7 +829,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         super().__setstate__(state)
         if config is None:
             return
-        device = torch.device(state.get("device_", "cpu"))
+        saved_device = torch.device(state.get("device_", "cpu"))
+        device = saved_device
         if not _device_available(device):
             device = torch.device("cpu")
         with torch.device("meta"):
@@ -835,7 +844,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         if optimizer_state is not None:
             self._optimizer = self._make_optimizer()
             self._optimizer.load_state_dict(optimizer_state)
-        if generator_states is not None:
+        # A generator state fits only a generator of the same device type (a
+        # CUDA one is 16 bytes, a CPU one 5056). When the model moved, e.g.
+        # trained on a GPU and loaded on a CPU-only machine, training goes on
+        # with fresh generators that _fit seeds from random_state and n_iter_.
+        if generator_states is not None and device.type == saved_device.type:
             gens = self._make_generators(np.zeros(3, dtype=np.int64), device)
             for g, s in zip(gens, generator_states):
                 g.set_state(s)
