@@ -1,5 +1,6 @@
 """Faults, properties, concurrency and file safety of the estimators."""
 
+import os
 import pickle
 import socket
 import warnings
@@ -204,6 +205,13 @@ def test_weights_only_round_trip_is_exact(model, data, tmp_path):
     assert_array_equal(
         loaded.sample(5, random_state=1), model.sample(5, random_state=1)
     )
+
+
+def test_saved_file_has_default_permissions(model, tmp_path):
+    umask = os.umask(0)
+    os.umask(umask)
+    path = model.save(tmp_path / "m.safetensors")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_weights_only_keeps_feature_names(tmp_path):
