@@ -1,0 +1,136 @@
+"""Feature-extraction throughput on all FSDD recordings, as a multiple of real time.
+
+Measures, on the 3,000 files of the Free Spoken Digit Dataset (1,312 s of
+8 kHz audio), the wall time to go from file paths to a feature matrix:
+
+- baseline: a plain librosa loop (``librosa.load`` + ``librosa.feature.mfcc``
+  per file, same analysis parameters), in this process;
+- ``SpeechFeatures(n_jobs=1)`` and ``SpeechFeatures(n_jobs=2)``.
+
+The real-time factor is seconds of audio per second of wall time. After one
+warm-up call each (imports, filterbank; for n_jobs=2 the first call, which
+starts the worker processes, is reported as "cold pool"), the configurations
+are timed in ``--repeats`` interleaved rounds (the slow librosa loop in the
+first three only), so that a burst of load from another process hits all of
+them alike; the best and the median times are reported. The n_jobs speed-up
+is best t(n_jobs=1) / best t(n_jobs=2). Goals (issue 3): at least 1,000x
+real time with n_jobs=2 and a speed-up of at least 1.7 on 2 cores.
+
+Run from the repository root::
+
+    python benchmarks/bench_features.py [--data-home ../shared/data] [--check]
+
+``--check`` exits with status 1 when a goal is missed. Other processes
+running at the same time distort the figures: the load average is printed.
+"""
+
+import argparse
+import glob
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from skvae.features import SpeechFeatures
+
+PARAMS = dict(sr=8000, kind="mfcc", n_mfcc=13, n_mels=40, n_fft=256, hop_length=80)
+GOAL_RTF, GOAL_SPEEDUP = 1000.0, 1.7
+
+
+def find_files(data_home):
+    homes = [data_home] if data_home else []
+    homes += [os.environ.get("SKVAE_DATA"), str(REPO.parent / "shared" / "data")]
+    for home in filter(None, homes):
+        files = sorted(glob.glob(os.path.join(home, "fsdd", "recordings", "*.wav")))
+        if files:
+            return files
+    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
+
+
+def librosa_loop(files):
+    import librosa
+
+    out = []
+    for f in files:
+        y, sr = librosa.load(f, sr=None)
+        out.append(
+            librosa.feature.mfcc(
+                y=y,
+                sr=sr,
+                n_mfcc=PARAMS["n_mfcc"],
+                n_fft=PARAMS["n_fft"],
+                hop_length=PARAMS["hop_length"],
+                n_mels=PARAMS["n_mels"],
+            )
+        )
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a goal is missed"
+    )
+    args = parser.parse_args(argv)
+
+    files = find_files(args.data_home)
+    audio_s = sum(sf.info(f).duration for f in files)
+    print(f"{len(files)} files, {audio_s:.1f} s of audio; {os.cpu_count()} CPUs")
+    print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+
+    fe1 = SpeechFeatures(**PARAMS, n_jobs=1)
+    fe2 = SpeechFeatures(**PARAMS, n_jobs=2)
+    librosa_loop(files[:20])  # warm-up: imports, numba
+    fe1.transform(files[:20])  # warm-up: filterbank
+    t0 = time.perf_counter()
+    fe2.transform(files)  # cold: starts the worker processes
+    cold = time.perf_counter() - t0
+
+    runs = {
+        "librosa loop (baseline)": lambda: librosa_loop(files),
+        "SpeechFeatures n_jobs=1": lambda: fe1.transform(files),
+        "SpeechFeatures n_jobs=2": lambda: fe2.transform(files),
+    }
+    times = {name: [] for name in runs}
+    outputs = {}
+    for r in range(args.repeats):
+        for name, fn in runs.items():
+            if name.startswith("librosa") and r >= 3:  # slow; 3 runs suffice
+                continue
+            t0 = time.perf_counter()
+            outputs[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    Z1, Z2 = outputs["SpeechFeatures n_jobs=1"], outputs["SpeechFeatures n_jobs=2"]
+    assert np.array_equal(Z1, Z2), "n_jobs changed the output"
+
+    print(
+        f"\n{'configuration':36s} {'best s':>8s} {'median s':>9s} {'x real time':>12s}"
+    )
+    rows = [(name, min(t), float(np.median(t))) for name, t in times.items()]
+    rows.insert(2, ("SpeechFeatures n_jobs=2, cold pool", cold, cold))
+    for name, best, median in rows:
+        print(f"{name:36s} {best:8.3f} {median:9.3f} {audio_s / best:12.0f}")
+    base, best1, best2 = (min(t) for t in times.values())
+    speedup, rtf2 = best1 / best2, audio_s / best2
+    print(f"\nn_jobs=2 speed-up over n_jobs=1: {speedup:.2f}x")
+    print(f"n_jobs=1 over the librosa loop: {base / best1:.2f}x")
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    ok = rtf2 >= GOAL_RTF and speedup >= GOAL_SPEEDUP
+    print(
+        f"goals (>= {GOAL_RTF:.0f}x real time with n_jobs=2, speed-up >= "
+        f"{GOAL_SPEEDUP}): {'met' if ok else 'MISSED'}"
+    )
+    if args.check and not ok:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

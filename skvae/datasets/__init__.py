@@ -1,0 +1,24 @@
+"""Speech datasets: FSDD, a folder of recordings, a generated digit corpus.
+
+Never imports torch.
+
+- :func:`fetch_fsdd`: the Free Spoken Digit Dataset, downloaded (verified)
+  and cached, or read from a data home that already holds it.
+- :func:`load_audio_folder`: a folder of your own recordings, labelled by
+  file name or by sub-folder.
+- :func:`make_spoken_digits`: an offline, generated multi-speaker spoken
+  digit corpus (eSpeak NG), deterministic for a ``random_state``.
+- :func:`get_data_home`: where datasets are cached (``$SKVAE_DATA``).
+"""
+
+from ._base import get_data_home
+from ._folder import load_audio_folder
+from ._fsdd import fetch_fsdd
+from ._synth import make_spoken_digits
+
+__all__ = [
+    "fetch_fsdd",
+    "get_data_home",
+    "load_audio_folder",
+    "make_spoken_digits",
+]

@@ -1,0 +1,85 @@
+"""Data home and verified downloads for the dataset fetchers."""
+
+import hashlib
+import os
+import shutil
+import tempfile
+import urllib.request
+from pathlib import Path
+
+__all__ = ["get_data_home"]
+
+ENV_DATA_HOME = "SKVAE_DATA"
+
+
+def get_data_home(data_home=None):
+    """Return the folder where skvae keeps datasets, creating it if needed.
+
+    Parameters
+    ----------
+    data_home : str or os.PathLike, default=None
+        The folder to use. None means ``$SKVAE_DATA`` if that environment
+        variable is set, else :func:`sklearn.datasets.get_data_home`
+        (``~/scikit_learn_data`` unless ``$SCIKIT_LEARN_DATA`` says
+        otherwise). ``~`` is expanded.
+
+    Returns
+    -------
+    data_home : str
+        The path of the folder.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skvae.datasets import get_data_home
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     get_data_home(tmp) == tmp
+    True
+    """
+    if data_home is None:
+        data_home = os.environ.get(ENV_DATA_HOME) or None
+    if data_home is None:
+        from sklearn.datasets import get_data_home as sk_get_data_home
+
+        return sk_get_data_home()
+    data_home = os.path.expanduser(os.fspath(data_home))
+    os.makedirs(data_home, exist_ok=True)
+    return data_home
+
+
+def _sha256(path, chunk_size=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_size):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _download(url, dest, sha256, *, timeout=60):
+    """Download ``url`` to ``dest``, verified against ``sha256``.
+
+    The data goes to a temporary file in the destination folder, is checked,
+    and only then atomically renamed to ``dest``: an interrupted download or
+    a checksum mismatch leaves no file at ``dest`` (and no temporary file).
+    """
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        with (
+            os.fdopen(fd, "wb") as out,
+            urllib.request.urlopen(url, timeout=timeout) as response,
+        ):
+            shutil.copyfileobj(response, out, 1 << 20)
+        actual = _sha256(tmp)
+        if actual != sha256:
+            raise OSError(
+                f"checksum mismatch for {url}: expected sha256 {sha256}, got "
+                f"{actual}. The download was discarded."
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return dest

@@ -1,0 +1,520 @@
+"""Log-mel and MFCC features as a stateless scikit-learn transformer."""
+
+import math
+from functools import cache
+from numbers import Integral, Real
+
+import numpy as np
+from joblib import Parallel, delayed, effective_n_jobs
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from . import _kernel
+from ._audio import _check_sources
+
+__all__ = ["SpeechFeatures", "extract_features"]
+
+# Utterances per joblib task. Fixed (not derived from n_jobs) so that the
+# chunks, and hence the output, are the same for any n_jobs.
+_CHUNK_SIZE = 64
+_STATS = ("mean", "std", "min", "max", "median")
+
+
+@cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+class SpeechFeatures(TransformerMixin, BaseEstimator):
+    """Log-mel or MFCC features of utterances, as fixed-size rows.
+
+    Takes one utterance per row of ``X`` (audio file paths or waveforms, of
+    any length) and returns one fixed-size float32 row per utterance, for a
+    scikit-learn pipeline or a VAE. Each utterance is loaded as mono at
+    ``sr`` (files at other rates are resampled), optionally trimmed of
+    leading and trailing silence and pre-emphasised, turned into frames of
+    log-mel energies in dB (or MFCCs), optionally extended with deltas,
+    normalised per utterance (CMVN) and stacked with neighbouring frames,
+    and finally made fixed-size as ``output`` says. :meth:`transform_frames`
+    returns the frames themselves, for frame-level models.
+
+    The transformer is stateless: ``fit`` only validates the parameters and
+    ``transform`` can be called without it. Extraction runs in parallel over
+    chunks of utterances with ``n_jobs``; the output does not depend on
+    ``n_jobs``.
+
+    Parameters
+    ----------
+    kind : {"logmel", "mfcc"}, default="logmel"
+        Log-mel energies in dB (``10 * log10(max(mel power, 1e-10))``, the
+        ``librosa.power_to_db`` of the mel spectrogram without clipping) or
+        the MFCCs of those (DCT-II, orthonormal, as ``librosa.feature.mfcc``).
+    sr : int, default=16000
+        Sample rate the audio is analysed at. Files at another rate are
+        resampled; waveforms are taken to be at ``sr`` already.
+    n_fft : int or None, default=None
+        FFT size (and window length; Hann window, centred frames). None
+        means the power of two at or above 25 ms: 512 at 16 kHz, 256 at
+        8 kHz.
+    hop_length : int or None, default=None
+        Samples between frames. None means 10 ms (``sr // 100``).
+    n_mels : int, default=40
+        Number of mel bands (Slaney mel scale and normalisation, as librosa).
+    n_mfcc : int, default=13
+        Number of MFCCs, for ``kind="mfcc"``; at most ``n_mels``.
+    fmin : float, default=0.0
+        Lowest frequency of the mel filterbank, in Hz.
+    fmax : float or None, default=None
+        Highest frequency of the mel filterbank; None means ``sr / 2``.
+    preemphasis : float or None, default=None
+        Pre-emphasis coefficient, e.g. 0.97: ``y[n] - coef * y[n-1]``.
+        :meth:`inverse_transform` undoes it. None (or 0) for none.
+    top_db : float or None, default=None
+        Trim leading and trailing audio quieter than ``top_db`` dB below the
+        utterance's peak (``librosa.effects.trim``). An utterance that is
+        silent throughout is kept whole. None for no trimming.
+    delta_order : {0, 1, 2}, default=0
+        Append deltas up to this order (``librosa.feature.delta`` with
+        ``mode="nearest"``): the frame features become ``[static, delta,
+        delta-delta]``.
+    delta_width : int, default=9
+        Odd number of frames the deltas are computed over.
+    cmvn : {"mean", "meanvar"} or None, default=None
+        Per-utterance normalisation of every frame feature: subtract the
+        utterance's mean ("mean"), and also divide by its standard deviation
+        ("meanvar"; features with zero variance are left unscaled). None for
+        none.
+    context : int, default=0
+        Stack each frame with ``context`` frames on each side (edges
+        repeated), the offsets ``-context, ..., +context`` in that order.
+    output : {"resample", "pad", "stats"}, default="resample"
+        How a variable number of frames becomes a fixed-size row:
+
+        - "resample": linearly interpolate the time axis to ``n_frames``
+          frames (first and last frames kept) and flatten time-major, so a
+          row reshapes to ``(n_frames, n_frame_features)``.
+        - "pad": keep the first ``n_frames`` frames; pad shorter utterances
+          at the end with the features of digital silence (zeros after
+          CMVN), then flatten time-major as above.
+        - "stats": pool over time with the statistics ``stats``.
+    n_frames : int, default=32
+        Number of frames per row for "resample" and "pad".
+    stats : tuple of str, default=("mean", "std")
+        Statistics for ``output="stats"``, among "mean", "std", "min", "max"
+        and "median", concatenated in this order.
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib) over chunks of 64 utterances. None means 1
+        unless in a :obj:`joblib.parallel_backend` context; -1 means all
+        processors. Each job is single-threaded (BLAS included), so
+        ``n_jobs`` is the number of cores used.
+
+    Attributes
+    ----------
+    n_fft_ : int
+        The resolved FFT size. Set by :meth:`fit`.
+    hop_length_ : int
+        The resolved hop length. Set by :meth:`fit`.
+
+    See Also
+    --------
+    extract_features : The same features for one utterance, as a function.
+    skvae.features.load_audio : How utterances are read.
+    librosa.feature.melspectrogram, librosa.feature.mfcc : The reference.
+
+    Notes
+    -----
+    Defined behaviour for awkward input: an utterance shorter than one FFT
+    window is zero-padded and gives one frame (more exactly ``1 +
+    n_samples // hop_length`` centred frames); a silent utterance gives the
+    features of silence (-100 dB); clipped audio is analysed as it is. An
+    unreadable, empty, truncated or non-audio file raises
+    :class:`~skvae.features.AudioReadError` naming its row and path, and a
+    waveform holding NaN or infinite values raises ``ValueError``: no row is
+    ever dropped.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.features import SpeechFeatures
+    >>> sr = 8000
+    >>> t = np.arange(sr // 2) / sr
+    >>> X = [np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 880 * t[:3000])]
+    >>> fe = SpeechFeatures(sr=sr, n_mels=20, n_frames=16)
+    >>> Z = fe.fit_transform(X)
+    >>> Z.shape, Z.dtype
+    ((2, 320), dtype('float32'))
+    >>> fe.get_feature_names_out()[:2]
+    array(['logmel0_t0', 'logmel1_t0'], dtype=object)
+    >>> frames, utterance = fe.transform_frames(X)
+    >>> frames.shape, np.bincount(utterance)
+    ((89, 20), array([51, 38]))
+    """
+
+    _parameter_constraints: dict = {
+        "kind": [StrOptions({"logmel", "mfcc"})],
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "n_fft": [Interval(Integral, 2, None, closed="left"), None],
+        "hop_length": [Interval(Integral, 1, None, closed="left"), None],
+        "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "n_mfcc": [Interval(Integral, 1, None, closed="left")],
+        "fmin": [Interval(Real, 0, None, closed="left")],
+        "fmax": [Interval(Real, 0, None, closed="neither"), None],
+        "preemphasis": [Interval(Real, 0, 1, closed="left"), None],
+        "top_db": [Interval(Real, 0, None, closed="neither"), None],
+        "delta_order": [Interval(Integral, 0, 2, closed="both")],
+        "delta_width": [Interval(Integral, 3, None, closed="left")],
+        "cmvn": [StrOptions({"mean", "meanvar"}), None],
+        "context": [Interval(Integral, 0, None, closed="left")],
+        "output": [StrOptions({"resample", "pad", "stats"})],
+        "n_frames": [Interval(Integral, 1, None, closed="left")],
+        "stats": [tuple, list],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        kind="logmel",
+        sr=16000,
+        n_fft=None,
+        hop_length=None,
+        n_mels=40,
+        n_mfcc=13,
+        fmin=0.0,
+        fmax=None,
+        preemphasis=None,
+        top_db=None,
+        delta_order=0,
+        delta_width=9,
+        cmvn=None,
+        context=0,
+        output="resample",
+        n_frames=32,
+        stats=("mean", "std"),
+        n_jobs=None,
+    ):
+        self.kind = kind
+        self.sr = sr
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.n_mels = n_mels
+        self.n_mfcc = n_mfcc
+        self.fmin = fmin
+        self.fmax = fmax
+        self.preemphasis = preemphasis
+        self.top_db = top_db
+        self.delta_order = delta_order
+        self.delta_width = delta_width
+        self.cmvn = cmvn
+        self.context = context
+        self.output = output
+        self.n_frames = n_frames
+        self.stats = stats
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------
+    # parameters
+    # ------------------------------------------------------------------
+    def _resolved(self):
+        """Validate the parameters and return the derived n_fft, hop_length."""
+        self._validate_params()
+        sr = int(self.sr)
+        n_fft = self.n_fft
+        if n_fft is None:
+            n_fft = 1 << max(1, math.ceil(math.log2(0.025 * sr)))
+        hop = self.hop_length if self.hop_length is not None else max(1, sr // 100)
+        nyquist = sr / 2
+        fmax = nyquist if self.fmax is None else float(self.fmax)
+        if fmax > nyquist:
+            raise ValueError(
+                f"fmax={fmax} is above the Nyquist frequency sr/2={nyquist}"
+            )
+        if self.fmin >= fmax:
+            raise ValueError(f"fmin={self.fmin} must be below fmax={fmax}")
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
+            raise ValueError(
+                f"n_mfcc={self.n_mfcc} must not exceed n_mels={self.n_mels}"
+            )
+        if self.delta_width % 2 == 0:
+            raise ValueError(f"delta_width must be odd; got {self.delta_width}")
+        stats = tuple(self.stats)
+        if self.output == "stats":
+            bad = [s for s in stats if s not in _STATS]
+            if bad or not stats or len(set(stats)) != len(stats):
+                raise ValueError(
+                    f"stats must be distinct names among {_STATS}; got {self.stats!r}"
+                )
+        return int(n_fft), int(hop), fmax, stats
+
+    def _plan(self):
+        n_fft, hop, fmax, stats = self._resolved()
+        return _kernel.make_plan(
+            self.kind,
+            int(self.sr),
+            n_fft,
+            hop,
+            int(self.n_mels),
+            int(self.n_mfcc) if self.kind == "mfcc" else 0,
+            float(self.fmin),
+            float(fmax),
+            float(self.preemphasis) if self.preemphasis else None,
+            None if self.top_db is None else float(self.top_db),
+            int(self.delta_order),
+            int(self.delta_width),
+            self.cmvn,
+            int(self.context),
+            self.output,
+            int(self.n_frames),
+            stats if self.output == "stats" else (),
+        )
+
+    # ------------------------------------------------------------------
+    # estimator API
+    # ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X=None, y=None):
+        """Validate the parameters (and the structure of ``X``, if given).
+
+        Nothing is learned: the transformer is stateless and :meth:`transform`
+        works without ``fit``. Audio files are not opened here.
+
+        Parameters
+        ----------
+        X : sequence of (str, os.PathLike or array-like of shape (n_samples,))
+            or array-like of shape (n_utterances, n_samples), default=None
+            Utterances, one per row.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            This transformer.
+        """
+        if X is not None:
+            _check_sources(X)
+        self.n_fft_, self.hop_length_, _, _ = self._resolved()
+        return self
+
+    def _run(self, X, chunk_fn):
+        sources = _check_sources(X)
+        plan = self._plan()
+        bounds = range(0, len(sources), _CHUNK_SIZE)
+        tasks = [(sources[i : i + _CHUNK_SIZE], i) for i in bounds]
+        if len(tasks) == 1 or effective_n_jobs(self.n_jobs) == 1:
+            # one core: no BLAS threads either (joblib does the same in its
+            # workers), so that n_jobs is the number of cores used and
+            # extractions run side by side (Dask, grid search) do not
+            # oversubscribe the machine
+            with _blas_controller().limit(limits=1, user_api="blas"):
+                return [chunk_fn(items, start, plan) for items, start in tasks]
+        # the tasks are already chunks: no auto-batching (which groups short
+        # tasks and leaves one worker idle at the end), all queued at once
+        return Parallel(n_jobs=self.n_jobs, batch_size=1, pre_dispatch="all")(
+            delayed(chunk_fn)(items, start, plan) for items, start in tasks
+        )
+
+    def transform(self, X):
+        """Extract one fixed-size row of features per utterance.
+
+        Parameters
+        ----------
+        X : sequence of (str, os.PathLike or array-like of shape (n_samples,))
+            or array-like of shape (n_utterances, n_samples)
+            Utterances, one per row: audio file paths and/or 1-D waveforms
+            at ``sr`` (a list, tuple, object array or Series, of any
+            lengths), a 2-D array of equal-length waveforms, or a 2-D
+            array/DataFrame with a single column of paths.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_utterances, n_features_out), dtype float32
+            One row per utterance, in the order of ``X``.
+        """
+        check_is_fitted(self)
+        return np.vstack(self._run(X, _kernel.rows_chunk))
+
+    def transform_frames(self, X):
+        """Extract the frame features of every utterance, for frame-level models.
+
+        Parameters
+        ----------
+        X : sequence or array-like
+            Utterances, one per row, as for :meth:`transform`.
+
+        Returns
+        -------
+        frames : ndarray of shape (n_frames_total, n_frame_features), float32
+            The frames of all utterances, utterance after utterance, after
+            deltas, CMVN and context stacking (``output`` and ``n_frames`` do
+            not apply). Column names: :meth:`get_frame_feature_names_out`.
+        utterance : ndarray of shape (n_frames_total,), dtype intp
+            The row of ``X`` each frame comes from (non-decreasing), e.g. the
+            ``groups`` of a ``GroupKFold``; ``np.bincount(utterance)`` counts
+            each utterance's frames.
+        """
+        check_is_fitted(self)
+        results = self._run(X, _kernel.frames_chunk)
+        frames = np.vstack([f for f, _ in results])
+        counts = np.concatenate([c for _, c in results])
+        return frames, np.repeat(np.arange(counts.size), counts)
+
+    def inverse_transform(self, X, *, n_iter=32, random_state=0):
+        """Turn rows of log-mel (or MFCC) features back into waveforms.
+
+        The mel power spectrogram is inverted by non-negative least squares
+        and Griffin-Lim phase reconstruction
+        (``librosa.feature.inverse.mel_to_stft`` and ``librosa.griffinlim``);
+        pre-emphasis is undone. This lets rows decoded by a VAE be listened
+        to; write them with :func:`~skvae.features.write_wav`. Only defined
+        for ``output`` "resample" or "pad" without deltas, CMVN or context,
+        which lose information.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_rows, n_features_out)
+            Rows as returned by :meth:`transform`, or generated like them.
+        n_iter : int, default=32
+            Griffin-Lim iterations.
+        random_state : int, RandomState instance or None, default=0
+            Seed of Griffin-Lim's random initial phase.
+
+        Returns
+        -------
+        waveforms : ndarray of shape (n_rows, (n_frames - 1) * hop_length)
+            One float32 waveform at ``sr`` per row. With ``output="resample"``
+            every row lasts ``n_frames`` frames, whatever the original length.
+        """
+        check_is_fitted(self)
+        n_fft, hop, fmax, _ = self._resolved()
+        if self.output == "stats" or self.delta_order or self.cmvn or self.context:
+            raise ValueError(
+                "inverse_transform needs output='resample' or 'pad' and no "
+                "delta_order, cmvn or context; got "
+                f"output={self.output!r}, delta_order={self.delta_order}, "
+                f"cmvn={self.cmvn!r}, context={self.context}"
+            )
+        import librosa
+
+        n_feat = self.n_mfcc if self.kind == "mfcc" else self.n_mels
+        X = check_array(X, dtype=[np.float64, np.float32])
+        if X.shape[1] != self.n_frames * n_feat:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_frames * n_feat} features as input "
+                f"(n_frames={self.n_frames} x {n_feat})"
+            )
+        if self.n_frames < 2:
+            raise ValueError("inverse_transform needs n_frames >= 2")
+        length = (self.n_frames - 1) * hop  # the span of n_frames centred frames
+        out = np.empty((X.shape[0], length), dtype=np.float32)
+        for i, row in enumerate(X.astype(np.float64)):
+            S = row.reshape(self.n_frames, n_feat).T
+            if self.kind == "mfcc":
+                M = librosa.feature.inverse.mfcc_to_mel(S, n_mels=self.n_mels)
+            else:
+                M = librosa.db_to_power(S)
+            mag = librosa.feature.inverse.mel_to_stft(
+                M, sr=self.sr, n_fft=n_fft, power=2.0, fmin=self.fmin, fmax=fmax
+            )
+            y = librosa.griffinlim(
+                mag,
+                n_iter=n_iter,
+                hop_length=hop,
+                n_fft=n_fft,
+                length=length,
+                random_state=random_state,
+            )
+            if self.preemphasis:
+                y = _kernel._deemphasis(y, self.preemphasis)
+            out[i] = y
+        return out
+
+    # ------------------------------------------------------------------
+    # feature names and tags
+    # ------------------------------------------------------------------
+    def get_frame_feature_names_out(self):
+        """Names of the frame features (the columns of :meth:`transform_frames`).
+
+        Returns
+        -------
+        names : ndarray of str objects
+            ``logmel{i}`` or ``mfcc{i}``, with ``_d1`` / ``_d2`` for deltas and
+            ``_c{offset:+d}`` for context frames, e.g. ``mfcc3_d1_c-1``.
+        """
+        self._resolved()
+        base = "mfcc" if self.kind == "mfcc" else "logmel"
+        n = self.n_mfcc if self.kind == "mfcc" else self.n_mels
+        names = [f"{base}{i}" for i in range(n)]
+        for order in range(1, self.delta_order + 1):
+            names += [f"{base}{i}_d{order}" for i in range(n)]
+        if self.context:
+            c = self.context
+            names = [f"{name}_c{k:+d}" for k in range(-c, c + 1) for name in names]
+        return np.asarray(names, dtype=object)
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the output features (the columns of :meth:`transform`).
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the input are utterances, not features.
+
+        Returns
+        -------
+        names : ndarray of str objects
+            Frame feature names with ``_t{j}`` for frame ``j`` (``output``
+            "resample" or "pad"; time-major, e.g. ``mfcc3_t12``) or with
+            ``_{stat}`` (``output="stats"``, e.g. ``logmel0_mean``).
+        """
+        _, _, _, stats = self._resolved()
+        frame = self.get_frame_feature_names_out()
+        if self.output == "stats":
+            names = [f"{name}_{s}" for s in stats for name in frame]
+        else:
+            names = [f"{name}_t{j}" for j in range(self.n_frames) for name in frame]
+        return np.asarray(names, dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = True  # rows of equal-length waveforms
+        tags.input_tags.string = True  # file paths
+        tags.input_tags.allow_nan = False
+        tags.target_tags.required = False
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+
+def extract_features(source, **params):
+    """Extract the features of one utterance, as a plain function.
+
+    ``extract_features(source, **params)`` is
+    ``SpeechFeatures(**params).transform([source])[0]``: handy per file
+    with ``dask.bag.map`` or ``client.map``.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or array-like of shape (n_samples,)
+        An audio file or a waveform at ``sr``.
+    **params
+        Parameters of :class:`SpeechFeatures`.
+
+    Returns
+    -------
+    row : ndarray of shape (n_features_out,), dtype float32
+        The utterance's features.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.features import extract_features
+    >>> y = np.random.default_rng(0).standard_normal(4000)
+    >>> extract_features(y, sr=8000, kind="mfcc", output="stats").shape
+    (26,)
+    """
+    return SpeechFeatures(**params).transform([source])[0]

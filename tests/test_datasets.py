@@ -1,0 +1,358 @@
+"""Datasets: FSDD (offline copy and verified download), folders, generated digits."""
+
+import hashlib
+import io
+import os
+import tarfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+from numpy.testing import assert_array_equal
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold, LeaveOneGroupOut, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skvae.datasets import (
+    _fsdd,
+    fetch_fsdd,
+    get_data_home,
+    load_audio_folder,
+    make_spoken_digits,
+)
+from skvae.features import SpeechFeatures
+
+SR = 8000
+SPEAKERS = ("ann", "bob")
+
+
+def wav_bytes(seed, n=400):
+    buf = io.BytesIO()
+    y = 0.1 * np.random.default_rng(seed).standard_normal(n)
+    sf.write(buf, y, SR, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def fake_recordings(folder, n_index=7):
+    """A tiny FSDD look-alike: 10 digits x 2 speakers x n_index takes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for d in range(10):
+        for s, spk in enumerate(SPEAKERS):
+            for i in range(n_index):
+                (folder / f"{d}_{spk}_{i}.wav").write_bytes(
+                    wav_bytes(d * 100 + s * 10 + i)
+                )
+
+
+def fake_archive(path, *, evil=True):
+    """A release-like tar.gz, plus members a safe extractor must not write."""
+    root = "free-spoken-digit-dataset-1.0.10"
+    with tarfile.open(path, "w:gz") as tar:
+
+        def add(name, data, **kw):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            for key, value in kw.items():
+                setattr(info, key, value)
+            tar.addfile(info, io.BytesIO(data))
+
+        add(f"{root}/README.md", b"# FSDD\n")
+        add(f"{root}/recordings/notes.txt", b"not a recording\n")
+        for d in range(10):
+            for spk in SPEAKERS:
+                for i in range(6):
+                    add(f"{root}/recordings/{d}_{spk}_{i}.wav", wav_bytes(d + i))
+        if evil:
+            add(f"{root}/recordings/../../../evil.wav", wav_bytes(0))
+            add("/tmp/recordings/1_abs_0.wav", wav_bytes(0))
+            link = tarfile.TarInfo(f"{root}/recordings/2_link_0.wav")
+            link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            tar.addfile(link)
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# --------------------------------------------------------------------------
+# data home
+# --------------------------------------------------------------------------
+def test_get_data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKVAE_DATA", str(tmp_path / "env"))
+    assert get_data_home() == str(tmp_path / "env")
+    assert os.path.isdir(tmp_path / "env")
+    assert get_data_home(tmp_path / "given") == str(tmp_path / "given")
+    monkeypatch.delenv("SKVAE_DATA")
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    assert get_data_home() == str(tmp_path / "sk")
+
+
+# --------------------------------------------------------------------------
+# FSDD from a data home that holds it
+# --------------------------------------------------------------------------
+def test_fetch_fsdd_uses_existing_recordings(tmp_path, monkeypatch):
+    fake_recordings(tmp_path / "fsdd" / "recordings")
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", None)  # any download would fail
+    bunch = fetch_fsdd(tmp_path)
+    n = 10 * 2 * 7
+    assert bunch.data.shape == bunch.target.shape == bunch.speaker.shape == (n,)
+    assert_array_equal(bunch.data, bunch.filenames)
+    assert bunch.sr == SR and "Free Spoken Digit" in bunch.DESCR
+    assert list(bunch.target_names[:2]) == ["zero", "one"]
+    # sorted by speaker, digit, index (numerically: 2 before 10)
+    assert (bunch.speaker[0], bunch.target[0], bunch.index[0]) == ("ann", 0, 0)
+    assert os.path.basename(bunch.filenames[6]) == "0_ann_6.wav"
+    assert_array_equal(bunch.is_test, bunch.index < 5)
+    for fname, d, spk, i in zip(
+        bunch.filenames, bunch.target, bunch.speaker, bunch.index
+    ):
+        assert os.path.basename(fname) == f"{d}_{spk}_{i}.wav"
+
+    test = fetch_fsdd(tmp_path, subset="test")
+    train = fetch_fsdd(tmp_path, subset="train")
+    assert len(test.data) == 100 and len(train.data) == 40
+    assert test.is_test.all() and not train.is_test.any()
+    X, y = fetch_fsdd(tmp_path, return_X_y=True)
+    assert_array_equal(y, bunch.target)
+
+    waves = fetch_fsdd(tmp_path, subset="test", load_audio=True, sr=16000)
+    assert waves.sr == 16000 and waves.data[0].dtype == np.float32
+    assert waves.data[0].shape == (800,)
+    with pytest.raises(ValueError, match="load_audio=True"):
+        fetch_fsdd(tmp_path, sr=16000)
+
+
+def test_fetch_fsdd_uses_env_data_home(tmp_path, monkeypatch):
+    fake_recordings(tmp_path / "fsdd" / "recordings", n_index=1)
+    monkeypatch.setenv("SKVAE_DATA", str(tmp_path))
+    assert len(fetch_fsdd().data) == 20
+
+
+def test_fetch_fsdd_rejects_unexpected_files(tmp_path):
+    fake_recordings(tmp_path / "fsdd" / "recordings", n_index=1)
+    (tmp_path / "fsdd" / "recordings" / "stray.wav").write_bytes(wav_bytes(0))
+    with pytest.raises(ValueError, match="stray.wav"):
+        fetch_fsdd(tmp_path)
+
+
+# --------------------------------------------------------------------------
+# FSDD download: against a local archive, never the network
+# --------------------------------------------------------------------------
+def _archive(tmp_path, sha=None, **kw):
+    tar = tmp_path / "served" / "fsdd.tar.gz"
+    tar.parent.mkdir()
+    digest = fake_archive(tar, **kw)
+    return _fsdd.RemoteArchive(tar.as_uri(), sha or digest, "fsdd-test.tar.gz"), tar
+
+
+def test_fetch_fsdd_downloads_verifies_and_extracts(tmp_path, monkeypatch):
+    archive, _ = _archive(tmp_path)
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", archive)
+    home = tmp_path / "home"
+    bunch = fetch_fsdd(home)
+    assert len(bunch.data) == 10 * 2 * 6
+    # only the recordings, under their bare names; archive and temp files gone
+    fsdd_dir = home / "fsdd"
+    assert sorted(os.listdir(fsdd_dir)) == ["recordings"]
+    names = set(os.listdir(fsdd_dir / "recordings"))
+    assert len(names) == 120 and all(n.endswith(".wav") for n in names)
+    assert not (tmp_path / "evil.wav").exists() and not (home / "evil.wav").exists()
+    assert "2_link_0.wav" not in names and "1_abs_0.wav" not in names
+    # second call: no download
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", None)
+    assert len(fetch_fsdd(home).data) == 120
+
+
+def test_fetch_fsdd_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch):
+    archive, _ = _archive(tmp_path, sha="0" * 64)
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", archive)
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match="checksum mismatch"):
+        fetch_fsdd(home)
+    assert os.listdir(home / "fsdd") == []
+
+
+def test_fetch_fsdd_corrupt_archive_leaves_no_recordings(tmp_path, monkeypatch):
+    bad = tmp_path / "served" / "fsdd.tar.gz"
+    bad.parent.mkdir()
+    bad.write_bytes(b"\x1f\x8b this is not a gzip stream")
+    sha = hashlib.sha256(bad.read_bytes()).hexdigest()
+    monkeypatch.setattr(
+        _fsdd, "FSDD_ARCHIVE", _fsdd.RemoteArchive(bad.as_uri(), sha, "f.tar.gz")
+    )
+    with pytest.raises(tarfile.TarError):
+        fetch_fsdd(tmp_path / "home")
+    left = os.listdir(tmp_path / "home" / "fsdd")
+    assert "recordings" not in left and not any(n.startswith(".") for n in left)
+
+
+def test_fetch_fsdd_download_refusals(tmp_path, monkeypatch):
+    with pytest.raises(OSError, match="download_if_missing=False"):
+        fetch_fsdd(tmp_path, download_if_missing=False)
+    archive = _fsdd.RemoteArchive("file:///nonexistent.tar.gz", None, "x.tar.gz")
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", archive)
+    with pytest.raises(OSError, match="no pinned checksum"):
+        fetch_fsdd(tmp_path)
+
+
+def test_the_pinned_archive_is_a_tagged_release():
+    assert "/archive/refs/tags/v1.0.10.tar.gz" in _fsdd.FSDD_ARCHIVE.url
+    sha = _fsdd.FSDD_ARCHIVE.sha256
+    assert sha is None or (len(sha) == 64 and int(sha, 16) >= 0)
+
+
+# --------------------------------------------------------------------------
+# a folder of recordings
+# --------------------------------------------------------------------------
+def test_load_audio_folder_labels(tmp_path):
+    fake_recordings(tmp_path / "rec", n_index=2)
+    bunch = load_audio_folder(tmp_path / "rec")
+    assert len(bunch.data) == 40 and bunch.target.dtype.kind == "i"
+    assert_array_equal(bunch.target_names, np.arange(10))
+    assert set(bunch.speaker) == set(SPEAKERS)
+    assert os.path.basename(bunch.filenames[0]) == "0_ann_0.wav"
+
+    for label in ("dog", "cat"):
+        (tmp_path / "animals" / label).mkdir(parents=True)
+        for i in range(3):
+            sf.write(tmp_path / "animals" / label / f"{i}.flac", np.zeros(100), SR)
+    (tmp_path / "animals" / "dog" / "notes.txt").write_text("ignored")
+    bunch = load_audio_folder(
+        tmp_path / "animals", label_from="parent", load_audio=True
+    )
+    assert list(bunch.target) == ["cat"] * 3 + ["dog"] * 3
+    assert bunch.sr == SR and bunch.data[0].shape == (100,)
+    assert bunch.speaker is None
+
+    X, y = load_audio_folder(
+        tmp_path / "animals", label_from=lambda p: len(p), return_X_y=True
+    )
+    assert len(X) == 6 and y.dtype == object
+    bunch = load_audio_folder(
+        tmp_path / "animals", label_from=None, extensions=(".FLAC",)
+    )
+    assert bunch.target is None and len(bunch.data) == 6
+
+
+def test_load_audio_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        load_audio_folder(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no audio files"):
+        load_audio_folder(tmp_path / "empty")
+    sf.write(tmp_path / "top.wav", np.zeros(10), SR)
+    with pytest.raises(ValueError, match="sub-folders"):
+        load_audio_folder(tmp_path, label_from="parent")
+    with pytest.raises(InvalidParameterError):
+        load_audio_folder(tmp_path, label_from="speaker")
+
+
+# --------------------------------------------------------------------------
+# generated spoken digits
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits():
+    return make_spoken_digits(n_speakers=4, n_repeats=3, random_state=0)
+
+
+def test_make_spoken_digits_structure(digits):
+    n = 4 * 10 * 3
+    assert len(digits.data) == digits.target.size == digits.speaker.size == n
+    assert digits.sr == 8000 and digits.data.dtype == object
+    assert all(y.dtype == np.float32 and y.ndim == 1 for y in digits.data)
+    lengths = np.array([y.size for y in digits.data]) / digits.sr
+    assert lengths.min() > 0.15 and lengths.max() < 1.5  # trimmed words
+    assert all(0.01 < np.abs(y).max() <= 1.0 for y in digits.data)
+    assert len(set(digits.speaker)) == 4 and len(digits.speaker_info) == 4
+    assert_array_equal(np.bincount(digits.target), [12] * 10)
+    assert_array_equal(digits.is_test, digits.index == 0)
+    assert "eSpeak NG" in digits.DESCR
+
+
+def test_make_spoken_digits_is_deterministic(digits):
+    again = make_spoken_digits(n_speakers=4, n_repeats=3, random_state=0)
+    for a, b in zip(digits.data, again.data):
+        assert_array_equal(a, b)
+    assert_array_equal(digits.speaker, again.speaker)
+    other = make_spoken_digits(n_speakers=4, n_repeats=3, random_state=1)
+    assert list(other.speaker_info) != list(digits.speaker_info)
+
+
+def test_make_spoken_digits_noise_and_files(tmp_path):
+    clean = make_spoken_digits(n_speakers=1, n_repeats=1, random_state=3, sr=16000)
+    noisy = make_spoken_digits(
+        n_speakers=1,
+        n_repeats=1,
+        random_state=3,
+        sr=16000,
+        snr_db=10.0,
+        out_dir=tmp_path,
+    )
+    assert clean.sr == 16000
+    for c, n in zip(clean.data, noisy.data):
+        snr = 10 * np.log10(np.mean(c**2) / np.mean((n - c) ** 2))
+        assert abs(snr - 10.0) < 1.0
+    # the written files follow FSDD's naming and read back as a folder
+    folder = load_audio_folder(tmp_path, load_audio=True)
+    assert len(folder.data) == 10 and folder.sr == 16000
+    assert_array_equal(np.sort(folder.target), np.arange(10))
+    assert set(folder.speaker) == set(noisy.speaker)
+
+
+def test_make_spoken_digits_invalid():
+    with pytest.raises(InvalidParameterError):
+        make_spoken_digits(n_speakers=0)
+    with pytest.raises(InvalidParameterError):
+        make_spoken_digits(n_speakers=97)
+
+
+def test_generated_digits_are_recognisable_across_speakers(digits):
+    """The corpus is speech: digits are told apart for unseen speakers."""
+    pipe = make_pipeline(
+        SpeechFeatures(sr=8000, kind="mfcc", n_frames=16, cmvn="mean"),
+        StandardScaler(),
+        LogisticRegression(max_iter=2000),
+    )
+    scores = cross_val_score(
+        pipe, digits.data, digits.target, groups=digits.speaker, cv=LeaveOneGroupOut()
+    )
+    assert scores.mean() > 0.5  # chance is 0.1
+
+
+# --------------------------------------------------------------------------
+# integration on the real FSDD (../shared/data/fsdd or $SKVAE_DATA)
+# --------------------------------------------------------------------------
+@pytest.mark.fsdd
+def test_fsdd_integration(fsdd_home):
+    fsdd = fetch_fsdd(fsdd_home, download_if_missing=False)
+    assert len(fsdd.data) == 3000 and fsdd.is_test.sum() == 300
+    assert set(fsdd.speaker) == {
+        "george",
+        "jackson",
+        "lucas",
+        "nicolas",
+        "theo",
+        "yweweler",
+    }
+    assert_array_equal(np.bincount(fsdd.target), [300] * 10)
+    # speaker-independent folds never share a speaker
+    for train, test in GroupKFold(n_splits=3).split(fsdd.data, groups=fsdd.speaker):
+        assert not set(fsdd.speaker[train]) & set(fsdd.speaker[test])
+    Z = SpeechFeatures(sr=8000, kind="mfcc").transform(fsdd.data[::30])
+    assert Z.shape == (100, 32 * 13) and np.isfinite(Z).all()
+
+
+@pytest.mark.fsdd
+@pytest.mark.slow
+def test_fsdd_folder_to_features_to_classifier(fsdd_home):
+    """From a folder of WAV files to a fixed-size matrix that separates digits."""
+    folder = load_audio_folder(os.path.join(fsdd_home, "fsdd", "recordings"))
+    assert len(folder.data) == 3000 and folder.target.dtype.kind == "i"
+    Z = SpeechFeatures(
+        sr=8000, kind="mfcc", cmvn="mean", n_frames=16, n_jobs=2
+    ).transform(folder.data)
+    assert Z.shape == (3000, 16 * 13) and np.isfinite(Z).all()
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000))
+    scores = cross_val_score(
+        clf, Z, folder.target, groups=folder.speaker, cv=GroupKFold(n_splits=3)
+    )
+    assert scores.mean() > 0.6  # speaker-independent, chance is 0.1
