@@ -5,7 +5,13 @@ has a defined, checked behaviour (``behaves``): nothing is silently dropped
 or changed. The number of rows is the count reported for the issue.
 """
 
+import atexit
+import functools
+import shutil
+import struct
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -268,7 +274,143 @@ ESTIMATOR_CASES = [
     ),
 ]
 
-CASES = ESTIMATOR_CASES
+
+@functools.cache
+def _files():
+    """Audio files of every kind of trouble, written once to a temp folder."""
+    import soundfile as sf
+
+    folder = Path(tempfile.mkdtemp(prefix="skvae-bad-audio-"))
+    atexit.register(shutil.rmtree, folder, True)
+    t = np.arange(8000) / 8000
+    tone = (0.5 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    sf.write(folder / "ok.wav", tone, 8000)
+    good = (folder / "ok.wav").read_bytes()
+    (folder / "empty.wav").write_bytes(b"")
+    (folder / "truncated.wav").write_bytes(good[:30])
+    (folder / "cut-data.wav").write_bytes(good[: len(good) // 2])
+    (folder / "text.wav").write_text("this is not audio\n" * 20)
+    sf.write(folder / "zero.wav", np.zeros(0, np.float32), 8000)
+    sf.write(folder / "flac-named.wav", tone, 8000, format="FLAC")
+    huge = bytearray(good)  # a data chunk that claims ~4 GiB
+    i = huge.find(b"data")
+    huge[i + 4 : i + 8] = struct.pack("<I", 0xFFFFFFF0)
+    (folder / "huge-header.wav").write_bytes(bytes(huge))
+    return {p.stem: str(p) for p in folder.iterdir()} | {
+        "missing": str(folder / "missing.wav"),
+        "tone": tone,
+    }
+
+
+def _fe():
+    from skvae.features import SpeechFeatures
+
+    return SpeechFeatures(sr=8000, n_mels=8, n_frames=4)
+
+
+def _one_finite_row(out):
+    assert out.shape == (1, 32)
+    assert np.isfinite(out).all()
+
+
+def _audio_error(reason):
+    from skvae.features import AudioReadError
+
+    return (AudioReadError, reason)
+
+
+FRONT_END_CASES = [
+    Case(
+        "audio-missing-file",
+        lambda: _fe().transform([_files()["missing"]]),
+        raises=_audio_error(r"missing\.wav': file does not exist"),
+    ),
+    Case(
+        "audio-empty-file",
+        lambda: _fe().transform([_files()["empty"]]),
+        raises=_audio_error(r"empty\.wav': empty file \(0 bytes\)"),
+    ),
+    Case(
+        "audio-truncated-header",
+        lambda: _fe().transform([_files()["truncated"]]),
+        raises=_audio_error(r"truncated\.wav': truncated"),
+    ),
+    Case(
+        "audio-truncated-data",
+        lambda: _fe().transform([_files()["cut-data"]]),
+        raises=_audio_error(r"cut-data\.wav': truncated: the header declares"),
+    ),
+    Case(
+        "audio-zero-length",
+        lambda: _fe().transform([_files()["zero"]]),
+        raises=_audio_error(r"zero\.wav': the file holds no audio samples"),
+    ),
+    Case(
+        "audio-not-audio",
+        lambda: _fe().transform([_files()["text"]]),
+        raises=_audio_error(r"text\.wav': not a recognised audio format"),
+    ),
+    Case(
+        "audio-multi-gigabyte-header",
+        lambda: _fe().transform([_files()["huge-header"]]),
+        raises=_audio_error(r"declares 4294967280 bytes of audio data but only"),
+    ),
+    Case(
+        "audio-mislabelled-extension",  # the content decides, not the name
+        lambda: _fe().transform([_files()["flac-named"]]),
+        behaves=_one_finite_row,
+    ),
+    Case(
+        "audio-error-names-row",
+        lambda: _fe().transform([_files()["ok"], _files()["text"]]),
+        raises=_audio_error(r"^X\[1\]: cannot read audio file"),
+    ),
+    Case(
+        "waveform-nan",
+        lambda: _fe().transform([np.array([0.1, np.nan] * 200, np.float32)]),
+        raises=(ValueError, r"X\[0\]: waveform contains NaN or infinite values"),
+    ),
+    Case(
+        "waveform-2d-in-list",
+        lambda: _fe().transform([np.stack([_files()["tone"]] * 2)]),
+        raises=(ValueError, "a waveform must be 1-D"),
+    ),
+    Case(
+        "no-utterances",
+        lambda: _fe().transform([]),
+        raises=(ValueError, "X holds no utterances"),
+    ),
+    Case(
+        "silent-audio",
+        lambda: _fe().transform([np.zeros(4000, np.float32)]),
+        behaves=lambda out: np.testing.assert_allclose(out, -100.0),
+    ),
+    Case(
+        "clipped-audio",
+        lambda: _fe().transform([np.clip(3 * _files()["tone"], -1, 1)]),
+        behaves=_one_finite_row,
+    ),
+    Case(
+        "shorter-than-one-frame",
+        lambda: _fe().transform([_files()["tone"][:10]]),
+        behaves=_one_finite_row,
+    ),
+    Case(
+        "very-long-utterance",  # two minutes
+        lambda: _fe().transform([np.tile(_files()["tone"], 120)]),
+        behaves=_one_finite_row,
+    ),
+    Case(
+        "paths-and-arrays-mixed",  # each row read as what it is, order kept
+        lambda: (
+            _fe().transform([_files()["ok"], _files()["tone"]]),
+            _fe().transform([_files()["tone"]]),
+        ),
+        behaves=lambda r: np.testing.assert_allclose(r[0][1], r[1][0], atol=1e-4),
+    ),
+]
+
+CASES = ESTIMATOR_CASES + FRONT_END_CASES
 
 
 def test_table_size():
