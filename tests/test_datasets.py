@@ -198,6 +198,39 @@ def test_the_pinned_archive_is_a_tagged_release():
     assert "/archive/refs/tags/v1.0.10.tar.gz" in _fsdd.FSDD_ARCHIVE.url
     sha = _fsdd.FSDD_ARCHIVE.sha256
     assert sha is None or (len(sha) == 64 and int(sha, 16) >= 0)
+    assert len(_fsdd.FSDD_ARCHIVE.recordings_sha256) == 64
+
+
+@pytest.mark.fsdd
+def test_pinned_content_digest_matches_the_real_recordings(fsdd_home):
+    """The pinned content checksum is that of the real FSDD recordings."""
+    digest = _fsdd._recordings_digest(fsdd_home / "fsdd" / "recordings")
+    assert digest == _fsdd.FSDD_ARCHIVE.recordings_sha256
+
+
+def _content_pinned(archive, digest):
+    return _fsdd.RemoteArchive(archive.url, None, archive.filename, digest)
+
+
+def test_fetch_fsdd_verifies_content_when_archive_bytes_are_not_pinned(
+    tmp_path, monkeypatch
+):
+    archive, tar = _archive(tmp_path)
+    unpacked = tmp_path / "unpacked"
+    unpacked.mkdir()
+    _fsdd._extract_recordings(tar, unpacked)
+    good = _fsdd._recordings_digest(unpacked)
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", _content_pinned(archive, good))
+    assert len(fetch_fsdd(tmp_path / "home").data) == 120
+
+
+def test_fetch_fsdd_content_mismatch_leaves_nothing(tmp_path, monkeypatch):
+    archive, _ = _archive(tmp_path)
+    monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", _content_pinned(archive, "0" * 64))
+    home = tmp_path / "home"
+    with pytest.raises(OSError, match="checksum mismatch for the recordings"):
+        fetch_fsdd(home)
+    assert os.listdir(home / "fsdd") == []
 
 
 # --------------------------------------------------------------------------

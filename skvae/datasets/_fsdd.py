@@ -1,5 +1,6 @@
 """The Free Spoken Digit Dataset (FSDD)."""
 
+import hashlib
 import os
 import re
 import shutil
@@ -30,12 +31,20 @@ DIGIT_NAMES = (
     "nine",
 )
 
-RemoteArchive = namedtuple("RemoteArchive", ["url", "sha256", "filename"])
+RemoteArchive = namedtuple(
+    "RemoteArchive",
+    ["url", "sha256", "filename", "recordings_sha256"],
+    defaults=(None,),
+)
 
-#: The pinned FSDD release. The sha256 must be that of this exact archive;
-#: ``None`` means it has not been pinned yet, and ``fetch_fsdd`` then refuses
-#: to download (it never installs unverified data).
-# TODO: pin the sha256 of the v1.0.10 archive (needs network access).
+#: The pinned FSDD release. Two checksums can pin it: ``sha256``, of the
+#: archive's bytes, and ``recordings_sha256``, of its content (see
+#: :func:`_recordings_digest`: the names and SHA-256 of the 3,000 recordings).
+#: GitHub makes tag archives on the fly and does not promise stable bytes, so
+#: the content digest is the one pinned here; it was computed from the
+#: recordings of the v1.0.x release line (commit 26eb9aa). ``fetch_fsdd``
+#: refuses to download when neither is pinned: it never installs unverified
+#: data.
 FSDD_ARCHIVE = RemoteArchive(
     url=(
         "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/"
@@ -43,6 +52,9 @@ FSDD_ARCHIVE = RemoteArchive(
     ),
     sha256=None,
     filename="free-spoken-digit-dataset-1.0.10.tar.gz",
+    recordings_sha256=(
+        "dbd573d7cafe79c4b49f65718115e1304e24e067fa39eff18a660dc6cb9c360f"
+    ),
 )
 
 _FSDD_SR = 8000
@@ -87,9 +99,18 @@ def _has_recordings(folder):
     return rec.is_dir() and any(rec.glob("*.wav"))
 
 
+def _recordings_digest(folder):
+    """SHA-256 of the sorted ``"{name} {sha256 of the file}\\n"`` lines of the
+    ``*.wav`` files in ``folder``: a checksum of the recordings themselves."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).glob("*.wav")):
+        digest.update(f"{path.name} {_sha256(path)}\n".encode())
+    return digest.hexdigest()
+
+
 def _download_fsdd(folder, archive):
     """Download, verify and unpack the recordings into ``folder/recordings``."""
-    if archive.sha256 is None:
+    if archive.sha256 is None and archive.recordings_sha256 is None:
         raise OSError(
             f"FSDD is not in {folder} and cannot be downloaded: this version of "
             "skvae has no pinned checksum for its archive. Download "
@@ -106,6 +127,15 @@ def _download_fsdd(folder, archive):
         n = _extract_recordings(tar_path, staging)
         if n == 0:
             raise OSError(f"the archive {tar_path} holds no recordings/*.wav")
+        if archive.recordings_sha256 is not None:
+            actual = _recordings_digest(staging)
+            if actual != archive.recordings_sha256:
+                tar_path.unlink(missing_ok=True)
+                raise OSError(
+                    f"checksum mismatch for the recordings of {archive.url}: "
+                    f"expected content sha256 {archive.recordings_sha256}, got "
+                    f"{actual}. The download was discarded."
+                )
         target = folder / "recordings"
         if not _has_recordings(folder):  # else a concurrent call finished first
             if target.exists():  # left over, without any .wav: replace it
