@@ -303,6 +303,15 @@ def test_no_network_access_during_fit_predict_and_save(data, tmp_path, monkeypat
     est.transform(data)
     est.sample(2)
     skvae.load(est.save(tmp_path / "m.safetensors"))
+    # the speech front end and the offline corpus too
+    from skvae.datasets import make_spoken_digits
+    from skvae.features import SpeechFeatures, write_wav
+
+    corpus = make_spoken_digits(n_speakers=1, n_repeats=1, random_state=0)
+    write_wav(tmp_path / "a.wav", corpus.data[0], corpus.sr)
+    fe = SpeechFeatures(sr=8000, n_mels=8, n_frames=4)
+    rows = fe.transform([tmp_path / "a.wav", *corpus.data[:3]])
+    fe.inverse_transform(rows[:1])
 
 
 def test_keyboard_interrupt_message_and_state(data, monkeypatch):
