@@ -369,24 +369,6 @@ def training_module(n_features, n_components, gen):
     return module
 
 
-def test_keyboard_interrupt_keeps_best_weights(blobs, monkeypatch):
-    real = training.train_one_epoch
-    calls = {"n": 0}
-
-    def interrupted(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 4:
-            raise KeyboardInterrupt
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(training, "train_one_epoch", interrupted)
-    X = blobs[0]
-    with pytest.warns(UserWarning, match="interrupted by the user after 3 epoch"):
-        vae = VAETransformer(n_components=2, **FAST).fit(X)
-    assert vae.n_iter_ == 3
-    assert np.all(np.isfinite(vae.transform(X)))
-
-
 def test_divergence_raises_and_keeps_finite_weights(blobs):
     X = blobs[0]
     vae = VAETransformer(
