@@ -327,8 +327,9 @@ def test_n_jobs_gives_identical_output(tmp_path):
     assert_array_equal(F1, F2)
     assert_array_equal(u1, u2)
     # errors keep their type and message across worker processes
-    with pytest.raises(AudioReadError, match=r"X\[130\].*bad\.wav"):
-        fe.transform(ys[:130] + [tmp_path / "bad.wav"] + ys[:20])
+    bad_at = _CHUNK_SIZE + 5  # in the second chunk
+    with pytest.raises(AudioReadError, match=rf"X\[{bad_at}\].*bad\.wav"):
+        fe.transform(ys[:bad_at] + [tmp_path / "bad.wav"] + ys[:20])
 
 
 def test_rows_do_not_depend_on_batch_composition():
@@ -459,10 +460,12 @@ def test_long_audio_is_processed_in_blocks(monkeypatch):
     """Bounded memory for long audio: the FFT runs over blocks of frames."""
     from skvae.features import _kernel
 
-    ys = [noise(40000), noise(3000, seed=1)]
+    ys = [noise(40000), noise(3000, seed=1), noise(500, seed=2), noise(9000, seed=3)]
     fe = SpeechFeatures(sr=SR, kind="mfcc")
     whole, _ = fe.transform_frames(ys)
     monkeypatch.setattr(_kernel, "_BLOCK_ELEMENTS", N_FFT * 7)
+    monkeypatch.setattr(_kernel, "_BATCH_SAMPLES", 5000)
+    monkeypatch.setattr(_kernel, "_WORKSPACE_MAX_BYTES", 20000)
     blocked, _ = fe.transform_frames(ys)
     assert_array_equal(whole, blocked)
 

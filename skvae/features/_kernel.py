@@ -32,6 +32,7 @@ from ._audio import _load_path
 AMIN = 1e-10  # power floor of the log: silence is 10 * log10(AMIN) = -100 dB
 _STD_FLOOR = 1e-8  # CMVN leaves features of (near) zero variance unscaled
 _BLOCK_ELEMENTS = 1 << 17  # samples per FFT block: 1 MiB of frames, cache-sized
+_BATCH_SAMPLES = 1 << 21  # samples per STFT batch: a 16 MiB float64 buffer
 _WORKSPACE_MAX_BYTES = 32 << 20  # larger scratch arrays are not kept
 
 
@@ -362,7 +363,15 @@ def _to_row(F, plan):
 def _frames_chunk(items, start, plan):
     """Frame features of a chunk of utterances: list of (n_t, d) float64."""
     ys = _waveforms(items, start, plan)
-    return [_postprocess(F, plan) for F in _static_features(ys, plan)]
+    statics, batch, size = [], [], 0
+    for y in ys:  # STFT batches of at most _BATCH_SAMPLES (or one utterance)
+        if batch and size + y.shape[0] > _BATCH_SAMPLES:
+            statics += _static_features(batch, plan)
+            batch, size = [], 0
+        batch.append(y)
+        size += y.shape[0]
+    statics += _static_features(batch, plan)
+    return [_postprocess(F, plan) for F in statics]
 
 
 def rows_chunk(items, start, plan):

@@ -17,7 +17,7 @@ __all__ = ["SpeechFeatures", "extract_features"]
 
 # Utterances per joblib task. Fixed (not derived from n_jobs) so that the
 # chunks, and hence the output, are the same for any n_jobs.
-_CHUNK_SIZE = 64
+_CHUNK_SIZE = 256
 _STATS = ("mean", "std", "min", "max", "median")
 
 
@@ -106,7 +106,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Statistics for ``output="stats"``, among "mean", "std", "min", "max"
         and "median", concatenated in this order.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of 64 utterances. None means 1
+        Parallel jobs (joblib) over chunks of 256 utterances. None means 1
         unless in a :obj:`joblib.parallel_backend` context; -1 means all
         processors. Each job is single-threaded (BLAS included), so
         ``n_jobs`` is the number of cores used.
