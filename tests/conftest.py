@@ -42,3 +42,13 @@ def fsdd_home():
             pytest.fail(msg)
         pytest.skip(msg)
     return home
+
+
+def require_optional(module):
+    """Import an optional test dependency: fail in CI, skip elsewhere."""
+    try:
+        return pytest.importorskip(module)
+    except pytest.skip.Exception:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is not installed: pip install -e '.[all,test]'")
+        raise

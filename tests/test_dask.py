@@ -5,13 +5,13 @@ one thread each) is started once for the module and closed at its end. The
 same recipes are the runnable examples ``examples/dask_*.py``.
 """
 
-import os
 import pickle
 import sys
 
 import joblib
 import numpy as np
 import pytest
+from conftest import require_optional
 from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
@@ -23,20 +23,10 @@ from skvae import VAETransformer
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _require(module):
-    """Import an optional test dependency: fail in CI, skip elsewhere."""
-    try:
-        return pytest.importorskip(module)
-    except pytest.skip.Exception:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} is not installed: pip install -e '.[all,test]'")
-        raise
-
-
-da = _require("dask.array")
-distributed = _require("distributed")
-wrappers = _require("dask_ml.wrappers")
-cloudpickle = _require("cloudpickle")
+da = require_optional("dask.array")
+distributed = require_optional("distributed")
+wrappers = require_optional("dask_ml.wrappers")
+cloudpickle = require_optional("cloudpickle")
 
 
 @pytest.fixture(scope="module")
@@ -269,7 +259,7 @@ def test_streaming_partial_fit_without_dask(tmp_path):
 # ---------------------------------------------------------------- features
 @pytest.mark.slow
 def test_parallel_feature_extraction_on_the_cluster(client, tmp_path):
-    db = _require("dask.bag")
+    db = require_optional("dask.bag")
     from skvae.features import SpeechFeatures, extract_features, write_wav
 
     sr = 8000

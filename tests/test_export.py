@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import require_optional
 from numpy.testing import assert_allclose
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
@@ -19,21 +20,11 @@ from skvae._export import export_onnx, export_torchscript
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
-def _require(module):
-    """Import an optional test dependency: fail in CI, skip elsewhere."""
-    try:
-        return pytest.importorskip(module)
-    except pytest.skip.Exception:
-        if os.environ.get("CI"):
-            pytest.fail(f"{module} is not installed: pip install -e '.[all,test]'")
-        raise
-
-
 @pytest.fixture(scope="module")
 def ort():
-    _require("onnx")
-    _require("onnxscript")
-    return _require("onnxruntime")
+    require_optional("onnx")
+    require_optional("onnxscript")
+    return require_optional("onnxruntime")
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +186,7 @@ def test_missing_onnx_gives_install_hint(fitted, monkeypatch):
 
 
 def test_missing_onnxscript_gives_install_hint(fitted, monkeypatch):
-    _require("onnx")
+    require_optional("onnx")
     monkeypatch.setitem(sys.modules, "onnxscript", None)
     with pytest.raises(ImportError, match=r"onnxscript.*skvae\[onnx\]"):
         export_onnx(fitted, None, exporter="dynamo")
