@@ -81,6 +81,12 @@ def _part_module(estimator, part):
     """
     check_is_fitted(estimator)
     source = estimator.module_
+    if part == "decoder" and source.n_conditions:
+        raise ValueError(
+            "The decoder of a model fitted with groups takes a group code as a "
+            "second input; exporting it is not supported. Export the encoder, "
+            "or fit without groups."
+        )
     vae = VAE(**source.config())
     vae.load_state_dict(
         {k: v.detach().to("cpu", copy=True) for k, v in source.state_dict().items()}

@@ -105,6 +105,10 @@ def save(estimator, path):
     fitted = {k: _json_value(getattr(estimator, k), k) for k in _JSON_ATTRS}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(c) for c in estimator.feature_names_in_]
+    groups = getattr(estimator, "groups_", None)
+    fitted["groups_"] = (
+        None if groups is None else _json_value(groups.tolist(), "groups_")
+    )
     module = estimator.module_
     tensors = {
         f"module.{k}": v.detach().to("cpu").contiguous()
@@ -113,6 +117,10 @@ def save(estimator, path):
     for k in _ARRAY_ATTRS:
         tensors[f"attr.{k}"] = torch.from_numpy(
             np.ascontiguousarray(getattr(estimator, k))
+        )
+    if groups is not None:
+        tensors["attr.group_prior_"] = torch.from_numpy(
+            np.ascontiguousarray(estimator.group_prior_)
         )
     metadata = {
         "format": FORMAT,
@@ -202,17 +210,24 @@ def load(path, *, device="cpu"):
         config = json.loads(meta["module_config"])
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"'{path}': damaged metadata ({exc}).") from exc
-    if "hidden_layer_sizes" in params and isinstance(
-        params["hidden_layer_sizes"], list
-    ):
-        params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    for key in ("hidden_layer_sizes", "frame_shape"):
+        if isinstance(params.get(key), list):
+            params[key] = tuple(params[key])
     est = classes[name](**params)
     for k, v in fitted.items():
         if k == "feature_names_in_":
             v = np.asarray(v, dtype=object)
+        elif k == "groups_" and v is not None:
+            v = np.asarray(v)
         setattr(est, k, v)
     for k in _ARRAY_ATTRS:
         setattr(est, k, tensors[f"attr.{k}"].numpy())
+    est.groups_ = getattr(est, "groups_", None)
+    est.group_prior_ = None
+    if est.groups_ is not None:
+        if "attr.group_prior_" not in tensors:
+            raise ValueError(f"'{path}': damaged file (group_prior_ is missing).")
+        est.group_prior_ = tensors["attr.group_prior_"].numpy()
     dev = resolve_device(device)
     with torch.device("meta"):
         module = VAE(**config)

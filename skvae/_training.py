@@ -229,6 +229,8 @@ def train_one_epoch(
     shuffle_gen,
     noise_gen,
     target=None,
+    cond=None,
+    corruption_std=0.0,
     indices=None,
     tuner=None,
     check_each_step=False,
@@ -239,6 +241,11 @@ def train_one_epoch(
     the negative log-likelihood per sample and ``kl`` the KL term per sample.
     ``indices`` (a 1-D tensor on X's device) restricts the epoch to those
     rows, e.g. the training part of a validation split, without copying X.
+    ``target`` (rows the decoder must reconstruct, for denoising) and ``cond``
+    (per-row conditioning: one-hot vectors or class indices, as the module
+    expects) are indexed like ``X``. ``corruption_std`` > 0 adds fresh
+    Gaussian noise of that standard deviation to the standardised encoder
+    input of every batch (a denoising VAE).
     ``tuner`` (a :class:`ThreadTuner`) is ticked before every step. With
     ``check_each_step`` (cheap on CPU, where reading a scalar does not stall a
     device queue) a non-finite loss ends the epoch before the optimizer step,
@@ -260,9 +267,15 @@ def train_one_epoch(
         idx = perm[start : start + batch_size]
         xb = X.index_select(0, idx)
         tb = None if target is None else target.index_select(0, idx)
+        cb = None if cond is None else cond.index_select(0, idx)
         m = xb.shape[0]
         eps = torch.randn(m, d, generator=noise_gen, device=device)
-        rec, kl = module.loss_terms(xb, eps, tb)
+        corruption = None
+        if corruption_std > 0:
+            corruption = corruption_std * torch.randn(
+                xb.shape, generator=noise_gen, device=device
+            )
+        rec, kl = module.loss_terms(xb, eps, tb, cb, corruption)
         nll_sum = -rec.sum()
         kl_sum = kl.sum()
         loss_sum = nll_sum + beta * kl_sum
@@ -276,7 +289,7 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(module, X, *, beta, eps, batch_size, target=None, indices=None):
+def evaluate(module, X, *, beta, eps, batch_size, target=None, cond=None, indices=None):
     """Objective on ``X`` (or its rows ``indices``) without autograd.
 
     ``eps`` (n, d) is fixed noise, one row per evaluated row, so successive
@@ -289,7 +302,8 @@ def evaluate(module, X, *, beta, eps, batch_size, target=None, indices=None):
         sl = slice(start, start + batch_size)
         rows = sl if indices is None else indices[sl]
         tb = None if target is None else target[rows]
-        rec, kl = module.loss_terms(X[rows], eps[sl], tb)
+        cb = None if cond is None else cond[rows]
+        rec, kl = module.loss_terms(X[rows], eps[sl], tb, cb)
         nll_sum = -rec.sum()
         kl_sum = kl.sum()
         sums += torch.stack((nll_sum + beta * kl_sum, nll_sum, kl_sum))
@@ -360,6 +374,8 @@ class Trainer:
         train_indices=None,
         val_indices=None,
         target=None,
+        cond=None,
+        corruption_std=0.0,
         val_eps=None,
         early_stopping=False,
         check_convergence=True,
@@ -391,6 +407,8 @@ class Trainer:
                     shuffle_gen=self.shuffle_gen,
                     noise_gen=self.noise_gen,
                     target=target,
+                    cond=cond,
+                    corruption_std=corruption_std,
                     indices=train_indices,
                     tuner=self.tuner,
                     check_each_step=X.device.type == "cpu",
@@ -411,6 +429,7 @@ class Trainer:
                         eps=val_eps,
                         batch_size=max(self.batch_size, 4096),
                         target=target,
+                        cond=cond,
                         indices=val_indices,
                     )
                     record.update(

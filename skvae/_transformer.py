@@ -1,36 +1,34 @@
 """VAETransformer: the scikit-learn face of the torch VAE."""
 
-import contextlib
 import math
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import (
-    BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
-from ._training import ThreadTuner, Trainer, resolve_device, torch_threads
-from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
-from ._version import __version__
-from .exceptions import InconsistentVersionWarning
+from ._base import _MAX_SEED, BaseVAE
+from ._vae import ACTIVATIONS, LIKELIHOODS
 
 __all__ = ["VAETransformer"]
 
-_MAX_SEED = np.iinfo(np.int32).max
 # Monte Carlo draws of the reconstruction term in ``score_samples``'s ELBO.
 _N_ELBO_DRAWS = 8
 
 
-class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Variational autoencoder as a scikit-learn transformer.
 
     An MLP encoder maps each row to the mean and log-variance of a Gaussian
@@ -44,6 +42,23 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     mean, ``sample`` draws new rows and ``score_samples`` gives per-row ELBO
     or importance-weighted log-likelihood bounds.
 
+    **Nuisance groups.** ``fit(X, groups=g)`` (e.g. ``g`` = speaker of each
+    row) conditions the decoder on a one-hot code of the group, p(x | z, g),
+    as in the variational fair autoencoder: the decoder knows who is
+    speaking, so the latent need not encode it. ``transform`` still needs
+    only X. Without ``groups``, ``inverse_transform``, ``sample`` and
+    ``score_samples`` average over the training groups (weighted by their
+    frequencies); pass ``groups=`` to them to use a given group's decoder.
+    In a :class:`~sklearn.pipeline.Pipeline` or a search with
+    ``cv=LeaveOneGroupOut()``, enable metadata routing and call
+    ``set_fit_request(groups=True)`` so the groups reach ``fit``.
+
+    **Denoising.** ``corruption_std > 0`` adds fresh Gaussian noise to the
+    (standardised) encoder input of every batch while the decoder
+    reconstructs the clean row; ``fit(X_noisy, X_clean=X)`` trains on given
+    noisy/clean pairs. Then ``inverse_transform(transform(noisy))`` estimates
+    the clean features.
+
     Parameters
     ----------
     n_components : int, default=2
@@ -51,6 +66,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
 
     hidden_layer_sizes : array-like of int or int, default=(256, 128)
         Widths of the encoder's hidden layers; the decoder mirrors them.
+
+    frame_shape : tuple of (int, int) or None, default=None
+        ``(n_frames, n_coefficients)`` when each row is a flattened
+        time-frequency matrix in frame-major order, as
+        :class:`~skvae.features.SpeechFeatures` makes (``n_frames`` x
+        ``n_mels`` or ``n_mfcc``, no deltas). The encoder then begins with two
+        1-D convolutions over time (kernel 5, stride 2,
+        ``hidden_layer_sizes[0]`` channels) followed by the remaining dense
+        layers. None: a plain MLP encoder.
 
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
             default="relu"
@@ -75,6 +99,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         caller's original units. ``"auto"`` means True for the Gaussian
         likelihood and False for the Bernoulli one, which needs raw [0, 1]
         data.
+
+    corruption_std : float, default=0.0
+        Standard deviation of the Gaussian noise added to the standardised
+        encoder input during training (denoising VAE); 0 disables it.
 
     learning_rate_init : float, default=1e-3
         Learning rate of the Adam optimizer.
@@ -177,6 +205,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     device_ : torch.device
         Device the fitted module lives on.
 
+    groups_ : ndarray or None
+        The distinct groups passed to ``fit`` (sorted), or None when fitted
+        without groups.
+
+    group_prior_ : ndarray of shape (n_groups,) or None
+        Frequency of each group in the training data.
+
     See Also
     --------
     sklearn.decomposition.PCA : Linear latent model with a closed-form fit.
@@ -190,6 +225,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
        Autoencoders", ICLR 2016.
     .. [3] I. Higgins et al., "beta-VAE: Learning Basic Visual Concepts with a
        Constrained Variational Framework", ICLR 2017.
+    .. [4] C. Louizos, K. Swersky, Y. Li, M. Welling and R. Zemel, "The
+       Variational Fair Autoencoder", ICLR 2016.
+    .. [5] D. J. Im, S. Ahn, R. Memisevic and Y. Bengio, "Denoising Criterion
+       for Variational Auto-Encoding Framework", AAAI 2017.
 
     Examples
     --------
@@ -215,11 +254,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
+        "frame_shape": [tuple, list, None],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "likelihood": [StrOptions(set(LIKELIHOODS))],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "standardize": ["boolean", StrOptions({"auto"})],
+        "corruption_std": [Interval(Real, 0, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -241,11 +282,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         n_components=2,
         *,
         hidden_layer_sizes=(256, 128),
+        frame_shape=None,
         activation="relu",
         likelihood="gaussian",
         beta=1.0,
         kl_warmup=0,
         standardize="auto",
+        corruption_std=0.0,
         learning_rate_init=1e-3,
         batch_size=256,
         max_iter=200,
@@ -263,11 +306,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
+        self.frame_shape = frame_shape
         self.activation = activation
         self.likelihood = likelihood
         self.beta = beta
         self.kl_warmup = kl_warmup
         self.standardize = standardize
+        self.corruption_std = corruption_std
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
         self.max_iter = max_iter
@@ -287,15 +332,24 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     # fitting
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, groups=None, X_clean=None):
         """Fit the VAE on X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data.
+            Training data (the encoder's input).
         y : Ignored
             Not used, present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Nuisance group of each row (e.g. the speaker). When given, the
+            decoder is conditioned on it, so the latent code need not carry
+            it. Routed by metadata routing after
+            ``set_fit_request(groups=True)``.
+        X_clean : array-like of shape (n_samples, n_features), default=None
+            Clean versions of the rows of X, which the decoder must
+            reconstruct from the (noisy) X: a denoising model. Standardisation
+            statistics are taken from ``X_clean``.
 
         Returns
         -------
@@ -304,10 +358,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         continuing = self.warm_start and hasattr(self, "module_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
-        return self._fit(X, continuing=continuing, max_epochs=self.max_iter)
+        target = self._check_clean(X_clean, X)
+        cond = self._group_codes(groups, X.shape[0], reset=not continuing)
+        return self._fit(
+            X,
+            continuing=continuing,
+            max_epochs=self.max_iter,
+            target=target,
+            cond=cond,
+            corruption_std=float(self.corruption_std),
+        )
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, *, groups=None, X_clean=None):
         """Train for one epoch over X, initialising the model on the first call.
 
         Standardisation statistics are taken from the first call's X and kept
@@ -321,6 +384,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             A batch of training data.
         y : Ignored
             Not used, present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Nuisance group of each row, as in :meth:`fit`. The first call
+            fixes the set of groups; later calls must use only those.
+        X_clean : array-like of shape (n_samples, n_features), default=None
+            Clean targets of the rows of X, as in :meth:`fit`.
 
         Returns
         -------
@@ -329,249 +397,98 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         """
         first = not hasattr(self, "module_")
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
+        target = self._check_clean(X_clean, X)
+        cond = self._group_codes(groups, X.shape[0], reset=first)
         self._partial = True
-        return self._fit(X, continuing=not first, max_epochs=1, incremental=True)
-
-    def _resolved_standardize(self):
-        if self.standardize == "auto":
-            return self.likelihood == "gaussian"
-        if self.standardize and self.likelihood == "bernoulli":
-            raise ValueError(
-                "standardize=True cannot be combined with likelihood='bernoulli', "
-                "which models raw data in [0, 1]; use standardize='auto' or False."
-            )
-        return bool(self.standardize)
-
-    def _check_fit_data(self, X):
-        n_samples, n_features = X.shape
-        if self.n_components > n_features:
-            raise ValueError(
-                f"n_components={self.n_components} must be at most the number of "
-                f"features, got n_features={n_features}."
-            )
-        hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if (
-            hidden.ndim != 1
-            or not np.issubdtype(hidden.dtype, np.integer)
-            or (hidden.size and hidden.min() < 1)
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a sequence of positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            )
-        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                "likelihood='bernoulli' needs X in [0, 1]; got values in "
-                f"[{X.min():.4g}, {X.max():.4g}]. Use likelihood='gaussian' for "
-                "real-valued features."
-            )
-        return tuple(int(h) for h in hidden)
-
-    def _init_model(self, X, hidden, device, seeds):
-        standardize = self._resolved_standardize()
-        constant = None
-        if standardize:
-            mean, scale = _mean_std(X)
-            constant = ~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))
-            scale[constant] = 1
-        else:
-            mean = np.zeros(X.shape[1])
-            scale = np.ones(X.shape[1])
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
-            raise ValueError(
-                "X has values so large that their mean or variance overflows; "
-                "rescale X before fitting."
-            )
-        self.mean_ = mean
-        self.scale_ = scale
-        with torch.device("meta"):
-            module = VAE(
-                X.shape[1],
-                self.n_components,
-                hidden,
-                self.activation,
-                self.likelihood,
-            )
-        module = module.to_empty(device="cpu")
-        init_gen = torch.Generator().manual_seed(int(seeds[0]))
-        module.reset_parameters(init_gen)
-        module.set_standardization(mean, scale, constant)
-        self.module_ = module.to(device)
-        self.device_ = device
-        self._optimizer = None
-        self._generators = None
-        self._score_seed = int(seeds[3])
-        self.history_ = []
-        self.n_iter_ = 0
-        self.best_loss_ = math.inf
-        self.best_validation_score_ = None
-
-    def _make_generators(self, seeds, device):
-        shuffle = torch.Generator().manual_seed(int(seeds[1]))
-        noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
-        return shuffle, noise
-
-    def _make_optimizer(self):
-        fused = self.device_.type in ("cpu", "cuda")
-        return torch.optim.Adam(
-            self.module_.parameters(),
-            lr=self.learning_rate_init,
-            weight_decay=self.alpha,
-            fused=fused,
+        return self._fit(
+            X,
+            continuing=not first,
+            max_epochs=1,
+            incremental=True,
+            target=target,
+            cond=cond,
+            corruption_std=float(self.corruption_std),
         )
 
-    def _fit(self, X, *, continuing, max_epochs, incremental=False):
-        hidden = self._check_fit_data(X)
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(_MAX_SEED, size=5)
-        if continuing:
-            device = self.device_
-        else:
-            device = resolve_device(self.device)
-            self._init_model(X, hidden, device, seeds)
-            self._partial = incremental
-
-        with torch_threads(self.n_threads):
-            if self._generators is None:
-                # offset by the epochs already run, so a restarted stream
-                # (e.g. after unpickling without training state) differs
-                self._generators = self._make_generators(seeds + self.n_iter_, device)
-            if self._optimizer is None:
-                self._optimizer = self._make_optimizer()
-            else:
-                for group in self._optimizer.param_groups:
-                    group["lr"] = self.learning_rate_init
-                    group["weight_decay"] = self.alpha
-
-            early = self.early_stopping and not incremental
-            Xt = self._to_tensor(X)
-            n_train = X.shape[0]
-            train_idx = val_idx = val_eps = None
-            if early:
-                train_idx, val_idx = self._validation_split(X.shape[0], seeds[4])
-                n_train = train_idx.shape[0]
-                vgen = torch.Generator().manual_seed(int(seeds[4]))
-                val_eps = torch.randn(
-                    val_idx.shape[0], self.n_components, generator=vgen
-                ).to(device)
-
-            tuner = None
-            if self.n_threads is None and device.type == "cpu":
-                max_threads = torch.get_num_threads()
-                if max_threads > 1:
-                    # partial_fit keeps its tuner from call to call: a fresh
-                    # one would re-probe every thread count on every batch,
-                    # which costs most of a short call on a busy machine
-                    tuner = getattr(self, "_tuner", None) if incremental else None
-                    if tuner is None or max(tuner.options) != max_threads:
-                        tuner = ThreadTuner(max_threads)
-                    torch.set_num_threads(tuner.threads)
-                    self._tuner = tuner if incremental else None
-            trainer = Trainer(
-                tuner=tuner,
-                module=self.module_,
-                optimizer=self._optimizer,
-                batch_size=min(self.batch_size, n_train),
-                beta=self.beta,
-                kl_warmup=self.kl_warmup,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                verbose=self.verbose,
-                shuffle_gen=self._generators[0],
-                noise_gen=self._generators[1],
-                history=self.history_,
-            )
-            if early:
-                trainer.best_validation_score = -math.inf
-            else:
-                trainer.best_loss = self.best_loss_
-            converged = trainer.run(
-                Xt,
-                max_epochs=max_epochs,
-                train_indices=train_idx,
-                val_indices=val_idx,
-                val_eps=val_eps,
-                early_stopping=early,
-                check_convergence=not incremental,
-            )
-        self.n_iter_ = len(self.history_)
-        self.best_loss_ = min((h["loss"] for h in self.history_), default=math.inf)
-        if early:
-            self.best_validation_score_ = trainer.best_validation_score
-        if (
-            not incremental
-            and not converged
-            and trainer.n_epochs >= max_epochs
-            and max_epochs == self.max_iter
-            and len(self.history_) > 0
-        ):
-            warnings.warn(
-                f"VAETransformer stopped after max_iter={self.max_iter} epochs "
-                "before the loss converged; consider a larger max_iter.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-        return self
-
-    def _validation_split(self, n, seed):
-        """Row indices (train, validation) as tensors on the fitted device."""
-        n_val = int(math.ceil(self.validation_fraction * n))
-        if n_val < 1 or n - n_val < 1:
-            raise ValueError(
-                f"early_stopping=True needs at least 2 samples, got n_samples={n}; "
-                "provide more data or set early_stopping=False."
-            )
-        perm = torch.from_numpy(np.random.RandomState(seed).permutation(n))
-        return perm[n_val:].to(self.device_), perm[:n_val].to(self.device_)
-
-    @property
-    def loss_curve_(self):
-        check_is_fitted(self)
-        return [h["loss"] for h in self.history_]
-
-    @property
-    def validation_scores_(self):
-        check_is_fitted(self)
-        if not self.history_ or "validation_score" not in self.history_[-1]:
+    def _check_clean(self, X_clean, X):
+        """Validated clean targets (same shape as X), or None."""
+        if X_clean is None:
             return None
-        return [h.get("validation_score") for h in self.history_]
-
-    # ------------------------------------------------------------------
-    # conversions
-    # ------------------------------------------------------------------
-    def _as_float32(self, X):
-        """X as float32 (no copy when it already is), checked to be finite."""
-        with np.errstate(over="ignore"):
-            out = np.asarray(X, dtype=np.float32)
-        # a float64 sum is finite iff every float32 value is (no big temporary)
-        with np.errstate(invalid="ignore", over="ignore"):
-            total = out.sum(dtype=np.float64)
-        if not np.isfinite(total):
+        clean = check_array(
+            X_clean, dtype=[np.float64, np.float32], input_name="X_clean"
+        )
+        if clean.shape != X.shape:
             raise ValueError(
-                "X has values too large for float32 (|x| above about 3.4e38); "
-                "rescale X."
+                f"X_clean has shape {clean.shape}, but X has shape {X.shape}; "
+                "they must be row-aligned pairs of the same shape."
             )
-        return out
+        return clean
 
-    def _to_tensor(self, X):
-        """X as a float32 tensor on the fitted device, sharing memory if it can.
+    def _group_codes(self, groups, n_samples, *, reset):
+        """One-hot group codes (float32 array), or None.
 
-        Standardisation happens inside the module, batch by batch, so a
-        float32 X is used in place: fitting makes no copy of the data.
+        With ``reset`` the groups of this call define ``groups_``; otherwise
+        they must be among the fitted ones.
         """
-        X32 = self._as_float32(X)
-        if not X32.flags.writeable:
-            # torch warns about read-only arrays; nothing here writes to X
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="The given NumPy array")
-                return torch.from_numpy(X32).to(self.device_)
-        return torch.from_numpy(X32).to(self.device_)
+        fitted = getattr(self, "groups_", None)
+        if groups is None:
+            if not reset and fitted is not None:
+                raise ValueError(
+                    "This VAETransformer was fitted with groups; pass groups= "
+                    "(one per row) to continue training it."
+                )
+            if reset:
+                self.groups_ = None
+                self.group_prior_ = None
+            return None
+        groups = column_or_1d(groups, warn=True)
+        if groups.shape[0] != n_samples:
+            raise ValueError(
+                f"groups has {groups.shape[0]} entries, but X has {n_samples} rows."
+            )
+        if reset:
+            uniques, counts = np.unique(groups, return_counts=True)
+            self.groups_ = uniques
+            self.group_prior_ = counts / counts.sum()
+        elif fitted is None:
+            raise ValueError(
+                "This VAETransformer was fitted without groups; it cannot be "
+                "continued with groups."
+            )
+        return np.eye(len(self.groups_), dtype=np.float32)[self._group_index(groups)]
 
-    def _inference_context(self):
-        ctx = contextlib.ExitStack()
-        ctx.enter_context(torch_threads(self.n_threads, keep_default=True))
-        ctx.enter_context(torch.inference_mode())
-        return ctx
+    def _group_index(self, groups):
+        """Position of each group in ``groups_``; unknown groups raise."""
+        groups = np.asarray(groups)
+        idx = np.searchsorted(self.groups_, groups)
+        idx = np.clip(idx, 0, len(self.groups_) - 1)
+        unknown = self.groups_[idx] != groups
+        if np.any(unknown):
+            raise ValueError(
+                f"groups contains values not seen in fit: "
+                f"{np.unique(groups[unknown])[:5].tolist()}; known groups are "
+                f"{self.groups_[:10].tolist()}."
+            )
+        return idx.astype(np.int64)
+
+    def _module_kwargs(self, X):
+        kwargs = {}
+        if self.frame_shape is not None:
+            shape = tuple(self.frame_shape)
+            if (
+                len(shape) != 2
+                or not all(isinstance(v, Integral) and v >= 1 for v in shape)
+                or shape[0] * shape[1] != X.shape[1]
+            ):
+                raise ValueError(
+                    f"frame_shape={self.frame_shape!r} must be (n_frames, "
+                    f"n_coefficients) with n_frames * n_coefficients equal to "
+                    f"n_features={X.shape[1]}."
+                )
+            kwargs["frame_shape"] = shape
+        if getattr(self, "groups_", None) is not None:
+            kwargs["n_conditions"] = len(self.groups_)
+        return kwargs
 
     def save(self, path):
         """Save the fitted model as a weights-only file (see :func:`skvae.save`).
@@ -592,14 +509,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         from ._persistence import save
 
         return save(self, path)
-
-    def _chunks(self, n):
-        step = self.inference_batch_size
-        return (slice(i, min(i + step, n)) for i in range(0, n, step))
-
-    def _log_det_scale(self):
-        """log |d x_std / d x| summed over features (density change of units)."""
-        return -float(np.log(self.scale_).sum())
 
     # ------------------------------------------------------------------
     # inference
@@ -626,13 +535,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 out[sl] = self.module_.encode_mean(self._to_tensor(X[sl])).cpu()
         return out
 
-    def inverse_transform(self, X):
+    def inverse_transform(self, X, *, groups=None):
         """Decoder mean E[x | z] for latent codes, in the original units.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
             Latent codes, e.g. from ``transform``.
+        groups : array-like of shape (n_samples,), default=None
+            For a model fitted with groups: decode each code with this
+            group's decoder (e.g. render content in another speaker's voice).
+            None averages the decoder mean over the training groups, weighted
+            by ``group_prior_``. Ignored... no: must be None for a model
+            fitted without groups.
 
         Returns
         -------
@@ -646,26 +561,64 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
                 f"latent codes with n_components={self.n_components} features."
             )
+        codes = self._inference_codes(groups, Z.shape[0])
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
+        module = self.module_
         with self._inference_context():
-            self.module_.eval()
+            module.eval()
             for sl in self._chunks(Z.shape[0]):
                 zb = torch.from_numpy(np.asarray(Z[sl], np.float32)).to(self.device_)
-                out[sl] = self.module_.reconstruct(zb).cpu()
+                if codes is None and self.groups_ is not None:
+                    # E[x | z] = sum_g p(g) E[x | z, g]
+                    eye = torch.eye(len(self.groups_), device=self.device_)
+                    means = module.decode_mean(zb[None], eye[:, None, :])
+                    prior = torch.as_tensor(
+                        self.group_prior_, dtype=means.dtype, device=self.device_
+                    )
+                    rec = torch.tensordot(prior, means, dims=1)
+                    out[sl] = (rec * module.scale + module.loc).cpu()
+                else:
+                    cb = None if codes is None else self._codes_tensor(codes[sl])
+                    out[sl] = module.reconstruct(zb, cb).cpu()
         return out
 
-    def _unstandardize(self, out):
-        out *= self.scale_.astype(out.dtype)
-        out += self.mean_.astype(out.dtype)
-        return out
+    def _inference_codes(self, groups, n_rows):
+        """Group indices for inference methods (None: average over groups)."""
+        fitted = getattr(self, "groups_", None)
+        if groups is None:
+            return None
+        if fitted is None:
+            raise ValueError(
+                "groups= was given, but this VAETransformer was fitted without groups."
+            )
+        groups = np.asarray(groups)
+        if groups.ndim == 0:
+            groups = np.full(n_rows, groups[()])
+        groups = column_or_1d(groups)
+        if groups.shape[0] != n_rows:
+            raise ValueError(
+                f"groups has {groups.shape[0]} entries, but there are {n_rows} rows."
+            )
+        return self._group_index(groups)
 
-    def sample(self, n_samples=1, *, random_state=None, observation_noise=True):
+    def _codes_tensor(self, idx):
+        return torch.nn.functional.one_hot(
+            torch.from_numpy(np.asarray(idx, dtype=np.int64)), len(self.groups_)
+        ).to(device=self.device_, dtype=torch.float32)
+
+    def sample(
+        self, n_samples=1, *, groups=None, random_state=None, observation_noise=True
+    ):
         """Draw new rows: z from the prior N(0, I), then x from the decoder.
 
         Parameters
         ----------
         n_samples : int, default=1
             Number of rows to generate.
+        groups : scalar or array-like of shape (n_samples,), default=None
+            For a model fitted with groups: the group (e.g. speaker) of the
+            generated rows, one for all or one per row. None draws each row's
+            group from ``group_prior_``.
         random_state : int, RandomState instance or None, default=None
             Seeds the draws (NumPy's global RNG when None).
         observation_noise : bool, default=True
@@ -684,7 +637,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
         if n_samples < 1:
             raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
-        seed = check_random_state(random_state).randint(_MAX_SEED)
+        rng = check_random_state(random_state)
+        codes = self._inference_codes(groups, n_samples)
+        if codes is None and getattr(self, "groups_", None) is not None:
+            codes = rng.choice(len(self.groups_), size=n_samples, p=self.group_prior_)
+        seed = rng.randint(_MAX_SEED)
         gen = torch.Generator().manual_seed(int(seed))
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         module = self.module_
@@ -693,7 +650,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             for sl in self._chunks(n_samples):
                 m = sl.stop - sl.start
                 z = torch.randn(m, self.n_components, generator=gen)
-                dec = module.decode(z.to(self.device_)).cpu()
+                cb = None if codes is None else self._codes_tensor(codes[sl])
+                dec = module.decode(z.to(self.device_), cb).cpu()
                 if not observation_noise:
                     x = torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
                 elif self.likelihood == "bernoulli":
@@ -705,7 +663,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 out[sl] = x.numpy()
         return self._unstandardize(out)
 
-    def score_samples(self, X, *, n_importance_samples=None):
+    def score_samples(self, X, *, n_importance_samples=None, groups=None):
         """Per-row log-likelihood bound of X under the model (higher = likelier).
 
         Parameters
@@ -718,6 +676,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             gives the importance-weighted bound of Burda et al. with ``k``
             draws, which is tighter than the ELBO and approaches log p(x) as
             ``k`` grows.
+        groups : array-like of shape (n_samples,), default=None
+            For a model fitted with groups: score each row under its group's
+            decoder, log p(x | g). None gives log sum_g p(g) p(x | g), a bound
+            on the marginal likelihood that needs no group.
 
         Returns
         -------
@@ -738,6 +700,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                 f"{n_importance_samples!r}."
             )
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        codes = self._inference_codes(groups, X.shape[0])
         k = _N_ELBO_DRAWS if n_importance_samples is None else n_importance_samples
         gen = torch.Generator().manual_seed(self._score_seed)
         eps = torch.randn(k, self.n_components, generator=gen).to(self.device_)
@@ -750,15 +713,30 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
             for start in range(0, X.shape[0], step):
                 sl = slice(start, start + step)
                 xb = self._to_tensor(X[sl])
-                draws = module.score_draws(
-                    xb, eps, importance=n_importance_samples is not None
-                )
-                if n_importance_samples is None:
-                    score = draws.mean(0)
+                if codes is None and self.groups_ is not None:
+                    # log sum_g p(g) p(x | g), each term bounded per group
+                    per_group = []
+                    for g in range(len(self.groups_)):
+                        cb = self._codes_tensor(np.full(xb.shape[0], g))
+                        per_group.append(
+                            self._score_rows(module, xb, eps, n_importance_samples, cb)
+                            + math.log(self.group_prior_[g])
+                        )
+                    score = torch.logsumexp(torch.stack(per_group), dim=0)
                 else:
-                    score = torch.logsumexp(draws, dim=0) - math.log(k)
+                    cb = None if codes is None else self._codes_tensor(codes[sl])
+                    score = self._score_rows(module, xb, eps, n_importance_samples, cb)
                 out[sl] = score.cpu().numpy()
         return out + self._log_det_scale()
+
+    @staticmethod
+    def _score_rows(module, xb, eps, n_importance_samples, cb):
+        draws = module.score_draws(
+            xb, eps, importance=n_importance_samples is not None, cond=cb
+        )
+        if n_importance_samples is None:
+            return draws.mean(0)
+        return torch.logsumexp(draws, dim=0) - math.log(eps.shape[0])
 
     def score(self, X, y=None):
         """Mean per-sample ELBO of X (higher is better).
@@ -789,113 +767,3 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = False
         return tags
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        if state is self.__dict__:
-            state = state.copy()
-        state["_skvae_version"] = __version__
-        state.pop("_tuner", None)  # timings of this machine only
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_config"] = module.config()
-            state["_module_state"] = {
-                k: v.detach().to("cpu", copy=True)
-                for k, v in module.state_dict().items()
-            }
-        optimizer = state.pop("_optimizer", None)
-        generators = state.pop("_generators", None)
-        # Training state travels only when a continuation needs it.
-        if self.warm_start or state.get("_partial", False):
-            if optimizer is not None:
-                state["_optimizer_state"] = _tree_to_cpu(optimizer.state_dict())
-            if generators is not None:
-                state["_generator_states"] = [g.get_state() for g in generators]
-        return state
-
-    def __setstate__(self, state):
-        saved = state.pop("_skvae_version", None)
-        if saved is not None and saved != __version__:
-            warnings.warn(
-                InconsistentVersionWarning(
-                    type(self).__name__, original=saved, current=__version__
-                ),
-                stacklevel=2,
-            )
-        config = state.pop("_module_config", None)
-        module_state = state.pop("_module_state", None)
-        optimizer_state = state.pop("_optimizer_state", None)
-        generator_states = state.pop("_generator_states", None)
-        super().__setstate__(state)
-        if config is None:
-            return
-        saved_device = torch.device(state.get("device_", "cpu"))
-        device = saved_device
-        if not _device_available(device):
-            device = torch.device("cpu")
-        with torch.device("meta"):
-            module = VAE(**config)
-        module = module.to_empty(device="cpu")
-        module.load_state_dict(module_state)
-        self.module_ = module.to(device)
-        self.device_ = device
-        self._optimizer = None
-        self._generators = None
-        if optimizer_state is not None:
-            self._optimizer = self._make_optimizer()
-            self._optimizer.load_state_dict(optimizer_state)
-        # A generator state fits only a generator of the same device type (a
-        # CUDA one is 16 bytes, a CPU one 5056). When the model moved, e.g.
-        # trained on a GPU and loaded on a CPU-only machine, training goes on
-        # with fresh generators that _fit seeds from random_state and n_iter_.
-        if generator_states is not None and device.type == saved_device.type:
-            gens = self._make_generators(np.zeros(3, dtype=np.int64), device)
-            for g, s in zip(gens, generator_states):
-                g.set_state(s)
-            self._generators = gens
-
-
-def _mean_std(X, chunk_rows=None):
-    """Per-column mean and standard deviation in float64, in row chunks.
-
-    Two passes over X with temporaries of ``chunk_rows`` rows (by default
-    about 2 MB), instead of NumPy's full-size float64 copies, so fitting a
-    large float32 array does not triple its memory.
-    """
-    n = X.shape[0]
-    if chunk_rows is None:
-        chunk_rows = max(1, 2**18 // max(1, X.shape[1]))
-    total = np.zeros(X.shape[1])
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(0, n, chunk_rows):
-            total += X[i : i + chunk_rows].sum(axis=0, dtype=np.float64)
-        mean = total / n
-        sq = np.zeros(X.shape[1])
-        for i in range(0, n, chunk_rows):
-            d = X[i : i + chunk_rows] - mean
-            sq += np.einsum("ij,ij->j", d, d)
-    return mean, np.sqrt(sq / n)
-
-
-def _device_available(device):
-    if device.type == "cpu":
-        return True
-    if device.type == "cuda":
-        return (
-            torch.cuda.is_available()
-            and (device.index or 0) < torch.cuda.device_count()
-        )
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return mps is not None and mps.is_available()
-    return False
-
-
-def _tree_to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _tree_to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_tree_to_cpu(v) for v in obj)
-    return obj

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-__all__ = ["VAE", "ACTIVATIONS", "LIKELIHOODS"]
+__all__ = ["VAE", "SemiSupervisedVAE", "ACTIVATIONS", "LIKELIHOODS"]
 
 ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -60,6 +60,16 @@ class VAE(nn.Module):
     likelihood : {"gaussian", "bernoulli"}
         Observation model. ``"gaussian"`` has a learned per-feature variance,
         ``"bernoulli"`` expects data in [0, 1] and the decoder emits logits.
+    n_conditions : int, default=0
+        Width of a conditioning vector ``c`` (e.g. a one-hot speaker or class)
+        appended to the decoder's input: p(x | z, c).
+    condition_encoder : bool, default=False
+        Also append ``c`` to the encoder's input: q(z | x, c).
+    frame_shape : tuple of int or None, default=None
+        ``(n_frames, n_coefficients)`` of rows that are flattened
+        time-frequency matrices (frame-major). The encoder then starts with two
+        1-D convolutions over time (kernel 5, stride 2, ``hidden_layer_sizes[0]``
+        channels) before its dense layers. None: a plain MLP encoder.
     """
 
     def __init__(
@@ -69,6 +79,9 @@ class VAE(nn.Module):
         hidden_layer_sizes=(256, 128),
         activation="relu",
         likelihood="gaussian",
+        n_conditions=0,
+        condition_encoder=False,
+        frame_shape=None,
     ):
         super().__init__()
         hidden = tuple(int(h) for h in hidden_layer_sizes)
@@ -77,14 +90,45 @@ class VAE(nn.Module):
         self.hidden_layer_sizes = hidden
         self.activation = activation
         self.likelihood = likelihood
+        self.n_conditions = int(n_conditions)
+        self.condition_encoder = bool(condition_encoder) and self.n_conditions > 0
+        self.frame_shape = None if frame_shape is None else tuple(map(int, frame_shape))
 
-        self.encoder = _mlp((self.n_features, *hidden), activation)
-        last = hidden[-1] if hidden else self.n_features
+        enc_in = self.n_conditions if self.condition_encoder else 0
+        if self.frame_shape is None:
+            self.conv = None
+            self.encoder = _mlp((self.n_features + enc_in, *hidden), activation)
+        else:
+            n_frames, n_coef = self.frame_shape
+            if n_frames * n_coef != self.n_features:
+                raise ValueError(
+                    f"frame_shape={self.frame_shape} holds {n_frames * n_coef} "
+                    f"values, but rows have {self.n_features} features."
+                )
+            channels = hidden[0] if hidden else 64
+            act = ACTIVATIONS[activation]
+            self.conv = nn.Sequential(
+                nn.Conv1d(n_coef, channels, 5, stride=2, padding=2),
+                act(),
+                nn.Conv1d(channels, channels, 5, stride=2, padding=2),
+                act(),
+                nn.Flatten(),
+            )
+            length = n_frames
+            for _ in range(2):
+                length = (length - 1) // 2 + 1
+            self.encoder = _mlp((channels * length + enc_in, *hidden[1:]), activation)
+        if self.frame_shape is not None and len(hidden) <= 1:
+            last = (hidden[0] if hidden else 64) * length + enc_in
+        else:
+            last = hidden[-1] if hidden else self.n_features + enc_in
         self.mean_head = nn.Linear(last, self.n_components)
         self.logvar_head = nn.Linear(last, self.n_components)
         rev = hidden[::-1]
-        self.decoder = _mlp((self.n_components, *rev), activation)
-        self.output = nn.Linear(rev[-1] if rev else self.n_components, self.n_features)
+        self.decoder = _mlp((self.n_components + self.n_conditions, *rev), activation)
+        self.output = nn.Linear(
+            rev[-1] if rev else self.n_components + self.n_conditions, self.n_features
+        )
         if likelihood == "gaussian":
             self.obs_logvar = nn.Parameter(torch.zeros(self.n_features))
         else:
@@ -106,6 +150,9 @@ class VAE(nn.Module):
             "hidden_layer_sizes": list(self.hidden_layer_sizes),
             "activation": self.activation,
             "likelihood": self.likelihood,
+            "n_conditions": self.n_conditions,
+            "condition_encoder": self.condition_encoder,
+            "frame_shape": None if self.frame_shape is None else list(self.frame_shape),
         }
 
     @torch.no_grad()
@@ -116,8 +163,9 @@ class VAE(nn.Module):
         1/sqrt(fan_in)), which is what ``nn.Linear`` does with the global RNG.
         """
         for module in self.modules():
-            if isinstance(module, nn.Linear):
-                bound = 1.0 / math.sqrt(module.in_features)
+            if isinstance(module, nn.Linear | nn.Conv1d):
+                fan_in = module.weight[0].numel()
+                bound = 1.0 / math.sqrt(fan_in)
                 module.weight.uniform_(-bound, bound, generator=generator)
                 module.bias.uniform_(-bound, bound, generator=generator)
         # Start the posterior narrow, so early training is not all KL noise.
@@ -152,39 +200,61 @@ class VAE(nn.Module):
     def standardize(self, x):
         return (x - self.loc) / self.scale
 
-    def encode(self, x):
-        """Posterior parameters ``(mean, logvar)`` of q(z | x)."""
-        return self._encode_standardized(self.standardize(x))
+    def encode(self, x, c=None):
+        """Posterior parameters ``(mean, logvar)`` of q(z | x[, c])."""
+        return self._encode_standardized(self.standardize(x), c)
 
-    def _encode_standardized(self, xs):
-        h = self.encoder(xs)
+    def _hidden(self, xs, c=None):
+        if self.conv is not None:
+            n_frames, n_coef = self.frame_shape
+            # (n, frames * coef) -> (n, coef, frames): convolve over time
+            xs = self.conv(xs.reshape(-1, n_frames, n_coef).transpose(1, 2))
+        if self.condition_encoder:
+            xs = torch.cat((xs, c.to(xs.dtype)), dim=-1)
+        return self.encoder(xs)
+
+    def _encode_standardized(self, xs, c=None):
+        h = self._hidden(xs, c)
         # a smooth bound keeps exp(logvar) finite for badly scaled inputs
         logvar = POSTERIOR_LOGVAR_BOUND * torch.tanh(
             self.logvar_head(h) / POSTERIOR_LOGVAR_BOUND
         )
         return self.mean_head(h), logvar
 
-    def encode_mean(self, x):
+    def encode_mean(self, x, c=None):
         """Posterior mean only (what ``transform`` needs)."""
-        return self.mean_head(self.encoder(self.standardize(x)))
+        return self.mean_head(self._hidden(self.standardize(x), c))
 
-    def decode(self, z):
-        """Decoder output: the mean (gaussian) or the logits (bernoulli)."""
+    def decode(self, z, c=None):
+        """Decoder output: the mean (gaussian) or the logits (bernoulli).
+
+        ``c`` (..., n_conditions) is the conditioning vector when the model
+        has one; leading dimensions of ``z`` and ``c`` broadcast.
+        """
+        if self.n_conditions:
+            lead = torch.broadcast_shapes(z.shape[:-1], c.shape[:-1])
+            z = torch.cat(
+                (
+                    z.expand(*lead, z.shape[-1]),
+                    c.to(z.dtype).expand(*lead, c.shape[-1]),
+                ),
+                dim=-1,
+            )
         out = self.output(self.decoder(z))
         if self.has_constant:
             out = out * self.keep
         return out
 
-    def decode_mean(self, z):
+    def decode_mean(self, z, c=None):
         """E[x | z] in the model's (standardised) space."""
-        out = self.decode(z)
+        out = self.decode(z, c)
         if self.likelihood == "bernoulli":
             return torch.sigmoid(out)
         return out
 
-    def reconstruct(self, z):
+    def reconstruct(self, z, c=None):
         """E[x | z] in the caller's units (what ``inverse_transform`` needs)."""
-        return self.decode_mean(z) * self.scale + self.loc
+        return self.decode_mean(z, c) * self.scale + self.loc
 
     def observation_logvar(self):
         """The clamped per-feature Gaussian log-variance."""
@@ -212,7 +282,7 @@ class VAE(nn.Module):
         """KL(N(mean, exp(logvar)) || N(0, I)) summed over latent dimensions."""
         return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1)
 
-    def loss_terms(self, x, eps, target=None):
+    def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
         """Per-sample reconstruction log-likelihood and KL for one eps draw.
 
         Parameters
@@ -224,15 +294,22 @@ class VAE(nn.Module):
         target : Tensor of shape (n, n_features), default=None
             What the decoder must reconstruct (``x`` when None). A denoising
             model encodes a corrupted ``x`` and reconstructs a clean target.
+        cond : Tensor of shape (n, n_conditions), default=None
+            Conditioning vectors, for a model with ``n_conditions > 0``.
+        corruption : Tensor of shape (n, n_features), default=None
+            Noise added to the standardised encoder input only (denoising
+            training); the decoder still reconstructs the uncorrupted rows.
         """
         xs = self.standardize(x)
-        mean, logvar = self._encode_standardized(xs)
-        z = mean + torch.exp(0.5 * logvar) * eps
         target = xs if target is None else self.standardize(target)
-        rec = self.log_likelihood(target, self.decode(z))
+        if corruption is not None:
+            xs = xs + corruption
+        mean, logvar = self._encode_standardized(xs, cond)
+        z = mean + torch.exp(0.5 * logvar) * eps
+        rec = self.log_likelihood(target, self.decode(z, cond))
         return rec, self.kl_divergence(mean, logvar)
 
-    def score_draws(self, x, eps, importance=False):
+    def score_draws(self, x, eps, importance=False, cond=None):
         """Per-draw terms of the ELBO or of the importance-weighted bound.
 
         The network runs in its own dtype; everything after it (likelihoods,
@@ -249,19 +326,133 @@ class VAE(nn.Module):
             False: ``log p(x | z_k) - KL(q(z|x) || p(z))`` (average over k for
             the ELBO). True: ``log p(x, z_k) - log q(z_k | x)`` (log-mean-exp
             over k for the importance-weighted bound).
+        cond : Tensor of shape (n, n_conditions), default=None
+            Conditioning vectors, for a model with ``n_conditions > 0``.
 
         Returns
         -------
         Tensor of shape (K, n), float64
         """
-        mean, logvar = (t.double() for t in self.encode(x))
+        mean, logvar = (t.double() for t in self.encode(x, cond))
         std = torch.exp(0.5 * logvar)
         e = eps.double()[:, None, :]
         z = mean[None] + std[None] * e  # (K, n, d)
-        out = self.decode(z.to(x.dtype)).double()
+        c = None if cond is None else cond[None]
+        out = self.decode(z.to(x.dtype), c).double()
         log_px = self.log_likelihood(self.standardize(x).double()[None], out)
         if not importance:
             return log_px - self.kl_divergence(mean, logvar)[None]
         log_pz = -0.5 * (z.square() + _LOG_2PI).sum(-1)
         log_qz = -0.5 * (e.square() + logvar[None] + _LOG_2PI).sum(-1)
         return log_px + log_pz - log_qz
+
+
+class SemiSupervisedVAE(VAE):
+    """The M2 model of Kingma et al. (2014): a class-conditional VAE with a
+    classifier q(y | x) that stands in for the label of unlabelled rows.
+
+    Generative model: y ~ Cat(1/K), z ~ N(0, I), x ~ p(x | y, z). Inference:
+    q(y | x) (an MLP classifier on the standardised input) and q(z | x, y).
+    A labelled row contributes its ELBO for the observed y plus
+    ``classification_weight`` times log q(y | x); an unlabelled row the ELBO
+    averaged over q(y | x) plus the entropy of q(y | x).
+
+    Parameters
+    ----------
+    n_features, n_components, hidden_layer_sizes, activation, likelihood, \
+frame_shape
+        As in :class:`VAE`.
+    n_classes : int
+        Number of classes K.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        likelihood="gaussian",
+        n_conditions=2,
+        condition_encoder=True,
+        frame_shape=None,
+    ):
+        super().__init__(
+            n_features,
+            n_components,
+            hidden_layer_sizes,
+            activation,
+            likelihood,
+            n_conditions=n_conditions,
+            condition_encoder=True,
+            frame_shape=frame_shape,
+        )
+        hidden = self.hidden_layer_sizes
+        self.classifier = nn.Sequential(
+            _mlp((self.n_features, *hidden), activation),
+            nn.Linear(hidden[-1] if hidden else self.n_features, self.n_conditions),
+        )
+        #: weight of log q(y | x) on labelled rows (a training setting)
+        self.classification_weight = 1.0
+
+    @property
+    def n_classes(self):
+        return self.n_conditions
+
+    def class_logits(self, x):
+        """Logits of q(y | x) for rows in the caller's units."""
+        return self.classifier(self.standardize(x))
+
+    def _elbo_given(self, xs, target, onehot, eps):
+        mean, logvar = self._encode_standardized(xs, onehot)
+        z = mean + torch.exp(0.5 * logvar) * eps
+        rec = self.log_likelihood(target, self.decode(z, onehot))
+        return rec, self.kl_divergence(mean, logvar)
+
+    def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
+        """Per-row terms ``(rec, kl)``; the loss is ``-(rec - beta * kl)``.
+
+        ``cond`` holds the class index of each row, -1 for unlabelled rows.
+        For a labelled row ``rec`` is log p(x | y, z) + log p(y) +
+        ``classification_weight`` * log q(y | x); for an unlabelled row it is
+        E_q(y|x)[log p(x | y, z)] + log p(y) + H(q(y | x)), and ``kl`` is the
+        matching (expected) KL of q(z | x, y).
+        """
+        xs = self.standardize(x)
+        target = xs if target is None else self.standardize(target)
+        if corruption is not None:
+            xs = xs + corruption
+        k = self.n_classes
+        labels = cond.long()
+        labelled = labels >= 0
+        log_q = torch.log_softmax(self.classifier(xs), dim=-1)
+        log_prior = -math.log(k)
+        rec = torch.empty(x.shape[0], dtype=xs.dtype, device=xs.device)
+        kl = torch.empty_like(rec)
+        lab = labelled.nonzero().squeeze(1)
+        unl = (~labelled).nonzero().squeeze(1)
+        if lab.numel():
+            y = labels[lab]
+            onehot = nn.functional.one_hot(y, k).to(xs.dtype)
+            r, q = self._elbo_given(xs[lab], target[lab], onehot, eps[lab])
+            log_qy = log_q[lab].gather(1, y[:, None]).squeeze(1)
+            rec[lab] = r + log_prior + self.classification_weight * log_qy
+            kl[lab] = q
+        if unl.numel():
+            m = unl.numel()
+            eye = torch.eye(k, dtype=xs.dtype, device=xs.device)
+            # every unlabelled row once per class: (k * m) rows, class-major
+            onehot = eye.repeat_interleave(m, dim=0)
+            r, q = self._elbo_given(
+                xs[unl].repeat(k, 1),
+                target[unl].repeat(k, 1),
+                onehot,
+                eps[unl].repeat(k, 1),
+            )
+            probs = log_q[unl].exp()  # (m, k)
+            r = r.reshape(k, m).T
+            q = q.reshape(k, m).T
+            entropy = -(probs * log_q[unl]).sum(-1)
+            rec[unl] = (probs * r).sum(-1) + log_prior + entropy
+            kl[unl] = (probs * q).sum(-1)
+        return rec, kl

@@ -288,7 +288,7 @@ def test_partial_fit_does_not_reprobe_threads_on_every_call(monkeypatch):
     # batch, which cost up to 10x on a machine with a busy core
     import torch
 
-    import skvae._transformer as transformer_module
+    import skvae._base as transformer_module
 
     made = []
 

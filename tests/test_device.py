@@ -15,7 +15,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import skvae
 import skvae._training as training
-import skvae._transformer as transformer_module
+import skvae._base as transformer_module
 from skvae import VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -614,7 +614,7 @@ def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
         made.append(real(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr("skvae._transformer.ThreadTuner", spy)
+    monkeypatch.setattr("skvae._base.ThreadTuner", spy)
     before = torch.get_num_threads()
     VAETransformer(n_components=2, **FAST).fit(blobs[0])
     assert torch.get_num_threads() == before
@@ -624,7 +624,7 @@ def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
 
 
 def test_chunked_mean_std_matches_numpy():
-    from skvae._transformer import _mean_std
+    from skvae._base import _mean_std
 
     X = np.random.RandomState(0).normal(3, 2, size=(1000, 5)).astype(np.float32)
     mean, std = _mean_std(X, chunk_rows=97)

@@ -1,0 +1,425 @@
+"""Machinery shared by the estimators built on the torch VAE.
+
+:class:`BaseVAE` holds what :class:`~skvae.VAETransformer` and
+:class:`~skvae.VAEClassifier` have in common: input standardisation, module
+construction, the training run (threads, generators, optimizer, validation
+split, early stopping), conversions to tensors, and pickling with CPU tensors.
+It has no public methods of its own.
+"""
+
+import contextlib
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._training import ThreadTuner, Trainer, resolve_device, torch_threads
+from ._vae import VAE
+from ._version import __version__
+from .exceptions import InconsistentVersionWarning
+
+__all__ = ["BaseVAE"]
+
+_MAX_SEED = np.iinfo(np.int32).max
+
+
+class BaseVAE(BaseEstimator):
+    """Base class of the VAE estimators (not public).
+
+    Subclasses set ``_module_class`` and may override ``_module_kwargs``.
+    """
+
+    _module_class = VAE
+
+    def _resolved_standardize(self):
+        if self.standardize == "auto":
+            return self.likelihood == "gaussian"
+        if self.standardize and self.likelihood == "bernoulli":
+            raise ValueError(
+                "standardize=True cannot be combined with likelihood='bernoulli', "
+                "which models raw data in [0, 1]; use standardize='auto' or False."
+            )
+        return bool(self.standardize)
+
+    def _check_fit_data(self, X):
+        n_samples, n_features = X.shape
+        if self.n_components > n_features:
+            raise ValueError(
+                f"n_components={self.n_components} must be at most the number of "
+                f"features, got n_features={n_features}."
+            )
+        hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
+        if (
+            hidden.ndim != 1
+            or not np.issubdtype(hidden.dtype, np.integer)
+            or (hidden.size and hidden.min() < 1)
+        ):
+            raise ValueError(
+                "hidden_layer_sizes must be a sequence of positive integers, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "likelihood='bernoulli' needs X in [0, 1]; got values in "
+                f"[{X.min():.4g}, {X.max():.4g}]. Use likelihood='gaussian' for "
+                "real-valued features."
+            )
+        return tuple(int(h) for h in hidden)
+
+    def _init_model(self, X, hidden, device, seeds):
+        # X: the rows whose statistics standardise the data (clean targets
+        # for a denoising model); only its shape and moments are used
+        standardize = self._resolved_standardize()
+        constant = None
+        if standardize:
+            mean, scale = _mean_std(X)
+            constant = ~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))
+            scale[constant] = 1
+        else:
+            mean = np.zeros(X.shape[1])
+            scale = np.ones(X.shape[1])
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
+            raise ValueError(
+                "X has values so large that their mean or variance overflows; "
+                "rescale X before fitting."
+            )
+        self.mean_ = mean
+        self.scale_ = scale
+        with torch.device("meta"):
+            module = self._module_class(
+                X.shape[1],
+                self.n_components,
+                hidden,
+                self.activation,
+                self.likelihood,
+                **self._module_kwargs(X),
+            )
+        module = module.to_empty(device="cpu")
+        init_gen = torch.Generator().manual_seed(int(seeds[0]))
+        module.reset_parameters(init_gen)
+        module.set_standardization(mean, scale, constant)
+        self.module_ = module.to(device)
+        self.device_ = device
+        self._optimizer = None
+        self._generators = None
+        self._score_seed = int(seeds[3])
+        self.history_ = []
+        self.n_iter_ = 0
+        self.best_loss_ = math.inf
+        self.best_validation_score_ = None
+
+    def _make_generators(self, seeds, device):
+        shuffle = torch.Generator().manual_seed(int(seeds[1]))
+        noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
+        return shuffle, noise
+
+    def _make_optimizer(self):
+        fused = self.device_.type in ("cpu", "cuda")
+        return torch.optim.Adam(
+            self.module_.parameters(),
+            lr=self.learning_rate_init,
+            weight_decay=self.alpha,
+            fused=fused,
+        )
+
+    def _module_kwargs(self, X):
+        """Extra constructor arguments of the torch module (subclass hook)."""
+        return {}
+
+    def _fit(
+        self,
+        X,
+        *,
+        continuing,
+        max_epochs,
+        incremental=False,
+        target=None,
+        cond=None,
+        corruption_std=0.0,
+    ):
+        """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned arrays.
+
+        Standardisation statistics come from ``target`` when it is given.
+        """
+        hidden = self._check_fit_data(X)
+        rng = check_random_state(self.random_state)
+        seeds = rng.randint(_MAX_SEED, size=5)
+        if continuing:
+            device = self.device_
+        else:
+            device = resolve_device(self.device)
+            self._init_model(X if target is None else target, hidden, device, seeds)
+            self._partial = incremental
+
+        with torch_threads(self.n_threads):
+            if self._generators is None:
+                # offset by the epochs already run, so a restarted stream
+                # (e.g. after unpickling without training state) differs
+                self._generators = self._make_generators(seeds + self.n_iter_, device)
+            if self._optimizer is None:
+                self._optimizer = self._make_optimizer()
+            else:
+                for group in self._optimizer.param_groups:
+                    group["lr"] = self.learning_rate_init
+                    group["weight_decay"] = self.alpha
+
+            early = self.early_stopping and not incremental
+            Xt = self._to_tensor(X)
+            n_train = X.shape[0]
+            train_idx = val_idx = val_eps = None
+            if early:
+                train_idx, val_idx = self._validation_split(X.shape[0], seeds[4])
+                n_train = train_idx.shape[0]
+                vgen = torch.Generator().manual_seed(int(seeds[4]))
+                val_eps = torch.randn(
+                    val_idx.shape[0], self.n_components, generator=vgen
+                ).to(device)
+
+            tuner = None
+            if self.n_threads is None and device.type == "cpu":
+                max_threads = torch.get_num_threads()
+                if max_threads > 1:
+                    # partial_fit keeps its tuner from call to call: a fresh
+                    # one would re-probe every thread count on every batch,
+                    # which costs most of a short call on a busy machine
+                    tuner = getattr(self, "_tuner", None) if incremental else None
+                    if tuner is None or max(tuner.options) != max_threads:
+                        tuner = ThreadTuner(max_threads)
+                    torch.set_num_threads(tuner.threads)
+                    self._tuner = tuner if incremental else None
+            trainer = Trainer(
+                tuner=tuner,
+                module=self.module_,
+                optimizer=self._optimizer,
+                batch_size=min(self.batch_size, n_train),
+                beta=self.beta,
+                kl_warmup=self.kl_warmup,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                verbose=self.verbose,
+                shuffle_gen=self._generators[0],
+                noise_gen=self._generators[1],
+                history=self.history_,
+            )
+            if early:
+                trainer.best_validation_score = -math.inf
+            else:
+                trainer.best_loss = self.best_loss_
+            converged = trainer.run(
+                Xt,
+                max_epochs=max_epochs,
+                train_indices=train_idx,
+                val_indices=val_idx,
+                target=None if target is None else self._to_tensor(target),
+                cond=None if cond is None else torch.from_numpy(cond).to(device),
+                corruption_std=corruption_std,
+                val_eps=val_eps,
+                early_stopping=early,
+                check_convergence=not incremental,
+            )
+        self.n_iter_ = len(self.history_)
+        self.best_loss_ = min((h["loss"] for h in self.history_), default=math.inf)
+        if early:
+            self.best_validation_score_ = trainer.best_validation_score
+        if (
+            not incremental
+            and not converged
+            and trainer.n_epochs >= max_epochs
+            and max_epochs == self.max_iter
+            and len(self.history_) > 0
+        ):
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_iter={self.max_iter} epochs "
+                "before the loss converged; consider a larger max_iter.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+        return self
+
+    def _validation_split(self, n, seed):
+        """Row indices (train, validation) as tensors on the fitted device."""
+        n_val = int(math.ceil(self.validation_fraction * n))
+        if n_val < 1 or n - n_val < 1:
+            raise ValueError(
+                f"early_stopping=True needs at least 2 samples, got n_samples={n}; "
+                "provide more data or set early_stopping=False."
+            )
+        perm = torch.from_numpy(np.random.RandomState(seed).permutation(n))
+        return perm[n_val:].to(self.device_), perm[:n_val].to(self.device_)
+
+    @property
+    def loss_curve_(self):
+        check_is_fitted(self)
+        return [h["loss"] for h in self.history_]
+
+    @property
+    def validation_scores_(self):
+        check_is_fitted(self)
+        if not self.history_ or "validation_score" not in self.history_[-1]:
+            return None
+        return [h.get("validation_score") for h in self.history_]
+
+    # ------------------------------------------------------------------
+    # conversions
+    # ------------------------------------------------------------------
+    def _as_float32(self, X):
+        """X as float32 (no copy when it already is), checked to be finite."""
+        with np.errstate(over="ignore"):
+            out = np.asarray(X, dtype=np.float32)
+        # a float64 sum is finite iff every float32 value is (no big temporary)
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = out.sum(dtype=np.float64)
+        if not np.isfinite(total):
+            raise ValueError(
+                "X has values too large for float32 (|x| above about 3.4e38); "
+                "rescale X."
+            )
+        return out
+
+    def _to_tensor(self, X):
+        """X as a float32 tensor on the fitted device, sharing memory if it can.
+
+        Standardisation happens inside the module, batch by batch, so a
+        float32 X is used in place: fitting makes no copy of the data.
+        """
+        X32 = self._as_float32(X)
+        if not X32.flags.writeable:
+            # torch warns about read-only arrays; nothing here writes to X
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="The given NumPy array")
+                return torch.from_numpy(X32).to(self.device_)
+        return torch.from_numpy(X32).to(self.device_)
+
+    def _inference_context(self):
+        ctx = contextlib.ExitStack()
+        ctx.enter_context(torch_threads(self.n_threads, keep_default=True))
+        ctx.enter_context(torch.inference_mode())
+        return ctx
+
+    def _chunks(self, n):
+        step = self.inference_batch_size
+        return (slice(i, min(i + step, n)) for i in range(0, n, step))
+
+    def _log_det_scale(self):
+        """log |d x_std / d x| summed over features (density change of units)."""
+        return -float(np.log(self.scale_).sum())
+
+    def _unstandardize(self, out):
+        out *= self.scale_.astype(out.dtype)
+        out += self.mean_.astype(out.dtype)
+        return out
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state is self.__dict__:
+            state = state.copy()
+        state["_skvae_version"] = __version__
+        state.pop("_tuner", None)  # timings of this machine only
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_config"] = module.config()
+            state["_module_state"] = {
+                k: v.detach().to("cpu", copy=True)
+                for k, v in module.state_dict().items()
+            }
+        optimizer = state.pop("_optimizer", None)
+        generators = state.pop("_generators", None)
+        # Training state travels only when a continuation needs it.
+        if self.warm_start or state.get("_partial", False):
+            if optimizer is not None:
+                state["_optimizer_state"] = _tree_to_cpu(optimizer.state_dict())
+            if generators is not None:
+                state["_generator_states"] = [g.get_state() for g in generators]
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_skvae_version", None)
+        if saved is not None and saved != __version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    type(self).__name__, original=saved, current=__version__
+                ),
+                stacklevel=2,
+            )
+        config = state.pop("_module_config", None)
+        module_state = state.pop("_module_state", None)
+        optimizer_state = state.pop("_optimizer_state", None)
+        generator_states = state.pop("_generator_states", None)
+        super().__setstate__(state)
+        if config is None:
+            return
+        saved_device = torch.device(state.get("device_", "cpu"))
+        device = saved_device
+        if not _device_available(device):
+            device = torch.device("cpu")
+        with torch.device("meta"):
+            module = self._module_class(**config)
+        module = module.to_empty(device="cpu")
+        module.load_state_dict(module_state)
+        self.module_ = module.to(device)
+        self.device_ = device
+        self._optimizer = None
+        self._generators = None
+        if optimizer_state is not None:
+            self._optimizer = self._make_optimizer()
+            self._optimizer.load_state_dict(optimizer_state)
+        # A generator state fits only a generator of the same device type (a
+        # CUDA one is 16 bytes, a CPU one 5056). When the model moved, e.g.
+        # trained on a GPU and loaded on a CPU-only machine, training goes on
+        # with fresh generators that _fit seeds from random_state and n_iter_.
+        if generator_states is not None and device.type == saved_device.type:
+            gens = self._make_generators(np.zeros(3, dtype=np.int64), device)
+            for g, s in zip(gens, generator_states):
+                g.set_state(s)
+            self._generators = gens
+
+
+def _mean_std(X, chunk_rows=None):
+    """Per-column mean and standard deviation in float64, in row chunks.
+
+    Two passes over X with temporaries of ``chunk_rows`` rows (by default
+    about 2 MB), instead of NumPy's full-size float64 copies, so fitting a
+    large float32 array does not triple its memory.
+    """
+    n = X.shape[0]
+    if chunk_rows is None:
+        chunk_rows = max(1, 2**18 // max(1, X.shape[1]))
+    total = np.zeros(X.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for i in range(0, n, chunk_rows):
+            total += X[i : i + chunk_rows].sum(axis=0, dtype=np.float64)
+        mean = total / n
+        sq = np.zeros(X.shape[1])
+        for i in range(0, n, chunk_rows):
+            d = X[i : i + chunk_rows] - mean
+            sq += np.einsum("ij,ij->j", d, d)
+    return mean, np.sqrt(sq / n)
+
+
+def _device_available(device):
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        return (
+            torch.cuda.is_available()
+            and (device.index or 0) < torch.cuda.device_count()
+        )
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    return False
+
+
+def _tree_to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: _tree_to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_tree_to_cpu(v) for v in obj)
+    return obj
