@@ -11,6 +11,7 @@ from ._version import __version__
 
 # public name -> private module that defines it
 _LAZY_ATTRS = {
+    "VAEClassifier": "._classifier",
     "VAETransformer": "._transformer",
     "export_onnx": "._export",
     "export_torchscript": "._export",

@@ -10,6 +10,7 @@ It has no public methods of its own.
 import contextlib
 import math
 import warnings
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ class BaseVAE(BaseEstimator):
     """
 
     _module_class = VAE
+    #: whether n_components may not exceed n_features (an autoencoder's
+    #: bottleneck); a classifier's latent space has no such limit
+    _bottleneck = True
 
     def _resolved_standardize(self):
         if self.standardize == "auto":
@@ -48,7 +52,7 @@ class BaseVAE(BaseEstimator):
 
     def _check_fit_data(self, X):
         n_samples, n_features = X.shape
-        if self.n_components > n_features:
+        if self._bottleneck and self.n_components > n_features:
             raise ValueError(
                 f"n_components={self.n_components} must be at most the number of "
                 f"features, got n_features={n_features}."
@@ -129,7 +133,20 @@ class BaseVAE(BaseEstimator):
 
     def _module_kwargs(self, X):
         """Extra constructor arguments of the torch module (subclass hook)."""
-        return {}
+        if self.frame_shape is None:
+            return {}
+        shape = tuple(self.frame_shape)
+        if (
+            len(shape) != 2
+            or not all(isinstance(v, Integral) and v >= 1 for v in shape)
+            or shape[0] * shape[1] != X.shape[1]
+        ):
+            raise ValueError(
+                f"frame_shape={self.frame_shape!r} must be (n_frames, "
+                f"n_coefficients) with n_frames * n_coefficients equal to "
+                f"n_features={X.shape[1]}."
+            )
+        return {"frame_shape": shape}
 
     def _fit(
         self,
@@ -141,10 +158,13 @@ class BaseVAE(BaseEstimator):
         target=None,
         cond=None,
         corruption_std=0.0,
+        before_training=None,
     ):
         """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned arrays.
 
         Standardisation statistics come from ``target`` when it is given.
+        ``before_training(module)`` runs once the module exists (to set
+        training-only settings on it).
         """
         hidden = self._check_fit_data(X)
         rng = check_random_state(self.random_state)
@@ -156,6 +176,8 @@ class BaseVAE(BaseEstimator):
             self._init_model(X if target is None else target, hidden, device, seeds)
             self._partial = incremental
 
+        if before_training is not None:
+            before_training(self.module_)
         with torch_threads(self.n_threads):
             if self._generators is None:
                 # offset by the epochs already run, so a restarted stream

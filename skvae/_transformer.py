@@ -472,20 +472,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return idx.astype(np.int64)
 
     def _module_kwargs(self, X):
-        kwargs = {}
-        if self.frame_shape is not None:
-            shape = tuple(self.frame_shape)
-            if (
-                len(shape) != 2
-                or not all(isinstance(v, Integral) and v >= 1 for v in shape)
-                or shape[0] * shape[1] != X.shape[1]
-            ):
-                raise ValueError(
-                    f"frame_shape={self.frame_shape!r} must be (n_frames, "
-                    f"n_coefficients) with n_frames * n_coefficients equal to "
-                    f"n_features={X.shape[1]}."
-                )
-            kwargs["frame_shape"] = shape
+        kwargs = super()._module_kwargs(X)
         if getattr(self, "groups_", None) is not None:
             kwargs["n_conditions"] = len(self.groups_)
         return kwargs

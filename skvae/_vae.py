@@ -400,8 +400,21 @@ frame_shape
         return self.n_conditions
 
     def class_logits(self, x):
-        """Logits of q(y | x) for rows in the caller's units."""
-        return self.classifier(self.standardize(x))
+        """Logits of q(y | x) for rows in the caller's units, in float64.
+
+        Prediction runs the (small) classifier in double precision so that a
+        row's output does not depend on the size of the batch it is in
+        (float32 matrix kernels round differently for different batch sizes).
+        """
+        params = {
+            k: v.double()
+            for k, v in (
+                *self.classifier.named_parameters(),
+                *self.classifier.named_buffers(),
+            )
+        }
+        xs = (x.double() - self.loc.double()) / self.scale.double()
+        return torch.func.functional_call(self.classifier, params, (xs,))
 
     def _elbo_given(self, xs, target, onehot, eps):
         mean, logvar = self._encode_standardized(xs, onehot)

@@ -12,12 +12,13 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 from skvae.utils import all_estimators
 
 # Fast settings for the checks; the defaults are checked once below as well.
 INIT_PARAMS = {
     "VAETransformer": dict(hidden_layer_sizes=(16,), max_iter=5),
+    "VAEClassifier": dict(n_components=2, hidden_layer_sizes=(16,), max_iter=40),
     "SpeechFeatures": dict(sr=8000, n_mels=8, n_frames=4),
 }
 
@@ -25,7 +26,17 @@ INIT_PARAMS = {
 # SpeechFeatures takes utterances, one per row (paths, or waveforms of any
 # length; a 2-D float array is read as equal-length waveforms, which is how
 # sklearn's checks feed it). A waveform's length is not a number of features.
+# VAEClassifier is semi-supervised: y == -1 marks an unlabelled row, as in
+# sklearn.semi_supervised. check_classifiers_classes fits on labels [-1, 1];
+# sklearn exempts its own semi-supervised classifiers from those labels by
+# name (see test_classifier_classes_with_semi_supervised_labels below, which
+# runs the same check the way sklearn runs it for them).
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
+    "VAEClassifier": {
+        "check_classifiers_classes": (
+            "labels [-1, 1]: -1 marks unlabelled rows, as in sklearn.semi_supervised"
+        ),
+    },
     "SpeechFeatures": {
         "check_n_features_in": (
             "rows are waveforms of any length: n_features_in_ is meaningless"
@@ -48,7 +59,7 @@ def _expected_failed(estimator):
 
 def test_all_estimators_found():
     names = dict(all_estimators())
-    assert {"VAETransformer", "SpeechFeatures"} <= set(names)
+    assert {"VAETransformer", "VAEClassifier", "SpeechFeatures"} <= set(names)
     assert set(EXPECTED_FAILED_CHECKS) <= set(names)
 
 
@@ -58,13 +69,27 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-def test_check_estimator_with_default_parameters():
+@pytest.mark.parametrize("estimator", [VAETransformer(), VAEClassifier()], ids=repr)
+def test_check_estimator_with_default_parameters(estimator):
     """The estimator as a user creates it, defaults and all, passes every check."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        results = check_estimator(VAETransformer(), on_fail=None)
+        results = check_estimator(estimator, on_fail=None)
     failed = {
         r["check_name"]: r["exception"] for r in results if r["status"] == "failed"
     }
-    assert not failed
+    assert set(failed) <= set(_expected_failed(estimator)), failed
     assert len(results) >= 40
+
+
+def test_classifier_classes_with_semi_supervised_labels():
+    """check_classifiers_classes as sklearn runs it for LabelSpreading and
+    SelfTrainingClassifier: string and object labels, and integer labels where
+    it would otherwise use -1 (the unlabelled marker)."""
+    from sklearn.utils.estimator_checks import check_classifiers_classes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        check_classifiers_classes(
+            "SelfTrainingClassifier", VAEClassifier(**INIT_PARAMS["VAEClassifier"])
+        )

@@ -14,8 +14,8 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
 import skvae
-import skvae._training as training
 import skvae._base as transformer_module
+import skvae._training as training
 from skvae import VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")

@@ -1,0 +1,505 @@
+"""VAEClassifier: semi-supervised classification and class-conditional
+generation with one conditional VAE (the M2 model of Kingma et al. 2014)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._base import _MAX_SEED, BaseVAE
+from ._vae import ACTIVATIONS, LIKELIHOODS, SemiSupervisedVAE
+
+__all__ = ["VAEClassifier"]
+
+#: marker of an unlabelled row, as in :mod:`sklearn.semi_supervised`
+UNLABELLED = -1
+
+
+class VAEClassifier(ClassifierMixin, BaseVAE):
+    """Semi-supervised classifier and class-conditional generator (VAE "M2").
+
+    One conditional variational autoencoder learns from labelled and
+    unlabelled rows together. Its generative model draws a class y, a latent
+    style z ~ N(0, I) and the row x ~ p(x | y, z); its inference networks are
+    a classifier q(y | x) and an encoder q(z | x, y). A labelled row
+    contributes its ELBO for the known class plus ``classification_weight``
+    times log q(y | x); an unlabelled row (``y = -1``, as in
+    :mod:`sklearn.semi_supervised`) contributes the ELBO averaged over
+    q(y | x) plus the entropy of q(y | x), so the unlabelled rows shape the
+    classifier through the generative model.
+
+    ``predict_proba`` is q(y | x). ``sample(n, y=...)`` generates rows of the
+    requested classes: this is the conditional VAE (label fed to encoder and
+    decoder). With every row labelled it is a plain conditional VAE with a
+    jointly trained classifier.
+
+    For high-dimensional inputs, Kingma et al.'s "M1+M2" stacks it on an
+    unsupervised VAE: ``make_pipeline(VAETransformer(32), VAEClassifier())``.
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Dimension of the latent style z.
+
+    hidden_layer_sizes : array-like of int or int, default=(256, 128)
+        Widths of the hidden layers of the encoder and of the classifier; the
+        decoder mirrors them.
+
+    frame_shape : tuple of (int, int) or None, default=None
+        ``(n_frames, n_coefficients)`` for rows that are flattened
+        time-frequency matrices; the encoder then starts with 1-D
+        convolutions over time (see :class:`VAETransformer`).
+
+    activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
+            default="relu"
+        Non-linearity after every hidden layer.
+
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        Observation model p(x | y, z).
+
+    classification_weight : float or "auto", default="auto"
+        Weight of log q(y | x) on labelled rows (alpha in Kingma et al.).
+        ``"auto"`` is ``0.1 * n_features * n_samples / n_labelled``: the
+        ELBO grows with the number of features, and fewer labels need a
+        stronger weight per label to keep the classifier's term visible.
+
+    beta : float, default=1.0
+        Weight of the KL term.
+
+    kl_warmup : int, default=0
+        Epochs of linear KL warm-up.
+
+    standardize : bool or "auto", default="auto"
+        Standardise features inside the estimator (see
+        :class:`VAETransformer`).
+
+    learning_rate_init : float, default=1e-3
+        Adam learning rate.
+
+    batch_size : int, default=256
+        Mini-batch size.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    tol : float, default=1e-4
+        Minimum improvement per sample (nats) that counts as progress.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and keep the weights of
+        the best validation epoch.
+
+    validation_fraction : float, default=0.1
+        Fraction of rows held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement before training stops.
+
+    alpha : float, default=0.0
+        L2 penalty (weight decay).
+
+    warm_start : bool, default=False
+        Continue from the previous solution on the next ``fit``.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling and noise; an int gives
+        bitwise-reproducible fits on CPU.
+
+    device : str or torch.device, default="cpu"
+        ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``.
+
+    n_threads : int or None, default=None
+        Torch CPU threads inside this estimator's methods.
+
+    inference_batch_size : int, default=4096
+        Rows per chunk at prediction and sampling time.
+
+    verbose : int, default=0
+        Show a progress bar when > 0.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels (unlabelled marker excluded).
+
+    module_ : skvae._vae.SemiSupervisedVAE
+        The fitted torch module.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    mean_, scale_ : ndarray of shape (n_features_in_,)
+        Standardisation applied inside the model.
+
+    classification_weight_ : float
+        The weight of log q(y | x) actually used.
+
+    n_labelled_ : int
+        Number of labelled rows in the training data.
+
+    history_ : list of dict
+        Per-epoch training records (see :class:`VAETransformer`).
+
+    n_iter_ : int
+        Number of epochs run.
+
+    device_ : torch.device
+        Device the fitted module lives on.
+
+    See Also
+    --------
+    sklearn.semi_supervised.SelfTrainingClassifier : Self-training wrapper.
+    sklearn.semi_supervised.LabelSpreading : Graph-based semi-supervision.
+    VAETransformer : Unsupervised VAE (the "M1" feature extractor).
+
+    References
+    ----------
+    .. [1] D. P. Kingma, D. J. Rezende, S. Mohamed and M. Welling,
+       "Semi-Supervised Learning with Deep Generative Models", NeurIPS 2014.
+    .. [2] K. Sohn, H. Lee and X. Yan, "Learning Structured Output
+       Representation using Deep Conditional Generative Models", NeurIPS 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAEClassifier
+    >>> rng = np.random.RandomState(0)
+    >>> X = np.r_[rng.normal(-2, 1, (100, 4)), rng.normal(2, 1, (100, 4))]
+    >>> y = np.r_[np.zeros(100, int), np.ones(100, int)]
+    >>> y_partial = y.copy()
+    >>> y_partial[rng.rand(200) < 0.9] = -1      # 90 % unlabelled
+    >>> clf = VAEClassifier(n_components=2, hidden_layer_sizes=(32,),
+    ...                     max_iter=30, random_state=0).fit(X, y_partial)
+    >>> clf.classes_
+    array([0, 1])
+    >>> float(clf.score(X, y)) > 0.9
+    True
+    >>> X_new, y_new = clf.sample(4, y=1, random_state=0)
+    >>> X_new.shape, y_new
+    ((4, 4), array([1, 1, 1, 1]))
+    """
+
+    _module_class = SemiSupervisedVAE
+    _bottleneck = False
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "frame_shape": [tuple, list, None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "classification_weight": [
+            Interval(Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "standardize": ["boolean", StrOptions({"auto"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        n_components=16,
+        *,
+        hidden_layer_sizes=(256, 128),
+        frame_shape=None,
+        activation="relu",
+        likelihood="gaussian",
+        classification_weight="auto",
+        beta=1.0,
+        kl_warmup=0,
+        standardize="auto",
+        learning_rate_init=1e-3,
+        batch_size=256,
+        max_iter=200,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        alpha=0.0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        n_threads=None,
+        inference_batch_size=4096,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.frame_shape = frame_shape
+        self.activation = activation
+        self.likelihood = likelihood
+        self.classification_weight = classification_weight
+        self.beta = beta
+        self.kl_warmup = kl_warmup
+        self.standardize = standardize
+        self.learning_rate_init = learning_rate_init
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.alpha = alpha
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.device = device
+        self.n_threads = n_threads
+        self.inference_batch_size = inference_batch_size
+        self.verbose = verbose
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit on labelled and unlabelled rows (``y == -1`` marks unlabelled).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels, with -1 for unlabelled rows.
+
+        Returns
+        -------
+        self : VAEClassifier
+            The fitted estimator.
+        """
+        continuing = self.warm_start and hasattr(self, "module_")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float64, np.float32],
+            reset=not continuing,
+            y_numeric=False,
+        )
+        check_classification_targets(y)
+        labelled = ~_unlabelled_mask(y)
+        if not labelled.any():
+            raise ValueError(
+                "y has no labelled rows: every entry is -1 (unlabelled). "
+                "VAEClassifier needs some labelled rows of at least 2 classes."
+            )
+        classes = np.unique(y[labelled])
+        if continuing:
+            if not np.all(np.isin(classes, self.classes_)):
+                raise ValueError(
+                    f"y has classes {classes.tolist()} not all among the fitted "
+                    f"classes {self.classes_.tolist()}."
+                )
+        else:
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "VAEClassifier needs labelled rows of at least 2 classes; got 1 "
+                    f"class: {classes.tolist()}."
+                )
+            self.classes_ = classes
+        codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
+        codes[labelled] = np.searchsorted(self.classes_, y[labelled])
+        self.n_labelled_ = int(labelled.sum())
+        if self.classification_weight == "auto":
+            weight = 0.1 * X.shape[1] * X.shape[0] / self.n_labelled_
+        else:
+            weight = float(self.classification_weight)
+        self.classification_weight_ = weight
+        return self._fit(
+            X,
+            continuing=continuing,
+            max_epochs=self.max_iter,
+            cond=codes,
+            before_training=self._set_weight,
+        )
+
+    def _set_weight(self, module):
+        module.classification_weight = self.classification_weight_
+
+    def _module_kwargs(self, X):
+        kwargs = super()._module_kwargs(X)
+        kwargs["n_conditions"] = len(self.classes_)
+        return kwargs
+
+    def _logits(self, X):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        with self._inference_context():
+            self.module_.eval()
+            for sl in self._chunks(X.shape[0]):
+                out[sl] = self.module_.class_logits(self._to_tensor(X[sl])).cpu()
+        return out
+
+    def decision_function(self, X):
+        """Log-probabilities log q(y | x) of each class (up to a constant).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes)
+            Logits of q(y | x); for two classes, shape (n_samples,) with the
+            logit of the second class minus that of the first.
+        """
+        check_is_fitted(self)
+        logits = self._logits(X)
+        if len(self.classes_) == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_log_proba(self, X):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            log q(y | x), columns in the order of ``classes_``.
+        """
+        check_is_fitted(self)
+        logits = self._logits(X)
+        m = logits.max(axis=1, keepdims=True)
+        return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+
+    def predict_proba(self, X):
+        """Class probabilities q(y | x).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities, columns in the order of ``classes_``.
+        """
+        return np.exp(self.predict_log_proba(X))
+
+    def predict(self, X):
+        """Most probable class of each row.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to classify.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Predicted labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self._logits(X), axis=1)]
+
+    def sample(self, n_samples=1, *, y=None, random_state=None, observation_noise=True):
+        """Generate rows of given classes from p(x | y, z), z ~ N(0, I).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of rows to generate.
+        y : label or array-like of shape (n_samples,), default=None
+            Class of the generated rows: one label for all, or one per row.
+            None draws classes uniformly (the model's prior p(y)).
+        random_state : int, RandomState instance or None, default=None
+            Seeds the draws.
+        observation_noise : bool, default=True
+            Draw x from p(x | y, z) (True) or return its mean E[x | y, z]
+            (False, smoother, e.g. to listen to generated log-mel rows).
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Generated rows in the original units.
+        y : ndarray of shape (n_samples,)
+            Their classes.
+        """
+        check_is_fitted(self)
+        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral):
+            raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
+        if n_samples < 1:
+            raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
+        rng = check_random_state(random_state)
+        if y is None:
+            codes = rng.randint(len(self.classes_), size=n_samples)
+        else:
+            y = np.asarray(y)
+            if y.ndim == 0:
+                y = np.full(n_samples, y[()], dtype=self.classes_.dtype)
+            y = column_or_1d(y)
+            if y.shape[0] != n_samples:
+                raise ValueError(
+                    f"y has {y.shape[0]} entries, but n_samples={n_samples}."
+                )
+            codes = np.searchsorted(self.classes_, y)
+            codes = np.clip(codes, 0, len(self.classes_) - 1)
+            unknown = self.classes_[codes] != y
+            if np.any(unknown):
+                raise ValueError(
+                    f"y contains labels that are not classes of this model: "
+                    f"{np.unique(y[unknown])[:5].tolist()}; classes_ is "
+                    f"{self.classes_.tolist()}."
+                )
+        gen = torch.Generator().manual_seed(int(rng.randint(_MAX_SEED)))
+        out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
+        module = self.module_
+        eye = torch.eye(len(self.classes_))
+        with self._inference_context():
+            module.eval()
+            for sl in self._chunks(n_samples):
+                m = sl.stop - sl.start
+                z = torch.randn(m, self.n_components, generator=gen)
+                c = eye[torch.from_numpy(codes[sl])]
+                dec = module.decode(z.to(self.device_), c.to(self.device_)).cpu()
+                if not observation_noise:
+                    x = torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
+                elif self.likelihood == "bernoulli":
+                    x = torch.bernoulli(torch.sigmoid(dec), generator=gen)
+                else:
+                    std = torch.exp(0.5 * module.observation_logvar()) * module.keep
+                    x = dec + std.cpu() * torch.randn(dec.shape, generator=gen)
+                out[sl] = x.numpy()
+        return self._unstandardize(out), self.classes_[codes]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _unlabelled_mask(y):
+    """True where y marks an unlabelled row (-1, or the string "-1")."""
+    y = np.asarray(y)
+    if y.dtype.kind in "iuf":
+        return y == UNLABELLED
+    return np.array([str(v) == str(UNLABELLED) for v in y], dtype=bool)
