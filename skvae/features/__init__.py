@@ -9,6 +9,8 @@ start without importing scikit-learn or librosa.
   a stateless scikit-learn transformer, with ``inverse_transform`` back to
   audio through Griffin-Lim.
 - :func:`extract_features`: the same for one utterance, as a function.
+- :class:`GroupStandardScaler`: per-speaker (per-group) mean and variance
+  normalisation of feature rows.
 - :func:`load_audio`, :func:`write_wav`, :class:`AudioReadError`: audio I/O.
 """
 
@@ -19,6 +21,7 @@ _LAZY_ATTRS = {
     "AudioReadError": "._audio",
     "load_audio": "._audio",
     "write_wav": "._audio",
+    "GroupStandardScaler": "._normalize",
     "SpeechFeatures": "._spectral",
     "extract_features": "._spectral",
 }

@@ -1,0 +1,184 @@
+"""Per-group (per-speaker) feature normalisation."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+__all__ = ["GroupStandardScaler"]
+
+
+def _moments(X):
+    mean = X.mean(axis=0, dtype=np.float64)
+    scale = X.std(axis=0, dtype=np.float64)
+    # features without variance keep their centred value (0) instead of
+    # becoming NaN, as in sklearn.preprocessing.StandardScaler
+    scale[scale <= 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(mean))] = 1.0
+    return mean, scale
+
+
+class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Standardise each group's rows with that group's own mean and variance.
+
+    In speech this is per-speaker cepstral mean and variance normalisation
+    (CMVN): every feature of a speaker's utterances is centred and scaled by
+    the statistics of that speaker's utterances, which removes much of what
+    makes voices differ (vocal tract, microphone, level) before a model sees
+    them. A new speaker is normalised by the statistics of the rows passed
+    for it, so it needs several of its utterances (unlabelled) at once, as
+    speech recognisers do for speaker adaptation.
+
+    Without ``groups``, ``transform`` standardises with the statistics of all
+    rows seen in ``fit``, like :class:`~sklearn.preprocessing.StandardScaler`.
+    Pass ``groups`` to ``fit``/``fit_transform`` and to ``transform``; in a
+    :class:`~sklearn.pipeline.Pipeline` enable metadata routing and call
+    ``set_fit_request(groups=True).set_transform_request(groups=True)``, then
+    ``pipe.fit(X, y, groups=speaker)`` and ``pipe.predict(X, groups=speaker)``.
+
+    Parameters
+    ----------
+    min_group_size : int, default=5
+        Fewest rows a group may have; statistics of fewer rows are too noisy
+        (a group of one row would become all zeros), so ``transform`` raises
+        a ValueError naming the group instead.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features_in_,)
+        Mean of all training rows (used when ``transform`` gets no groups).
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Standard deviation of all training rows (1 for constant features).
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.preprocessing.StandardScaler : One set of statistics for all rows.
+    SpeechFeatures : Per-utterance CMVN with ``cmvn=True``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.features import GroupStandardScaler
+    >>> X = np.array([[1.0], [3.0], [5.0], [11.0], [13.0], [15.0]])
+    >>> speaker = ["a", "a", "a", "b", "b", "b"]
+    >>> scaler = GroupStandardScaler(min_group_size=2)
+    >>> scaler.fit_transform(X, groups=speaker).ravel().round(3)
+    array([-1.225,  0.   ,  1.225, -1.225,  0.   ,  1.225])
+    """
+
+    _parameter_constraints: dict = {
+        "min_group_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, min_group_size=5):
+        self.min_group_size = min_group_size
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, groups=None):
+        """Learn the statistics of all rows (the fallback without groups).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row; checked (length, group sizes) but not stored:
+            every call normalises a group by the rows it is given.
+
+        Returns
+        -------
+        self : GroupStandardScaler
+            The fitted scaler.
+        """
+        X = validate_data(self, X, dtype=[np.float64, np.float32])
+        if groups is not None:
+            self._check_groups(groups, X.shape[0])
+        self.mean_, self.scale_ = _moments(X)
+        return self
+
+    def _check_groups(self, groups, n_rows):
+        groups = column_or_1d(groups)
+        if groups.shape[0] != n_rows:
+            raise ValueError(
+                f"groups has {groups.shape[0]} entries, but X has {n_rows} rows."
+            )
+        uniques, inverse, counts = np.unique(
+            groups, return_inverse=True, return_counts=True
+        )
+        small = counts < self.min_group_size
+        if np.any(small):
+            raise ValueError(
+                f"GroupStandardScaler needs at least min_group_size="
+                f"{self.min_group_size} rows per group to estimate its "
+                f"statistics; group(s) {uniques[small][:5].tolist()} have "
+                f"{counts[small][:5].tolist()} row(s). Pass more rows of those "
+                "groups at once, or lower min_group_size."
+            )
+        return uniques, inverse
+
+    def transform(self, X, *, groups=None):
+        """Standardise X, each group by its own statistics.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to normalise.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row. None uses the statistics learned in ``fit``.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features)
+            Normalised rows, in the dtype of X.
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        if groups is None:
+            return ((X - self.mean_) / self.scale_).astype(X.dtype, copy=False)
+        uniques, inverse = self._check_groups(groups, X.shape[0])
+        out = np.empty_like(X)
+        for k in range(len(uniques)):
+            rows = inverse == k
+            mean, scale = _moments(X[rows])
+            out[rows] = (X[rows] - mean) / scale
+        return out
+
+    def fit_transform(self, X, y=None, *, groups=None):
+        """Fit, then standardise X (each group by its own statistics).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row.
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features)
+            Normalised rows.
+        """
+        return self.fit(X, groups=groups).transform(X, groups=groups)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = False
+        return tags
