@@ -33,6 +33,10 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     q(y | x) plus the entropy of q(y | x), so the unlabelled rows shape the
     classifier through the generative model.
 
+    Unlike plain M2, the prior of z has a learned mean per class,
+    p(z | y) = N(m_y, I), which makes class-conditional samples follow the
+    class even where the decoder relies mostly on z.
+
     ``predict_proba`` is q(y | x). ``sample(n, y=...)`` generates rows of the
     requested classes: this is the conditional VAE (label fed to encoder and
     decoder). With every row labelled it is a plain conditional VAE with a
@@ -422,7 +426,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         return self.classes_[np.argmax(self._logits(X), axis=1)]
 
     def sample(self, n_samples=1, *, y=None, random_state=None, observation_noise=True):
-        """Generate rows of given classes from p(x | y, z), z ~ N(0, I).
+        """Generate rows of given classes from p(x | y, z), z ~ N(m_y, I).
 
         Parameters
         ----------
@@ -478,9 +482,10 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             module.eval()
             for sl in self._chunks(n_samples):
                 m = sl.stop - sl.start
-                z = torch.randn(m, self.n_components, generator=gen)
-                c = eye[torch.from_numpy(codes[sl])]
-                dec = module.decode(z.to(self.device_), c.to(self.device_)).cpu()
+                c = eye[torch.from_numpy(codes[sl])].to(self.device_)
+                z = torch.randn(m, self.n_components, generator=gen).to(self.device_)
+                z = z + c @ module.prior_means  # z ~ N(m_y, I)
+                dec = module.decode(z, c).cpu()
                 if not observation_noise:
                     x = torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
                 elif self.likelihood == "bernoulli":

@@ -351,7 +351,12 @@ class SemiSupervisedVAE(VAE):
     """The M2 model of Kingma et al. (2014): a class-conditional VAE with a
     classifier q(y | x) that stands in for the label of unlabelled rows.
 
-    Generative model: y ~ Cat(1/K), z ~ N(0, I), x ~ p(x | y, z). Inference:
+    Generative model: y ~ Cat(1/K), z ~ N(m_y, I), x ~ p(x | y, z), with a
+    learned prior mean m_y per class (M2 has m_y = 0). The class then has two
+    ways into x, through the decoder's input and through where its codes lie,
+    so sampling from a class works even when the decoder leans on z, and the
+    KL term of an unlabelled row favours the classes whose prior its code
+    sits in. Inference:
     q(y | x) (an MLP classifier on the standardised input) and q(z | x, y).
     A labelled row contributes its ELBO for the observed y plus
     ``classification_weight`` times log q(y | x); an unlabelled row the ELBO
@@ -392,8 +397,18 @@ frame_shape
             _mlp((self.n_features, *hidden), activation),
             nn.Linear(hidden[-1] if hidden else self.n_features, self.n_conditions),
         )
+        #: prior mean of z for each class, p(z | y) = N(m_y, I)
+        self.prior_means = nn.Parameter(
+            torch.zeros(self.n_conditions, self.n_components)
+        )
         #: weight of log q(y | x) on labelled rows (a training setting)
         self.classification_weight = 1.0
+
+    @torch.no_grad()
+    def reset_parameters(self, generator):
+        """Weights as :meth:`VAE.reset_parameters`; class prior means N(0, I)."""
+        super().reset_parameters(generator)
+        self.prior_means.normal_(generator=generator)
 
     @property
     def n_classes(self):
@@ -420,7 +435,8 @@ frame_shape
         mean, logvar = self._encode_standardized(xs, onehot)
         z = mean + torch.exp(0.5 * logvar) * eps
         rec = self.log_likelihood(target, self.decode(z, onehot))
-        return rec, self.kl_divergence(mean, logvar)
+        # KL(q(z | x, y) || N(m_y, I))
+        return rec, self.kl_divergence(mean - onehot @ self.prior_means, logvar)
 
     def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
         """Per-row terms ``(rec, kl)``; the loss is ``-(rec - beta * kl)``.
