@@ -181,7 +181,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     >>> y_partial = y.copy()
     >>> y_partial[rng.rand(200) < 0.9] = -1      # 90 % unlabelled
     >>> clf = VAEClassifier(n_components=2, hidden_layer_sizes=(32,),
-    ...                     max_iter=30, random_state=0).fit(X, y_partial)
+    ...                     max_iter=100, random_state=0).fit(X, y_partial)
     >>> clf.classes_
     array([0, 1])
     >>> float(clf.score(X, y)) > 0.9
@@ -425,7 +425,15 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         check_is_fitted(self)
         return self.classes_[np.argmax(self._logits(X), axis=1)]
 
-    def sample(self, n_samples=1, *, y=None, random_state=None, observation_noise=True):
+    def sample(
+        self,
+        n_samples=1,
+        *,
+        y=None,
+        random_state=None,
+        observation_noise=True,
+        temperature=1.0,
+    ):
         """Generate rows of given classes from p(x | y, z), z ~ N(m_y, I).
 
         Parameters
@@ -440,6 +448,10 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         observation_noise : bool, default=True
             Draw x from p(x | y, z) (True) or return its mean E[x | y, z]
             (False, smoother, e.g. to listen to generated log-mel rows).
+        temperature : float, default=1.0
+            Scale of the latent spread around the class's prior mean:
+            z = m_y + temperature * N(0, I). Below 1 gives more typical rows,
+            above 1 more varied ones.
 
         Returns
         -------
@@ -453,6 +465,10 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
         if n_samples < 1:
             raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
+        if not (isinstance(temperature, Real) and temperature > 0):
+            raise ValueError(
+                f"temperature must be a positive number, got {temperature!r}."
+            )
         rng = check_random_state(random_state)
         if y is None:
             codes = rng.randint(len(self.classes_), size=n_samples)
@@ -484,7 +500,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
                 m = sl.stop - sl.start
                 c = eye[torch.from_numpy(codes[sl])].to(self.device_)
                 z = torch.randn(m, self.n_components, generator=gen).to(self.device_)
-                z = z + c @ module.prior_means  # z ~ N(m_y, I)
+                z = temperature * z + c @ module.prior_means  # z ~ N(m_y, t^2 I)
                 dec = module.decode(z, c).cpu()
                 if not observation_noise:
                     x = torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec

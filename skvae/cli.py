@@ -20,10 +20,13 @@ The saved model (``model.joblib``) is a dict, loaded by :func:`load_model`:
   takes audio file paths or waveforms, so ``pipeline.predict(["a.wav"])``
   works on its own;
 - ``"classes"``: the labels, as ``pipeline.classes_``;
+- ``"generator"``: a fitted :class:`~skvae.VAEClassifier` on the training
+  log-mel rows, the conditional VAE that generates utterances of a given
+  label (``generator.sample(n, y=label)``);
 - ``"latent_means"`` (n_classes, n_components) and ``"latent_covs"``
   (n_classes, n_components, n_components): a Gaussian fitted to each label's
-  latent codes (posterior means) of the training utterances, used to
-  generate utterances of a given label;
+  latent codes (posterior means) of the training utterances; models saved
+  before the generator existed generate from these;
 - ``"durations"`` (n_classes,): the median duration in seconds of each
   label's training utterances, the length given to generated audio;
 - ``"metadata"``: a JSON-like dict (data and split used, accuracies, epochs,
@@ -44,7 +47,7 @@ from pathlib import Path
 
 from ._version import __version__
 
-__all__ = ["load_model", "main", "make_recognizer"]
+__all__ = ["load_model", "main", "make_generator", "make_recognizer"]
 
 MODEL_FORMAT = "skvae-recognizer"
 MODEL_FORMAT_VERSION = 1
@@ -569,17 +572,82 @@ def _rows_to_audio(features, rows, duration):
     return fe.inverse_transform(rows)
 
 
+def make_generator(
+    *,
+    n_components=16,
+    hidden_layer_sizes=(256, 128),
+    max_iter=300,
+    random_state=0,
+    device="cpu",
+    n_threads=None,
+):
+    """The conditional VAE that ``skvae train`` fits to generate utterances.
+
+    A :class:`~skvae.VAEClassifier` (label fed to encoder and decoder,
+    learned prior mean per label) on the log-mel rows of
+    :func:`make_recognizer`'s front end, with early stopping.
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Dimension of the latent style code.
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Widths of the encoder's layers.
+    max_iter : int, default=300
+        Maximum epochs.
+    random_state : int or None, default=0
+        Seed.
+    device : str, default="cpu"
+        Torch device.
+    n_threads : int or None, default=None
+        Torch CPU threads.
+
+    Returns
+    -------
+    generator : VAEClassifier
+        Unfitted; fit it on log-mel rows and labels, then
+        ``generator.sample(n, y=label, observation_noise=False)``.
+
+    Examples
+    --------
+    >>> from skvae.cli import make_generator
+    >>> make_generator(n_components=8).n_components
+    8
+    """
+    from . import VAEClassifier
+
+    return VAEClassifier(
+        n_components=n_components,
+        hidden_layer_sizes=hidden_layer_sizes,
+        max_iter=max_iter,
+        early_stopping=True,
+        random_state=random_state,
+        device=device,
+        n_threads=n_threads,
+    )
+
+
 def _generate(bundle, label, n, rng, temperature=1.0):
     """Generate ``n`` utterances of ``label``: (log-mel rows, waveforms)."""
     import numpy as np
 
     classes = list(bundle["classes"])
     k = classes.index(label)
-    mean, cov = bundle["latent_means"][k], bundle["latent_covs"][k]
-    L = np.linalg.cholesky(cov)
-    Z = mean + temperature * rng.standard_normal((n, mean.size)) @ L.T
     pipe = bundle["pipeline"]
-    rows = pipe.named_steps["vae"].inverse_transform(Z)
+    generator = bundle.get("generator")
+    if generator is not None:
+        rows, _ = generator.sample(
+            n,
+            y=np.full(n, label, dtype=np.asarray(generator.classes_).dtype),
+            random_state=int(rng.integers(2**31 - 1)),
+            observation_noise=False,
+            temperature=temperature,
+        )
+    else:
+        mean, cov = bundle["latent_means"][k], bundle["latent_covs"][k]
+        L = np.linalg.cholesky(cov)
+        Z = mean + temperature * rng.standard_normal((n, mean.size)) @ L.T
+        rows = pipe.named_steps["vae"].inverse_transform(Z)
     waves = _rows_to_audio(pipe.named_steps["features"], rows, bundle["durations"][k])
     return rows, waves
 
@@ -628,10 +696,10 @@ def load_model(path):
 
 
 def _require_generator(bundle):
-    if "latent_means" not in bundle:
+    if "generator" not in bundle and "latent_means" not in bundle:
         raise CLIError(
-            f"'{bundle['path']}' holds no per-label latent Gaussians (it was not "
-            "saved by 'skvae train'), so it cannot generate"
+            f"'{bundle['path']}' holds no generator (it was not saved by "
+            "'skvae train'), so it cannot generate"
         )
 
 
@@ -961,6 +1029,23 @@ def _cmd_train(args, console):
     )
     classes = pipe.classes_
     means, covs = _latent_gaussians(vae.transform(F[train]), data.y[train], classes)
+    console.info("training the conditional VAE that generates utterances ...")
+    t = time.perf_counter()
+    generator = make_generator(
+        n_components=args.n_components,
+        max_iter=args.max_iter,
+        random_state=args.seed,
+        device=args.device,
+        n_threads=args.threads,
+    )
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        generator.fit(F[train], data.y[train])
+    console.detail(
+        f"generator: {generator.n_iter_} epochs in {time.perf_counter() - t:.0f} s"
+    )
     default_len = (fe.n_frames - 1) * (fe.sr // 100) / fe.sr
     durations = _class_durations(
         data.durations()[train], data.y[train], classes, default_len
@@ -970,6 +1055,7 @@ def _cmd_train(args, console):
         "format_version": MODEL_FORMAT_VERSION,
         "pipeline": pipe,
         "classes": classes,
+        "generator": generator,
         "latent_means": means,
         "latent_covs": covs,
         "durations": durations,
@@ -1298,10 +1384,10 @@ others still processed; the exit code is then 1.
 _SAMPLE_HELP = """\
 Generate new utterances with a trained model and write them as WAV files
 named LABEL_skvae_I.wav (so 'skvae predict' and load_audio_folder read their
-label back). Latent codes are drawn from a Gaussian fitted to the label's
-training codes, decoded to a log-mel spectrogram and turned into audio by
-Griffin-Lim. Prints the paths written; reports how many of them the model
-itself recognises as the requested label.
+label back). The model's conditional VAE draws a latent code from the
+label's prior, decodes it with the label to a log-mel spectrogram, and
+Griffin-Lim turns that into audio. Prints the paths written; reports how
+many of them the model itself recognises as the requested label.
 """
 
 _REPORT_HELP = """\
