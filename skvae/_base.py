@@ -105,7 +105,7 @@ class BaseVAE(BaseEstimator):
             )
         module = module.to_empty(device="cpu")
         init_gen = torch.Generator().manual_seed(int(seeds[0]))
-        module.reset_parameters(init_gen)
+        module.reset_parameters(init_gen, **self._reset_kwargs())
         module.set_standardization(mean, scale, constant)
         self.module_ = module.to(device)
         self.device_ = device
@@ -130,6 +130,10 @@ class BaseVAE(BaseEstimator):
             weight_decay=self.alpha,
             fused=fused,
         )
+
+    def _reset_kwargs(self):
+        """Extra arguments of the module's ``reset_parameters`` (subclass hook)."""
+        return {}
 
     def _module_kwargs(self, X):
         """Extra constructor arguments of the torch module (subclass hook)."""

@@ -35,7 +35,9 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     Unlike plain M2, the prior of z has a learned mean per class,
     p(z | y) = N(m_y, I), which makes class-conditional samples follow the
-    class even where the decoder relies mostly on z.
+    class even where the decoder relies mostly on z. The means start apart
+    (random) when every row is labelled, which suits generation, and at zero
+    when some rows are unlabelled, which suits semi-supervised learning.
 
     ``predict_proba`` is q(y | x). ``sample(n, y=...)`` generates rows of the
     requested classes: this is the conditional VAE (label fed to encoder and
@@ -326,6 +328,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
         codes[labelled] = np.searchsorted(self.classes_, y[labelled])
         self.n_labelled_ = int(labelled.sum())
+        self._n_rows = int(y.shape[0])
         if self.classification_weight == "auto":
             weight = 0.1 * X.shape[1] * X.shape[0] / self.n_labelled_
         else:
@@ -338,6 +341,10 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             cond=codes,
             before_training=self._set_weight,
         )
+
+    def _reset_kwargs(self):
+        # every row labelled: spread class prior means (see SemiSupervisedVAE)
+        return {"spread_prior_means": self.n_labelled_ == self._n_rows}
 
     def _set_weight(self, module):
         module.classification_weight = self.classification_weight_

@@ -405,10 +405,23 @@ frame_shape
         self.classification_weight = 1.0
 
     @torch.no_grad()
-    def reset_parameters(self, generator):
-        """Weights as :meth:`VAE.reset_parameters`; class prior means N(0, I)."""
+    def reset_parameters(self, generator, *, spread_prior_means=False):
+        """Weights as :meth:`VAE.reset_parameters`; class prior means.
+
+        The prior means start at 0, as in plain M2, unless
+        ``spread_prior_means``: then at N(0, I) draws. Spread means are what
+        class-conditional generation needs (classes separate in latent space
+        from the start), but with unlabelled rows they turn the KL term into
+        an unsupervised clustering signal from the first epoch, which pulls
+        q(y | x) away from the few labels (FSDD, 3 % labels, 5 seeds: test
+        accuracy 0.80 with spread means, 0.92 with zero means). The estimator
+        spreads them only when every training row is labelled.
+        """
         super().reset_parameters(generator)
-        self.prior_means.normal_(generator=generator)
+        if spread_prior_means:
+            self.prior_means.normal_(generator=generator)
+        else:
+            self.prior_means.zero_()
 
     @property
     def n_classes(self):

@@ -1,0 +1,95 @@
+"""Speech enhancement in the log-mel domain with a denoising VAE.
+
+White noise is added to the WAVEFORMS of the Free Spoken Digit Dataset's
+training utterances at random SNRs (0-20 dB); a
+:class:`skvae.VAETransformer` learns to map their log-mel rows to the clean
+rows (``fit(X_noisy, X_clean=X_clean)``). On the 300 test utterances with
+noise at 0, 5 and 10 dB SNR it prints the log-mel RMSE to the clean rows
+(in dB) before and after ``inverse_transform(transform(noisy))``, and the
+accuracy of a recogniser trained on clean rows (StandardScaler + SVC) on
+the noisy and on the denoised rows. Silence is not trimmed, so that noisy
+and clean rows stay aligned frame by frame.
+
+Run (under a minute on one core)::
+
+    python examples/denoising.py [--data-home ../shared/data]
+
+The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
+``../shared/data`` (a folder holding ``fsdd/recordings``).
+"""
+
+import argparse
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
+
+from skvae import VAETransformer
+from skvae.datasets import fetch_fsdd
+from skvae.features import SpeechFeatures
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--data-home", default=None)
+args = parser.parse_args()
+# a fixed, short epoch budget on purpose: no warning that the loss still falls
+warnings.filterwarnings("ignore", category=ConvergenceWarning)
+home = args.data_home or os.environ.get(
+    "SKVAE_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+def add_white_noise(wave, snr_db, rng):
+    """``wave`` plus white noise at ``snr_db`` dB below the utterance's power."""
+    noise = rng.standard_normal(wave.shape[0])
+    power = np.mean(wave.astype(np.float64) ** 2)
+    noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
+    return (wave + noise).astype(np.float32)
+
+
+def rmse_db(a, b):
+    return float(np.sqrt(np.mean((a - b) ** 2)))
+
+
+fsdd = fetch_fsdd(home, load_audio=True, download_if_missing=False)
+train, test = ~fsdd.is_test, fsdd.is_test
+waves_train, waves_test = fsdd.data[train], fsdd.data[test]
+y_train, y_test = fsdd.target[train], fsdd.target[test]
+fe = SpeechFeatures(kind="logmel", sr=8000, n_mels=40, n_frames=32)  # no trimming
+
+rng = np.random.RandomState(0)
+clean_train = fe.transform(waves_train)
+noisy_train = fe.transform(
+    [add_white_noise(w, rng.uniform(0, 20), rng) for w in waves_train]
+)
+
+start = time.perf_counter()
+denoiser = VAETransformer(
+    n_components=32,
+    hidden_layer_sizes=(256, 128),
+    max_iter=80,
+    random_state=0,
+    n_threads=1,
+).fit(noisy_train, X_clean=clean_train)
+print(f"denoising VAE: {denoiser.n_iter_} epochs, {time.perf_counter() - start:.0f} s")
+
+recogniser = make_pipeline(StandardScaler(), SVC()).fit(clean_train, y_train)
+clean_test = fe.transform(waves_test)
+acc = recogniser.score(clean_test, y_test)
+print(f"clean test rows: recogniser accuracy {acc:.3f}")
+print("   SNR  RMSE noisy  denoised  acc noisy  denoised   (RMSE in dB)")
+rng = np.random.RandomState(1)
+for snr in [0, 5, 10]:
+    noisy = fe.transform([add_white_noise(w, snr, rng) for w in waves_test])
+    denoised = denoiser.inverse_transform(denoiser.transform(noisy))
+    print(
+        f"{snr:4d}dB {rmse_db(noisy, clean_test):11.2f} "
+        f"{rmse_db(denoised, clean_test):9.2f} "
+        f"{recogniser.score(noisy, y_test):10.3f} "
+        f"{recogniser.score(denoised, y_test):9.3f}"
+    )
