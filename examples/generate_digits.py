@@ -11,9 +11,11 @@ digit into audio (Griffin-Lim) and :func:`skvae.features.write_wav` writes
 rows (StandardScaler + SVC) checks that 50 generated rows per digit are
 heard as the requested digit.
 
-A small latent space (``n_components=4``) matters here: with 16 latent
-dimensions the decoder reads much of the digit from z rather than from the
-label, and only about 75 % of the generated rows are recognised.
+A small latent space (``n_components=4``) gets there in few epochs: the
+less the latent code can hold, the more the decoder must take the digit
+from the label. With 16 latent dimensions about 89 % of the generated rows
+were recognised after 50 epochs (96 % after 200 epochs with early
+stopping, the setting ``skvae train`` uses).
 
 Run (under a minute on one core)::
 
