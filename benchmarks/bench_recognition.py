@@ -18,6 +18,12 @@ frames: 640 values per utterance, frame-major. Rows of the table:
   LogisticRegression (the "+ LR" rows). Every VAE: 16 latents, hidden
   layers (256, 128), beta=1, 60 epochs, batch 256.
 
+A last row per front end is the semi-supervised ``VAEClassifier`` (M2):
+no separate classifier, its own q(y | x) predicts; for the few-label
+columns it is fitted on all training rows with the unlabelled ones marked
+-1, for the other columns on all labels (1 seed; settings tuned for MFCC
+rows in ``benchmarks/bench_generative.py``).
+
 Every row runs on two front ends: as above ("global": each representation
 standardises with training-set statistics), and after per-speaker CMVN
 ("speaker CMVN -> ...": ``skvae.features.GroupStandardScaler`` normalises
@@ -82,7 +88,7 @@ from sklearn.svm import SVC
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 from skvae.datasets import fetch_fsdd
 from skvae.features import GroupStandardScaler, SpeechFeatures
 
@@ -126,6 +132,19 @@ FRONTENDS = ("global", "speaker CMVN")
 # the VAE variants also run after speaker CMVN (conv left out: slowest, and
 # never better than the MLP on LOSO in the global block)
 CMVN_VARIANTS = ("VAE", "denoising VAE (corruption_std=1)", "VAE, speaker-conditioned")
+# The semi-supervised VAE (M2): its own classifier q(y | x), fitted on all
+# training rows with the unlabelled ones marked -1 (few labels) or on all
+# labels (other columns). Settings tuned for MFCC rows in
+# benchmarks/bench_generative.py.
+M2 = "VAEClassifier (M2)"
+M2_PARAMS = dict(
+    n_components=N_COMPONENTS,
+    hidden_layer_sizes=(256, 128),
+    classification_weight=400.0,
+    learning_rate_init=3e-3,
+    max_iter=30,
+    n_threads=1,
+)
 FRACTIONS = (0.03, 0.10)
 SNRS = (10, 0)
 NOISE_SEED = 0
@@ -178,6 +197,15 @@ def classifiers(name):
     return clfs
 
 
+def label_draw(y_train, frac, draw):
+    """Indices of a stratified ``frac`` of the training labels (same draws for
+    every row of the table)."""
+    lab, _ = train_test_split(
+        np.arange(len(y_train)), train_size=frac, stratify=y_train, random_state=draw
+    )
+    return lab
+
+
 def normalise(frontend, X, speaker):
     """The front end's normalisation of one set of rows (see FRONTENDS)."""
     if frontend == "global":
@@ -191,9 +219,14 @@ def run_task(
     """Fit one representation on one training set; score every classifier."""
     warnings.filterwarnings("ignore", message=".*max_iter.*")
     start = time.perf_counter()
-    rep, use_groups = make_rep(name, seed, max_iter)
     train = ~is_test if split == "official" else speaker != split
     test = ~train
+    if name == M2:
+        out = run_m2(
+            frontend, seed, split, X, y, speaker, train, test, noisy, n_draws, max_iter
+        )
+        return frontend, name, seed, split, out, time.perf_counter() - start
+    rep, use_groups = make_rep(name, seed, max_iter)
     X_train = normalise(frontend, X[train], speaker[train])
     X_test = normalise(frontend, X[test], speaker[test])
     if split == "official":  # the noisy sets are the official test utterances
@@ -214,17 +247,39 @@ def run_task(
             for frac in FRACTIONS:
                 accs = []
                 for draw in range(n_draws):
-                    lab, _ = train_test_split(
-                        np.arange(len(y_train)),
-                        train_size=frac,
-                        stratify=y_train,
-                        random_state=draw,  # the same draws for every row
-                    )
+                    lab = label_draw(y_train, frac, draw)
                     clf = make().fit(Z_train[lab], y_train[lab])
                     accs.append(clf.score(Z_test, y_test))
                 res[f"f{round(frac * 100)}"] = accs
         out[clf_name] = res
     return frontend, name, seed, split, out, time.perf_counter() - start
+
+
+def run_m2(frontend, seed, split, X, y, speaker, train, test, noisy, n_draws, epochs):
+    """VAEClassifier scored with its own q(y | x): all labels, then few."""
+    X_train = normalise(frontend, X[train], speaker[train])
+    X_test = normalise(frontend, X[test], speaker[test])
+    y_train, y_test = y[train], y[test]
+    # at most the VAE rows' epochs (--quick: a few)
+    params = dict(M2_PARAMS, random_state=seed)
+    params["max_iter"] = min(params["max_iter"], epochs)
+    model = VAEClassifier(**params).fit(X_train, y_train)
+    res = {"acc": model.score(X_test, y_test)}
+    if split == "official":
+        for snr, Xn in noisy.items():
+            res[f"snr{snr}"] = model.score(
+                normalise(frontend, Xn, speaker[test]), y_test
+            )
+        for frac in FRACTIONS:
+            accs = []
+            for draw in range(n_draws):
+                lab = label_draw(y_train, frac, draw)
+                y_partial = np.full_like(y_train, -1)
+                y_partial[lab] = y_train[lab]
+                semi = VAEClassifier(**params).fit(X_train, y_partial)
+                accs.append(semi.score(X_test, y_test))
+            res[f"f{round(frac * 100)}"] = accs
+    return {"own q(y|x)": res}
 
 
 def fmt(values, digits=3):
@@ -266,8 +321,10 @@ def main(argv=None):
         variants = VARIANTS if frontend == "global" else CMVN_VARIANTS
         tasks += [(frontend, name, 0) for name in ("raw", "PCA")]
         tasks += [(frontend, name, s) for s in range(n_seeds) for name in variants]
-    # slowest (conv) first, so parallel workers finish together
-    tasks.sort(key=lambda t: "conv" not in t[1])
+        tasks += [(frontend, M2, 0)]
+    # slowest (M2 with its few-label fits, conv) first, so the parallel
+    # workers finish together
+    tasks.sort(key=lambda t: (t[1] != M2, "conv" not in t[1]))
     jobs = [
         delayed(run_task)(
             frontend,
@@ -312,6 +369,7 @@ def main(argv=None):
             for c in ("SVC", "LR")
             if (frontend, v, c) in table
         ]
+        order.append((frontend, M2, "own q(y|x)"))
     for frontend, name, clf_name in order:
         row = table[(frontend, name, clf_name)]
         per_speaker = np.array([[row[s][k] for k in sorted(row[s])] for s in speakers])
@@ -373,7 +431,7 @@ def main(argv=None):
     vae_rows = {
         k: v
         for k, v in summary.items()
-        if k.removeprefix("speaker CMVN -> ").split(" + ")[0] in VARIANTS
+        if k.removeprefix("speaker CMVN -> ").split(" + ")[0] in (*VARIANTS, M2)
     }
     best = max(vae_rows, key=lambda k: vae_rows[k]["loso"])
     goals = [
