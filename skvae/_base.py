@@ -131,6 +131,26 @@ class BaseVAE(BaseEstimator):
             fused=fused,
         )
 
+    def save(self, path):
+        """Save the fitted model as a weights-only file (see :func:`skvae.save`).
+
+        Unlike joblib/pickle, the file cannot execute code when loaded with
+        :func:`skvae.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, conventionally ending in ``.safetensors``.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The written file.
+        """
+        from ._persistence import save
+
+        return save(self, path)
+
     def _reset_kwargs(self):
         """Extra arguments of the module's ``reset_parameters`` (subclass hook)."""
         return {}

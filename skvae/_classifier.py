@@ -195,6 +195,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     _module_class = SemiSupervisedVAE
     _bottleneck = False
+    #: fitted attributes that :func:`skvae.save` stores beside the weights
+    _persist_json = ("classes_", "n_labelled_", "classification_weight_", "_n_rows")
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],

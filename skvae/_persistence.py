@@ -36,9 +36,10 @@ _ARRAY_ATTRS = ("mean_", "scale_")
 
 
 def _estimator_classes():
+    from ._classifier import VAEClassifier
     from ._transformer import VAETransformer
 
-    return {"VAETransformer": VAETransformer}
+    return {"VAETransformer": VAETransformer, "VAEClassifier": VAEClassifier}
 
 
 def _json_value(value, name):
@@ -70,7 +71,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : VAETransformer
+    estimator : VAETransformer or VAEClassifier
         A fitted estimator.
     path : str or os.PathLike
         Destination, conventionally ending in ``.safetensors``.
@@ -105,10 +106,16 @@ def save(estimator, path):
     fitted = {k: _json_value(getattr(estimator, k), k) for k in _JSON_ATTRS}
     if hasattr(estimator, "feature_names_in_"):
         fitted["feature_names_in_"] = [str(c) for c in estimator.feature_names_in_]
+    for k in getattr(estimator, "_persist_json", ()):
+        value = getattr(estimator, k)
+        if isinstance(value, np.ndarray):
+            value = value.tolist()
+        fitted[k] = _json_value(value, k)
     groups = getattr(estimator, "groups_", None)
-    fitted["groups_"] = (
-        None if groups is None else _json_value(groups.tolist(), "groups_")
-    )
+    if name == "VAETransformer":
+        fitted["groups_"] = (
+            None if groups is None else _json_value(groups.tolist(), "groups_")
+        )
     module = estimator.module_
     tensors = {
         f"module.{k}": v.detach().to("cpu").contiguous()
@@ -159,7 +166,7 @@ def load(path, *, device="cpu"):
 
     Returns
     -------
-    estimator : VAETransformer
+    estimator : VAETransformer or VAEClassifier
         The fitted estimator, giving the same outputs as the saved one.
 
     Raises
@@ -171,7 +178,6 @@ def load(path, *, device="cpu"):
     from safetensors import SafetensorError, safe_open
 
     from ._training import resolve_device
-    from ._vae import VAE
 
     path = Path(path)
     if not path.is_file():
@@ -217,20 +223,21 @@ def load(path, *, device="cpu"):
     for k, v in fitted.items():
         if k == "feature_names_in_":
             v = np.asarray(v, dtype=object)
-        elif k == "groups_" and v is not None:
+        elif k in ("groups_", "classes_") and v is not None:
             v = np.asarray(v)
         setattr(est, k, v)
     for k in _ARRAY_ATTRS:
         setattr(est, k, tensors[f"attr.{k}"].numpy())
-    est.groups_ = getattr(est, "groups_", None)
-    est.group_prior_ = None
-    if est.groups_ is not None:
+    if name == "VAETransformer":
+        est.groups_ = getattr(est, "groups_", None)
+        est.group_prior_ = None
+    if getattr(est, "groups_", None) is not None:
         if "attr.group_prior_" not in tensors:
             raise ValueError(f"'{path}': damaged file (group_prior_ is missing).")
         est.group_prior_ = tensors["attr.group_prior_"].numpy()
     dev = resolve_device(device)
     with torch.device("meta"):
-        module = VAE(**config)
+        module = classes[name]._module_class(**config)
     module = module.to_empty(device="cpu")
     state = {
         k[len("module.") :]: v for k, v in tensors.items() if k.startswith("module.")

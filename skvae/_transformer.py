@@ -477,26 +477,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             kwargs["n_conditions"] = len(self.groups_)
         return kwargs
 
-    def save(self, path):
-        """Save the fitted model as a weights-only file (see :func:`skvae.save`).
-
-        Unlike joblib/pickle, the file cannot execute code when loaded with
-        :func:`skvae.load`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination, conventionally ending in ``.safetensors``.
-
-        Returns
-        -------
-        path : pathlib.Path
-            The written file.
-        """
-        from ._persistence import save
-
-        return save(self, path)
-
     # ------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------

@@ -165,3 +165,22 @@ def test_generated_log_mel_rows_become_wav_files(tmp_path):
     assert sr == 8000
     assert audio.shape == waves[0].shape
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0.1
+
+
+def test_weights_only_file_round_trip(curved, tmp_path):
+    """skvae.save / skvae.load keep classes (strings too) and every output."""
+    import skvae
+
+    X, y = curved
+    names = np.array(["left", "right"])[y].astype(object)
+    names[::4] = "-1"  # unlabelled
+    clf = VAEClassifier(**FAST, max_iter=5).fit(X, names)
+    other = skvae.load(clf.save(tmp_path / "clf.safetensors"))
+    assert type(other) is VAEClassifier
+    assert_array_equal(other.classes_, ["left", "right"])
+    assert other.n_labelled_ == clf.n_labelled_
+    assert_array_equal(other.predict_proba(X), clf.predict_proba(X))
+    assert_array_equal(
+        other.sample(4, y="left", random_state=0)[0],
+        clf.sample(4, y="left", random_state=0)[0],
+    )
