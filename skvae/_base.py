@@ -10,23 +10,31 @@ It has no public methods of its own.
 import contextlib
 import math
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._training import ThreadTuner, Trainer, resolve_device, torch_threads
-from ._vae import VAE
+from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
 
 __all__ = ["BaseVAE"]
 
 _MAX_SEED = np.iinfo(np.int32).max
+
+
+def _check_n_samples(n_samples):
+    if isinstance(n_samples, bool) or not isinstance(n_samples, Integral):
+        raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
+    if n_samples < 1:
+        raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
 
 
 class BaseVAE(BaseEstimator):
@@ -36,6 +44,34 @@ class BaseVAE(BaseEstimator):
     """
 
     _module_class = VAE
+    #: constraints of the parameters both estimators have; subclasses extend
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "frame_shape": [tuple, list, None],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "standardize": ["boolean", StrOptions({"auto"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "random_state": ["random_state"],
+        "device": [str, torch.device],
+        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
+        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
     #: whether n_components may not exceed n_features (an autoencoder's
     #: bottleneck); a classifier's latent space has no such limit
     _bottleneck = True
@@ -75,7 +111,7 @@ class BaseVAE(BaseEstimator):
             )
         return tuple(int(h) for h in hidden)
 
-    def _init_model(self, X, hidden, device, seeds):
+    def _init_model(self, X, hidden, device, seeds, reset_kwargs=None):
         # X: the rows whose statistics standardise the data (clean targets
         # for a denoising model); only its shape and moments are used
         standardize = self._resolved_standardize()
@@ -105,7 +141,7 @@ class BaseVAE(BaseEstimator):
             )
         module = module.to_empty(device="cpu")
         init_gen = torch.Generator().manual_seed(int(seeds[0]))
-        module.reset_parameters(init_gen, **self._reset_kwargs())
+        module.reset_parameters(init_gen, **(reset_kwargs or {}))
         module.set_standardization(mean, scale, constant)
         self.module_ = module.to(device)
         self.device_ = device
@@ -151,9 +187,16 @@ class BaseVAE(BaseEstimator):
 
         return save(self, path)
 
-    def _reset_kwargs(self):
-        """Extra arguments of the module's ``reset_parameters`` (subclass hook)."""
-        return {}
+    def _observe(self, dec, gen, observation_noise):
+        """Rows from decoder outputs ``dec`` (CPU): draws from p(x | z), or the
+        mean E[x | z] without ``observation_noise`` (standardised units)."""
+        module = self.module_
+        if not observation_noise:
+            return torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
+        if self.likelihood == "bernoulli":
+            return torch.bernoulli(torch.sigmoid(dec), generator=gen)
+        std = torch.exp(0.5 * module.observation_logvar()) * module.keep
+        return dec + std.cpu() * torch.randn(dec.shape, generator=gen)
 
     def _module_kwargs(self, X):
         """Extra constructor arguments of the torch module (subclass hook)."""
@@ -183,12 +226,14 @@ class BaseVAE(BaseEstimator):
         cond=None,
         corruption_std=0.0,
         before_training=None,
+        reset_kwargs=None,
     ):
         """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned arrays.
 
         Standardisation statistics come from ``target`` when it is given.
         ``before_training(module)`` runs once the module exists (to set
-        training-only settings on it).
+        training-only settings on it); ``reset_kwargs`` go to the module's
+        ``reset_parameters`` when a fresh model is initialised.
         """
         hidden = self._check_fit_data(X)
         rng = check_random_state(self.random_state)
@@ -197,7 +242,9 @@ class BaseVAE(BaseEstimator):
             device = self.device_
         else:
             device = resolve_device(self.device)
-            self._init_model(X if target is None else target, hidden, device, seeds)
+            self._init_model(
+                X if target is None else target, hidden, device, seeds, reset_kwargs
+            )
             self._partial = incremental
 
         if before_training is not None:

@@ -1,7 +1,7 @@
 """VAEClassifier: semi-supervised classification and class-conditional
 generation with one conditional VAE (the M2 model of Kingma et al. 2014)."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -11,8 +11,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._base import _MAX_SEED, BaseVAE
-from ._vae import ACTIVATIONS, LIKELIHOODS, SemiSupervisedVAE
+from ._base import _MAX_SEED, BaseVAE, _check_n_samples
+from ._vae import SemiSupervisedVAE
 
 __all__ = ["VAEClassifier"]
 
@@ -196,38 +196,14 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     _module_class = SemiSupervisedVAE
     _bottleneck = False
     #: fitted attributes that :func:`skvae.save` stores beside the weights
-    _persist_json = ("classes_", "n_labelled_", "classification_weight_", "_n_rows")
+    _persist_json = ("classes_", "n_labelled_", "classification_weight_")
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "frame_shape": [tuple, list, None],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "likelihood": [StrOptions(set(LIKELIHOODS))],
+        **BaseVAE._parameter_constraints,
         "classification_weight": [
             Interval(Real, 0, None, closed="left"),
             StrOptions({"auto"}),
         ],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
-        "standardize": ["boolean", StrOptions({"auto"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -330,7 +306,6 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
         codes[labelled] = np.searchsorted(self.classes_, y[labelled])
         self.n_labelled_ = int(labelled.sum())
-        self._n_rows = int(y.shape[0])
         if self.classification_weight == "auto":
             weight = 0.1 * X.shape[1] * X.shape[0] / self.n_labelled_
         else:
@@ -342,11 +317,9 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             max_epochs=self.max_iter,
             cond=codes,
             before_training=self._set_weight,
+            # every row labelled: spread class prior means (see SemiSupervisedVAE)
+            reset_kwargs={"spread_prior_means": bool(labelled.all())},
         )
-
-    def _reset_kwargs(self):
-        # every row labelled: spread class prior means (see SemiSupervisedVAE)
-        return {"spread_prior_means": self.n_labelled_ == self._n_rows}
 
     def _set_weight(self, module):
         module.classification_weight = self.classification_weight_
@@ -470,10 +443,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             Their classes.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral):
-            raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
+        _check_n_samples(n_samples)
         if not (isinstance(temperature, Real) and temperature > 0):
             raise ValueError(
                 f"temperature must be a positive number, got {temperature!r}."
@@ -511,14 +481,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
                 z = torch.randn(m, self.n_components, generator=gen).to(self.device_)
                 z = temperature * z + c @ module.prior_means  # z ~ N(m_y, t^2 I)
                 dec = module.decode(z, c).cpu()
-                if not observation_noise:
-                    x = torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
-                elif self.likelihood == "bernoulli":
-                    x = torch.bernoulli(torch.sigmoid(dec), generator=gen)
-                else:
-                    std = torch.exp(0.5 * module.observation_logvar()) * module.keep
-                    x = dec + std.cpu() * torch.randn(dec.shape, generator=gen)
-                out[sl] = x.numpy()
+                out[sl] = self._observe(dec, gen, observation_noise).numpy()
         return self._unstandardize(out), self.classes_[codes]
 
     def __sklearn_tags__(self):

@@ -11,7 +11,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import (
     check_array,
     check_is_fitted,
@@ -19,8 +19,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import _MAX_SEED, BaseVAE
-from ._vae import ACTIVATIONS, LIKELIHOODS
+from ._base import _MAX_SEED, BaseVAE, _check_n_samples
 
 __all__ = ["VAETransformer"]
 
@@ -249,32 +248,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "frame_shape": [tuple, list, None],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "likelihood": [StrOptions(set(LIKELIHOODS))],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
-        "standardize": ["boolean", StrOptions({"auto"})],
+        **BaseVAE._parameter_constraints,
         "corruption_std": [Interval(Real, 0, None, closed="left")],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -600,10 +575,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             Generated rows in the original units.
         """
         check_is_fitted(self)
-        if isinstance(n_samples, bool) or not isinstance(n_samples, Integral):
-            raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
+        _check_n_samples(n_samples)
         rng = check_random_state(random_state)
         codes = self._inference_codes(groups, n_samples)
         if codes is None and getattr(self, "groups_", None) is not None:
@@ -619,15 +591,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 z = torch.randn(m, self.n_components, generator=gen)
                 cb = None if codes is None else self._codes_tensor(codes[sl])
                 dec = module.decode(z.to(self.device_), cb).cpu()
-                if not observation_noise:
-                    x = torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
-                elif self.likelihood == "bernoulli":
-                    x = torch.bernoulli(torch.sigmoid(dec), generator=gen)
-                else:
-                    std = torch.exp(0.5 * module.observation_logvar()) * module.keep
-                    std = std.cpu()
-                    x = dec + std * torch.randn(dec.shape, generator=gen)
-                out[sl] = x.numpy()
+                out[sl] = self._observe(dec, gen, observation_noise).numpy()
         return self._unstandardize(out)
 
     def score_samples(self, X, *, n_importance_samples=None, groups=None):

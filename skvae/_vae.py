@@ -371,30 +371,12 @@ frame_shape
         Number of classes K.
     """
 
-    def __init__(
-        self,
-        n_features,
-        n_components,
-        hidden_layer_sizes=(256, 128),
-        activation="relu",
-        likelihood="gaussian",
-        n_conditions=2,
-        condition_encoder=True,
-        frame_shape=None,
-    ):
-        super().__init__(
-            n_features,
-            n_components,
-            hidden_layer_sizes,
-            activation,
-            likelihood,
-            n_conditions=n_conditions,
-            condition_encoder=True,
-            frame_shape=frame_shape,
-        )
+    def __init__(self, *args, **kwargs):
+        # the encoder always sees the class: q(z | x, y)
+        super().__init__(*args, **{**kwargs, "condition_encoder": True})
         hidden = self.hidden_layer_sizes
         self.classifier = nn.Sequential(
-            _mlp((self.n_features, *hidden), activation),
+            _mlp((self.n_features, *hidden), self.activation),
             nn.Linear(hidden[-1] if hidden else self.n_features, self.n_conditions),
         )
         #: prior mean of z for each class, p(z | y) = N(m_y, I)
