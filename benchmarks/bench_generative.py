@@ -75,7 +75,7 @@ from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier, VAETransformer
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import SpeechFeatures
 
 SR = 8000
@@ -101,11 +101,10 @@ GOALS = dict(gen=0.95, semi=0.90, rmse_cut=0.30)
 
 
 def data_home(arg):
-    default = str(REPO.parent / "shared" / "data")
-    for home in (arg, os.environ.get("SKVAE_DATA"), default):
-        if home and os.path.isdir(os.path.join(home, "fsdd", "recordings")):
-            return home
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
+    home = find_fsdd_home(arg)
+    if home is None:
+        sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
+    return home
 
 
 def svc():

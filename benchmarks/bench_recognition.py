@@ -89,7 +89,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from skvae import VAEClassifier, VAETransformer
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import GroupStandardScaler, SpeechFeatures
 
 N_FRAMES, N_MFCC = 32, 20
@@ -152,14 +152,10 @@ GOALS = dict(loso=0.90, worst=0.80, official=0.993, f3=0.90, f10=0.97, noise_gai
 
 
 def load(data_home):
-    homes = [data_home] if data_home else []
-    homes += [os.environ.get("SKVAE_DATA"), str(REPO.parent / "shared" / "data")]
-    for home in filter(None, homes):
-        if os.path.isdir(os.path.join(home, "fsdd", "recordings")):
-            return fetch_fsdd(
-                data_home=home, load_audio=True, download_if_missing=False
-            )
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
+    home = find_fsdd_home(data_home)
+    if home is None:
+        sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
+    return fetch_fsdd(data_home=home, load_audio=True, download_if_missing=False)
 
 
 def add_noise(waves, snr_db, seed):

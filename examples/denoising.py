@@ -19,10 +19,9 @@ The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
 """
 
 import argparse
-import os
+import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -31,7 +30,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import SpeechFeatures
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,9 +38,9 @@ parser.add_argument("--data-home", default=None)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = args.data_home or os.environ.get(
-    "SKVAE_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+home = find_fsdd_home(args.data_home)
+if home is None:
+    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
 
 def add_white_noise(wave, snr_db, rng):

@@ -44,20 +44,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import SpeechFeatures
-
-
-def find_data_home(data_home):
-    homes = [
-        data_home,
-        os.environ.get("SKVAE_DATA"),
-        str(REPO.parent / "shared" / "data"),
-    ]
-    for home in filter(None, homes):
-        if os.path.isdir(os.path.join(home, "fsdd", "recordings")):
-            return home
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
 
 def main(argv=None):
@@ -68,7 +56,9 @@ def main(argv=None):
     parser.add_argument("--max-iter", type=int, default=100, help="VAE epochs")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*max_iter.*")
-    home = find_data_home(args.data_home)
+    home = find_fsdd_home(args.data_home)
+    if home is None:
+        sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
     fsdd = fetch_fsdd(data_home=home, download_if_missing=False)
     features = SpeechFeatures(
         kind="mfcc", sr=8000, n_mfcc=20, n_mels=40, n_frames=32,

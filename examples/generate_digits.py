@@ -27,7 +27,7 @@ The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
 """
 
 import argparse
-import os
+import sys
 import tempfile
 import time
 import warnings
@@ -40,7 +40,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import SpeechFeatures, write_wav
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -49,9 +49,9 @@ parser.add_argument("--out-dir", default=None)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = args.data_home or os.environ.get(
-    "SKVAE_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+home = find_fsdd_home(args.data_home)
+if home is None:
+    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="skvae_digits_"))
 out_dir.mkdir(parents=True, exist_ok=True)
 

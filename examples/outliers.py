@@ -20,10 +20,9 @@ The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
 """
 
 import argparse
-import os
+import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.decomposition import PCA
@@ -31,7 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import SpeechFeatures
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -39,9 +38,9 @@ parser.add_argument("--data-home", default=None)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = args.data_home or os.environ.get(
-    "SKVAE_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+home = find_fsdd_home(args.data_home)
+if home is None:
+    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
 fsdd = fetch_fsdd(home, load_audio=True, download_if_missing=False)
 waves_train = fsdd.data[~fsdd.is_test]

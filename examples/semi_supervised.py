@@ -16,10 +16,9 @@ The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
 """
 
 import argparse
-import os
+import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
@@ -29,7 +28,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
-from skvae.datasets import fetch_fsdd
+from skvae.datasets import fetch_fsdd, find_fsdd_home
 from skvae.features import SpeechFeatures
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -38,9 +37,9 @@ parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = args.data_home or os.environ.get(
-    "SKVAE_DATA", str(Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+home = find_fsdd_home(args.data_home)
+if home is None:
+    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
 fsdd = fetch_fsdd(home, download_if_missing=False)
 fe = SpeechFeatures(kind="mfcc", sr=8000, n_mels=40, n_mfcc=13, n_frames=32, top_db=30)

@@ -261,38 +261,10 @@ class _Data:
         return out
 
 
-def _fsdd_homes(data_home=None):
-    """Data homes where FSDD may already be, in the order they are tried."""
-    if data_home is not None:
-        return [Path(data_home).expanduser()]
-    homes = []
-    env = os.environ.get("SKVAE_DATA")
-    if env:
-        homes.append(Path(env).expanduser())
-    sk = os.environ.get("SCIKIT_LEARN_DATA")
-    homes.append(Path(sk).expanduser() if sk else Path.home() / "scikit_learn_data")
-    # a shared/data folder beside the working folder or beside this checkout
-    homes.append(Path.cwd().parent / "shared" / "data")
-    homes.append(Path(__file__).resolve().parents[2] / "shared" / "data")
-    seen, unique = set(), []
-    for h in homes:
-        key = os.path.abspath(h)
-        if key not in seen:
-            seen.add(key)
-            unique.append(h)
-    return unique
-
-
-def _find_fsdd(data_home=None):
-    for home in _fsdd_homes(data_home):
-        rec = home / "fsdd" / "recordings"
-        if rec.is_dir() and any(rec.glob("*.wav")):
-            return home
-    return None
-
-
 def _data_spec(args, console):
     """Turn the DATA argument into a data spec (a JSON-able dict)."""
+    from .datasets import _fsdd  # module access, so tests can patch its paths
+
     data = args.data
     generated = {
         "kind": "generated",
@@ -301,10 +273,10 @@ def _data_spec(args, console):
         "random_state": args.seed,
     }
     if data is None:
-        home = _find_fsdd(args.data_home)
+        home = _fsdd.find_fsdd_home(args.data_home)
         if home is not None:
             return {"kind": "fsdd", "data_home": str(home)}
-        looked = ", ".join(str(h) for h in _fsdd_homes(args.data_home))
+        looked = ", ".join(str(h) for h in _fsdd.fsdd_search_paths(args.data_home))
         generated["note"] = (
             f"FSDD was not found offline (looked in {looked}; set SKVAE_DATA to "
             "the folder holding fsdd/recordings/), so a spoken-digit corpus was "
@@ -312,7 +284,7 @@ def _data_spec(args, console):
         )
         return generated
     if data == "fsdd":
-        home = _find_fsdd(args.data_home)
+        home = _fsdd.find_fsdd_home(args.data_home)
         return {
             "kind": "fsdd",
             "data_home": None if home is None else str(home),

@@ -1,33 +1,16 @@
 """Shared fixtures.
 
 Tests that need the Free Spoken Digit Dataset use the ``fsdd_home`` fixture.
-It looks in ``$SKVAE_DATA`` and then in ``../shared/data`` (relative to the
-repository root). When the data is missing, the test *fails* in CI (``CI`` is
-set) and is skipped on a user's machine.
+It looks where :func:`skvae.datasets.find_fsdd_home` does: ``$SKVAE_DATA``,
+scikit-learn's data home, then ``../shared/data``. When the data is missing,
+the test *fails* in CI (``CI`` is set) and is skipped on a user's machine.
 """
 
 import os
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _fsdd_candidates():
-    env = os.environ.get("SKVAE_DATA")
-    if env:
-        yield Path(env)
-    yield REPO_ROOT.parent / "shared" / "data"
-
-
-def find_fsdd_home():
-    """Return the data home holding ``fsdd/recordings/*.wav``, or None."""
-    for home in _fsdd_candidates():
-        rec = home / "fsdd" / "recordings"
-        if rec.is_dir() and any(rec.glob("*.wav")):
-            return home
-    return None
+from skvae.datasets import find_fsdd_home
 
 
 @pytest.fixture(scope="session")

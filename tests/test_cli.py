@@ -249,7 +249,9 @@ def test_fsdd_unavailable_offline_is_a_runtime_error(tmp_path):
 
 
 def test_default_data_is_generated_when_fsdd_is_absent(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "_fsdd_homes", lambda data_home=None: [tmp_path])
+    monkeypatch.setattr(
+        "skvae.datasets._fsdd.fsdd_search_paths", lambda data_home=None: [tmp_path]
+    )
     args = cli.build_parser().parse_args(["train"])
     spec = cli._data_spec(args, cli._Console(quiet=True))
     assert spec["kind"] == "generated"

@@ -8,16 +8,18 @@ Never imports torch.
   file name or by sub-folder.
 - :func:`make_spoken_digits`: an offline, generated multi-speaker spoken
   digit corpus (eSpeak NG), deterministic for a ``random_state``.
+- :func:`find_fsdd_home`: the data home that already holds FSDD, if any.
 - :func:`get_data_home`: where datasets are cached (``$SKVAE_DATA``).
 """
 
 from ._base import get_data_home
 from ._folder import load_audio_folder
-from ._fsdd import fetch_fsdd
+from ._fsdd import fetch_fsdd, find_fsdd_home
 from ._synth import make_spoken_digits
 
 __all__ = [
     "fetch_fsdd",
+    "find_fsdd_home",
     "get_data_home",
     "load_audio_folder",
     "make_spoken_digits",

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from ._base import _download, _sha256, get_data_home
 
-__all__ = ["fetch_fsdd"]
+__all__ = ["fetch_fsdd", "find_fsdd_home"]
 
 DIGIT_NAMES = (
     "zero",
@@ -322,3 +322,60 @@ def fetch_fsdd(
         sr=int(out_sr),
         DESCR=_DESCR,
     )
+
+
+def fsdd_search_paths(data_home=None):
+    """Data homes where FSDD may already be, in the order they are tried.
+
+    ``data_home`` alone when given; else ``$SKVAE_DATA``, scikit-learn's data
+    home, and a ``shared/data`` folder beside the working folder or beside
+    this checkout.
+    """
+    if data_home is not None:
+        return [Path(data_home).expanduser()]
+    homes = []
+    env = os.environ.get("SKVAE_DATA")
+    if env:
+        homes.append(Path(env).expanduser())
+    sk = os.environ.get("SCIKIT_LEARN_DATA")
+    homes.append(Path(sk).expanduser() if sk else Path.home() / "scikit_learn_data")
+    homes.append(Path.cwd().parent / "shared" / "data")
+    homes.append(Path(__file__).resolve().parents[3] / "shared" / "data")
+    seen, unique = set(), []
+    for h in homes:
+        key = os.path.abspath(h)
+        if key not in seen:
+            seen.add(key)
+            unique.append(h)
+    return unique
+
+
+def find_fsdd_home(data_home=None):
+    """The data home that already holds FSDD's recordings, or None.
+
+    Looks, without downloading, for ``fsdd/recordings/*.wav`` in the folders
+    of :func:`fsdd_search_paths`; pass the result to :func:`fetch_fsdd`.
+
+    Parameters
+    ----------
+    data_home : str or os.PathLike, default=None
+        Look only here. None: ``$SKVAE_DATA``, scikit-learn's data home,
+        then ``../shared/data`` (beside the working folder or this checkout).
+
+    Returns
+    -------
+    data_home : pathlib.Path or None
+        The first folder holding the recordings.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skvae.datasets import find_fsdd_home
+    >>> find_fsdd_home(tempfile.mkdtemp()) is None
+    True
+    """
+    for home in fsdd_search_paths(data_home):
+        rec = home / "fsdd" / "recordings"
+        if rec.is_dir() and any(rec.glob("*.wav")):
+            return home
+    return None
