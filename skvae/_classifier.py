@@ -5,6 +5,7 @@ from numbers import Real
 
 import numpy as np
 import torch
+from scipy.special import log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -372,9 +373,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             log q(y | x), columns in the order of ``classes_``.
         """
         check_is_fitted(self)
-        logits = self._logits(X)
-        m = logits.max(axis=1, keepdims=True)
-        return logits - m - np.log(np.exp(logits - m).sum(axis=1, keepdims=True))
+        return log_softmax(self._logits(X), axis=1)
 
     def predict_proba(self, X):
         """Class probabilities q(y | x).
