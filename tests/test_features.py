@@ -246,6 +246,20 @@ def test_cmvn():
     assert_array_equal(silent, 0.0)
 
 
+@pytest.mark.parametrize("cmvn", ["mean", "meanvar"])
+def test_cmvn_makes_constant_features_exactly_zero(cmvn):
+    """A feature constant over an utterance is 0, not its mean's rounding
+    error: digital silence, with deltas and context, and the padding."""
+    fe = SpeechFeatures(sr=SR, kind="mfcc", cmvn=cmvn, delta_order=2, context=2)
+    silent, _ = fe.transform_frames([np.zeros(1200), np.zeros(5, np.int16)])
+    assert_array_equal(silent, 0.0)
+    # half silence, half tone: nothing is constant, nothing is zeroed
+    frames, _ = fe.transform_frames([np.r_[np.zeros(2000), tone(duration=0.25)]])
+    assert (frames.std(axis=0) > 0.01).all()
+    pad = fe.set_params(output="pad", n_frames=50).transform([tone(duration=0.1)])
+    assert_array_equal(pad.reshape(50, -1)[-30:], 0.0)
+
+
 def test_context_stacking():
     y = chirp()
     base, _ = SpeechFeatures(sr=SR, n_mels=6).transform_frames([y])
@@ -467,7 +481,55 @@ def test_long_audio_is_processed_in_blocks(monkeypatch):
     monkeypatch.setattr(_kernel, "_BATCH_SAMPLES", 5000)
     monkeypatch.setattr(_kernel, "_WORKSPACE_MAX_BYTES", 20000)
     blocked, _ = fe.transform_frames(ys)
-    assert_array_equal(whole, blocked)
+    # other block sizes are other matrix products, whose rounding some BLAS
+    # kernels change (the last bit of a float64): equal up to that
+    assert_allclose(whole, blocked, rtol=1e-6, atol=1e-5)
+
+
+def test_rows_do_not_depend_on_batching_bit_for_bit(monkeypatch):
+    """In float64, before the cast to float32 that hides most rounding: an
+    utterance's frames are the same alone or batched with others, also for
+    a one-frame utterance and one longer than a block, on any BLAS kernel."""
+    from skvae.features import _kernel
+
+    monkeypatch.setattr(_kernel, "_BLOCK_ELEMENTS", N_FFT * 9)
+    ys = [noise(40, seed=1), chirp(), noise(3000, seed=2), tone(duration=0.02)]
+    for kind in ("logmel", "mfcc"):
+        plan = SpeechFeatures(sr=SR, kind=kind)._plan()
+        batched = _kernel._frames_chunk(ys, 0, plan)
+        shuffled = _kernel._frames_chunk(ys[::-1] + ys, 0, plan)
+        for i, y in enumerate(ys):
+            alone = _kernel._frames_chunk([y], 0, plan)[0]
+            assert_array_equal(batched[i], alone)
+            assert_array_equal(shuffled[len(ys) - 1 - i], alone)
+            assert_array_equal(shuffled[len(ys) + i], alone)
+
+
+_OTHER_BLAS_KERNEL_SCRIPT = """
+import numpy as np
+from skvae.features import SpeechFeatures
+
+t = np.arange(800) / 8000
+short = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+fe = SpeechFeatures(sr=8000, kind="mfcc", output="pad", n_frames=40, cmvn="mean")
+assert not fe.transform([short])[0].reshape(40, 13)[-5:].any(), "pad not 0"
+fe.set_params(cmvn="meanvar", delta_order=2, context=1)
+silent, _ = fe.transform_frames([np.zeros(800)])
+assert not silent.any(), "silence not 0 after CMVN"
+"""
+
+
+@pytest.mark.parametrize("coretype", ["Haswell", "Prescott"])
+def test_exact_zeros_with_other_blas_kernels(coretype):
+    """What the front end promises bit for bit holds with other OpenBLAS
+    kernels than this CPU's (as on an AVX2-only machine): numpy's OpenBLAS
+    picks its kernel from OPENBLAS_CORETYPE."""
+    import os
+
+    env = dict(os.environ, OPENBLAS_CORETYPE=coretype)
+    subprocess.run(
+        [sys.executable, "-c", _OTHER_BLAS_KERNEL_SCRIPT], check=True, env=env
+    )
 
 
 def test_dataframe_column_of_waveforms():

@@ -14,9 +14,15 @@ removes most of the per-file overhead of calling ``librosa.stft`` once per
 utterance (and bounds the memory used by long recordings). It matches
 ``librosa.stft(center=True, pad_mode="constant", window="hann")`` followed by
 ``librosa.feature.melspectrogram`` and ``librosa.power_to_db(top_db=None)``.
-Every frame is computed on its own, in float64, and the result is cast to
-float32: a row does not depend on the other utterances it is batched with.
-The chunks themselves are fixed by the estimator, not by ``n_jobs``.
+Everything is computed in float64 and the result is cast to float32. A row
+does not depend, bit for bit, on the other utterances it is batched with:
+the FFT of a frame does not depend on the other frames, and the matrix
+products (mel filterbank, DCT), whose rounding can depend on a row's place
+in the product with some BLAS kernels (OpenBLAS on AVX2 CPUs), are computed
+utterance by utterance, each cut into blocks from its own first frame. The
+chunks themselves are fixed by the estimator, not by ``n_jobs``, and every
+chunk runs with one BLAS thread (whatever ``n_jobs`` and the worker's
+environment), so the output does not depend on ``n_jobs`` either.
 """
 
 import math
@@ -30,7 +36,7 @@ import numpy as np
 from ._audio import _load_path
 
 AMIN = 1e-10  # power floor of the log: silence is 10 * log10(AMIN) = -100 dB
-_STD_FLOOR = 1e-8  # CMVN leaves features of (near) zero variance unscaled
+_STD_FLOOR = 1e-8  # CMVN: features of smaller std (dB) are constant: exactly 0
 _BLOCK_ELEMENTS = 1 << 17  # samples per FFT block: 1 MiB of frames, cache-sized
 _BATCH_SAMPLES = 1 << 21  # samples per STFT batch: a 16 MiB float64 buffer
 _WORKSPACE_MAX_BYTES = 32 << 20  # larger scratch arrays are not kept
@@ -194,9 +200,10 @@ def make_plan(
         stats=stats,
     )
     # the features of digital silence, used to pad short utterances
-    silence = np.full((3, n_mels), 10.0 * np.log10(AMIN))
+    silence = np.full((1, n_mels), 10.0 * np.log10(AMIN))
     if dct_t is not None:
         silence = silence @ dct_t
+    silence = np.repeat(silence, 3, axis=0)  # three bitwise identical frames
     object.__setattr__(plan, "pad_row", _postprocess(silence, plan)[1])
     return plan
 
@@ -249,8 +256,45 @@ def _waveforms(items, start, plan):
 # --------------------------------------------------------------------------
 # frame level
 # --------------------------------------------------------------------------
+def _blocks(n_frames, block):
+    """Split a batch's frames into STFT blocks that never cut an utterance
+    at a batch-dependent place.
+
+    Yields ``(lo, hi, cuts)``: the frames ``lo:hi`` of the batch, and the
+    bounds of the utterance pieces in them (relative to ``lo``). Consecutive
+    whole utterances are grouped up to ``block`` frames; a longer utterance
+    is cut every ``block`` frames from its own first frame. So every matrix
+    product (one per piece) sees the same rows whatever the utterance is
+    batched with.
+    """
+    lo, cuts = 0, [0]
+    start = 0
+    for n in n_frames:
+        if n > block:  # a long utterance: blocks of its own
+            if len(cuts) > 1:
+                yield lo, start, cuts
+            for a in range(0, n, block):
+                b = min(n, a + block)
+                yield start + a, start + b, [0, b - a]
+            lo, cuts = start + n, [0]
+        else:
+            if cuts[-1] + n > block:
+                yield lo, start, cuts
+                lo, cuts = start, [0]
+            cuts.append(cuts[-1] + n)
+        start += n
+    if len(cuts) > 1:
+        yield lo, start, cuts
+
+
 def _static_features(ys, plan):
-    """Log-mel (dB) or MFCC frames of each waveform: list of (n_t, d) float64."""
+    """Log-mel (dB) or MFCC frames of each waveform: list of (n_t, d) float64.
+
+    The FFTs of a block of frames are computed together (the FFT of a frame
+    does not depend on the other rows), but the mel and DCT projections, as
+    matrix products whose rounding may depend on a row's position in the
+    product with some BLAS kernels, are computed utterance by utterance.
+    """
     n_fft, hop = plan.n_fft, plan.hop_length
     half = n_fft // 2
     lengths = np.array([y.shape[0] for y in ys])
@@ -269,8 +313,8 @@ def _static_features(ys, plan):
     n_bins, n_mels = plan.mel_basis_t.shape
     mel = _workspace("mel", (starts.size, n_mels), np.float64)
     block = max(1, _BLOCK_ELEMENTS // n_fft)  # bounds memory for long audio
-    for i in range(0, starts.size, block):
-        idx = starts[i : i + block]
+    for lo, hi, cuts in _blocks(n_frames.tolist(), block):
+        idx = starts[lo:hi]
         frames = view[idx]  # gather (np.take into a workspace is slower)
         frames *= plan.window
         spec = _workspace("spec", (idx.size, n_bins), np.complex128)
@@ -280,13 +324,16 @@ def _static_features(ys, plan):
         np.square(spec.real, out=power)
         np.square(spec.imag, out=imag2)
         power += imag2
-        np.matmul(power, plan.mel_basis_t, out=mel[i : i + block])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            np.matmul(power[a:b], plan.mel_basis_t, out=mel[lo + a : lo + b])
     np.maximum(mel, AMIN, out=mel)
     np.log10(mel, out=mel)
     mel *= 10.0
-    # the only array that leaves this function: a fresh one
-    feats = mel.copy() if plan.dct_t is None else mel @ plan.dct_t
-    return np.split(feats, np.cumsum(n_frames)[:-1])
+    bounds = np.cumsum(n_frames)[:-1]
+    # the only arrays that leave this function: fresh ones
+    if plan.dct_t is None:
+        return np.split(mel.copy(), bounds)
+    return [F @ plan.dct_t for F in np.split(mel, bounds)]
 
 
 def _postprocess(F, plan):
@@ -309,9 +356,14 @@ def _postprocess(F, plan):
         F = np.hstack(parts)
     if plan.cmvn is not None:
         F = F - F.mean(axis=0)
+        std = F.std(axis=0)
+        # a feature constant over the utterance (digital silence, padding)
+        # becomes exactly 0, not the rounding error of its mean, which
+        # differs with the CPU's SIMD and BLAS kernels
+        constant = std < _STD_FLOOR
+        F[:, constant] = 0.0
         if plan.cmvn == "meanvar":
-            std = F.std(axis=0)
-            std[std < _STD_FLOOR] = 1.0
+            std[constant] = 1.0
             F /= std
     if plan.context:
         c, n = plan.context, F.shape[0]
@@ -374,14 +426,34 @@ def _frames_chunk(items, start, plan):
     return [_postprocess(F, plan) for F in statics]
 
 
+_controller = None
+
+
+def _one_blas_thread():
+    """A context in which BLAS runs on one thread (threadpoolctl).
+
+    joblib's process workers get ``cpu_count() // n_jobs`` BLAS threads; the
+    split of a matrix product between threads can change its rounding, and
+    each job is meant to use one core.
+    """
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")
+
+
 def rows_chunk(items, start, plan):
     """Fixed-size rows (n_items, n_features_out) float32 of a chunk."""
-    frames = _frames_chunk(items, start, plan)
+    with _one_blas_thread():
+        frames = _frames_chunk(items, start, plan)
     return np.vstack([_to_row(F, plan) for F in frames]).astype(np.float32)
 
 
 def frames_chunk(items, start, plan):
     """All frames (sum n_t, d) float32 and each utterance's frame count."""
-    frames = _frames_chunk(items, start, plan)
+    with _one_blas_thread():
+        frames = _frames_chunk(items, start, plan)
     counts = np.array([F.shape[0] for F in frames], dtype=np.intp)
     return np.vstack(frames).astype(np.float32), counts

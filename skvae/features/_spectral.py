@@ -1,7 +1,6 @@
 """Log-mel and MFCC features as a stateless scikit-learn transformer."""
 
 import math
-from functools import cache
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,13 +18,6 @@ __all__ = ["SpeechFeatures", "extract_features"]
 # chunks, and hence the output, are the same for any n_jobs.
 _CHUNK_SIZE = 256
 _STATS = ("mean", "std", "min", "max", "median")
-
-
-@cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
 
 
 class SpeechFeatures(TransformerMixin, BaseEstimator):
@@ -85,8 +77,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     cmvn : {"mean", "meanvar"} or None, default=None
         Per-utterance normalisation of every frame feature: subtract the
         utterance's mean ("mean"), and also divide by its standard deviation
-        ("meanvar"; features with zero variance are left unscaled). None for
-        none.
+        ("meanvar"). A feature constant over the utterance (standard
+        deviation below 1e-8, e.g. in digital silence) becomes exactly 0, on
+        any CPU. None for none.
     context : int, default=0
         Stack each frame with ``context`` frames on each side (edges
         repeated), the offsets ``-context, ..., +context`` in that order.
@@ -305,12 +298,10 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         bounds = range(0, len(sources), _CHUNK_SIZE)
         tasks = [(sources[i : i + _CHUNK_SIZE], i) for i in bounds]
         if len(tasks) == 1 or effective_n_jobs(self.n_jobs) == 1:
-            # one core: no BLAS threads either (joblib does the same in its
-            # workers), so that n_jobs is the number of cores used and
-            # extractions run side by side (Dask, grid search) do not
-            # oversubscribe the machine
-            with _blas_controller().limit(limits=1, user_api="blas"):
-                return [chunk_fn(items, start, plan) for items, start in tasks]
+            # every chunk runs with one BLAS thread (in the kernel), so that
+            # n_jobs is the number of cores used and extractions run side by
+            # side (Dask, grid search) do not oversubscribe the machine
+            return [chunk_fn(items, start, plan) for items, start in tasks]
         # the tasks are already chunks: no auto-batching (which groups short
         # tasks and leaves one worker idle at the end), all queued at once
         return Parallel(n_jobs=self.n_jobs, batch_size=1, pre_dispatch="all")(
