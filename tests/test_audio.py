@@ -27,7 +27,8 @@ def dominant_freq(y, sr):
 def wav_bytes(data, *, sr=SR, bits=16, channels=1, declared=None, fmt_tag=1):
     """A minimal RIFF/WAVE file; ``declared`` overrides the data chunk size."""
     block = channels * bits // 8
-    fmt = struct.pack("<HHIIHH", fmt_tag, channels, sr, sr * block, block, bits)
+    byte_rate = (sr * block) & 0xFFFFFFFF
+    fmt = struct.pack("<HHIIHH", fmt_tag, channels, sr, byte_rate, block, bits)
     size = len(data) if declared is None else declared
     return (
         b"RIFF"
@@ -188,6 +189,118 @@ def test_broken_files_raise_naming_path_and_reason(tmp_path, kind, reason):
     assert str(path) in str(info.value)
     assert info.value.path == str(path)
     assert isinstance(info.value, ValueError) and isinstance(info.value, OSError)
+
+
+def _call_with_timeout(fn, fifo=None, timeout=20.0):
+    """Run ``fn()`` in a thread; fail (not hang) if it does not return.
+
+    A reader blocked on a FIFO without writer is released by opening the
+    FIFO for writing.
+    """
+    import os
+    import threading
+
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # handed to the test
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        if fifo is not None:
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        pytest.fail(f"still blocked after {timeout} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no FIFOs")
+def test_fifo_without_writer_is_refused_at_once(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioReadError, match=r"pipe\.wav.*not a regular file.*FIFO"):
+        _call_with_timeout(lambda: load_audio(fifo), fifo=fifo)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_devices_are_refused_without_reading(device):
+    import os
+
+    if not os.path.exists(device):
+        pytest.skip(f"no {device}")
+    with pytest.raises(AudioReadError, match="character device") as info:
+        _call_with_timeout(lambda: load_audio(device))
+    assert info.value.path == device
+
+
+def test_size_limits(tmp_path):
+    from skvae.features._audio import MAX_BYTES
+
+    assert MAX_BYTES == 2**30
+    path = write_wav(tmp_path / "one_second.wav", tone(duration=1.0), SR)  # 16 kB
+    with pytest.raises(AudioReadError, match=r"16044 bytes, more than max_bytes=16000"):
+        load_audio(path, max_bytes=16000)
+    # 8000 samples are 32 kB as float32
+    with pytest.raises(AudioReadError, match="32000 bytes as float32"):
+        load_audio(path, max_bytes=20000)
+    assert load_audio(path, max_bytes=32000)[0].size == 8000
+    # a compressed file is bounded by its decoded size, not its file size
+    flac = tmp_path / "quiet.flac"
+    sf.write(flac, np.zeros(SR * 60), SR)  # a minute of silence: tiny
+    assert flac.stat().st_size < 20000
+    with pytest.raises(AudioReadError, match=r"quiet\.flac.*1920000 bytes as float32"):
+        load_audio(flac, max_bytes=10**6)
+    # resampling is bounded too (soxr computes in float64)
+    with pytest.raises(AudioReadError, match="resampling its 8000 samples"):
+        load_audio(path, sr=48000, max_bytes=100_000)
+    for bad, error in [(0, ValueError), (1.5, TypeError), (True, TypeError)]:
+        with pytest.raises(error, match="max_bytes"):
+            load_audio(path, max_bytes=bad)
+
+
+def test_files_larger_than_the_default_limit_are_not_read(tmp_path):
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as fh:  # sparse: takes no disk space
+        fh.write(wav_bytes(b"\0\0" * 100))
+        fh.truncate(2**30 + 1)
+    with pytest.raises(AudioReadError, match=r"1073741825 bytes, more than max_bytes"):
+        load_audio(big)
+
+
+@pytest.mark.parametrize("rate", [1, 999, 768_001, 2**32 - 1])
+def test_implausible_header_sample_rate_is_refused(tmp_path, rate):
+    """A corrupt rate would resample 200 bytes into gigabytes (sr=1) or
+    into a single sample (sr=2**32 - 1)."""
+    from skvae.features import SpeechFeatures
+
+    path = tmp_path / "odd_rate.wav"
+    path.write_bytes(wav_bytes((tone() * 32767).astype("<i2").tobytes()[:200], sr=rate))
+    match = rf"odd_rate\.wav.*implausible sample rate {rate} Hz"
+    with pytest.raises(AudioReadError, match=match):
+        load_audio(path)
+    with pytest.raises(AudioReadError, match=match):
+        SpeechFeatures(sr=8000).transform([path])
+    # the same through libsndfile (AIFF)
+    aiff = tmp_path / "odd_rate.aiff"
+    if rate < 2**31:
+        sf.write(aiff, np.zeros(100), rate, format="AIFF")
+        with pytest.raises(AudioReadError, match=rf"implausible sample rate {rate}"):
+            load_audio(aiff)
+
+
+@pytest.mark.parametrize("rate", [1000, 768_000])
+def test_extreme_plausible_rates_are_read(tmp_path, rate):
+    path = tmp_path / "edge.wav"
+    sf.write(path, np.zeros(100), rate)
+    assert load_audio(path)[1] == rate
 
 
 def test_audio_read_error_pickles_with_its_attributes():

@@ -7,9 +7,11 @@ or changed. The number of rows is the count reported for the issue.
 
 import atexit
 import functools
+import os
 import shutil
 import struct
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -296,6 +298,13 @@ def _files():
     i = huge.find(b"data")
     huge[i + 4 : i + 8] = struct.pack("<I", 0xFFFFFFF0)
     (folder / "huge-header.wav").write_bytes(bytes(huge))
+    for rate in (1, 0xFFFFFFFF):  # header sample rates that make no sense
+        odd = bytearray(good)
+        i = odd.find(b"fmt ")
+        odd[i + 12 : i + 16] = struct.pack("<I", rate)
+        (folder / f"sr-{rate}.wav").write_bytes(bytes(odd))
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(folder / "fifo.wav")  # no writer: opening it would block
     return {p.stem: str(p) for p in folder.iterdir()} | {
         "missing": str(folder / "missing.wav"),
         "tone": tone,
@@ -306,6 +315,47 @@ def _fe():
     from skvae.features import SpeechFeatures
 
     return SpeechFeatures(sr=8000, n_mels=8, n_frames=4)
+
+
+def _returns_within(seconds, fn, fifo=None):
+    """Call ``fn()``; fail, not hang, if it is still running after ``seconds``."""
+    outcome = {}
+
+    def target():
+        try:
+            outcome["value"] = fn()
+        except BaseException as exc:  # handed to the caller
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        if fifo is not None:  # release the blocked reader
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        raise TimeoutError(f"still running after {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def _load_audio(source, **kwargs):
+    from skvae.features import load_audio
+
+    return load_audio(source, **kwargs)
+
+
+def _read_fifo():
+    if "fifo" not in _files():
+        pytest.skip("no FIFOs on this system")
+    fifo = _files()["fifo"]
+    return _returns_within(20, lambda: _fe().transform([fifo]), fifo=fifo)
+
+
+def _read_device(device):
+    if not os.path.exists(device):
+        pytest.skip(f"no {device} on this system")
+    return _returns_within(20, lambda: _fe().transform([device]))
 
 
 def _one_finite_row(out):
@@ -354,6 +404,31 @@ FRONT_END_CASES = [
         "audio-multi-gigabyte-header",
         lambda: _fe().transform([_files()["huge-header"]]),
         raises=_audio_error(r"declares 4294967280 bytes of audio data but only"),
+    ),
+    Case(
+        "audio-fifo-without-writer",  # would block forever in open()
+        _read_fifo,
+        raises=_audio_error(r"fifo\.wav': not a regular file but a FIFO"),
+    ),
+    Case(
+        "audio-dev-zero",  # would be read until MemoryError
+        lambda: _read_device("/dev/zero"),
+        raises=_audio_error(r"/dev/zero': not a regular file but a character"),
+    ),
+    Case(
+        "audio-larger-than-max-bytes",
+        lambda: _load_audio(_files()["ok"], max_bytes=1000),
+        raises=_audio_error(r"ok\.wav': the file has \d+ bytes, more than max_bytes"),
+    ),
+    Case(
+        "audio-header-sample-rate-1",  # would resample into 5 GB at 8 kHz
+        lambda: _fe().transform([_files()["sr-1"]]),
+        raises=_audio_error(r"sr-1\.wav': implausible sample rate 1 Hz"),
+    ),
+    Case(
+        "audio-header-sample-rate-2**32-1",  # would give one silent sample
+        lambda: _fe().transform([_files()["sr-4294967295"]]),
+        raises=_audio_error(r"implausible sample rate 4294967295 Hz"),
     ),
     Case(
         "audio-mislabelled-extension",  # the content decides, not the name

@@ -8,6 +8,7 @@ librosa only when a file has to be resampled.
 
 import io
 import os
+import stat
 from numbers import Integral, Real
 
 import numpy as np
@@ -21,14 +22,29 @@ _WAVE_FORMAT_EXTENSIBLE = 0xFFFE
 # a data chunk size of 0xFFFFFFFF means "unknown, read to the end of file"
 _WAV_SIZE_UNKNOWN = 0xFFFFFFFF
 
+#: The most bytes an audio file, its decoded float32 samples or a resampled
+#: float64 waveform may take (1 GiB, 4.5 hours of 16 kHz audio in float32):
+#: a bound on the memory one utterance can claim; see ``load_audio``.
+MAX_BYTES = 1 << 30
+#: The sample rates a file header may declare, in Hz: others are corrupt.
+MIN_SR, MAX_SR = 1000, 768_000
+
+_FILE_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
 
 class AudioReadError(ValueError, OSError):
     """An audio file could not be read.
 
-    Raised for files that do not exist, are empty, truncated, hold no audio
-    samples, hold NaN or infinite samples, or are not in an audio format that
-    libsndfile can decode. It subclasses both :class:`ValueError` and
-    :class:`OSError`.
+    Raised for files that do not exist, are not regular files (FIFOs,
+    devices, sockets, directories), are empty, too large, truncated, hold no
+    audio samples, declare an implausible sample rate, hold NaN or infinite
+    samples, or are not in an audio format that libsndfile can decode. It
+    subclasses both :class:`ValueError` and :class:`OSError`.
 
     Parameters
     ----------
@@ -67,7 +83,25 @@ def _is_path(source):
 # --------------------------------------------------------------------------
 # file reading
 # --------------------------------------------------------------------------
-def _parse_wav(buf, path):
+def _check_sr(sr, path):
+    if not MIN_SR <= sr <= MAX_SR:
+        raise AudioReadError(
+            path,
+            f"implausible sample rate {sr} Hz in the file header (audio files "
+            f"are read at {MIN_SR} to {MAX_SR} Hz): corrupt header?",
+        )
+
+
+def _check_decoded_size(n_values, path, max_bytes):
+    if 4 * n_values > max_bytes:
+        raise AudioReadError(
+            path,
+            f"its {n_values} samples would take {4 * n_values} bytes as float32, "
+            f"more than max_bytes={max_bytes}",
+        )
+
+
+def _parse_wav(buf, path, max_bytes=MAX_BYTES):
     """Decode a RIFF/WAVE byte string with numpy.
 
     Returns ``(data, sr)`` with ``data`` of shape (n_samples, n_channels)
@@ -112,6 +146,7 @@ def _parse_wav(buf, path):
         raise AudioReadError(
             path, f"corrupt WAV header ({channels} channels, sample rate {sr})"
         )
+    _check_sr(sr, path)
     width = bits // 8
     if (
         bits % 8
@@ -141,6 +176,7 @@ def _parse_wav(buf, path):
     if n_frames == 0:
         raise AudioReadError(path, "the file holds no audio samples (zero length)")
     count = n_frames * channels
+    _check_decoded_size(count, path, max_bytes)
     if tag == _WAVE_FORMAT_IEEE_FLOAT:
         dtype = "<f4" if bits == 32 else "<f8"
         data = np.frombuffer(buf, dtype, count, data_start).astype(np.float32)
@@ -160,14 +196,18 @@ def _parse_wav(buf, path):
     return data.reshape(n_frames, channels), sr
 
 
-def _read_soundfile(buf, path):
+def _read_soundfile(buf, path, max_bytes=MAX_BYTES):
     import soundfile as sf
 
     try:
         with sf.SoundFile(io.BytesIO(buf)) as f:
             sr = f.samplerate
             expected = f.frames
+            _check_sr(sr, path)
+            _check_decoded_size(expected * f.channels, path, max_bytes)
             data = f.read(dtype="float32", always_2d=True)
+    except AudioReadError:
+        raise
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         detail = getattr(exc, "error_string", None) or str(exc)
         detail = detail.strip().removeprefix("Error :").strip() or type(exc).__name__
@@ -187,32 +227,73 @@ def _read_soundfile(buf, path):
     return data, sr
 
 
-def _read_file(path):
-    """Read a file into ((n_samples, n_channels) float32, native sr)."""
-    path = os.fspath(path)
+def _open_regular(path):
+    """Open a regular file for reading, never blocking (FIFO, device)."""
     try:
-        with open(path, "rb") as fh:
-            buf = fh.read()
+        # O_NONBLOCK: opening a FIFO that has no writer returns at once
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise AudioReadError(path, "file does not exist") from None
     except IsADirectoryError:
         raise AudioReadError(path, "is a directory, not an audio file") from None
     except OSError as exc:
         raise AudioReadError(path, f"cannot open file ({exc.strerror})") from exc
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise AudioReadError(path, "is a directory, not an audio file")
+        kind = next((what for test, what in _FILE_KINDS if test(mode)), "special")
+        raise AudioReadError(
+            path, f"not a regular file but {kind}: only audio files are read"
+        )
+    return os.fdopen(fd, "rb")
+
+
+def _read_file(path, max_bytes=MAX_BYTES):
+    """Read a file into ((n_samples, n_channels) float32, native sr)."""
+    path = os.fspath(path)
+    with _open_regular(path) as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size > max_bytes:
+            raise AudioReadError(
+                path, f"the file has {size} bytes, more than max_bytes={max_bytes}"
+            )
+        buf = fh.read(max_bytes + 1)  # the file may have grown since
+    if len(buf) > max_bytes:
+        raise AudioReadError(path, f"the file has more than max_bytes={max_bytes}")
     if not buf:
         raise AudioReadError(path, "empty file (0 bytes)")
-    parsed = _parse_wav(buf, path)
+    parsed = _parse_wav(buf, path, max_bytes)
     if parsed is None:
-        parsed = _read_soundfile(buf, path)
+        parsed = _read_soundfile(buf, path, max_bytes)
     return parsed
 
 
-def _resample(y, orig_sr, target_sr):
+def _resample(y, orig_sr, target_sr, path=None, index=None, max_bytes=MAX_BYTES):
+    """Resample a waveform (soxr, high quality), refusing huge outputs."""
+    n_out = -(-y.shape[0] * target_sr // orig_sr)
+    if 8 * n_out > max_bytes:  # soxr works in float64
+        reason = (
+            f"resampling its {y.shape[0]} samples from {orig_sr} Hz to "
+            f"{target_sr} Hz would give {n_out} samples ({8 * n_out} bytes in "
+            f"float64), more than max_bytes={max_bytes}"
+        )
+        if path is None:
+            prefix = "" if index is None else f"X[{index}]: "
+            raise ValueError(f"{prefix}waveform: {reason}")
+        raise AudioReadError(path, reason, index)
     import librosa  # lazily: only files at another rate pay the import
 
     y = librosa.resample(
         y.astype(np.float64), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq"
     )
+    if y.size == 0:
+        reason = f"too short to resample from {orig_sr} Hz to {target_sr} Hz"
+        if path is None:
+            prefix = "" if index is None else f"X[{index}]: "
+            raise ValueError(f"{prefix}waveform is {reason}")
+        raise AudioReadError(path, reason, index)
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
@@ -226,22 +307,24 @@ def _finish(y, name, index=None):
     return y
 
 
-def _load_path(path, sr, index=None):
+def _read_mono(path, index=None, max_bytes=MAX_BYTES):
+    """Read a file as a mono float32 waveform at its own rate: (y, file_sr)."""
     try:
-        data, file_sr = _read_file(path)
+        data, file_sr = _read_file(path, max_bytes)
     except AudioReadError as exc:
         if index is not None:
             raise AudioReadError(exc.path, exc.reason, index) from exc.__cause__
         raise
     y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     _finish(y, os.fspath(path), index)
+    return np.ascontiguousarray(y), file_sr
+
+
+def _load_path(path, sr, index=None, max_bytes=MAX_BYTES):
+    y, file_sr = _read_mono(path, index, max_bytes)
     if sr is not None and file_sr != sr:
-        y = _resample(y, file_sr, sr)
-        if y.size == 0:
-            raise AudioReadError(
-                path, f"too short to resample from {file_sr} Hz to {sr} Hz", index
-            )
-    return np.ascontiguousarray(y), (file_sr if sr is None else sr)
+        y = _resample(y, file_sr, sr, os.fspath(path), index, max_bytes)
+    return y, (file_sr if sr is None else sr)
 
 
 _INT_SCALE = {1: 2.0**-7, 2: 2.0**-15, 4: 2.0**-31, 8: 2.0**-63}
@@ -279,7 +362,7 @@ def _as_waveform(y, index=None):
     return _finish(out, None, index)
 
 
-def load_audio(source, *, sr=None):
+def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
     """Load one utterance as a mono float32 waveform.
 
     Parameters
@@ -294,6 +377,12 @@ def load_audio(source, *, sr=None):
         Target sample rate. Files at another rate are resampled (soxr, high
         quality). None keeps a file's own rate. A waveform is taken to be at
         ``sr`` already, which must then be given.
+    max_bytes : int, default=2**30
+        The most bytes a file, its samples decoded to float32, or the
+        resampled waveform (in float64, as soxr computes it) may take (1 GiB
+        by default, 4.5 hours of 16 kHz audio in float32):
+        larger ones raise :class:`AudioReadError` before the memory is
+        taken.
 
     Returns
     -------
@@ -305,9 +394,13 @@ def load_audio(source, *, sr=None):
     Raises
     ------
     AudioReadError
-        A file does not exist, is empty, truncated, holds no samples, holds
-        NaN or infinite samples, or is not audio; the message names the file
-        and the reason.
+        A file does not exist, is not a regular file (a FIFO, a device such
+        as ``/dev/zero``, a directory: never read, so never blocking), is
+        empty, larger than ``max_bytes`` (or would be once decoded or
+        resampled), truncated, holds no samples, declares a sample rate
+        outside 1,000 to 768,000 Hz (a corrupt header), holds NaN or
+        infinite samples, or is not audio; the message names the file and
+        the reason.
     ValueError
         A waveform is empty, not 1-D or holds NaN or infinite values.
 
@@ -327,8 +420,12 @@ def load_audio(source, *, sr=None):
         not isinstance(sr, Integral) or isinstance(sr, bool) or sr <= 0
     ):
         raise ValueError(f"sr must be a positive int or None; got {sr!r}")
+    if not isinstance(max_bytes, Integral) or isinstance(max_bytes, bool):
+        raise TypeError(f"max_bytes must be an int; got {max_bytes!r}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be positive; got {max_bytes}")
     if _is_path(source):
-        return _load_path(source, sr)
+        return _load_path(source, sr, max_bytes=max_bytes)
     if sr is None:
         raise ValueError("sr must be given for a waveform: its rate is unknown")
     return _as_waveform(source), int(sr)
