@@ -485,6 +485,30 @@ FRONT_END_CASES = [
     ),
 ]
 
+
+def _group_scaler():
+    from skvae.features import GroupStandardScaler
+
+    return GroupStandardScaler()
+
+
+def _unit_std(out):
+    np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-6)
+
+
+FRONT_END_CASES += [
+    Case(
+        "group-scaler-std-1e-20",  # not "constant": scaled like any data
+        lambda: _group_scaler().fit_transform(X * 1e-20),
+        behaves=_unit_std,
+    ),
+    Case(
+        "group-scaler-float32-rows-times-1e-7",
+        lambda: _group_scaler().fit_transform((X * 1e-7).astype(np.float32)),
+        behaves=lambda out: np.testing.assert_allclose(out.std(axis=0), 1.0, rtol=1e-4),
+    ),
+]
+
 CASES = ESTIMATOR_CASES + FRONT_END_CASES
 
 

@@ -50,6 +50,39 @@ def test_constant_feature_in_a_group_stays_finite():
     assert_allclose(Xt[:, 1], 0)
 
 
+@pytest.mark.parametrize(
+    ("dtype", "factor"),
+    [(np.float32, 1e-7), (np.float64, 1e-16), (np.float64, 1e-20), (np.float64, 1e20)],
+)
+def test_tiny_and_huge_scales_are_standardised(voices, dtype, factor):
+    """Constant means constant relative to the data, not below an absolute
+    threshold: rows scaled by 1e-16 are not all 'constant'."""
+    X, _, speakers = voices
+    Xs = (X * factor).astype(dtype)
+    expected = StandardScaler().fit_transform(X)
+    scaler = GroupStandardScaler().fit(Xs)
+    out = scaler.transform(Xs)
+    assert out.dtype == dtype
+    rtol = 1e-4 if dtype == np.float32 else 1e-9
+    assert_allclose(out, expected, rtol=rtol, atol=rtol)
+    assert_allclose(scaler.scale_, X.std(0) * factor, rtol=rtol)
+    Xt = GroupStandardScaler().fit_transform(Xs, groups=speakers)
+    for s in np.unique(speakers):
+        assert_allclose(Xt[speakers == s].std(0), 1.0, rtol=rtol)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "value"), [(np.float32, 0.1), (np.float64, 1e8), (np.float64, 1e-30)]
+)
+def test_constant_features_of_any_magnitude_become_zero(dtype, value):
+    X = np.c_[np.arange(10.0), np.full(10, value)].astype(dtype)
+    scaler = GroupStandardScaler(min_group_size=2).fit(X)
+    assert scaler.scale_[1] == 1.0
+    assert_allclose(scaler.transform(X)[:, 1], 0.0, atol=1e-6 * value)
+    Xt = scaler.fit_transform(X, groups=[0, 1] * 5)
+    assert_allclose(Xt[:, 1], 0.0, atol=1e-6 * value)
+
+
 def test_errors(voices):
     X, _, speakers = voices
     scaler = GroupStandardScaler().fit(X)

@@ -16,11 +16,18 @@ __all__ = ["GroupStandardScaler"]
 
 
 def _moments(X):
+    """Mean and scale of the columns of X (scale 1 for constant columns).
+
+    A column is constant when its standard deviation is within the rounding
+    error of its mean (``n * eps * |mean|``, in float64): a relative test, so
+    that data of any scale (1e-20 as well as 1e20) is standardised; only a
+    spread that rounding alone can produce counts as none. Constant columns
+    keep their centred value, 0, instead of becoming NaN or noise.
+    """
     mean = X.mean(axis=0, dtype=np.float64)
     scale = X.std(axis=0, dtype=np.float64)
-    # features without variance keep their centred value (0) instead of
-    # becoming NaN, as in sklearn.preprocessing.StandardScaler
-    scale[scale <= 10 * np.finfo(np.float64).eps * np.maximum(1, np.abs(mean))] = 1.0
+    rounding = X.shape[0] * np.finfo(np.float64).eps * np.abs(mean)
+    scale[scale <= rounding] = 1.0
     return mean, scale
 
 
@@ -55,7 +62,10 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         Mean of all training rows (used when ``transform`` gets no groups).
 
     scale_ : ndarray of shape (n_features_in_,)
-        Standard deviation of all training rows (1 for constant features).
+        Standard deviation of all training rows (1 for constant features:
+        those whose standard deviation is within the rounding error of their
+        mean, a test relative to the data's scale, so that features of any
+        magnitude, even 1e-20, are standardised).
 
     n_features_in_ : int
         Number of features seen during fit.
