@@ -1,37 +1,60 @@
 """skvae: variational autoencoders as scikit-learn estimators, for speech.
 
-The estimators live in private modules and are re-exported here. They are
-loaded lazily, so that ``import skvae.features`` or ``import skvae.datasets``
-(the speech front end) never imports torch.
-"""
+Public names
+------------
+VAETransformer, VAEClassifier
+    The estimators (defined in ``skvae._transformer`` / ``skvae._classifier``).
+save, load
+    Weights-only model files (``skvae._persistence``).
+export_onnx, export_torchscript
+    Deployment exports (``skvae._export``).
+features, datasets
+    The speech front end and the corpora; they never import torch.
 
-import importlib
+The names above need torch, which takes a second or more to import. They are
+therefore imported on first access, by the module-level ``__getattr__`` below
+(PEP 562): ``import skvae.features`` or ``import skvae.datasets`` imports
+this file but never torch, while ``from skvae import VAETransformer`` works as
+usual. ``tests/test_layering.py`` reads the imports below like any others.
+"""
 
 from ._version import __version__
 
-# public name -> private module that defines it
-_LAZY_ATTRS = {
-    "VAEClassifier": "._classifier",
-    "VAETransformer": "._transformer",
-    "export_onnx": "._export",
-    "export_torchscript": "._export",
-    "load": "._persistence",
-    "save": "._persistence",
-}
-_SUBMODULES = ("features", "datasets")
-
-__all__ = ["__version__", *_LAZY_ATTRS, *_SUBMODULES]
+__all__ = [
+    "VAEClassifier",
+    "VAETransformer",
+    "__version__",
+    "datasets",
+    "export_onnx",
+    "export_torchscript",
+    "features",
+    "load",
+    "save",
+]
 
 
 def __getattr__(name):
-    if name in _LAZY_ATTRS:
-        module = importlib.import_module(_LAZY_ATTRS[name], __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    """Import public name ``name`` on first use, then keep it in the module."""
+    if name == "VAETransformer":
+        from ._transformer import VAETransformer as value
+    elif name == "VAEClassifier":
+        from ._classifier import VAEClassifier as value
+    elif name == "save":
+        from ._persistence import save as value
+    elif name == "load":
+        from ._persistence import load as value
+    elif name == "export_onnx":
+        from ._export import export_onnx as value
+    elif name == "export_torchscript":
+        from ._export import export_torchscript as value
+    elif name == "features":
+        from . import features as value
+    elif name == "datasets":
+        from . import datasets as value
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__():

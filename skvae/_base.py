@@ -2,9 +2,14 @@
 
 :class:`BaseVAE` holds what :class:`~skvae.VAETransformer` and
 :class:`~skvae.VAEClassifier` have in common: input standardisation, module
-construction, the training run (threads, generators, optimizer, validation
-split, early stopping), conversions to tensors, and pickling with CPU tensors.
-It has no public methods of its own.
+construction, the training run as named steps (:meth:`BaseVAE._fit`), label
+lookup, chunked inference and sampling, conversions to tensors, weights files
+(through :mod:`skvae._weights`) and pickling with CPU tensors. Its only public
+method is :meth:`BaseVAE.save`.
+
+Estimators whose fitted models can be saved register themselves with
+:func:`register_saveable`; :func:`skvae.load` finds them by the class name
+stored in the file and calls their ``_from_weights`` hook.
 """
 
 import contextlib
@@ -18,16 +23,65 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from ._training import ThreadTuner, Trainer, resolve_device, torch_threads
+from ._training import (
+    ThreadTuner,
+    Trainer,
+    TrainingData,
+    device_available,
+    resolve_device,
+    torch_threads,
+)
 from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
 from ._version import __version__
+from ._weights import WeightsFile, build_module, write
 from .exceptions import InconsistentVersionWarning
 
-__all__ = ["BaseVAE"]
+__all__ = ["BaseVAE", "register_saveable", "saveable_classes"]
 
 _MAX_SEED = np.iinfo(np.int32).max
+
+#: fitted attributes every weights file stores as JSON (arrays: mean_, scale_)
+_JSON_ATTRS = (
+    "n_features_in_",
+    "n_iter_",
+    "best_loss_",
+    "best_validation_score_",
+    "history_",
+    "_score_seed",
+)
+
+#: class name -> estimator class, for the estimators that weights files hold
+_SAVEABLE = {}
+
+
+def register_saveable(cls):
+    """Class decorator: ``cls`` can be saved to and loaded from weights files.
+
+    Its class name is the key stored in the file. Subclasses are not
+    registered with their parent: a weights file could not rebuild them.
+    """
+    _SAVEABLE[cls.__name__] = cls
+    return cls
+
+
+def saveable_classes():
+    """The registered estimator classes, by name (a copy)."""
+    return dict(_SAVEABLE)
+
+
+def store_params(estimator, params):
+    """Store constructor arguments as attributes: the body of every ``__init__``.
+
+    scikit-learn reads the parameters from the signature of the estimator's
+    own ``__init__`` (no ``**kwargs``), so each estimator lists them all; this
+    stores them unchanged, as sklearn requires, without a line per parameter.
+    Call it as ``store_params(self, locals())``.
+    """
+    for name, value in params.items():
+        if name != "self":
+            setattr(estimator, name, value)
 
 
 def _check_n_samples(n_samples):
@@ -37,10 +91,39 @@ def _check_n_samples(n_samples):
         raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
 
 
+def _index_in(known, values, error):
+    """Positions of ``values`` in the sorted array ``known`` (int64).
+
+    Values not in ``known`` raise ``ValueError(error.format(unknown=...))``
+    with the first five of them.
+    """
+    values = np.asarray(values)
+    idx = np.clip(np.searchsorted(known, values), 0, len(known) - 1)
+    unknown = known[idx] != values
+    if np.any(unknown):
+        raise ValueError(error.format(unknown=np.unique(values[unknown])[:5].tolist()))
+    return idx.astype(np.int64)
+
+
+def _one_per_row(values, n_rows, name, rows):
+    """``values`` as a 1-D array of ``n_rows`` entries; one value is repeated.
+
+    ``rows`` completes the error message, e.g. ``"there are 3 rows"``.
+    """
+    values = np.asarray(values)
+    if values.ndim == 0:
+        values = np.full(n_rows, values[()])
+    values = column_or_1d(values)
+    if values.shape[0] != n_rows:
+        raise ValueError(f"{name} has {values.shape[0]} entries, but {rows}.")
+    return values
+
+
 class BaseVAE(BaseEstimator):
     """Base class of the VAE estimators (not public).
 
-    Subclasses set ``_module_class`` and may override ``_module_kwargs``.
+    Subclasses set ``_module_class`` and may override ``_module_kwargs``, and
+    the weights-file hooks ``_weights_extra`` / ``_restore_fitted``.
     """
 
     _module_class = VAE
@@ -76,6 +159,9 @@ class BaseVAE(BaseEstimator):
     #: bottleneck); a classifier's latent space has no such limit
     _bottleneck = True
 
+    # ------------------------------------------------------------------
+    # the model
+    # ------------------------------------------------------------------
     def _resolved_standardize(self):
         if self.standardize == "auto":
             return self.likelihood == "gaussian"
@@ -87,6 +173,7 @@ class BaseVAE(BaseEstimator):
         return bool(self.standardize)
 
     def _check_fit_data(self, X):
+        """Checks of the parameters against the data; the hidden layer widths."""
         n_samples, n_features = X.shape
         if self._bottleneck and self.n_components > n_features:
             raise ValueError(
@@ -111,93 +198,6 @@ class BaseVAE(BaseEstimator):
             )
         return tuple(int(h) for h in hidden)
 
-    def _init_model(self, X, hidden, device, seeds, reset_kwargs=None):
-        # X: the rows whose statistics standardise the data (clean targets
-        # for a denoising model); only its shape and moments are used
-        standardize = self._resolved_standardize()
-        constant = None
-        if standardize:
-            mean, scale = _mean_std(X)
-            constant = ~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))
-            scale[constant] = 1
-        else:
-            mean = np.zeros(X.shape[1])
-            scale = np.ones(X.shape[1])
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
-            raise ValueError(
-                "X has values so large that their mean or variance overflows; "
-                "rescale X before fitting."
-            )
-        self.mean_ = mean
-        self.scale_ = scale
-        with torch.device("meta"):
-            module = self._module_class(
-                X.shape[1],
-                self.n_components,
-                hidden,
-                self.activation,
-                self.likelihood,
-                **self._module_kwargs(X),
-            )
-        module = module.to_empty(device="cpu")
-        init_gen = torch.Generator().manual_seed(int(seeds[0]))
-        module.reset_parameters(init_gen, **(reset_kwargs or {}))
-        module.set_standardization(mean, scale, constant)
-        self.module_ = module.to(device)
-        self.device_ = device
-        self._optimizer = None
-        self._generators = None
-        self._score_seed = int(seeds[3])
-        self.history_ = []
-        self.n_iter_ = 0
-        self.best_loss_ = math.inf
-        self.best_validation_score_ = None
-
-    def _make_generators(self, seeds, device):
-        shuffle = torch.Generator().manual_seed(int(seeds[1]))
-        noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
-        return shuffle, noise
-
-    def _make_optimizer(self):
-        fused = self.device_.type in ("cpu", "cuda")
-        return torch.optim.Adam(
-            self.module_.parameters(),
-            lr=self.learning_rate_init,
-            weight_decay=self.alpha,
-            fused=fused,
-        )
-
-    def save(self, path):
-        """Save the fitted model as a weights-only file (see :func:`skvae.save`).
-
-        Unlike joblib/pickle, the file cannot execute code when loaded with
-        :func:`skvae.load`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination, conventionally ending in ``.safetensors``.
-
-        Returns
-        -------
-        path : pathlib.Path
-            The written file.
-        """
-        from ._persistence import save
-
-        return save(self, path)
-
-    def _observe(self, dec, gen, observation_noise):
-        """Rows from decoder outputs ``dec`` (CPU): draws from p(x | z), or the
-        mean E[x | z] without ``observation_noise`` (standardised units)."""
-        module = self.module_
-        if not observation_noise:
-            return torch.sigmoid(dec) if self.likelihood == "bernoulli" else dec
-        if self.likelihood == "bernoulli":
-            return torch.bernoulli(torch.sigmoid(dec), generator=gen)
-        std = torch.exp(0.5 * module.observation_logvar()) * module.keep
-        return dec + std.cpu() * torch.randn(dec.shape, generator=gen)
-
     def _module_kwargs(self, X):
         """Extra constructor arguments of the torch module (subclass hook)."""
         if self.frame_shape is None:
@@ -215,6 +215,72 @@ class BaseVAE(BaseEstimator):
             )
         return {"frame_shape": shape}
 
+    def _standardization(self, X):
+        """(mean, scale, constant) of the columns of X, or the identity."""
+        if not self._resolved_standardize():
+            return np.zeros(X.shape[1]), np.ones(X.shape[1]), None
+        mean, scale = _mean_std(X)
+        constant = ~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))
+        scale[constant] = 1
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
+            raise ValueError(
+                "X has values so large that their mean or variance overflows; "
+                "rescale X before fitting."
+            )
+        return mean, scale, constant
+
+    def _init_model(self, X, hidden, device, seeds, reset_kwargs=None):
+        """A fresh module (weights from ``seeds[0]``) and fresh training state.
+
+        ``X``: the rows whose statistics standardise the data (clean targets
+        for a denoising model); only its shape and moments are used.
+        """
+        mean, scale, constant = self._standardization(X)
+        self.mean_ = mean
+        self.scale_ = scale
+        config = {
+            "n_features": X.shape[1],
+            "n_components": self.n_components,
+            "hidden_layer_sizes": hidden,
+            "activation": self.activation,
+            "likelihood": self.likelihood,
+            **self._module_kwargs(X),
+        }
+        module = build_module(self._module_class, config)
+        init_gen = torch.Generator().manual_seed(int(seeds[0]))
+        module.reset_parameters(init_gen, **(reset_kwargs or {}))
+        module.set_standardization(mean, scale, constant)
+        self._set_fitted_module(module.to(device), device)
+        self._score_seed = int(seeds[3])
+        self.history_ = []
+        self.n_iter_ = 0
+        self.best_loss_ = math.inf
+        self.best_validation_score_ = None
+
+    def _set_fitted_module(self, module, device):
+        """Install a module; training state (optimizer, RNG streams) restarts."""
+        self.module_ = module
+        self.device_ = device
+        self._optimizer = None
+        self._generators = None
+
+    def _make_generators(self, seeds, device):
+        shuffle = torch.Generator().manual_seed(int(seeds[1]))
+        noise = torch.Generator(device=device).manual_seed(int(seeds[2]))
+        return shuffle, noise
+
+    def _make_optimizer(self):
+        fused = self.device_.type in ("cpu", "cuda")
+        return torch.optim.Adam(
+            self.module_.parameters(),
+            lr=self.learning_rate_init,
+            weight_decay=self.alpha,
+            fused=fused,
+        )
+
+    # ------------------------------------------------------------------
+    # training
+    # ------------------------------------------------------------------
     def _fit(
         self,
         X,
@@ -230,109 +296,60 @@ class BaseVAE(BaseEstimator):
     ):
         """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned arrays.
 
-        Standardisation statistics come from ``target`` when it is given.
-        ``before_training(module)`` runs once the module exists (to set
-        training-only settings on it); ``reset_kwargs`` go to the module's
-        ``reset_parameters`` when a fresh model is initialised.
+        ``continuing`` keeps the fitted model and its training state;
+        ``incremental`` (``partial_fit``) runs without a validation split or
+        convergence check. Standardisation statistics come from ``target``
+        when it is given. ``before_training(module)`` runs once the module
+        exists (to set training-only settings on it); ``reset_kwargs`` go to
+        the module's ``reset_parameters`` when a fresh model is initialised.
         """
         hidden = self._check_fit_data(X)
-        rng = check_random_state(self.random_state)
-        seeds = rng.randint(_MAX_SEED, size=5)
-        if continuing:
-            device = self.device_
-        else:
+        seeds = check_random_state(self.random_state).randint(_MAX_SEED, size=5)
+        if not continuing:
             device = resolve_device(self.device)
             self._init_model(
                 X if target is None else target, hidden, device, seeds, reset_kwargs
             )
             self._partial = incremental
-
         if before_training is not None:
             before_training(self.module_)
+        early = self.early_stopping and not incremental
         with torch_threads(self.n_threads):
-            if self._generators is None:
-                # offset by the epochs already run, so a restarted stream
-                # (e.g. after unpickling without training state) differs
-                self._generators = self._make_generators(seeds + self.n_iter_, device)
-            if self._optimizer is None:
-                self._optimizer = self._make_optimizer()
-            else:
-                for group in self._optimizer.param_groups:
-                    group["lr"] = self.learning_rate_init
-                    group["weight_decay"] = self.alpha
-
-            early = self.early_stopping and not incremental
-            Xt = self._to_tensor(X)
-            n_train = X.shape[0]
-            train_idx = val_idx = val_eps = None
-            if early:
-                train_idx, val_idx = self._validation_split(X.shape[0], seeds[4])
-                n_train = train_idx.shape[0]
-                vgen = torch.Generator().manual_seed(int(seeds[4]))
-                val_eps = torch.randn(
-                    val_idx.shape[0], self.n_components, generator=vgen
-                ).to(device)
-
-            tuner = None
-            if self.n_threads is None and device.type == "cpu":
-                max_threads = torch.get_num_threads()
-                if max_threads > 1:
-                    # partial_fit keeps its tuner from call to call: a fresh
-                    # one would re-probe every thread count on every batch,
-                    # which costs most of a short call on a busy machine
-                    tuner = getattr(self, "_tuner", None) if incremental else None
-                    if tuner is None or max(tuner.options) != max_threads:
-                        tuner = ThreadTuner(max_threads)
-                    torch.set_num_threads(tuner.threads)
-                    self._tuner = tuner if incremental else None
-            trainer = Trainer(
-                tuner=tuner,
-                module=self.module_,
-                optimizer=self._optimizer,
-                batch_size=min(self.batch_size, n_train),
-                beta=self.beta,
-                kl_warmup=self.kl_warmup,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                verbose=self.verbose,
-                shuffle_gen=self._generators[0],
-                noise_gen=self._generators[1],
-                history=self.history_,
+            data = self._training_data(
+                X, target, cond, corruption_std, seeds[4] if early else None
             )
-            if early:
-                trainer.best_validation_score = -math.inf
-            else:
+            trainer = self._make_trainer(seeds, data, incremental)
+            if not early:
                 trainer.best_loss = self.best_loss_
             converged = trainer.run(
-                Xt,
+                data,
                 max_epochs=max_epochs,
-                train_indices=train_idx,
-                val_indices=val_idx,
-                target=None if target is None else self._to_tensor(target),
-                cond=None if cond is None else torch.from_numpy(cond).to(device),
-                corruption_std=corruption_std,
-                val_eps=val_eps,
                 early_stopping=early,
                 check_convergence=not incremental,
             )
-        self.n_iter_ = len(self.history_)
-        self.best_loss_ = min((h["loss"] for h in self.history_), default=math.inf)
-        if early:
-            self.best_validation_score_ = trainer.best_validation_score
-        if (
-            not incremental
-            and not converged
-            and trainer.n_epochs >= max_epochs
-            and max_epochs == self.max_iter
-            and len(self.history_) > 0
-        ):
-            warnings.warn(
-                f"{type(self).__name__} stopped after max_iter={self.max_iter} epochs "
-                "before the loss converged; consider a larger max_iter.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
+        self._record_training(trainer, early)
+        if not incremental:
+            self._warn_if_not_converged(converged, trainer.n_epochs, max_epochs)
         return self
+
+    def _training_data(self, X, target, cond, corruption_std, validation_seed):
+        """The tensors of a training run; a validation split when a seed is given."""
+        train_idx = val_idx = val_eps = None
+        if validation_seed is not None:
+            train_idx, val_idx = self._validation_split(X.shape[0], validation_seed)
+            vgen = torch.Generator().manual_seed(int(validation_seed))
+            val_eps = torch.randn(
+                val_idx.shape[0], self.n_components, generator=vgen
+            ).to(self.device_)
+        return TrainingData(
+            X=self._to_tensor(X),
+            target=None if target is None else self._to_tensor(target),
+            cond=None if cond is None else torch.from_numpy(cond).to(self.device_),
+            train_indices=train_idx,
+            val_indices=val_idx,
+            val_eps=val_eps,
+            corruption_std=corruption_std,
+        )
 
     def _validation_split(self, n, seed):
         """Row indices (train, validation) as tensors on the fitted device."""
@@ -345,6 +362,79 @@ class BaseVAE(BaseEstimator):
         perm = torch.from_numpy(np.random.RandomState(seed).permutation(n))
         return perm[n_val:].to(self.device_), perm[:n_val].to(self.device_)
 
+    def _make_trainer(self, seeds, data, incremental):
+        """A Trainer on the fitted module, with this fit's optimizer and streams."""
+        if self._generators is None:
+            # offset by the epochs already run, so a restarted stream
+            # (e.g. after unpickling without training state) differs
+            self._generators = self._make_generators(seeds + self.n_iter_, self.device_)
+        return Trainer(
+            tuner=self._thread_tuner(incremental),
+            module=self.module_,
+            optimizer=self._optimizer_for_fit(),
+            batch_size=min(self.batch_size, data.n_train),
+            beta=self.beta,
+            kl_warmup=self.kl_warmup,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+            shuffle_gen=self._generators[0],
+            noise_gen=self._generators[1],
+            history=self.history_,
+        )
+
+    def _optimizer_for_fit(self):
+        """The optimizer, kept across warm starts and partial_fit calls; its
+        learning rate and weight decay follow the current parameters."""
+        if self._optimizer is None:
+            self._optimizer = self._make_optimizer()
+        else:
+            for group in self._optimizer.param_groups:
+                group["lr"] = self.learning_rate_init
+                group["weight_decay"] = self.alpha
+        return self._optimizer
+
+    def _thread_tuner(self, incremental):
+        """A ThreadTuner for CPU training with ``n_threads=None``, else None.
+
+        Must run inside ``torch_threads``: the most threads it tries is the
+        count set there. partial_fit keeps its tuner from call to call: a
+        fresh one would re-probe every thread count on every batch, which
+        costs most of a short call on a busy machine.
+        """
+        if self.n_threads is not None or self.device_.type != "cpu":
+            return None
+        max_threads = torch.get_num_threads()
+        if max_threads <= 1:
+            return None
+        tuner = getattr(self, "_tuner", None) if incremental else None
+        if tuner is None or max(tuner.options) != max_threads:
+            tuner = ThreadTuner(max_threads)
+        torch.set_num_threads(tuner.threads)
+        self._tuner = tuner if incremental else None
+        return tuner
+
+    def _record_training(self, trainer, early):
+        """Fitted attributes that summarise the training so far."""
+        self.n_iter_ = len(self.history_)
+        self.best_loss_ = min((h["loss"] for h in self.history_), default=math.inf)
+        if early:
+            self.best_validation_score_ = trainer.best_validation_score
+
+    def _warn_if_not_converged(self, converged, n_epochs, max_epochs):
+        if (
+            not converged
+            and n_epochs >= max_epochs
+            and max_epochs == self.max_iter
+            and len(self.history_) > 0
+        ):
+            warnings.warn(
+                f"{type(self).__name__} stopped after max_iter={self.max_iter} epochs "
+                "before the loss converged; consider a larger max_iter.",
+                ConvergenceWarning,
+                stacklevel=5,
+            )
+
     @property
     def loss_curve_(self):
         check_is_fitted(self)
@@ -356,6 +446,42 @@ class BaseVAE(BaseEstimator):
         if not self.history_ or "validation_score" not in self.history_[-1]:
             return None
         return [h.get("validation_score") for h in self.history_]
+
+    # ------------------------------------------------------------------
+    # labels and generation
+    # ------------------------------------------------------------------
+    def _one_hot(self, idx, n_codes):
+        """One-hot float32 codes of the indices ``idx``, on the fitted device."""
+        return torch.nn.functional.one_hot(
+            torch.from_numpy(np.asarray(idx, dtype=np.int64)), n_codes
+        ).to(device=self.device_, dtype=torch.float32)
+
+    def _generate(
+        self, n_samples, rng, *, codes=None, n_codes=0, observation_noise=True, **prior
+    ):
+        """Rows decoded from prior draws, in chunks, in the original units.
+
+        ``codes`` (indices, one per row) condition the decoder and the prior
+        through one-hot codes of width ``n_codes``; ``prior`` goes to the
+        module's ``draw_latent`` (e.g. ``temperature``). All draws come from
+        one torch generator seeded from ``rng``.
+        """
+        gen = torch.Generator().manual_seed(int(rng.randint(_MAX_SEED)))
+        out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
+        module = self.module_
+        with self._inference_context():
+            module.eval()
+            for sl in self._chunks(n_samples):
+                eps = torch.randn(sl.stop - sl.start, self.n_components, generator=gen)
+                c = None if codes is None else self._one_hot(codes[sl], n_codes)
+                z = module.draw_latent(eps.to(self.device_), c, **prior)
+                dec = module.decode(z, c).cpu()
+                if observation_noise:
+                    dec = module.sample_observation(dec, gen)
+                else:
+                    dec = module.output_mean(dec)
+                out[sl] = dec.numpy()
+        return self._unstandardize(out)
 
     # ------------------------------------------------------------------
     # conversions
@@ -407,6 +533,94 @@ class BaseVAE(BaseEstimator):
         out += self.mean_.astype(out.dtype)
         return out
 
+    # ------------------------------------------------------------------
+    # weights files
+    # ------------------------------------------------------------------
+    def save(self, path):
+        """Save the fitted model as a weights-only file (see :func:`skvae.save`).
+
+        Unlike joblib/pickle, the file cannot execute code when loaded with
+        :func:`skvae.load`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, conventionally ending in ``.safetensors``.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The written file.
+        """
+        check_is_fitted(self)
+        name = type(self).__name__
+        if _SAVEABLE.get(name) is not type(self):
+            raise TypeError(f"save supports {sorted(_SAVEABLE)}, got {name}.")
+        return write(path, self._to_weights())
+
+    def _to_weights(self):
+        """The fitted model as a :class:`~skvae._weights.WeightsFile`."""
+        fitted = {k: getattr(self, k) for k in _JSON_ATTRS}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(c) for c in self.feature_names_in_]
+        arrays = {"mean_": self.mean_, "scale_": self.scale_}
+        extra_fitted, extra_arrays = self._weights_extra()
+        fitted.update(extra_fitted)
+        arrays.update(extra_arrays)
+        return WeightsFile(
+            estimator=type(self).__name__,
+            params=self.get_params(),
+            fitted=fitted,
+            arrays=arrays,
+            module_config=self.module_.config(),
+            module_state=self.module_.state_dict(),
+        )
+
+    def _weights_extra(self):
+        """Subclass hook: (JSON fitted attributes, arrays) of the subclass."""
+        return {}, {}
+
+    @classmethod
+    def _from_weights(cls, content, *, device):
+        """The fitted estimator a :class:`~skvae._weights.WeightsFile` describes.
+
+        Raises ``ValueError`` when the content is incomplete or its tensors
+        do not fit the model.
+        """
+        params = dict(content.params)
+        for key in ("hidden_layer_sizes", "frame_shape"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        est = cls(**params)
+        try:
+            est._restore_fitted(content.fitted, content.arrays)
+        except KeyError as exc:
+            raise ValueError(f"damaged file ({exc} is missing).") from exc
+        module = build_module(
+            cls._module_class,
+            content.module_config,
+            content.module_state,
+            device=device,
+        )
+        est._set_fitted_module(module, device)
+        est._partial = False
+        return est
+
+    def _restore_fitted(self, fitted, arrays):
+        """Set the fitted attributes stored by :meth:`_to_weights` (subclasses
+        extend it for those of ``_weights_extra``)."""
+        for k in _JSON_ATTRS:
+            setattr(self, k, fitted[k])
+        if "feature_names_in_" in fitted:
+            self.feature_names_in_ = np.asarray(
+                fitted["feature_names_in_"], dtype=object
+            )
+        self.mean_ = arrays["mean_"]
+        self.scale_ = arrays["scale_"]
+
+    # ------------------------------------------------------------------
+    # pickling
+    # ------------------------------------------------------------------
     def __getstate__(self):
         state = super().__getstate__()
         if state is self.__dict__:
@@ -447,17 +661,9 @@ class BaseVAE(BaseEstimator):
         if config is None:
             return
         saved_device = torch.device(state.get("device_", "cpu"))
-        device = saved_device
-        if not _device_available(device):
-            device = torch.device("cpu")
-        with torch.device("meta"):
-            module = self._module_class(**config)
-        module = module.to_empty(device="cpu")
-        module.load_state_dict(module_state)
-        self.module_ = module.to(device)
-        self.device_ = device
-        self._optimizer = None
-        self._generators = None
+        device = saved_device if device_available(saved_device) else torch.device("cpu")
+        module = build_module(self._module_class, config, module_state, device=device)
+        self._set_fitted_module(module, device)
         if optimizer_state is not None:
             self._optimizer = self._make_optimizer()
             self._optimizer.load_state_dict(optimizer_state)
@@ -492,20 +698,6 @@ def _mean_std(X, chunk_rows=None):
             d = X[i : i + chunk_rows] - mean
             sq += np.einsum("ij,ij->j", d, d)
     return mean, np.sqrt(sq / n)
-
-
-def _device_available(device):
-    if device.type == "cpu":
-        return True
-    if device.type == "cuda":
-        return (
-            torch.cuda.is_available()
-            and (device.index or 0) < torch.cuda.device_count()
-        )
-    if device.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        return mps is not None and mps.is_available()
-    return False
 
 
 def _tree_to_cpu(obj):

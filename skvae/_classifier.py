@@ -4,15 +4,21 @@ generation with one conditional VAE (the M2 model of Kingma et al. 2014)."""
 from numbers import Real
 
 import numpy as np
-import torch
 from scipy.special import log_softmax
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _MAX_SEED, BaseVAE, _check_n_samples
+from ._base import (
+    BaseVAE,
+    _check_n_samples,
+    _index_in,
+    _one_per_row,
+    register_saveable,
+    store_params,
+)
 from ._vae import SemiSupervisedVAE
 
 __all__ = ["VAEClassifier"]
@@ -21,6 +27,7 @@ __all__ = ["VAEClassifier"]
 UNLABELLED = -1
 
 
+@register_saveable
 class VAEClassifier(ClassifierMixin, BaseVAE):
     """Semi-supervised classifier and class-conditional generator (VAE "M2").
 
@@ -196,8 +203,6 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     _module_class = SemiSupervisedVAE
     _bottleneck = False
-    #: fitted attributes that :func:`skvae.save` stores beside the weights
-    _persist_json = ("classes_", "n_labelled_", "classification_weight_")
 
     _parameter_constraints: dict = {
         **BaseVAE._parameter_constraints,
@@ -234,29 +239,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         inference_batch_size=4096,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.frame_shape = frame_shape
-        self.activation = activation
-        self.likelihood = likelihood
-        self.classification_weight = classification_weight
-        self.beta = beta
-        self.kl_warmup = kl_warmup
-        self.standardize = standardize
-        self.learning_rate_init = learning_rate_init
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.alpha = alpha
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.device = device
-        self.n_threads = n_threads
-        self.inference_batch_size = inference_batch_size
-        self.verbose = verbose
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -305,7 +288,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
                 )
             self.classes_ = classes
         codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
-        codes[labelled] = np.searchsorted(self.classes_, y[labelled])
+        codes[labelled] = self._class_index(y[labelled])
         self.n_labelled_ = int(labelled.sum())
         if self.classification_weight == "auto":
             weight = 0.1 * X.shape[1] * X.shape[0] / self.n_labelled_
@@ -325,10 +308,33 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     def _set_weight(self, module):
         module.classification_weight = self.classification_weight_
 
+    def _class_index(self, y):
+        """Position of each label in ``classes_``; unknown labels raise."""
+        return _index_in(
+            self.classes_,
+            y,
+            "y contains labels that are not classes of this model: {unknown}; "
+            f"classes_ is {self.classes_.tolist()}.",
+        )
+
     def _module_kwargs(self, X):
         kwargs = super()._module_kwargs(X)
         kwargs["n_conditions"] = len(self.classes_)
         return kwargs
+
+    def _weights_extra(self):
+        fitted = {
+            "classes_": self.classes_.tolist(),
+            "n_labelled_": self.n_labelled_,
+            "classification_weight_": self.classification_weight_,
+        }
+        return fitted, {}
+
+    def _restore_fitted(self, fitted, arrays):
+        super()._restore_fitted(fitted, arrays)
+        self.classes_ = np.asarray(fitted["classes_"])
+        self.n_labelled_ = fitted["n_labelled_"]
+        self.classification_weight_ = fitted["classification_weight_"]
 
     def _logits(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -448,40 +454,21 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
                 f"temperature must be a positive number, got {temperature!r}."
             )
         rng = check_random_state(random_state)
+        n_classes = len(self.classes_)
         if y is None:
-            codes = rng.randint(len(self.classes_), size=n_samples)
+            codes = rng.randint(n_classes, size=n_samples)
         else:
-            y = np.asarray(y)
-            if y.ndim == 0:
-                y = np.full(n_samples, y[()], dtype=self.classes_.dtype)
-            y = column_or_1d(y)
-            if y.shape[0] != n_samples:
-                raise ValueError(
-                    f"y has {y.shape[0]} entries, but n_samples={n_samples}."
-                )
-            codes = np.searchsorted(self.classes_, y)
-            codes = np.clip(codes, 0, len(self.classes_) - 1)
-            unknown = self.classes_[codes] != y
-            if np.any(unknown):
-                raise ValueError(
-                    f"y contains labels that are not classes of this model: "
-                    f"{np.unique(y[unknown])[:5].tolist()}; classes_ is "
-                    f"{self.classes_.tolist()}."
-                )
-        gen = torch.Generator().manual_seed(int(rng.randint(_MAX_SEED)))
-        out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
-        module = self.module_
-        eye = torch.eye(len(self.classes_))
-        with self._inference_context():
-            module.eval()
-            for sl in self._chunks(n_samples):
-                m = sl.stop - sl.start
-                c = eye[torch.from_numpy(codes[sl])].to(self.device_)
-                z = torch.randn(m, self.n_components, generator=gen).to(self.device_)
-                z = temperature * z + c @ module.prior_means  # z ~ N(m_y, t^2 I)
-                dec = module.decode(z, c).cpu()
-                out[sl] = self._observe(dec, gen, observation_noise).numpy()
-        return self._unstandardize(out), self.classes_[codes]
+            y = _one_per_row(y, n_samples, "y", f"n_samples={n_samples}")
+            codes = self._class_index(y)
+        X = self._generate(
+            n_samples,
+            rng,
+            codes=codes,
+            n_codes=n_classes,
+            observation_noise=observation_noise,
+            temperature=temperature,
+        )
+        return X, self.classes_[codes]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -31,8 +31,8 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 from sklearn.utils.validation import check_is_fitted
 
 from ._transformer import VAETransformer
-from ._vae import VAE
 from ._version import __version__
+from ._weights import build_module
 
 __all__ = ["export_onnx", "export_torchscript"]
 
@@ -87,10 +87,8 @@ def _part_module(estimator, part):
             "second input; exporting it is not supported. Export the encoder, "
             "or fit without groups."
         )
-    vae = VAE(**source.config())
-    vae.load_state_dict(
-        {k: v.detach().to("cpu", copy=True) for k, v in source.state_dict().items()}
-    )
+    state = {k: v.detach().to("cpu", copy=True) for k, v in source.state_dict().items()}
+    vae = build_module(type(source), source.config(), state)
     vae.eval()
     vae.requires_grad_(False)
     wrapper = _Encoder(vae) if part == "encoder" else _Decoder(vae)

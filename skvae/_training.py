@@ -1,10 +1,16 @@
-"""The training loop: epochs, validation, early stopping, history.
+"""The training loop: epochs, validation, early stopping, history; threads
+and devices.
 
 Knows torch and the :class:`~skvae._vae.VAE` module, not scikit-learn. The
 loop is written for speed on in-memory data: the data is a tensor on the
 training device, mini-batches are gathered by index (no DataLoader), the loss
 is accumulated on the device and read back once per epoch, and validation runs
 under ``torch.inference_mode``.
+
+:meth:`Trainer.run` is a loop over :meth:`Trainer.run_epoch`, which trains one
+epoch (:func:`train_one_epoch`), checks that the weights stayed finite,
+validates (:func:`evaluate`) and records the epoch; :meth:`Trainer.update_best`
+then tracks the best epoch for convergence and early stopping.
 """
 
 import contextlib
@@ -17,21 +23,22 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .exceptions import TrainingDiverged
+
 __all__ = [
     "EpochResult",
-    "TrainingDiverged",
     "ThreadTuner",
     "Trainer",
+    "TrainingData",
+    "TrainingDiverged",
     "available_cpus",
+    "default_n_threads",
+    "device_available",
     "evaluate",
     "resolve_device",
     "torch_threads",
     "train_one_epoch",
 ]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite during training."""
 
 
 def available_cpus():
@@ -205,6 +212,25 @@ def resolve_device(device):
     return dev
 
 
+def device_available(device):
+    """Whether ``device`` (a ``torch.device``) can be used on this machine.
+
+    Unlike :func:`resolve_device` it never raises: a model trained on a GPU
+    and loaded where that GPU is missing falls back to the CPU.
+    """
+    if device.type == "cpu":
+        return True
+    if device.type == "cuda":
+        return (
+            torch.cuda.is_available()
+            and (device.index or 0) < torch.cuda.device_count()
+        )
+    if device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        return mps is not None and mps.is_available()
+    return False
+
+
 @dataclass
 class EpochResult:
     """Per-sample averages of one pass over the data."""
@@ -318,6 +344,35 @@ def _all_finite(module):
     return all(bool(torch.isfinite(p).all()) for p in module.parameters())
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """The tensors of one training run, all on the training device.
+
+    ``X`` holds the encoder's input rows; ``target`` the rows the decoder
+    must reconstruct (a denoising model; ``X`` when None); ``cond`` per-row
+    conditioning (one-hot vectors or class indices, as the module expects).
+    ``train_indices`` / ``val_indices`` split the rows for validation without
+    copying them, and ``val_eps`` is the fixed noise of the validation rows
+    (one row of it per validation row). ``corruption_std`` > 0 corrupts the
+    encoder's input at every batch.
+    """
+
+    X: torch.Tensor
+    target: torch.Tensor = None
+    cond: torch.Tensor = None
+    train_indices: torch.Tensor = None
+    val_indices: torch.Tensor = None
+    val_eps: torch.Tensor = None
+    corruption_std: float = 0.0
+
+    @property
+    def n_train(self):
+        """Number of rows trained on."""
+        if self.train_indices is None:
+            return self.X.shape[0]
+        return self.train_indices.shape[0]
+
+
 @dataclass
 class Trainer:
     """Runs epochs with KL warm-up, convergence check and early stopping.
@@ -354,6 +409,92 @@ class Trainer:
             return self.beta
         return self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
 
+    def run(self, data, *, max_epochs, early_stopping=False, check_convergence=True):
+        """Train on ``data`` (:class:`TrainingData`) up to ``max_epochs`` epochs.
+
+        Returns True if training converged: ``n_iter_no_change`` epochs in a
+        row without an improvement by ``tol``. With ``early_stopping`` (which
+        needs ``data.val_indices``) the weights of the best validation epoch
+        are restored at the end. ``KeyboardInterrupt`` stops training,
+        restores the best weights seen so far and warns instead of
+        propagating.
+        """
+        # last-resort weights should the very first epoch diverge
+        self._start = _snapshot(self.module) if self.best_state is None else None
+        progress = self._progress_bar(max_epochs)
+        try:
+            converged = False
+            for _ in range(max_epochs):
+                record = self.run_epoch(data)
+                improved = self.update_best(record, early_stopping)
+                _show_progress(progress, record)
+                if check_convergence and self._converged(improved):
+                    converged = True
+                    break
+        except KeyboardInterrupt:
+            self._interrupted()
+            return False
+        finally:
+            if progress is not None:
+                progress.close()
+        if early_stopping and self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+        return converged
+
+    def run_epoch(self, data):
+        """Train one epoch, validate, and append the epoch's record to history.
+
+        Raises :class:`~skvae.exceptions.TrainingDiverged` (after restoring
+        the last finite weights) when the loss or the weights are not finite.
+        """
+        epoch = self.n_epochs
+        beta = self.beta_at(epoch)
+        res = train_one_epoch(
+            self.module,
+            self.optimizer,
+            data.X,
+            batch_size=self.batch_size,
+            beta=beta,
+            shuffle_gen=self.shuffle_gen,
+            noise_gen=self.noise_gen,
+            target=data.target,
+            cond=data.cond,
+            corruption_std=data.corruption_std,
+            indices=data.train_indices,
+            tuner=self.tuner,
+            check_each_step=data.X.device.type == "cpu",
+        )
+        self._check_finite(res, epoch)
+        record = {
+            "epoch": epoch + 1,
+            "beta": beta,
+            "loss": res.loss,
+            "reconstruction": res.reconstruction,
+            "kl": res.kl,
+        }
+        if data.val_indices is not None:
+            record.update(self._validate(data))
+        self.history.append(record)
+        return record
+
+    def _validate(self, data):
+        """Validation entries of an epoch's record (objective at full beta)."""
+        val = evaluate(
+            self.module,
+            data.X,
+            beta=self.beta,
+            eps=data.val_eps,
+            batch_size=max(self.batch_size, 4096),
+            target=data.target,
+            cond=data.cond,
+            indices=data.val_indices,
+        )
+        return {
+            "validation_score": -val.loss,
+            "validation_reconstruction": val.reconstruction,
+            "validation_kl": val.kl,
+        }
+
     def _check_finite(self, result, epoch):
         if math.isfinite(result.loss) and _all_finite(self.module):
             return
@@ -366,108 +507,13 @@ class Trainer:
             "smaller beta. The estimator is left with the last finite weights."
         )
 
-    def run(
-        self,
-        X,
-        *,
-        max_epochs,
-        train_indices=None,
-        val_indices=None,
-        target=None,
-        cond=None,
-        corruption_std=0.0,
-        val_eps=None,
-        early_stopping=False,
-        check_convergence=True,
-    ):
-        """Train up to ``max_epochs`` epochs; returns True if it converged.
+    def update_best(self, record, early_stopping):
+        """Track the best epoch; returns whether this one improved by ``tol``.
 
-        With ``early_stopping`` the best weights on the rows ``val_indices``
-        are restored at the end; ``KeyboardInterrupt`` stops training, restores the best
-        weights seen so far and warns instead of propagating.
+        The score is the validation score with ``early_stopping`` (higher is
+        better), else the training loss (lower is better). The best epoch's
+        weights are kept in ``best_state``.
         """
-        converged = False
-        progress = None
-        # last-resort weights should the very first epoch diverge
-        self._start = _snapshot(self.module) if self.best_state is None else None
-        if self.verbose:
-            from tqdm.auto import tqdm
-
-            progress = tqdm(total=max_epochs, desc="VAE", unit="epoch", leave=True)
-        try:
-            for _ in range(max_epochs):
-                epoch = self.n_epochs
-                beta = self.beta_at(epoch)
-                res = train_one_epoch(
-                    self.module,
-                    self.optimizer,
-                    X,
-                    batch_size=self.batch_size,
-                    beta=beta,
-                    shuffle_gen=self.shuffle_gen,
-                    noise_gen=self.noise_gen,
-                    target=target,
-                    cond=cond,
-                    corruption_std=corruption_std,
-                    indices=train_indices,
-                    tuner=self.tuner,
-                    check_each_step=X.device.type == "cpu",
-                )
-                self._check_finite(res, epoch)
-                record = {
-                    "epoch": epoch + 1,
-                    "beta": beta,
-                    "loss": res.loss,
-                    "reconstruction": res.reconstruction,
-                    "kl": res.kl,
-                }
-                if val_indices is not None:
-                    val = evaluate(
-                        self.module,
-                        X,
-                        beta=self.beta,
-                        eps=val_eps,
-                        batch_size=max(self.batch_size, 4096),
-                        target=target,
-                        cond=cond,
-                        indices=val_indices,
-                    )
-                    record.update(
-                        validation_score=-val.loss,
-                        validation_reconstruction=val.reconstruction,
-                        validation_kl=val.kl,
-                    )
-                self.history.append(record)
-                improved = self._update_best(record, early_stopping)
-                if progress is not None:
-                    progress.update(1)
-                    post = {"loss": f"{res.loss:.4g}"}
-                    if val_indices is not None:
-                        post["val"] = f"{record['validation_score']:.4g}"
-                    progress.set_postfix(post, refresh=False)
-                if check_convergence and not improved:
-                    if self.no_improvement >= self.n_iter_no_change:
-                        converged = True
-                        break
-        except KeyboardInterrupt:
-            warnings.warn(
-                f"Training interrupted by the user after {self.n_epochs} epoch(s); "
-                f"the model keeps the best weights so far (epoch {self.best_epoch}).",
-                UserWarning,
-                stacklevel=3,
-            )
-            if self.best_state is not None:
-                self.module.load_state_dict(self.best_state)
-            return False
-        finally:
-            if progress is not None:
-                progress.close()
-        if early_stopping and self.best_state is not None:
-            self.module.load_state_dict(self.best_state)
-        return converged
-
-    def _update_best(self, record, early_stopping):
-        """Track the best epoch; returns whether this one improved by ``tol``."""
         if early_stopping and "validation_score" in record:
             score = record["validation_score"]
             improved = score > self.best_validation_score + self.tol
@@ -485,3 +531,35 @@ class Trainer:
                 self.best_epoch = record["epoch"]
         self.no_improvement = 0 if improved else self.no_improvement + 1
         return improved
+
+    def _converged(self, improved):
+        return not improved and self.no_improvement >= self.n_iter_no_change
+
+    def _progress_bar(self, max_epochs):
+        """A tqdm bar over the epochs when ``verbose``, else None."""
+        if not self.verbose:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=max_epochs, desc="VAE", unit="epoch", leave=True)
+
+    def _interrupted(self):
+        """Ctrl-C: warn, and keep the best weights seen so far."""
+        warnings.warn(
+            f"Training interrupted by the user after {self.n_epochs} epoch(s); "
+            f"the model keeps the best weights so far (epoch {self.best_epoch}).",
+            UserWarning,
+            stacklevel=4,
+        )
+        if self.best_state is not None:
+            self.module.load_state_dict(self.best_state)
+
+
+def _show_progress(progress, record):
+    if progress is None:
+        return
+    progress.update(1)
+    post = {"loss": f"{record['loss']:.4g}"}
+    if "validation_score" in record:
+        post["val"] = f"{record['validation_score']:.4g}"
+    progress.set_postfix(post, refresh=False)

@@ -1,6 +1,5 @@
 """VAETransformer: the scikit-learn face of the torch VAE."""
 
-import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,7 +18,14 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import _MAX_SEED, BaseVAE, _check_n_samples
+from ._base import (
+    BaseVAE,
+    _check_n_samples,
+    _index_in,
+    _one_per_row,
+    register_saveable,
+    store_params,
+)
 
 __all__ = ["VAETransformer"]
 
@@ -27,6 +33,7 @@ __all__ = ["VAETransformer"]
 _N_ELBO_DRAWS = 8
 
 
+@register_saveable
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Variational autoencoder as a scikit-learn transformer.
 
@@ -279,29 +286,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         inference_batch_size=4096,
         verbose=0,
     ):
-        self.n_components = n_components
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.frame_shape = frame_shape
-        self.activation = activation
-        self.likelihood = likelihood
-        self.beta = beta
-        self.kl_warmup = kl_warmup
-        self.standardize = standardize
-        self.corruption_std = corruption_std
-        self.learning_rate_init = learning_rate_init
-        self.batch_size = batch_size
-        self.max_iter = max_iter
-        self.tol = tol
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.n_iter_no_change = n_iter_no_change
-        self.alpha = alpha
-        self.warm_start = warm_start
-        self.random_state = random_state
-        self.device = device
-        self.n_threads = n_threads
-        self.inference_batch_size = inference_batch_size
-        self.verbose = verbose
+        store_params(self, locals())
 
     # ------------------------------------------------------------------
     # fitting
@@ -434,23 +419,34 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     def _group_index(self, groups):
         """Position of each group in ``groups_``; unknown groups raise."""
-        groups = np.asarray(groups)
-        idx = np.searchsorted(self.groups_, groups)
-        idx = np.clip(idx, 0, len(self.groups_) - 1)
-        unknown = self.groups_[idx] != groups
-        if np.any(unknown):
-            raise ValueError(
-                f"groups contains values not seen in fit: "
-                f"{np.unique(groups[unknown])[:5].tolist()}; known groups are "
-                f"{self.groups_[:10].tolist()}."
-            )
-        return idx.astype(np.int64)
+        return _index_in(
+            self.groups_,
+            groups,
+            "groups contains values not seen in fit: {unknown}; known groups are "
+            f"{self.groups_[:10].tolist()}.",
+        )
 
     def _module_kwargs(self, X):
         kwargs = super()._module_kwargs(X)
         if getattr(self, "groups_", None) is not None:
             kwargs["n_conditions"] = len(self.groups_)
         return kwargs
+
+    def _weights_extra(self):
+        groups = self.groups_
+        if groups is None:
+            return {"groups_": None}, {}
+        return {"groups_": groups.tolist()}, {"group_prior_": self.group_prior_}
+
+    def _restore_fitted(self, fitted, arrays):
+        super()._restore_fitted(fitted, arrays)
+        groups = fitted.get("groups_")
+        self.groups_ = None if groups is None else np.asarray(groups)
+        self.group_prior_ = None
+        if groups is not None:
+            if "group_prior_" not in arrays:
+                raise ValueError("damaged file (group_prior_ is missing).")
+            self.group_prior_ = arrays["group_prior_"]
 
     # ------------------------------------------------------------------
     # inference
@@ -511,17 +507,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             for sl in self._chunks(Z.shape[0]):
                 zb = torch.from_numpy(np.asarray(Z[sl], np.float32)).to(self.device_)
                 if codes is None and self.groups_ is not None:
-                    # E[x | z] = sum_g p(g) E[x | z, g]
-                    eye = torch.eye(len(self.groups_), device=self.device_)
-                    means = module.decode_mean(zb[None], eye[:, None, :])
-                    prior = torch.as_tensor(
-                        self.group_prior_, dtype=means.dtype, device=self.device_
-                    )
-                    rec = torch.tensordot(prior, means, dims=1)
-                    out[sl] = (rec * module.scale + module.loc).cpu()
+                    rec = module.reconstruct_mixture(zb, self.group_prior_)
                 else:
                     cb = None if codes is None else self._codes_tensor(codes[sl])
-                    out[sl] = module.reconstruct(zb, cb).cpu()
+                    rec = module.reconstruct(zb, cb)
+                out[sl] = rec.cpu()
         return out
 
     def _inference_codes(self, groups, n_rows):
@@ -533,20 +523,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             raise ValueError(
                 "groups= was given, but this VAETransformer was fitted without groups."
             )
-        groups = np.asarray(groups)
-        if groups.ndim == 0:
-            groups = np.full(n_rows, groups[()])
-        groups = column_or_1d(groups)
-        if groups.shape[0] != n_rows:
-            raise ValueError(
-                f"groups has {groups.shape[0]} entries, but there are {n_rows} rows."
-            )
+        groups = _one_per_row(groups, n_rows, "groups", f"there are {n_rows} rows")
         return self._group_index(groups)
 
     def _codes_tensor(self, idx):
-        return torch.nn.functional.one_hot(
-            torch.from_numpy(np.asarray(idx, dtype=np.int64)), len(self.groups_)
-        ).to(device=self.device_, dtype=torch.float32)
+        return self._one_hot(idx, len(self.groups_))
 
     def sample(
         self, n_samples=1, *, groups=None, random_state=None, observation_noise=True
@@ -578,21 +559,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         _check_n_samples(n_samples)
         rng = check_random_state(random_state)
         codes = self._inference_codes(groups, n_samples)
-        if codes is None and getattr(self, "groups_", None) is not None:
-            codes = rng.choice(len(self.groups_), size=n_samples, p=self.group_prior_)
-        seed = rng.randint(_MAX_SEED)
-        gen = torch.Generator().manual_seed(int(seed))
-        out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
-        module = self.module_
-        with self._inference_context():
-            module.eval()
-            for sl in self._chunks(n_samples):
-                m = sl.stop - sl.start
-                z = torch.randn(m, self.n_components, generator=gen)
-                cb = None if codes is None else self._codes_tensor(codes[sl])
-                dec = module.decode(z.to(self.device_), cb).cpu()
-                out[sl] = self._observe(dec, gen, observation_noise).numpy()
-        return self._unstandardize(out)
+        n_groups = 0 if self.groups_ is None else len(self.groups_)
+        if codes is None and n_groups:
+            codes = rng.choice(n_groups, size=n_samples, p=self.group_prior_)
+        return self._generate(
+            n_samples,
+            rng,
+            codes=codes,
+            n_codes=n_groups,
+            observation_noise=observation_noise,
+        )
 
     def score_samples(self, X, *, n_importance_samples=None, groups=None):
         """Per-row log-likelihood bound of X under the model (higher = likelier).
@@ -632,7 +608,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             )
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         codes = self._inference_codes(groups, X.shape[0])
-        k = _N_ELBO_DRAWS if n_importance_samples is None else n_importance_samples
+        importance = n_importance_samples is not None
+        k = n_importance_samples if importance else _N_ELBO_DRAWS
         gen = torch.Generator().manual_seed(self._score_seed)
         eps = torch.randn(k, self.n_components, generator=gen).to(self.device_)
         out = np.empty(X.shape[0], dtype=np.float64)
@@ -645,29 +622,17 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 sl = slice(start, start + step)
                 xb = self._to_tensor(X[sl])
                 if codes is None and self.groups_ is not None:
-                    # log sum_g p(g) p(x | g), each term bounded per group
-                    per_group = []
-                    for g in range(len(self.groups_)):
-                        cb = self._codes_tensor(np.full(xb.shape[0], g))
-                        per_group.append(
-                            self._score_rows(module, xb, eps, n_importance_samples, cb)
-                            + math.log(self.group_prior_[g])
-                        )
-                    score = torch.logsumexp(torch.stack(per_group), dim=0)
+                    # log sum_g p(g) p(x | g): needs no group
+                    score = module.log_likelihood_bound_mixture(
+                        xb, eps, self.group_prior_, importance=importance
+                    )
                 else:
                     cb = None if codes is None else self._codes_tensor(codes[sl])
-                    score = self._score_rows(module, xb, eps, n_importance_samples, cb)
+                    score = module.log_likelihood_bound(
+                        xb, eps, importance=importance, cond=cb
+                    )
                 out[sl] = score.cpu().numpy()
         return out + self._log_det_scale()
-
-    @staticmethod
-    def _score_rows(module, xb, eps, n_importance_samples, cb):
-        draws = module.score_draws(
-            xb, eps, importance=n_importance_samples is not None, cond=cb
-        )
-        if n_importance_samples is None:
-            return draws.mean(0)
-        return torch.logsumexp(draws, dim=0) - math.log(eps.shape[0])
 
     def score(self, X, y=None):
         """Mean per-sample ELBO of X (higher is better).

@@ -245,16 +245,56 @@ class VAE(nn.Module):
             out = out * self.keep
         return out
 
-    def decode_mean(self, z, c=None):
-        """E[x | z] in the model's (standardised) space."""
-        out = self.decode(z, c)
+    def output_mean(self, out):
+        """E[x | z] from decoder outputs ``out``: the outputs themselves
+        (gaussian) or their sigmoid (bernoulli), in the standardised space."""
         if self.likelihood == "bernoulli":
             return torch.sigmoid(out)
         return out
 
+    def sample_observation(self, out, generator):
+        """A draw of x from p(x | z) for decoder outputs ``out``.
+
+        Gaussian noise with the learned per-feature variance (none on
+        constant features), or Bernoulli draws; in the standardised space.
+        The noise is drawn from ``generator`` on ``out``'s device, which may
+        differ from the module's.
+        """
+        if self.likelihood == "bernoulli":
+            return torch.bernoulli(torch.sigmoid(out), generator=generator)
+        std = torch.exp(0.5 * self.observation_logvar()) * self.keep
+        noise = torch.randn(out.shape, generator=generator, device=out.device)
+        return out + std.to(out.device) * noise
+
+    def draw_latent(self, eps, c=None, temperature=1.0):
+        """z from the prior p(z) = N(0, I) given standard normal noise ``eps``.
+
+        ``temperature`` scales the spread: z = temperature * eps. ``c`` is
+        ignored here (the prior does not depend on the condition); see
+        :meth:`SemiSupervisedVAE.draw_latent`.
+        """
+        return temperature * eps
+
+    def decode_mean(self, z, c=None):
+        """E[x | z] in the model's (standardised) space."""
+        return self.output_mean(self.decode(z, c))
+
     def reconstruct(self, z, c=None):
         """E[x | z] in the caller's units (what ``inverse_transform`` needs)."""
         return self.decode_mean(z, c) * self.scale + self.loc
+
+    def reconstruct_mixture(self, z, weights):
+        """E[x | z] = sum_g w_g E[x | z, g] over every condition, caller's units.
+
+        For a model conditioned on ``n_conditions`` groups (one-hot codes),
+        ``weights`` (length ``n_conditions``, e.g. the groups' frequencies)
+        mixes the decoder means of all groups: the reconstruction when the
+        group is unknown.
+        """
+        eye = torch.eye(self.n_conditions, device=z.device)
+        means = self.decode_mean(z[None], eye[:, None, :])
+        w = torch.as_tensor(weights, dtype=means.dtype, device=z.device)
+        return torch.tensordot(w, means, dims=1) * self.scale + self.loc
 
     def observation_logvar(self):
         """The clamped per-feature Gaussian log-variance."""
@@ -346,6 +386,37 @@ class VAE(nn.Module):
         log_qz = -0.5 * (e.square() + logvar[None] + _LOG_2PI).sum(-1)
         return log_px + log_pz - log_qz
 
+    def log_likelihood_bound(self, x, eps, *, importance=False, cond=None):
+        """Per-row bound on log p(x[, | c]) in the standardised space, float64.
+
+        ``importance=False``: the ELBO, averaged over the K draws ``eps``
+        (K, n_components). ``importance=True``: the importance-weighted bound
+        of Burda et al., log-mean-exp over the K draws. See
+        :meth:`score_draws`.
+        """
+        draws = self.score_draws(x, eps, importance=importance, cond=cond)
+        if not importance:
+            return draws.mean(0)
+        return torch.logsumexp(draws, dim=0) - math.log(eps.shape[0])
+
+    def log_likelihood_bound_mixture(self, x, eps, weights, *, importance=False):
+        """Bound on log sum_g w_g p(x | g) for a group-conditioned model.
+
+        Each term is :meth:`log_likelihood_bound` under group g's one-hot
+        code; they are combined by a log-sum-exp, so the result needs no group.
+        ``weights`` (length ``n_conditions``) are the groups' prior
+        probabilities.
+        """
+        per_group = []
+        for g, weight in enumerate(weights):
+            code = torch.zeros(
+                x.shape[0], self.n_conditions, dtype=x.dtype, device=x.device
+            )
+            code[:, g] = 1.0
+            bound = self.log_likelihood_bound(x, eps, importance=importance, cond=code)
+            per_group.append(bound + math.log(weight))
+        return torch.logsumexp(torch.stack(per_group), dim=0)
+
 
 class SemiSupervisedVAE(VAE):
     """The M2 model of Kingma et al. (2014): a class-conditional VAE with a
@@ -408,6 +479,14 @@ frame_shape
     @property
     def n_classes(self):
         return self.n_conditions
+
+    def draw_latent(self, eps, c, temperature=1.0):
+        """z from the class prior p(z | y) = N(m_y, temperature^2 I).
+
+        ``c`` holds one-hot class codes (n, n_classes), ``eps`` standard
+        normal noise (n, n_components).
+        """
+        return temperature * eps + c @ self.prior_means
 
     def class_logits(self, x):
         """Logits of q(y | x) for rows in the caller's units, in float64.

@@ -1,8 +1,25 @@
-"""Warnings and errors raised by skvae."""
+"""Warnings and errors raised by skvae.
 
-from ._training import TrainingDiverged
+The bottom of the package: it imports nothing of skvae (and so not torch),
+and every other module may import it.
+"""
 
 __all__ = ["InconsistentVersionWarning", "TrainingDiverged"]
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite during training.
+
+    The estimator that raised it keeps the last finite weights (those of the
+    best epoch so far), so it can still be used or trained further with a
+    lower learning rate.
+
+    Examples
+    --------
+    >>> from skvae.exceptions import TrainingDiverged
+    >>> issubclass(TrainingDiverged, FloatingPointError)
+    True
+    """
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -16,6 +33,13 @@ class InconsistentVersionWarning(UserWarning):
         skvae version that saved the model.
     current : str
         skvae version that loads it.
+
+    Examples
+    --------
+    >>> from skvae.exceptions import InconsistentVersionWarning
+    >>> w = InconsistentVersionWarning("VAETransformer", original="0.1", current="0.2")
+    >>> w.original_skvae_version, w.current_skvae_version
+    ('0.1', '0.2')
     """
 
     def __init__(self, estimator_name, *, original, current):
