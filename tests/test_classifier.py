@@ -1,8 +1,7 @@
-"""VAEClassifier: semi-supervised learning and class-conditional generation."""
+"""VAEClassifier (``skvae/_classifier.py``): semi-supervised learning and
+class-conditional generation. Pickle and weights files: ``test_persistence.py``.
+"""
 
-import pickle
-
-import joblib
 import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
@@ -100,6 +99,17 @@ def test_string_labels_and_unlabelled_marker():
     assert set(clf.predict(X)) <= {"no", "yes"}
 
 
+def test_sample_refuses_labels_that_only_share_a_prefix_with_a_class():
+    """A longer label is not cut to the width of classes_ ('rightx' -> 'right')."""
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    y = np.repeat(np.array(["left", "right"]), 10)
+    clf = VAEClassifier(**FAST, max_iter=2).fit(X, y)
+    assert clf.classes_.dtype == np.dtype("<U5")
+    with pytest.raises(ValueError, match=r"not classes of this model: \['rightx'\]"):
+        clf.sample(2, y="rightx")
+    assert_array_equal(clf.sample(2, y="right", random_state=0)[1], ["right"] * 2)
+
+
 def test_errors():
     X = np.random.RandomState(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match="no labelled rows"):
@@ -122,18 +132,15 @@ def test_errors():
         VAEClassifier(**FAST).fit(X_nan, y)
 
 
-def test_persistence_and_reproducibility(curved, tmp_path):
+def test_same_seed_same_model(curved):
     X, y = curved
     y_partial = _few_labels(y, 10)
     a = VAEClassifier(**FAST, max_iter=10).fit(X, y_partial)
     b = VAEClassifier(**FAST, max_iter=10).fit(X, y_partial)
     assert_array_equal(a.predict_proba(X), b.predict_proba(X))
-    joblib.dump(a, tmp_path / "clf.joblib")
-    for other in (pickle.loads(pickle.dumps(a)), joblib.load(tmp_path / "clf.joblib")):
-        assert_array_equal(other.predict_proba(X), a.predict_proba(X))
-        assert_array_equal(
-            other.sample(3, y=1, random_state=0)[0], a.sample(3, y=1, random_state=0)[0]
-        )
+    assert_array_equal(
+        a.sample(3, y=1, random_state=0)[0], b.sample(3, y=1, random_state=0)[0]
+    )
 
 
 def test_m1_plus_m2_pipeline(curved):
@@ -165,22 +172,3 @@ def test_generated_log_mel_rows_become_wav_files(tmp_path):
     assert sr == 8000
     assert audio.shape == waves[0].shape
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0.1
-
-
-def test_weights_only_file_round_trip(curved, tmp_path):
-    """skvae.save / skvae.load keep classes (strings too) and every output."""
-    import skvae
-
-    X, y = curved
-    names = np.array(["left", "right"])[y].astype(object)
-    names[::4] = "-1"  # unlabelled
-    clf = VAEClassifier(**FAST, max_iter=5).fit(X, names)
-    other = skvae.load(clf.save(tmp_path / "clf.safetensors"))
-    assert type(other) is VAEClassifier
-    assert_array_equal(other.classes_, ["left", "right"])
-    assert other.n_labelled_ == clf.n_labelled_
-    assert_array_equal(other.predict_proba(X), clf.predict_proba(X))
-    assert_array_equal(
-        other.sample(4, y="left", random_state=0)[0],
-        clf.sample(4, y="left", random_state=0)[0],
-    )

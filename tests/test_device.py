@@ -11,10 +11,11 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from conftest import require_optional
 from numpy.testing import assert_allclose, assert_array_equal
 
 import skvae
-import skvae._base as transformer_module
+import skvae._base as base
 import skvae._training as training
 from skvae import VAETransformer
 
@@ -100,6 +101,11 @@ def test_cuda_index_beyond_the_devices_present(monkeypatch):
     assert training.resolve_device("cuda:0") == torch.device("cuda", 0)
     with pytest.raises(RuntimeError, match="1 CUDA device"):
         training.resolve_device("cuda:3")
+
+
+def test_invalid_device_string(X):
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        VAETransformer(device="banana").fit(X)
 
 
 def test_torch_device_objects_are_accepted(X):
@@ -225,9 +231,7 @@ def test_gpu_trained_model_loaded_on_cpu_matches(X, how, monkeypatch, tmp_path):
     est = est.fit(X) if how == "fit" else est.partial_fit(X).partial_fit(X)
     blob = pickle.dumps(est)
     # load as on a machine without a GPU
-    monkeypatch.setattr(
-        transformer_module, "_device_available", lambda d: d.type == "cpu"
-    )
+    monkeypatch.setattr(base, "device_available", lambda d: d.type == "cpu")
     loaded = pickle.loads(blob)
     assert loaded.device_ == torch.device("cpu")
     gpu, cpu = _outputs(est, X), _outputs(loaded, X)
@@ -247,11 +251,9 @@ def test_gpu_trained_model_loaded_on_cpu_matches(X, how, monkeypatch, tmp_path):
 
 @requires_cuda
 def test_gpu_model_exports_to_onnx(X):
-    ort = pytest.importorskip("onnxruntime")
-    from skvae._export import export_onnx
-
+    ort = require_optional("onnxruntime")
     est = VAETransformer(device="cuda", **FAST).fit(X)
-    model = export_onnx(est, None)
+    model = skvae.export_onnx(est, None)
     assert est.module_.mean_head.weight.device.type == "cuda"  # left on the GPU
     sess = ort.InferenceSession(
         model.SerializeToString(), providers=["CPUExecutionProvider"]

@@ -117,7 +117,7 @@ def test_opset_is_honoured(ort, fitted):
 
 
 def test_feature_names_are_recorded(ort, data):
-    pd = pytest.importorskip("pandas")
+    pd = require_optional("pandas")
     df = pd.DataFrame(data, columns=[f"mel{i}" for i in range(8)])
     vae = VAETransformer(n_components=2, hidden_layer_sizes=(8,), max_iter=2)
     model = export_onnx(vae.fit(df), None, exporter="torchscript")

@@ -1,6 +1,6 @@
-"""Nuisance groups (speaker-conditioned decoder), conv encoder and denoising."""
-
-import pickle
+"""VAETransformer's nuisance groups (speaker-conditioned decoder), conv encoder
+and denoising. Groups in saved models: ``test_persistence.py``.
+"""
 
 import numpy as np
 import pytest
@@ -104,22 +104,6 @@ def test_group_errors(grouped):
         cont.fit(X)
     with pytest.raises(ValueError, match="decoder of a model fitted with groups"):
         skvae.export_torchscript(vae, part="decoder")
-
-
-def test_groups_persist_in_pickle_and_weights_file(grouped, tmp_path):
-    X, groups = grouped
-    vae = VAETransformer(2, **FAST).fit(X, groups=groups)
-    for other in (
-        pickle.loads(pickle.dumps(vae)),
-        skvae.load(vae.save(tmp_path / "g.safetensors")),
-    ):
-        assert_array_equal(other.groups_, vae.groups_)
-        assert_array_equal(other.score_samples(X[:5]), vae.score_samples(X[:5]))
-        Z = vae.transform(X[:5])
-        assert_array_equal(
-            other.inverse_transform(Z, groups="bob"),
-            vae.inverse_transform(Z, groups="bob"),
-        )
 
 
 def test_partial_fit_with_groups(grouped):

@@ -1,12 +1,14 @@
-"""Faults, properties, concurrency and file safety of the estimators."""
+"""Faults, properties, concurrency and network isolation of the estimators.
 
-import os
+The safety of model files (refused pickles, tampering) is tested in
+``test_persistence.py``.
+"""
+
 import pickle
 import socket
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
-import joblib
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 import skvae
 import skvae._training as training
 from skvae import VAETransformer
-from skvae.exceptions import InconsistentVersionWarning, TrainingDiverged
+from skvae.exceptions import TrainingDiverged
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -187,109 +189,6 @@ def test_explicit_thread_count_is_safe_across_threads(data):
     for r in results:
         assert_array_equal(r, serial)
     assert torch.get_num_threads() == before
-
-
-# ---------------------------------------------------------------- persistence
-def test_weights_only_round_trip_is_exact(model, data, tmp_path):
-    path = model.save(tmp_path / "vae.safetensors")
-    loaded = skvae.load(path)
-    assert type(loaded) is VAETransformer
-    assert loaded.get_params() == model.get_params()
-    for attr in ("mean_", "scale_", "n_features_in_", "n_iter_", "history_"):
-        assert_array_equal(
-            np.asarray(getattr(loaded, attr), dtype=object),
-            np.asarray(getattr(model, attr), dtype=object),
-        )
-    assert_array_equal(loaded.transform(data), model.transform(data))
-    assert_array_equal(loaded.score_samples(data), model.score_samples(data))
-    assert_array_equal(
-        loaded.sample(5, random_state=1), model.sample(5, random_state=1)
-    )
-
-
-def test_saved_file_has_default_permissions(model, tmp_path):
-    umask = os.umask(0)
-    os.umask(umask)
-    path = model.save(tmp_path / "m.safetensors")
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
-
-
-def test_weights_only_keeps_feature_names(tmp_path):
-    pd = pytest.importorskip("pandas")
-    df = pd.DataFrame(
-        np.random.RandomState(0).normal(size=(40, 3)), columns=list("abc")
-    )
-    est = VAETransformer(n_components=1, hidden_layer_sizes=(4,), max_iter=2).fit(df)
-    loaded = skvae.load(est.save(tmp_path / "m.safetensors"))
-    assert_array_equal(loaded.feature_names_in_, ["a", "b", "c"])
-    with pytest.raises(ValueError, match="feature names"):
-        loaded.transform(df.rename(columns={"a": "z"}))
-
-
-class _Exploit:
-    """Unpickling this object would create a marker file (code execution)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def test_tampered_file_with_pickle_payload_is_refused(tmp_path):
-    marker = tmp_path / "pwned"
-    path = tmp_path / "model.safetensors"
-    path.write_bytes(pickle.dumps(_Exploit(str(marker))))
-    with pytest.raises(ValueError, match="not a skvae weights file"):
-        skvae.load(path)
-    assert not marker.exists()
-    # the same payload as a joblib file: refused too
-    joblib.dump(_Exploit(str(marker)), path)
-    with pytest.raises(ValueError, match="not a skvae weights file"):
-        skvae.load(path)
-    assert not marker.exists()
-
-
-def test_tampered_metadata_and_truncation_are_refused(model, tmp_path):
-    from safetensors.torch import load_file, save_file
-
-    good = model.save(tmp_path / "good.safetensors")
-    raw = good.read_bytes()
-    (tmp_path / "cut.safetensors").write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(ValueError, match="not a skvae weights file"):
-        skvae.load(tmp_path / "cut.safetensors")
-    save_file(load_file(good), tmp_path / "foreign.safetensors", metadata={"x": "y"})
-    with pytest.raises(ValueError, match="not a skvae model file"):
-        skvae.load(tmp_path / "foreign.safetensors")
-    with pytest.raises(FileNotFoundError, match="No such model file"):
-        skvae.load(tmp_path / "missing.safetensors")
-
-
-def test_weights_file_from_other_version_warns(model, tmp_path, monkeypatch):
-    path = model.save(tmp_path / "m.safetensors")
-    monkeypatch.setattr("skvae._persistence.__version__", "9.9.9")
-    with pytest.warns(InconsistentVersionWarning, match="saved with skvae 0.1"):
-        skvae.load(path)
-
-
-def test_failed_save_leaves_no_partial_file(model, tmp_path, monkeypatch):
-    def broken(tensors, filename, metadata=None):
-        with open(filename, "wb") as fh:
-            fh.write(b"half")
-        raise OSError("disk full")
-
-    monkeypatch.setattr("safetensors.torch.save_file", broken)
-    with pytest.raises(OSError, match="disk full"):
-        model.save(tmp_path / "m.safetensors")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_pickle_from_other_version_warns(model):
-    state = model.__getstate__()
-    state["_skvae_version"] = "0.0.1"
-    fresh = VAETransformer.__new__(VAETransformer)
-    with pytest.warns(InconsistentVersionWarning, match="0.0.1.*using skvae"):
-        fresh.__setstate__(state)
 
 
 # ---------------------------------------------------------------- network

@@ -1,13 +1,18 @@
-"""Behaviour of VAETransformer: sklearn integration, modelling, persistence."""
+"""Behaviour of VAETransformer (``skvae/_transformer.py``): sklearn
+integration, reproducibility, modelling, training through fit / partial_fit,
+threads and errors.
 
-import io
-import pickle
+Elsewhere: groups, conv encoder and denoising in ``test_groups.py``; pickle
+and weights files in ``test_persistence.py``; devices in ``test_device.py``;
+the training loop itself in ``test_training.py``.
+"""
+
 import warnings
 
-import joblib
 import numpy as np
 import pytest
 import torch
+from conftest import require_optional
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_swiss_roll
@@ -20,7 +25,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 import skvae._training as training
 from skvae import VAETransformer
-from skvae.exceptions import InconsistentVersionWarning, TrainingDiverged
+from skvae.exceptions import TrainingDiverged
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -83,7 +88,7 @@ def test_clone_gives_unfitted_copy_with_same_params(fitted):
 
 
 def test_set_output_pandas_and_feature_names(blobs):
-    pd = pytest.importorskip("pandas")
+    pd = require_optional("pandas")
     X, _ = blobs
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     vae = VAETransformer(n_components=3, **FAST).set_output(transform="pandas")
@@ -306,8 +311,9 @@ def test_convergence_stops_early_and_warns_otherwise(blobs):
             random_state=0,
         ).fit(X)
     assert vae.n_iter_ == 3
-    with pytest.warns(ConvergenceWarning, match="max_iter=3"):
+    with pytest.warns(ConvergenceWarning, match="max_iter=3") as record:
         VAETransformer(n_components=2, max_iter=3, random_state=0).fit(X)
+    assert record[0].filename == __file__  # points at the caller's fit
 
 
 def test_early_stopping_restores_best_weights():
@@ -332,43 +338,6 @@ def test_early_stopping_restores_best_weights():
     assert scores[-1] < max(scores)
 
 
-def test_trainer_restores_exact_best_state():
-    gen = torch.Generator().manual_seed(0)
-    X = torch.randn(60, 12, generator=gen)
-    train_idx, val_idx = torch.arange(40), torch.arange(40, 60)
-    eps = torch.randn(20, 4, generator=gen)
-    module = training_module(12, 4, gen)
-    opt = torch.optim.Adam(module.parameters(), lr=3e-2)
-    trainer = training.Trainer(
-        module=module,
-        optimizer=opt,
-        batch_size=8,
-        tol=0.0,
-        n_iter_no_change=10,
-        shuffle_gen=torch.Generator().manual_seed(1),
-        noise_gen=torch.Generator().manual_seed(2),
-    )
-    trainer.run(
-        X,
-        max_epochs=200,
-        train_indices=train_idx,
-        val_indices=val_idx,
-        val_eps=eps,
-        early_stopping=True,
-    )
-    assert trainer.best_epoch < trainer.n_epochs
-    val = training.evaluate(module, X[40:], beta=1.0, eps=eps, batch_size=64)
-    assert -val.loss == pytest.approx(trainer.best_validation_score, rel=1e-6)
-
-
-def training_module(n_features, n_components, gen):
-    from skvae._vae import VAE
-
-    module = VAE(n_features, n_components, (64,))
-    module.reset_parameters(gen)
-    return module
-
-
 def test_divergence_raises_and_keeps_finite_weights(blobs):
     X = blobs[0]
     vae = VAETransformer(
@@ -390,7 +359,7 @@ def test_verbose_shows_progress(blobs, capsys):
     assert "VAE" in err and "3/3" in err and "loss=" in err
 
 
-# ---------------------------------------------------------------- threads, device
+# ---------------------------------------------------------------- threads
 def test_thread_count_used_inside_and_restored(blobs, monkeypatch):
     seen = []
     real = training.train_one_epoch
@@ -406,92 +375,21 @@ def test_thread_count_used_inside_and_restored(blobs, monkeypatch):
     assert torch.get_num_threads() == before
 
 
-def test_default_threads_capped_by_affinity(monkeypatch):
-    monkeypatch.setattr(training, "available_cpus", lambda: 1)
-    assert training.default_n_threads() == 1
+def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
+    made = []
+    real = training.ThreadTuner
 
+    def spy(*args, **kwargs):
+        made.append(real(*args, **kwargs))
+        return made[-1]
 
-def test_device_resolution():
-    assert training.resolve_device("auto").type == (
-        "cuda" if torch.cuda.is_available() else training.resolve_device("auto").type
-    )
-    assert training.resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="not a valid torch device"):
-        training.resolve_device("gpu0")
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU error path")
-def test_cuda_requested_without_gpu_is_a_clear_error(blobs):
-    with pytest.raises(RuntimeError, match="CUDA is not available"):
-        VAETransformer(device="cuda").fit(blobs[0])
-
-
-def test_invalid_device_string(blobs):
-    with pytest.raises(ValueError, match="not a valid torch device"):
-        VAETransformer(device="banana").fit(blobs[0])
-
-
-# ---------------------------------------------------------------- persistence
-def test_joblib_round_trip_is_exact(fitted, blobs, tmp_path):
-    X = blobs[0]
-    path = tmp_path / "vae.joblib"
-    joblib.dump(fitted, path)
-    loaded = joblib.load(path)
-    assert_array_equal(loaded.transform(X), fitted.transform(X))
-    assert_array_equal(loaded.score_samples(X), fitted.score_samples(X))
-    assert_array_equal(
-        loaded.sample(4, random_state=0), fitted.sample(4, random_state=0)
-    )
-    assert loaded.get_params() == fitted.get_params()
-
-
-def test_pickle_holds_cpu_tensors_and_loads_where_saved_device_is_missing(
-    fitted, blobs
-):
-    X = blobs[0]
-    fake = pickle.loads(pickle.dumps(fitted))
-    # pretend it was trained on a GPU: the pickle must still load on this CPU
-    fake.device_ = torch.device("cuda", 3)
-    state = fake.__getstate__()
-    for tensor in state["_module_state"].values():
-        assert tensor.device.type == "cpu"
-    loaded = pickle.loads(pickle.dumps(fake))
-    if torch.cuda.device_count() <= 3:
-        assert loaded.device_ == torch.device("cpu")
-    assert_array_equal(loaded.transform(X), fitted.transform(X))
-
-
-def test_pickle_is_small_without_training_state(blobs):
-    X = blobs[0]
-    cold = VAETransformer(n_components=2, **FAST).fit(X)
-    warm = VAETransformer(n_components=2, warm_start=True, **FAST).fit(X)
-    assert "_optimizer_state" not in cold.__getstate__()
-    assert "_optimizer_state" in warm.__getstate__()
-    n_params = sum(p.numel() for p in cold.module_.parameters())
-    # weights (float32) plus a small overhead; Adam state would add 2x
-    assert len(pickle.dumps(cold)) < 4 * n_params * 1.5 + 20_000
-    assert len(pickle.dumps(warm)) > 4 * n_params * 2.5
-
-
-def test_warm_start_survives_pickle(blobs):
-    X = blobs[0]
-    a = VAETransformer(n_components=2, warm_start=True, **{**FAST, "max_iter": 3}).fit(
-        X
-    )
-    b = pickle.loads(pickle.dumps(a))
-    a.fit(X)
-    b.fit(X)
-    assert_array_equal(a.transform(X), b.transform(X))
-
-
-def test_version_mismatch_warns(fitted):
-    state = fitted.__getstate__()
-    state["_skvae_version"] = "0.0.1"
-    buf = io.BytesIO()
-    pickle.dump(fitted, buf)
-    clone_ = VAETransformer.__new__(VAETransformer)
-    with pytest.warns(InconsistentVersionWarning, match="saved with skvae 0.0.1"):
-        clone_.__setstate__(state)
+    monkeypatch.setattr("skvae._base.ThreadTuner", spy)
+    before = torch.get_num_threads()
+    VAETransformer(n_components=2, **FAST).fit(blobs[0])
+    assert torch.get_num_threads() == before
+    assert len(made) == (1 if training.default_n_threads() > 1 else 0)
+    VAETransformer(n_components=2, n_threads=1, **FAST).fit(blobs[0])
+    assert len(made) <= 1  # an explicit n_threads disables tuning
 
 
 # ---------------------------------------------------------------- errors
@@ -574,62 +472,6 @@ def test_sample_count_must_be_positive(fitted):
         fitted.sample(2.5)
     with pytest.raises(ValueError, match="n_importance_samples"):
         fitted.score_samples(np.zeros((2, 8)), n_importance_samples=0)
-
-
-@pytest.mark.parametrize(
-    "step_time, expected",
-    [({1: 1.0, 2: 3.0, 4: 5.0}, 1), ({1: 1.0, 2: 0.6, 4: 0.4}, 4)],
-    ids=["busy-machine-collapse", "idle-machine"],
-)
-def test_thread_tuner_picks_the_faster_count(monkeypatch, step_time, expected):
-    """A fake clock makes each step last step_time[threads]: the tuner settles
-    on the fastest count and re-checks later, less often while it holds."""
-    clock = {"t": 0.0}
-    monkeypatch.setattr(training.time, "perf_counter", lambda: clock["t"])
-    before = torch.get_num_threads()
-    try:
-        torch.set_num_threads(4)
-        tuner = training.ThreadTuner(4, probe_steps=3, interval=10.0)
-        assert tuner.options == [1, 2, 4]
-        for _ in range(60):
-            tuner.tick()
-            clock["t"] += step_time[torch.get_num_threads()]
-        assert tuner.threads == expected
-        assert [c for _, c in tuner.choices] == [expected] * len(tuner.choices)
-        first = len(tuner.choices)
-        for _ in range(300):
-            tuner.tick()
-            clock["t"] += step_time[torch.get_num_threads()]
-        assert len(tuner.choices) > first  # it probed again
-        assert tuner.interval > 10.0  # stable choice: re-checks less often
-    finally:
-        torch.set_num_threads(before)
-
-
-def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
-    made = []
-    real = training.ThreadTuner
-
-    def spy(*args, **kwargs):
-        made.append(real(*args, **kwargs))
-        return made[-1]
-
-    monkeypatch.setattr("skvae._base.ThreadTuner", spy)
-    before = torch.get_num_threads()
-    VAETransformer(n_components=2, **FAST).fit(blobs[0])
-    assert torch.get_num_threads() == before
-    assert len(made) == (1 if training.default_n_threads() > 1 else 0)
-    VAETransformer(n_components=2, n_threads=1, **FAST).fit(blobs[0])
-    assert len(made) <= 1  # an explicit n_threads disables tuning
-
-
-def test_chunked_mean_std_matches_numpy():
-    from skvae._base import _mean_std
-
-    X = np.random.RandomState(0).normal(3, 2, size=(1000, 5)).astype(np.float32)
-    mean, std = _mean_std(X, chunk_rows=97)
-    assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-10)
-    assert_allclose(std, X.astype(np.float64).std(axis=0), rtol=1e-10)
 
 
 def test_fit_makes_no_copy_of_float32_input():

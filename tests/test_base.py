@@ -1,0 +1,77 @@
+"""What the estimators share (``skvae/_base.py``): helpers tested directly.
+
+Their behaviour through the estimators is tested in ``test_transformer.py``
+and ``test_classifier.py``; scikit-learn's own checks in ``test_common.py``.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from skvae import VAEClassifier, VAETransformer
+from skvae._base import (
+    BaseVAE,
+    _index_in,
+    _mean_std,
+    _one_per_row,
+    saveable_classes,
+    store_params,
+)
+
+
+def test_chunked_mean_std_matches_numpy():
+    X = np.random.RandomState(0).normal(3, 2, size=(1000, 5)).astype(np.float32)
+    mean, std = _mean_std(X, chunk_rows=97)
+    assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-10)
+    assert_allclose(std, X.astype(np.float64).std(axis=0), rtol=1e-10)
+
+
+def test_index_in_finds_positions_and_names_unknown_values():
+    known = np.array(["ann", "bob", "cy"])
+    assert_array_equal(_index_in(known, ["cy", "ann", "cy"], "{unknown}"), [2, 0, 2])
+    assert _index_in(known, ["bob"], "{unknown}").dtype == np.int64
+    with pytest.raises(ValueError, match=r"^missing: \['dan', 'zed'\]$"):
+        _index_in(known, ["zed", "ann", "dan", "zed"], "missing: {unknown}")
+    # past either end of the sorted array
+    with pytest.raises(ValueError, match=r"\['aa', 'zz'\]"):
+        _index_in(known, ["aa", "zz"], "{unknown}")
+
+
+def test_one_per_row_repeats_one_value_and_checks_the_count():
+    assert_array_equal(_one_per_row("a", 3, "y", "n=3"), ["a", "a", "a"])
+    assert_array_equal(_one_per_row([1, 2], 2, "y", "n=2"), [1, 2])
+    # a longer label keeps its own width (it is not cut to the others')
+    assert _one_per_row("rightx", 2, "y", "n=2")[0] == "rightx"
+    with pytest.raises(ValueError, match="^groups has 2 entries, but there are 3 rows"):
+        _one_per_row(["a", "b"], 3, "groups", "there are 3 rows")
+
+
+def test_store_params_stores_every_argument_unchanged():
+    class Tiny:
+        def __init__(self, a=1, *, b=(2, 3)):
+            store_params(self, locals())
+
+    t = Tiny(b=[4])
+    assert vars(t) == {"a": 1, "b": [4]}
+
+
+@pytest.mark.parametrize("cls", [VAETransformer, VAEClassifier])
+def test_each_estimator_lists_every_parameter_it_has_constraints_for(cls):
+    """sklearn reads parameters from each class's own __init__ signature: the
+    shared ones are repeated there, and stored by store_params."""
+    params = set(inspect.signature(cls.__init__).parameters) - {"self"}
+    assert params == set(cls._parameter_constraints)
+    assert set(BaseVAE._parameter_constraints) < params
+    est = cls()
+    assert set(vars(est)) == params
+
+
+def test_saveable_estimators_register_themselves():
+    assert saveable_classes() == {
+        "VAEClassifier": VAEClassifier,
+        "VAETransformer": VAETransformer,
+    }
+    saveable_classes().clear()  # a copy: the registry is left alone
+    assert len(saveable_classes()) == 2
