@@ -1,10 +1,19 @@
 """The report of a trained speech recogniser: PNG figures and an HTML page.
 
-Used by ``skvae train`` and ``skvae report`` (see :mod:`skvae.cli`). This
-module only draws: it takes plain NumPy arrays and numbers, never a model,
-and imports neither torch nor librosa. Figures are made with matplotlib's
-object-oriented API (``matplotlib.figure.Figure``, rendered by Agg), so no
-GUI backend is selected and pyplot's global state is not touched.
+Used by ``skvae train`` and ``skvae report`` (see :mod:`skvae.cli`).
+
+- :func:`write_recognizer_report`: the report of a saved model
+  (:mod:`skvae.recipes`) evaluated on a corpus (:mod:`skvae.evaluation`):
+  writes the generated WAV files, then calls :func:`write_report`.
+- :func:`write_report`: draws the figures and the page from plain NumPy
+  arrays and numbers, never a model.
+- :func:`check_available`: raises ``ImportError`` with an install hint when
+  matplotlib is missing.
+
+This module imports neither torch nor librosa at module level. Figures are
+made with matplotlib's object-oriented API (``matplotlib.figure.Figure``,
+rendered by Agg), so no GUI backend is selected and pyplot's global state is
+not touched.
 
 matplotlib is an optional dependency: ``pip install "skvae[report]"``.
 """
@@ -14,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["write_report"]
+from ._version import __version__
+
+__all__ = ["check_available", "write_recognizer_report", "write_report"]
 
 INSTALL_HINT = 'pip install "skvae[report]"'
 
@@ -84,7 +95,13 @@ def _figure_class():
 
 
 def check_available():
-    """Raise ImportError with an install hint if matplotlib is missing."""
+    """Raise ImportError with an install hint if matplotlib is missing.
+
+    Examples
+    --------
+    >>> from skvae.report import check_available
+    >>> check_available()  # matplotlib is installed: nothing happens
+    """
     _figure_class()
 
 
@@ -502,3 +519,112 @@ def write_report(out_dir, content):
     index = out / "index.html"
     index.write_text("\n".join(parts), encoding="utf-8")
     return index
+
+
+def write_recognizer_report(
+    out_dir, bundle, corpus, evaluation, split_info, *, n_wavs=3, command=""
+):
+    """Write the report of a saved recogniser evaluated on a corpus.
+
+    Writes ``n_wavs`` generated WAV files per label into ``out_dir/samples``,
+    then the figures and ``index.html`` (:func:`write_report`).
+
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The report folder (created if needed).
+    bundle : dict
+        The saved model (:func:`skvae.recipes.load_recognizer`); its
+        ``metadata`` gives the run's details and, when it was trained on the
+        same corpus, the held-out-speaker accuracy.
+    corpus : Bunch
+        The corpus evaluated on (:func:`skvae.datasets.load_corpus`).
+    evaluation : dict
+        From :func:`skvae.evaluation.evaluate_recognizer`.
+    split_info : dict
+        The split's ``info`` (:func:`skvae.datasets.split_corpus`).
+    n_wavs : int, default=3
+        Generated WAV files per label linked from the page.
+    command : str, default=""
+        The command line shown on the page.
+
+    Returns
+    -------
+    index : pathlib.Path
+        The HTML page.
+    """
+    import librosa
+
+    from .evaluation import generated_rate
+    from .features import write_wav
+
+    pipe = bundle["pipeline"]
+    fe = pipe.named_steps["features"]
+    vae = pipe.named_steps["vae"]
+    meta = bundle["metadata"]
+    out = Path(out_dir)
+    samples = out / "samples"
+    samples.mkdir(parents=True, exist_ok=True)
+    generated = []
+    for g in evaluation["generated"]:
+        wavs = []
+        for i, wave in enumerate(g["waves"][:n_wavs]):
+            name = f"{g['label']}_skvae_{i}.wav"
+            write_wav(samples / name, wave, fe.sr, normalize=True)
+            wavs.append(f"samples/{name}")
+        generated.append({**g, "row": g["rows"][0], "wavs": wavs})
+
+    mel_hz = librosa.mel_frequencies(n_mels=fe.n_mels + 2, fmin=fe.fmin, fmax=fe.sr / 2)
+    accuracy = {f"test set ({split_info['kind']} split)": evaluation["accuracy"]}
+    speaker_eval = meta.get("speaker_eval")
+    if speaker_eval and meta.get("data") == corpus.spec:
+        accuracy[speaker_eval["label"]] = speaker_eval["accuracy"]
+    hit, total = generated_rate(evaluation["generated"])
+    stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "--max-iter reached"
+    run = [
+        ("data", corpus.description),
+        ("split", split_info["text"]),
+        (
+            "features",
+            f"log-mel, {fe.n_mels} bands x {fe.n_frames} frames per utterance, "
+            f"{fe.sr} Hz, silence trimmed at {fe.top_db} dB",
+        ),
+        (
+            "model",
+            f"VAE {vae.n_components}-D latent, hidden layers "
+            f"{tuple(vae.hidden_layer_sizes)}, {vae.n_iter_} epochs ({stopped}) "
+            "-> SVC with calibrated probabilities",
+        ),
+        ("model file", meta.get("model_file", bundle.get("path", ""))),
+        ("training time", f"{meta.get('train_seconds', float('nan')):.0f} s"),
+        ("skvae", meta.get("skvae_version", __version__)),
+    ]
+    notes = [
+        f"Generated utterances recognised as the requested label by the same "
+        f"pipeline (through audio and back): {hit}/{total} ({hit / max(total, 1):.0%})."
+    ]
+    if corpus.note:
+        notes.append(corpus.note + ".")
+    content = {
+        "title": f"skvae speech recogniser: {corpus.name}",
+        "command": command,
+        "run": run,
+        "accuracy": accuracy,
+        "chance": 1.0 / len(bundle["classes"]),
+        "notes": notes,
+        "history": vae.history_,
+        "latent": evaluation["latent"],
+        "spectrogram": {
+            "n_frames": fe.n_frames,
+            "n_mels": fe.n_mels,
+            "mel_hz": np.asarray(mel_hz[1:-1]),
+        },
+        "reconstructions": evaluation["reconstructions"],
+        "generated": generated,
+        "confusion": {
+            "y_true": evaluation["y_test"],
+            "y_pred": evaluation["y_pred"],
+            "labels": list(bundle["classes"]),
+        },
+    }
+    return write_report(out, content)

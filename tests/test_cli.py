@@ -6,6 +6,7 @@ digits x 3 repetitions, written as WAV files) and the model trained on it in
 ``--quick`` mode are shared by the tests of this module.
 """
 
+import ast
 import contextlib
 import io
 import subprocess
@@ -18,6 +19,7 @@ import pytest
 
 from skvae import cli
 from skvae.cli import main
+from skvae.recipes import load_recognizer
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURES = (
@@ -82,7 +84,7 @@ def test_saved_model_bundle(trained):
     import skvae
 
     out, _, _ = trained
-    bundle = cli.load_model(out)  # the folder or the file
+    bundle = load_recognizer(out)  # the folder or the file
     assert bundle["format"] == "skvae-recognizer"
     assert list(bundle["classes"]) == list(range(10))
     assert bundle["latent_means"].shape == (10, 16)
@@ -248,28 +250,73 @@ def test_fsdd_unavailable_offline_is_a_runtime_error(tmp_path):
     assert stderr.startswith("skvae: error: FSDD is not available")
 
 
-def test_default_data_is_generated_when_fsdd_is_absent(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        "skvae.datasets._fsdd.fsdd_search_paths", lambda data_home=None: [tmp_path]
+def test_split_the_data_cannot_make_is_a_usage_error(corpus, tmp_path):
+    argv = ["train", corpus / "train", "--split", "official", "--out", tmp_path]
+    code, _, stderr = run(argv)
+    assert code == 2
+    assert "usage: skvae train" in stderr
+    assert "has no official split" in stderr
+
+
+def test_unreadable_audio_in_data_is_a_runtime_error(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for label in (3, 4):
+        for i in range(4):
+            (data / f"{label}_ann_{i}.wav").write_bytes(b"not audio")
+    code, _, stderr = run(
+        ["train", data, "-q", "--out", tmp_path / "out", "--no-report"]
     )
-    args = cli.build_parser().parse_args(["train"])
-    spec = cli._data_spec(args, cli._Console(quiet=True))
-    assert spec["kind"] == "generated"
-    assert "FSDD was not found" in spec["note"]
-
-    recordings = tmp_path / "fsdd" / "recordings"
-    recordings.mkdir(parents=True)
-    (recordings / "0_ann_0.wav").write_bytes(b"")
-    spec = cli._data_spec(args, cli._Console(quiet=True))
-    assert spec == {"kind": "fsdd", "data_home": str(tmp_path)}
+    assert code == 1
+    assert stderr.startswith(f"skvae: error: {data / '3_ann_0.wav'}: ")
+    assert not (tmp_path / "out").exists()
 
 
-def test_report_needs_matplotlib_with_a_hint(monkeypatch):
-    from skvae import _report
+@pytest.mark.parametrize("command", ["sample", "report"])
+def test_model_without_generator_cannot_generate(command, tmp_path):
+    from sklearn.linear_model import LogisticRegression
 
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    with pytest.raises(ImportError, match=r'pip install "skvae\[report\]"'):
-        _report.check_available()
+    X = np.random.RandomState(0).normal(size=(20, 3))
+    model = tmp_path / "plain.joblib"
+    joblib.dump(LogisticRegression().fit(X, np.arange(20) % 2), model)
+    code, _, stderr = run([command, model, "--out", tmp_path / "out"])
+    assert code == 1
+    assert "holds no generator" in stderr and "plain.joblib" in stderr
+
+
+def _skvae_imports(module):
+    """Every skvae module or name ``skvae/<module>.py`` imports, anywhere."""
+    path = Path(cli.__file__).parent / f"{module}.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative to the skvae package
+                base = "skvae" + (f".{base}" if base else "")
+            if base.split(".")[0] == "skvae":
+                found.update(f"{base}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("skvae"))
+    return found
+
+
+def test_cli_uses_only_the_public_api():
+    private = {
+        name
+        for name in _skvae_imports("cli")
+        if any(p.startswith("_") and not p.startswith("__") for p in name.split("."))
+    }
+    assert not private, private
+
+
+def test_edge_modules_import_one_way():
+    # recipes <- evaluation <- report <- cli, function-level imports included
+    order = ["recipes", "evaluation", "report", "cli"]
+    for i, module in enumerate(order):
+        imported = _skvae_imports(module)
+        above = {f"skvae.{m}" for m in order[i + 1 :]}
+        wrong = {name for name in imported if any(name.startswith(a) for a in above)}
+        assert not wrong, f"skvae.{module} imports {wrong}"
 
 
 def test_version():
@@ -315,7 +362,7 @@ def test_train_on_fsdd_quick(fsdd_home, tmp_path):
     assert code == 0, stderr
     assert "FSDD (Free Spoken Digit Dataset): 3,000 utterances, 6 speakers" in stdout
     assert "official split" in stdout
-    meta = cli.load_model(tmp_path)["metadata"]
+    meta = load_recognizer(tmp_path)["metadata"]
     assert meta["n_test"] == 300
     assert meta["accuracy"]["VAE (16-D) + SVC"] > 0.8
     assert (tmp_path / "report" / "index.html").is_file()

@@ -10,9 +10,13 @@ Never imports torch.
   digit corpus (eSpeak NG), deterministic for a ``random_state``.
 - :func:`find_fsdd_home`: the data home that already holds FSDD, if any.
 - :func:`get_data_home`: where datasets are cached (``$SKVAE_DATA``).
+- :func:`load_corpus`: any of these sources as one Bunch with the same
+  fields (what ``skvae train DATA`` loads); :func:`resolve_corpus` says
+  which source would be used, :func:`split_corpus` holds out a test set.
 """
 
 from ._base import get_data_home
+from ._corpus import load_corpus, resolve_corpus, split_corpus
 from ._folder import load_audio_folder
 from ._fsdd import fetch_fsdd, find_fsdd_home
 from ._synth import make_spoken_digits
@@ -21,6 +25,9 @@ __all__ = [
     "fetch_fsdd",
     "find_fsdd_home",
     "get_data_home",
+    "load_corpus",
     "load_audio_folder",
     "make_spoken_digits",
+    "resolve_corpus",
+    "split_corpus",
 ]

@@ -1,0 +1,431 @@
+"""One entry point for "FSDD, a folder, or the generated corpus".
+
+:func:`load_corpus` turns a source (``None``, ``"fsdd"``, ``"generated"``, a
+folder, or the ``spec`` of a corpus loaded before) into one Bunch with the
+same fields whatever the source; :func:`split_corpus` draws its held-out
+test set. Never imports torch.
+"""
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from . import _fsdd  # module access: tests patch where FSDD is looked for
+
+__all__ = ["load_corpus", "resolve_corpus", "split_corpus"]
+
+SOURCE_KEYWORDS = ("fsdd", "generated")
+FSDD_NAME = "FSDD (Free Spoken Digit Dataset)"
+GENERATED_NAME = "generated spoken digits (eSpeak NG)"
+GENERATED_KEYS = ("kind", "n_speakers", "n_repeats", "random_state")
+
+_DESCR = """\
+A speech corpus loaded by skvae.datasets.load_corpus: one utterance per
+entry of ``data`` (audio file paths, or waveforms at ``sr``), its label in
+``target``, its speaker in ``speaker`` (or None), and FSDD's official test
+split in ``is_test`` (or None). ``spec`` reloads the same corpus:
+``load_corpus(corpus.spec)``."""
+
+
+def resolve_corpus(
+    source=None,
+    *,
+    data_home=None,
+    label_from="filename",
+    n_speakers=12,
+    n_repeats=20,
+    random_state=0,
+):
+    """Say which corpus a source names, without loading it.
+
+    Parameters
+    ----------
+    source : None, "fsdd", "generated", str, os.PathLike or dict, default=None
+        None: FSDD if it is already on this machine (see
+        :func:`find_fsdd_home`), else the generated corpus. ``"fsdd"``: the
+        Free Spoken Digit Dataset. ``"generated"``: spoken digits
+        synthesised offline with eSpeak NG (:func:`make_spoken_digits`). A
+        folder: recordings labelled as :func:`load_audio_folder` says. A
+        dict: a ``spec`` returned before, returned as is.
+    data_home : str, os.PathLike or None, default=None
+        Where FSDD is looked for (None: the usual places).
+    label_from : {"filename", "parent"}, default="filename"
+        For a folder: labels from file names or from sub-folder names.
+    n_speakers, n_repeats : int, default=12, 20
+        Size of the generated corpus.
+    random_state : int, default=0
+        Seed of the generated corpus.
+
+    Returns
+    -------
+    spec : dict
+        JSON-able: ``{"kind": "fsdd" | "generated" | "folder", ...}``; a
+        generated corpus chosen because FSDD was not found carries a
+        ``"note"`` saying so.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``source`` is a folder that does not exist.
+    NotADirectoryError
+        ``source`` is a file.
+
+    Examples
+    --------
+    >>> from skvae.datasets import resolve_corpus
+    >>> resolve_corpus("generated", n_speakers=2, n_repeats=1)
+    {'kind': 'generated', 'n_speakers': 2, 'n_repeats': 1, 'random_state': 0}
+    """
+    if isinstance(source, dict):
+        return source
+    generated = {
+        "kind": "generated",
+        "n_speakers": n_speakers,
+        "n_repeats": n_repeats,
+        "random_state": random_state,
+    }
+    if source is None:
+        home = _fsdd.find_fsdd_home(data_home)
+        if home is not None:
+            return {"kind": "fsdd", "data_home": str(home)}
+        looked = ", ".join(str(h) for h in _fsdd.fsdd_search_paths(data_home))
+        generated["note"] = (
+            f"FSDD was not found offline (looked in {looked}; set SKVAE_DATA to "
+            "the folder holding fsdd/recordings/), so a spoken-digit corpus was "
+            "generated with eSpeak NG"
+        )
+        return generated
+    if source == "fsdd":
+        home = _fsdd.find_fsdd_home(data_home)
+        return {
+            "kind": "fsdd",
+            "data_home": None if home is None else str(home),
+            "data_home_arg": None if data_home is None else os.fspath(data_home),
+        }
+    if source == "generated":
+        return generated
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(
+            f"data folder '{source}' does not exist. The data is a folder of "
+            "labelled audio files, 'fsdd', 'generated', or nothing (FSDD if "
+            "available offline, else generated)"
+        )
+    if not path.is_dir():
+        raise NotADirectoryError(
+            f"the data must be a folder of audio files, got the file '{source}'"
+        )
+    return {"kind": "folder", "path": str(path.resolve()), "label_from": label_from}
+
+
+def load_corpus(
+    source=None,
+    *,
+    data_home=None,
+    label_from="filename",
+    n_speakers=12,
+    n_repeats=20,
+    random_state=0,
+    download_if_missing=True,
+):
+    """Load FSDD, a folder of recordings, or the generated corpus as one Bunch.
+
+    The fields are the same whatever the source, so code written for one
+    runs on the others: this is what ``skvae train [DATA]`` loads.
+
+    Parameters
+    ----------
+    source : None, "fsdd", "generated", str, os.PathLike or dict, default=None
+        What to load; see :func:`resolve_corpus` (a dict is the ``spec`` of
+        a corpus loaded before).
+    data_home : str, os.PathLike or None, default=None
+        Where FSDD is looked for or downloaded to.
+    label_from : {"filename", "parent"}, default="filename"
+        For a folder: labels from file names (``7_alice_0.wav`` is label 7,
+        speaker alice) or from the names of the sub-folders.
+    n_speakers, n_repeats : int, default=12, 20
+        Size of the generated corpus (``n_speakers * n_repeats * 10``
+        utterances).
+    random_state : int, default=0
+        Seed of the generated corpus.
+    download_if_missing : bool, default=True
+        Download FSDD when it is not on this machine; if False, raise
+        ``OSError`` instead.
+
+    Returns
+    -------
+    corpus : :class:`~sklearn.utils.Bunch`
+        data : ndarray of shape (n_utterances,), dtype object
+            Audio file paths, or waveforms (1-D float32) at ``sr``: the
+            input of :class:`skvae.features.SpeechFeatures`.
+        target : ndarray of shape (n_utterances,)
+            The labels.
+        speaker : ndarray of shape (n_utterances,), dtype object, or None
+            Who speaks: the ``groups`` of speaker-independent evaluation.
+        is_test : ndarray of shape (n_utterances,), dtype bool, or None
+            The corpus's official test split, if it has one.
+        sr : int or None
+            Sample rate of the waveforms in ``data``; None for files.
+        duration : ndarray of shape (n_utterances,)
+            Length of each utterance in seconds (NaN where unknown).
+        n_speakers : int
+            Distinct speakers (0 when unknown).
+        name : str
+            For people, e.g. ``"FSDD (Free Spoken Digit Dataset)"``.
+        description : str
+            One line: name, size and where the data came from.
+        source : str
+            The folder of the files, or ``"generated"``.
+        spec : dict
+            JSON-able; ``load_corpus(corpus.spec)`` loads the same corpus.
+        note : str
+            Why this corpus was chosen, when it was not asked for ("" else).
+        DESCR : str
+            Description of the fields.
+
+    Raises
+    ------
+    FileNotFoundError
+        A folder that does not exist.
+    OSError
+        FSDD is not on this machine and cannot be (or may not be)
+        downloaded.
+    ImportError
+        The generated corpus needs eSpeak NG (``pip install "skvae[synth]"``).
+    ValueError
+        A folder without audio files, or a spec of an unknown kind.
+
+    See Also
+    --------
+    split_corpus : The held-out test set of a corpus.
+    fetch_fsdd, load_audio_folder, make_spoken_digits : The sources.
+
+    Examples
+    --------
+    >>> from skvae.datasets import load_corpus
+    >>> corpus = load_corpus("generated", n_speakers=2, n_repeats=1)
+    >>> print(corpus.description)
+    generated spoken digits (eSpeak NG): 20 utterances, 2 speakers, 10 labels
+    (generated)
+    >>> corpus.data.shape, corpus.sr, corpus.spec["kind"]
+    ((20,), 8000, 'generated')
+    """
+    spec = resolve_corpus(
+        source,
+        data_home=data_home,
+        label_from=label_from,
+        n_speakers=n_speakers,
+        n_repeats=n_repeats,
+        random_state=random_state,
+    )
+    kind = spec.get("kind")
+    if kind == "fsdd":
+        fields = _load_fsdd(spec, download_if_missing)
+    elif kind == "generated":
+        fields = _load_generated(spec)
+    elif kind == "folder":
+        fields = _load_folder(spec)
+    else:
+        raise ValueError(
+            f"unknown corpus kind {kind!r} in {spec!r}: expected 'fsdd', "
+            "'generated' or 'folder'"
+        )
+    speaker = fields["speaker"]
+    n_speakers = 0 if speaker is None else len(set(speaker.tolist()))
+    parts = [f"{len(fields['target']):,} utterances"]
+    if speaker is not None:
+        parts.append(f"{n_speakers} speakers")
+    parts.append(f"{len(np.unique(fields['target']))} labels")
+    return Bunch(
+        **fields,
+        duration=_durations(fields["data"], fields["sr"]),
+        n_speakers=n_speakers,
+        description=f"{fields['name']}: {', '.join(parts)} ({fields['source']})",
+        DESCR=_DESCR,
+    )
+
+
+def _load_fsdd(spec, download_if_missing):
+    from ._fsdd import fetch_fsdd
+
+    home = spec.get("data_home") or spec.get("data_home_arg")
+    try:
+        bunch = fetch_fsdd(home, download_if_missing=download_if_missing)
+    except OSError as exc:
+        raise OSError(
+            f"FSDD is not available: {exc} (set SKVAE_DATA to a folder holding "
+            "fsdd/recordings/, or use the generated corpus instead)"
+        ) from exc
+    folder = str(Path(bunch.filenames[0]).parent)
+    return {
+        "data": bunch.filenames,
+        "target": bunch.target,
+        "speaker": bunch.speaker,
+        "is_test": bunch.is_test,
+        "sr": None,
+        "name": FSDD_NAME,
+        "source": folder,
+        "spec": {"kind": "fsdd", "data_home": str(Path(folder).parents[1])},
+        "note": "",
+    }
+
+
+def _load_generated(spec):
+    try:
+        import espeakng_loader  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "the generated corpus needs eSpeak NG: "
+            'pip install "skvae[synth]" (or use a folder of recordings or FSDD)'
+        ) from exc
+    from ._synth import make_spoken_digits
+
+    bunch = make_spoken_digits(
+        spec["n_speakers"], spec["n_repeats"], random_state=spec["random_state"]
+    )
+    return {
+        "data": bunch.data,
+        "target": bunch.target,
+        "speaker": bunch.speaker,
+        "is_test": bunch.is_test,
+        "sr": bunch.sr,
+        "name": GENERATED_NAME,
+        "source": "generated",
+        "spec": {k: spec[k] for k in GENERATED_KEYS},
+        "note": spec.get("note", ""),
+    }
+
+
+def _load_folder(spec):
+    from ._folder import load_audio_folder
+
+    path = Path(spec["path"])
+    if not path.is_dir():
+        raise FileNotFoundError(f"data folder '{path}' does not exist")
+    bunch = load_audio_folder(path, label_from=spec["label_from"])
+    return {
+        "data": bunch.filenames,
+        "target": np.asarray(bunch.target),
+        "speaker": bunch.speaker,
+        "is_test": None,
+        "sr": None,
+        "name": f"folder {path.name}",
+        "source": str(path),
+        "spec": dict(spec),
+        "note": "",
+    }
+
+
+def _durations(data, sr):
+    """Duration in seconds of every utterance (NaN where unknown)."""
+    out = np.full(len(data), np.nan)
+    if sr is not None:
+        for i, x in enumerate(data):
+            out[i] = len(x) / sr
+        return out
+    import soundfile
+
+    for i, path in enumerate(data):
+        with contextlib.suppress(Exception):  # a duration is optional
+            out[i] = soundfile.info(path).duration
+    return out
+
+
+def split_corpus(corpus, how="auto", *, test_size=0.25, random_state=0):
+    """Train and test indices of a corpus, and what the split was.
+
+    Parameters
+    ----------
+    corpus : Bunch
+        From :func:`load_corpus`.
+    how : {"auto", "official", "speaker", "random"}, default="auto"
+        ``"official"``: the corpus's own test split (``is_test``).
+        ``"speaker"``: whole speakers held out (``test_size`` of them).
+        ``"random"``: utterances drawn at random, stratified by label when
+        every label has at least two. ``"auto"``: official for FSDD, else by
+        speaker when the corpus names at least two speakers, else random.
+    test_size : float, default=0.25
+        Fraction of the speakers or utterances held out by ``"speaker"`` and
+        ``"random"``.
+    random_state : int, default=0
+        Seed of the ``"speaker"`` and ``"random"`` draws.
+
+    Returns
+    -------
+    train, test : ndarray of int
+        Sorted indices into the corpus.
+    info : dict
+        JSON-able: ``kind`` (the split used), ``test_size``, ``seed`` and
+        ``text`` (one line for people).
+
+    Raises
+    ------
+    ValueError
+        ``how`` is unknown, or the corpus cannot be split that way (no
+        official split; fewer than two speakers).
+
+    Examples
+    --------
+    >>> from skvae.datasets import load_corpus, split_corpus
+    >>> corpus = load_corpus("generated", n_speakers=4, n_repeats=1)
+    >>> train, test, info = split_corpus(corpus)
+    >>> info["kind"], len(train), len(test)
+    ('speaker', 30, 10)
+    """
+    from sklearn.model_selection import (
+        GroupShuffleSplit,
+        ShuffleSplit,
+        StratifiedShuffleSplit,
+    )
+
+    kinds = ("auto", "official", "speaker", "random")
+    if how not in kinds:
+        raise ValueError(f"how must be one of {kinds}, got {how!r}")
+    y = np.asarray(corpus.target)
+    n = len(y)
+    is_fsdd = corpus.spec.get("kind") == "fsdd"
+    if how == "auto":
+        if is_fsdd:
+            how = "official"
+        elif corpus.n_speakers >= 2:
+            how = "speaker"
+        else:
+            how = "random"
+    if how == "official":
+        if corpus.is_test is None:
+            raise ValueError(f"split 'official': {corpus.name} has no official split")
+        test = np.flatnonzero(corpus.is_test)
+        train = np.flatnonzero(~corpus.is_test)
+        text = "official split"
+        if is_fsdd:
+            text += " (repetitions 0-4 of every speaker and digit)"
+    elif how == "speaker":
+        if corpus.n_speakers < 2:
+            raise ValueError(
+                f"split 'speaker': {corpus.name} has {corpus.n_speakers} known speakers"
+            )
+        gss = GroupShuffleSplit(
+            n_splits=1, test_size=test_size, random_state=random_state
+        )
+        train, test = next(gss.split(np.zeros(n), y, corpus.speaker))
+        held = sorted(set(corpus.speaker[test].tolist()))
+        text = f"speaker-independent: held-out speakers {', '.join(held)}"
+    else:
+        _, counts = np.unique(y, return_counts=True)
+        splitter_class = StratifiedShuffleSplit if counts.min() >= 2 else ShuffleSplit
+        splitter = splitter_class(
+            n_splits=1, test_size=test_size, random_state=random_state
+        )
+        train, test = next(splitter.split(np.zeros(n), y))
+        text = "random stratified split"
+    train, test = np.sort(train), np.sort(test)
+    info = {
+        "kind": how,
+        "test_size": test_size,
+        "seed": random_state,
+        "text": f"{text}: {len(train):,} train, {len(test):,} test",
+    }
+    return train, test, info

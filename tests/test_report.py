@@ -1,0 +1,101 @@
+"""skvae.report: the figures and the HTML page, from plain arrays.
+
+The report of a trained model end to end (``write_recognizer_report``) is
+exercised by tests/test_cli.py, which trains one.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from skvae import report
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _content(n_frames=4, n_mels=5, labels=(0, 1, 2)):
+    """The smallest content write_report draws: made-up numbers."""
+    rng = np.random.RandomState(0)
+    d = n_frames * n_mels
+    history = [
+        {"epoch": e, "loss": 10.0 - e, "kl": 1.0 + e, "validation_score": e - 9.0}
+        for e in range(1, 6)
+    ]
+    for h in history:
+        h["validation_kl"] = h["kl"] + 0.1
+    y = np.repeat(labels, 4)
+    return {
+        "title": "a <test> report",
+        "command": "skvae train --quick",
+        "run": [("data", "made up"), ("split", "random")],
+        "accuracy": {
+            "test set": {"VAE (2-D) + SVC": 0.9, "PCA (2-D) + SVC": 0.8},
+            "held-out speaker ann": {"VAE (2-D) + SVC": 0.7},
+        },
+        "chance": 1 / len(labels),
+        "notes": ["a note & more"],
+        "history": history,
+        "latent": {
+            "points": rng.normal(size=(len(y), 2)),
+            "labels": y,
+            "speakers": np.array(["ann", "bob"] * (len(y) // 2), dtype=object),
+            "axis_labels": ("t-SNE 1", "t-SNE 2"),
+            "method": "t-SNE",
+        },
+        "spectrogram": {"n_frames": n_frames, "n_mels": n_mels, "mel_hz": None},
+        "reconstructions": [
+            {
+                "label": c,
+                "original": rng.normal(size=d),
+                "reconstruction": rng.normal(size=d),
+            }
+            for c in labels
+        ],
+        "generated": [
+            {
+                "label": c,
+                "row": rng.normal(size=d),
+                "wavs": [f"samples/{c}_skvae_0.wav"],
+                "recognised": 3,
+                "n": 4,
+            }
+            for c in labels
+        ],
+        "confusion": {"y_true": y, "y_pred": np.roll(y, 1), "labels": list(labels)},
+    }
+
+
+def test_write_report_draws_every_figure_and_the_page(tmp_path):
+    index = report.write_report(tmp_path / "out", _content())
+    assert index == tmp_path / "out" / "index.html"
+    html = index.read_text(encoding="utf-8")
+    for name, heading, _ in report.FIGURES:
+        png = tmp_path / "out" / name
+        assert png.read_bytes()[:8] == PNG_SIGNATURE
+        assert f'src="{name}"' in html and heading in html
+    # text is escaped, the accuracy table has one column per group
+    assert "a &lt;test&gt; report" in html and "a note &amp; more" in html
+    assert "<th>test set</th><th>held-out speaker ann</th>" in html
+    assert '<td class="num">0.900</td><td class="num">0.700</td>' in html
+    assert 'src="samples/2_skvae_0.wav"' in html
+
+
+def test_check_available_is_silent_with_matplotlib():
+    assert report.check_available() is None
+
+
+def test_report_needs_matplotlib_with_a_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    with pytest.raises(ImportError, match=r'pip install "skvae\[report\]"'):
+        report.check_available()
+
+
+def test_importing_the_report_imports_neither_torch_nor_librosa():
+    code = (
+        "import sys, skvae.report; heavy = {'torch', 'librosa'} & set(sys.modules); "
+        "assert not heavy, heavy"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
