@@ -509,6 +509,51 @@ FRONT_END_CASES += [
     ),
 ]
 
+
+def _wideband_after_narrowband():
+    """Fitted on an 8 kHz file, given a 48 kHz recording with a 6 kHz tone."""
+    import soundfile as sf
+
+    folder = Path(_files()["ok"]).parent
+    t = np.arange(48000) / 48000
+    fade = np.hanning(t.size)  # no clicks, which spread below 4 kHz
+    low = 0.3 * fade * np.sin(2 * np.pi * 300 * t)
+    high = 0.3 * fade * np.sin(2 * np.pi * 6000 * t)
+    sf.write(folder / "low.wav", low, 48000, subtype="FLOAT")
+    sf.write(folder / "wide.wav", low + high, 48000, subtype="FLOAT")
+    fe = _fe().set_params(sr=16000).fit([_files()["ok"]])  # 8 kHz
+    with pytest.warns(UserWarning, match="2 of 2 .* band-limited to 4000 Hz"):
+        return fe.transform([folder / "wide.wav", folder / "low.wav"])
+
+
+def _band_limited(out):
+    # the 6 kHz tone is gone: the same features as the 300 Hz tone alone
+    np.testing.assert_allclose(out[0], out[1], atol=0.01)
+
+
+def _gain_normalised(out):
+    np.testing.assert_allclose(
+        out[1:], np.broadcast_to(out[0], out[1:].shape), atol=1e-3
+    )
+
+
+FRONT_END_CASES += [
+    Case(
+        "audio-wider-band-than-training",  # would fill bands never seen
+        _wideband_after_narrowband,
+        behaves=_band_limited,
+    ),
+    Case(
+        "waveform-gain-with-level",  # the recording level does not matter
+        lambda: (
+            _fe()
+            .set_params(level=-20.0)
+            .transform([_files()["tone"] * g for g in (1.0, 0.1, 1e-4, 2.0)])
+        ),
+        behaves=_gain_normalised,
+    ),
+]
+
 CASES = ESTIMATOR_CASES + FRONT_END_CASES
 
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import warnings
 
 import librosa
 import numpy as np
@@ -130,6 +131,205 @@ def test_resampled_file_gives_same_features(tmp_path):
     hi, lo = fe.transform([tmp_path / "hi.wav", tmp_path / "lo.wav"])
     loud = lo > lo.max() - 40  # bands that hold the tone
     assert_allclose(hi[loud], lo[loud], atol=0.5)
+
+
+# --------------------------------------------------------------------------
+# band limit: later input gets no more bandwidth than the training audio
+# --------------------------------------------------------------------------
+WIDE_SR = 48000
+CLASS_FREQS = (300.0, 700.0, 1200.0, 2000.0)
+
+
+def _wideband_source(k, seed):
+    """Class k: a tone of frequency CLASS_FREQS[k], plus white noise that
+    covers the whole band of a 48 kHz recording."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(WIDE_SR * rng.uniform(0.3, 0.5))) / WIDE_SR
+    freq = CLASS_FREQS[k] * (1 + 0.05 * rng.standard_normal())
+    return 0.3 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.size)
+
+
+def _recordings(folder, k, seed):
+    """A 48 kHz recording and its 8 kHz copy (soxr), as float WAV files."""
+    y = _wideband_source(k, seed)
+    narrow = librosa.resample(y, orig_sr=WIDE_SR, target_sr=SR, res_type="soxr_hq")
+    wide_path, narrow_path = (
+        folder / f"{k}_{seed}_48k.wav",
+        folder / f"{k}_{seed}_8k.wav",
+    )
+    sf.write(wide_path, y, WIDE_SR, subtype="FLOAT")
+    sf.write(narrow_path, narrow, SR, subtype="FLOAT")
+    return wide_path, narrow_path
+
+
+def test_band_limit_to_the_training_audio(tmp_path):
+    """Fitted on 8 kHz files, applied to 48 kHz recordings: the features are
+    those of their 8 kHz copies, and so are a classifier's predictions."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = [
+        (k, _recordings(tmp_path, k, 100 * k + i)) for k in range(4) for i in range(6)
+    ]
+    test = [
+        (k, _recordings(tmp_path, k, 1000 + 10 * k + i))
+        for k in range(4)
+        for i in range(3)
+    ]
+    y_train, y_test = [k for k, _ in train], [k for k, _ in test]
+    wide = [w for _, (w, _) in test]
+    narrow = [n for _, (_, n) in test]
+
+    fe = SpeechFeatures(sr=16000, n_frames=8)
+    clf = make_pipeline(fe, StandardScaler(), LogisticRegression(max_iter=1000))
+    clf.fit([n for _, (_, n) in train], y_train)
+    assert fe.training_sr_ == SR
+    with pytest.warns(UserWarning, match=r"12 of 12 .*band-limited to 4000 Hz"):
+        Z_wide = fe.transform(wide)
+    Z_narrow = fe.transform(narrow)  # at the training rate: no warning, as before
+    assert_array_equal(Z_narrow, SpeechFeatures(sr=16000, n_frames=8).transform(narrow))
+    assert_allclose(Z_wide, Z_narrow, atol=1e-3)
+    with pytest.warns(UserWarning, match="band-limited"):
+        predicted_wide = clf.predict(wide)
+    assert_array_equal(predicted_wide, clf.predict(narrow))
+    assert_array_equal(predicted_wide, y_test)
+
+    # what it prevents: the upper mel bands, empty in training, now full
+    clf.set_params(speechfeatures__band_limit=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Z_full = fe.transform(wide)
+        assert fe.training_sr_ == SR
+        assert np.abs(Z_full - Z_narrow).max() > 30
+        assert (clf.predict(wide) != y_test).mean() > 0.5
+
+
+def test_band_limit_of_waveforms_and_mixed_rates(tmp_path):
+    y8 = chirp()
+    sf.write(tmp_path / "8k.wav", y8, SR, subtype="FLOAT")
+    sf.write(tmp_path / "22k.wav", tone(sr=22050), 22050, subtype="FLOAT")
+    fe = SpeechFeatures(sr=16000).fit([tmp_path / "22k.wav", tmp_path / "8k.wav"])
+    assert fe.training_sr_ == SR  # the lowest rate seen, from the headers
+    # a waveform is at sr=16000: more bandwidth than the training audio
+    y16 = librosa.resample(y8, orig_sr=SR, target_sr=16000, res_type="soxr_hq")
+    y16 += tone(6000.0, sr=16000, duration=0.6, amp=0.1)  # above 4 kHz
+    with pytest.warns(UserWarning, match="1 of 2 utterances"):
+        Z = fe.transform([y16, tmp_path / "8k.wav"])
+    assert np.abs(Z[0] - Z[1]).mean() < 0.5  # the 6 kHz tone is gone
+    full = fe.set_params(band_limit=False).transform([y16])[0]
+    assert np.abs(full - Z[1]).max() > 20
+    # fitted on waveforms (at sr) or on files at or above sr: nothing to limit
+    assert SpeechFeatures(sr=SR).fit([y8]).training_sr_ == SR
+    assert SpeechFeatures(sr=SR).fit([tmp_path / "22k.wav"]).training_sr_ == SR
+    assert SpeechFeatures(sr=SR).fit().training_sr_ is None
+    # fit reads headers: a bad file is named there
+    (tmp_path / "bad.wav").write_text("not audio")
+    with pytest.raises(AudioReadError, match=r"X\[1\].*bad\.wav.*not a recognised"):
+        SpeechFeatures(sr=SR).fit([tmp_path / "8k.wav", tmp_path / "bad.wav"])
+
+
+@pytest.mark.fsdd
+@pytest.mark.slow
+def test_recogniser_fitted_on_fsdd_works_on_wideband_recordings(fsdd_home, tmp_path):
+    """FSDD is 8 kHz; its test files recorded at 48 kHz (soxr copies plus
+    content above 4 kHz, as a wideband microphone picks up) are recognised
+    as the 8 kHz files are."""
+    from sklearn.svm import SVC
+
+    from skvae.datasets import fetch_fsdd
+
+    fsdd = fetch_fsdd(fsdd_home, download_if_missing=False)
+    train = fsdd.data[~fsdd.is_test][::3]
+    test = fsdd.data[fsdd.is_test][::3]
+    rng = np.random.default_rng(0)
+    wide = []
+    for i, path in enumerate(test):
+        y, _ = sf.read(path, dtype="float64")
+        y = librosa.resample(y, orig_sr=SR, target_sr=WIDE_SR, res_type="soxr_hq")
+        hiss = np.fft.rfft(rng.standard_normal(y.size))
+        hiss[np.fft.rfftfreq(y.size, 1 / WIDE_SR) < 4500] = 0  # above 4.5 kHz
+        hiss = np.fft.irfft(hiss, y.size)
+        y += hiss * (0.1 * np.std(y) / np.std(hiss))
+        wide.append(tmp_path / f"{i}.wav")
+        sf.write(wide[-1], y, WIDE_SR, subtype="FLOAT")
+    clf = make_pipeline(SpeechFeatures(sr=16000), StandardScaler(), SVC())
+    clf.fit(train, fsdd.target[~fsdd.is_test][::3])
+    predicted = clf.predict(test)
+    with pytest.warns(UserWarning, match="band-limited to 4000 Hz"):
+        predicted_wide = clf.predict(wide)
+    assert (predicted == fsdd.target[fsdd.is_test][::3]).mean() > 0.8
+    assert (predicted_wide == predicted).mean() >= 0.98
+    clf.set_params(speechfeatures__band_limit=False)
+    assert (clf.predict(wide) == predicted).mean() < 0.5
+
+
+# --------------------------------------------------------------------------
+# gain normalisation
+# --------------------------------------------------------------------------
+def _with_silence(y):
+    z = np.zeros(800, np.float32)
+    return np.concatenate([z, y, z])
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"cmvn": "mean"},
+        {"kind": "mfcc", "cmvn": "meanvar", "top_db": 30, "preemphasis": 0.97},
+        {"output": "stats", "delta_order": 1},
+    ],
+)
+def test_level_makes_features_independent_of_the_gain(params):
+    y = _with_silence(chirp() + noise(4800))  # digital silence at both ends
+    gains = [np.float32(0.1), np.float32(1 / np.abs(y).max()), np.float32(1e-3)]
+    fe = SpeechFeatures(sr=SR, level=-20.0, **params)
+    Z = fe.transform([y] + [y * g for g in gains])
+    for row in Z[1:]:
+        assert_allclose(row, Z[0], atol=1e-3)
+    # without it, the gain shows (also through CMVN: the log floor)
+    Z = fe.set_params(level=None).transform([y] + [y * g for g in gains])
+    assert np.abs(Z[3] - Z[0]).max() > 1.0
+
+
+def test_level_sets_the_active_rms():
+    from skvae.features._kernel import _set_level, active_rms
+
+    y = _with_silence(tone(amp=0.5))
+    assert_allclose(active_rms(y, HOP), 0.5 / np.sqrt(2), rtol=1e-3)  # not the zeros
+    out = _set_level(y * 0.01, -20.0, HOP)
+    assert_allclose(active_rms(out, HOP), 0.1, rtol=1e-6)
+    assert_array_equal(_set_level(np.zeros(100), -20.0, HOP), 0.0)  # silence stays
+    # the same features for the same level, whatever the input's gain
+    a = SpeechFeatures(sr=SR, level=-30.0).transform([y])
+    b = SpeechFeatures(sr=SR).transform([out * 10 ** (-10 / 20)])
+    assert_allclose(a, b, atol=1e-3)
+
+
+def test_inverse_transform_writes_at_the_level(tmp_path):
+    """Generated audio comes out at the level, so that the file written
+    gives back the features of the waveform."""
+    from skvae.features import load_audio, write_wav
+    from skvae.features._kernel import active_rms
+
+    fe = SpeechFeatures(sr=SR, level=-20.0, n_frames=40)
+    Z = fe.transform([chirp() * 0.01])
+    y = fe.inverse_transform(Z)[0]
+    peak = np.abs(y).max()
+    assert peak <= 0.99 + 1e-6
+    if peak < 0.99 - 1e-6:  # at the level unless that would clip
+        assert_allclose(active_rms(y, HOP), 0.1, rtol=1e-4)
+    expected = fe.transform([y])
+    back, _ = load_audio(write_wav(tmp_path / "gen.wav", y, SR, subtype="FLOAT"))
+    assert_allclose(fe.transform([back]), expected, atol=1e-4)
+    # 16-bit PCM adds its quantisation noise (near -100 dBFS) to silent bands
+    back, _ = load_audio(write_wav(tmp_path / "gen16.wav", y, SR))
+    heard = expected > -60
+    assert_allclose(fe.transform([back])[heard], expected[heard], atol=0.25)
+    # and so does a loud row, which would clip at the level
+    loud = fe.inverse_transform(Z + 200.0)[0]
+    assert np.abs(loud).max() <= 0.99 + 1e-6
+    loud = fe.set_params(level=-3.0).inverse_transform(Z)  # peak above 0.99
+    assert_allclose(np.abs(loud).max(), 0.99, rtol=1e-6)
 
 
 # --------------------------------------------------------------------------
@@ -496,10 +696,10 @@ def test_rows_do_not_depend_on_batching_bit_for_bit(monkeypatch):
     ys = [noise(40, seed=1), chirp(), noise(3000, seed=2), tone(duration=0.02)]
     for kind in ("logmel", "mfcc"):
         plan = SpeechFeatures(sr=SR, kind=kind)._plan()
-        batched = _kernel._frames_chunk(ys, 0, plan)
-        shuffled = _kernel._frames_chunk(ys[::-1] + ys, 0, plan)
+        batched, _ = _kernel._frames_chunk(ys, 0, plan)
+        shuffled, _ = _kernel._frames_chunk(ys[::-1] + ys, 0, plan)
         for i, y in enumerate(ys):
-            alone = _kernel._frames_chunk([y], 0, plan)[0]
+            alone = _kernel._frames_chunk([y], 0, plan)[0][0]
             assert_array_equal(batched[i], alone)
             assert_array_equal(shuffled[len(ys) - 1 - i], alone)
             assert_array_equal(shuffled[len(ys) + i], alone)

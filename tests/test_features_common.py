@@ -5,7 +5,8 @@ any length, and also a 2-D float array whose rows are equal-length waveforms.
 Because of the latter, its tags keep ``input_tags.two_d_array = True`` and
 sklearn runs (almost) all its checks, feeding random arrays as short
 waveforms; ``input_tags.string = True`` says paths are accepted and
-``requires_fit = False`` that it is stateless.
+``requires_fit = False`` that ``transform`` works without ``fit`` (which
+learns only the bandwidth of the training audio).
 
 Checks that do not apply, and why (the entries live in the project's one
 table, ``EXPECTED_FAILED_CHECKS`` in tests/test_common.py):

@@ -6,7 +6,8 @@ workers of the extractors, which import only ``skvae.features._kernel``,
 start without importing scikit-learn or librosa.
 
 - :class:`SpeechFeatures`: log-mel / MFCC rows (and frames) of utterances,
-  a stateless scikit-learn transformer, with ``inverse_transform`` back to
+  a scikit-learn transformer that learns only the bandwidth of its training
+  audio, with optional gain normalisation and ``inverse_transform`` back to
   audio through Griffin-Lim.
 - :func:`extract_features`: the same for one utterance, as a function.
 - :class:`GroupStandardScaler`: per-speaker (per-group) mean and variance

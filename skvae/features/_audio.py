@@ -250,6 +250,50 @@ def _open_regular(path):
     return os.fdopen(fd, "rb")
 
 
+def _wav_header_sr(head):
+    """The sample rate in the 'fmt ' chunk of the start of a WAV file, or
+    None (not a WAV file, or the chunk is not in ``head``)."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        cid = head[pos : pos + 4]
+        size = int.from_bytes(head[pos + 4 : pos + 8], "little")
+        if cid == b"fmt ":
+            body = head[pos + 8 : pos + 16]
+            return int.from_bytes(body[4:8], "little") if len(body) == 8 else None
+        if cid == b"data":
+            return None
+        pos += 8 + size + (size & 1)
+    return None
+
+
+def _file_sr(path, index=None):
+    """A file's native sample rate, from its header only (checked)."""
+    path = os.fspath(path)
+    try:
+        with _open_regular(path) as fh:
+            sr = _wav_header_sr(fh.read(1 << 16))
+            if sr is None:
+                import soundfile as sf
+
+                fh.seek(0)
+                try:
+                    with sf.SoundFile(fh) as f:
+                        sr = f.samplerate
+                except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+                    # not audio: let the full read say why, with its message
+                    fh.seek(0)
+                    _read_file(path)
+                    raise
+        _check_sr(sr, path)
+    except AudioReadError as exc:
+        if index is not None:
+            raise AudioReadError(exc.path, exc.reason, index) from exc.__cause__
+        raise
+    return sr
+
+
 def _read_file(path, max_bytes=MAX_BYTES):
     """Read a file into ((n_samples, n_channels) float32, native sr)."""
     path = os.fspath(path)

@@ -33,7 +33,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._audio import _load_path
+from ._audio import _read_mono
 
 AMIN = 1e-10  # power floor of the log: silence is 10 * log10(AMIN) = -100 dB
 _STD_FLOOR = 1e-8  # CMVN: features of smaller std (dB) are constant: exactly 0
@@ -88,6 +88,8 @@ class _Plan:
     output: str
     n_frames: int
     stats: tuple
+    band_sr: int | None  # band-limit input above this rate to band_sr / 2
+    level: float | None  # active RMS level (dBFS) utterances are scaled to
     pad_row: np.ndarray | None = None  # (n_frame_features,) for output="pad"
 
     def __reduce__(self):
@@ -173,11 +175,13 @@ def make_plan(
     output,
     n_frames,
     stats,
+    band_sr=None,
+    level=None,
 ):
     """Build (and cache, per process) the plan of one feature configuration."""
     params = (kind, sr, n_fft, hop_length, n_mels, n_mfcc, fmin, fmax)
     params += (preemphasis, top_db, delta_order, delta_width, cmvn, context)
-    params += (output, n_frames, stats)
+    params += (output, n_frames, stats, band_sr, level)
     window = 0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n_fft) / n_fft)  # periodic
     mel = mel_filterbank(sr, n_fft, n_mels, fmin, fmax)
     dct_t = dct_matrix(n_mfcc, n_mels).T.copy() if kind == "mfcc" else None
@@ -198,6 +202,8 @@ def make_plan(
         output=output,
         n_frames=n_frames,
         stats=stats,
+        band_sr=band_sr if band_sr is not None and band_sr < sr else None,
+        level=level,
     )
     # the features of digital silence, used to pad short utterances
     silence = np.full((1, n_mels), 10.0 * np.log10(AMIN))
@@ -238,19 +244,73 @@ def _trim(y, plan):
     return yt if yt.size else y
 
 
+_ACTIVE_DB = 30.0  # blocks this far below the loudest are not "active"
+
+
+def active_rms(y, block):
+    """RMS of the active part of a waveform: its blocks of ``block`` samples
+    (the last one longer) within ``_ACTIVE_DB`` dB of the loudest block.
+
+    Scaling ``y`` scales the result by the same factor: which blocks are
+    active does not depend on the level. 0 for digital silence.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    n_blocks = max(1, y.shape[0] // block)
+    starts = np.arange(n_blocks) * block
+    sizes = np.diff(np.append(starts, y.shape[0]))
+    power = np.add.reduceat(np.square(y), starts) / sizes
+    peak = power.max()
+    if not peak > 0:
+        return 0.0
+    active = power >= peak * 10.0 ** (-_ACTIVE_DB / 10.0)
+    return math.sqrt(np.dot(power[active], sizes[active]) / sizes[active].sum())
+
+
+def _set_level(y, level_db, block):
+    """Scale ``y`` so that its active RMS is ``level_db`` dBFS (float64)."""
+    rms = active_rms(y, block)
+    y = np.asarray(y, dtype=np.float64)
+    if rms == 0.0:
+        return y  # digital silence stays silent
+    return y * (10.0 ** (level_db / 20.0) / rms)
+
+
+def _band_limit(y, rate, index, path, plan):
+    """Bring ``y`` (at ``rate``) to ``plan.sr``, through ``plan.band_sr`` when
+    ``rate`` is higher, so that it has no more bandwidth than the training
+    audio. Returns the waveform and whether it was band-limited."""
+    from ._audio import _resample
+
+    limited = plan.band_sr is not None and rate > plan.band_sr
+    if limited:
+        y = _resample(y, rate, plan.band_sr, path, index)
+        rate = plan.band_sr
+    if rate != plan.sr:
+        y = _resample(y, rate, plan.sr, path, index)
+    return y, limited
+
+
 def _waveforms(items, start, plan):
-    ys = []
+    """Load, band-limit, level, trim and pre-emphasise a chunk's utterances.
+
+    Returns the waveforms at ``plan.sr`` and how many were band-limited.
+    """
+    ys, n_limited = [], 0
     for k, item in enumerate(items):
         if isinstance(item, str):
-            y, _ = _load_path(item, plan.sr, start + k)
+            y, rate = _read_mono(item, start + k)
+            y, limited = _band_limit(y, rate, start + k, item, plan)
         else:
-            y = item
+            y, limited = _band_limit(item, plan.sr, start + k, None, plan)
+        n_limited += limited
+        if plan.level is not None:  # first: trimming has a log floor too
+            y = _set_level(y, plan.level, plan.hop_length)
         if plan.top_db is not None:
             y = _trim(y, plan)
         if plan.preemphasis:
             y = _preemphasis(y, plan.preemphasis)
         ys.append(y)
-    return ys
+    return ys, n_limited
 
 
 # --------------------------------------------------------------------------
@@ -413,8 +473,9 @@ def _to_row(F, plan):
 # entry points (one joblib task each)
 # --------------------------------------------------------------------------
 def _frames_chunk(items, start, plan):
-    """Frame features of a chunk of utterances: list of (n_t, d) float64."""
-    ys = _waveforms(items, start, plan)
+    """Frame features of a chunk of utterances: list of (n_t, d) float64,
+    and the number of utterances that were band-limited."""
+    ys, n_limited = _waveforms(items, start, plan)
     statics, batch, size = [], [], 0
     for y in ys:  # STFT batches of at most _BATCH_SAMPLES (or one utterance)
         if batch and size + y.shape[0] > _BATCH_SAMPLES:
@@ -423,7 +484,7 @@ def _frames_chunk(items, start, plan):
         batch.append(y)
         size += y.shape[0]
     statics += _static_features(batch, plan)
-    return [_postprocess(F, plan) for F in statics]
+    return [_postprocess(F, plan) for F in statics], n_limited
 
 
 _controller = None
@@ -445,15 +506,18 @@ def _one_blas_thread():
 
 
 def rows_chunk(items, start, plan):
-    """Fixed-size rows (n_items, n_features_out) float32 of a chunk."""
+    """Fixed-size rows (n_items, n_features_out) float32 of a chunk, and the
+    number of utterances that were band-limited."""
     with _one_blas_thread():
-        frames = _frames_chunk(items, start, plan)
-    return np.vstack([_to_row(F, plan) for F in frames]).astype(np.float32)
+        frames, n_limited = _frames_chunk(items, start, plan)
+    rows = np.vstack([_to_row(F, plan) for F in frames]).astype(np.float32)
+    return rows, n_limited
 
 
 def frames_chunk(items, start, plan):
-    """All frames (sum n_t, d) float32 and each utterance's frame count."""
+    """All frames (sum n_t, d) float32, each utterance's frame count, and the
+    number of utterances that were band-limited."""
     with _one_blas_thread():
-        frames = _frames_chunk(items, start, plan)
+        frames, n_limited = _frames_chunk(items, start, plan)
     counts = np.array([F.shape[0] for F in frames], dtype=np.intp)
-    return np.vstack(frames).astype(np.float32), counts
+    return np.vstack(frames).astype(np.float32), counts, n_limited

@@ -1,6 +1,7 @@
-"""Log-mel and MFCC features as a stateless scikit-learn transformer."""
+"""Log-mel and MFCC features as a scikit-learn transformer."""
 
 import math
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from . import _kernel
-from ._audio import _check_sources
+from ._audio import _check_sources, _file_sr
 
 __all__ = ["SpeechFeatures", "extract_features"]
 
@@ -18,6 +19,7 @@ __all__ = ["SpeechFeatures", "extract_features"]
 # chunks, and hence the output, are the same for any n_jobs.
 _CHUNK_SIZE = 256
 _STATS = ("mean", "std", "min", "max", "median")
+_MAX_PEAK = 0.99  # inverse_transform with level: the highest peak it gives
 
 
 class SpeechFeatures(TransformerMixin, BaseEstimator):
@@ -26,17 +28,20 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     Takes one utterance per row of ``X`` (audio file paths or waveforms, of
     any length) and returns one fixed-size float32 row per utterance, for a
     scikit-learn pipeline or a VAE. Each utterance is loaded as mono at
-    ``sr`` (files at other rates are resampled), optionally trimmed of
-    leading and trailing silence and pre-emphasised, turned into frames of
-    log-mel energies in dB (or MFCCs), optionally extended with deltas,
-    normalised per utterance (CMVN) and stacked with neighbouring frames,
-    and finally made fixed-size as ``output`` says. :meth:`transform_frames`
-    returns the frames themselves, for frame-level models.
+    ``sr`` (files at other rates are resampled; after ``fit``, input of more
+    bandwidth than the training audio is band-limited to it), optionally
+    brought to a fixed level, trimmed of leading and trailing silence and
+    pre-emphasised, turned into frames of log-mel energies in dB (or MFCCs),
+    optionally extended with deltas, normalised per utterance (CMVN) and
+    stacked with neighbouring frames, and finally made fixed-size as
+    ``output`` says. :meth:`transform_frames` returns the frames themselves,
+    for frame-level models.
 
-    The transformer is stateless: ``fit`` only validates the parameters and
-    ``transform`` can be called without it. Extraction runs in parallel over
-    chunks of utterances with ``n_jobs``; the output does not depend on
-    ``n_jobs``.
+    ``fit`` learns one thing, the bandwidth of the training audio
+    (``training_sr_``, from the files' headers); ``transform`` can also be
+    called without it, and then analyses every input in its full band.
+    Extraction runs in parallel over chunks of utterances with ``n_jobs``;
+    the output does not depend on ``n_jobs``.
 
     Parameters
     ----------
@@ -47,6 +52,15 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     sr : int, default=16000
         Sample rate the audio is analysed at. Files at another rate are
         resampled; waveforms are taken to be at ``sr`` already.
+    band_limit : bool, default=True
+        Give later input no more bandwidth than the training audio had: if
+        the lowest native sample rate seen by :meth:`fit` (``training_sr_``)
+        is below ``sr``, input at a higher rate (files, or waveforms, which
+        are at ``sr``) is first resampled to ``training_sr_`` and then to
+        ``sr``, with a warning, exactly as a file at ``training_sr_`` is. A
+        recogniser fitted on 8 kHz recordings (nothing above 4 kHz) then sees
+        48 kHz recordings as it saw its training data, not with upper mel
+        bands it never saw filled. False analyses all input in its full band.
     n_fft : int or None, default=None
         FFT size (and window length; Hann window, centred frames). None
         means the power of two at or above 25 ms: 512 at 16 kHz, 256 at
@@ -68,6 +82,19 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Trim leading and trailing audio quieter than ``top_db`` dB below the
         utterance's peak (``librosa.effects.trim``). An utterance that is
         silent throughout is kept whole. None for no trimming.
+    level : float or None, default=None
+        Gain normalisation: scale every utterance (before trimming and
+        pre-emphasis) so that the RMS of its active part is ``level`` dBFS,
+        e.g. -20.0. The active part is its 10 ms blocks (``hop_length``
+        samples) within 30 dB of its loudest block, which does not depend
+        on the gain, so the features do not depend on the recording level
+        (up to rounding), and the log floor of silence sits at the same
+        distance below the speech whatever the gain. Applied the same way
+        by :meth:`transform` and :meth:`inverse_transform` (whose waveforms
+        come out at this level). Digital silence stays silent. None (the
+        default) for none: the features then follow the recording's gain;
+        per-utterance mean normalisation (``cmvn``) removes a gain only from
+        the log-mel bands above the floor of -100 dB.
     delta_order : {0, 1, 2}, default=0
         Append deltas up to this order (``librosa.feature.delta`` with
         ``mode="nearest"``): the frame features become ``[static, delta,
@@ -110,6 +137,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         The resolved FFT size. Set by :meth:`fit`.
     hop_length_ : int
         The resolved hop length. Set by :meth:`fit`.
+    training_sr_ : int or None
+        The lowest native sample rate of the audio given to :meth:`fit`
+        (from the files' headers; ``sr`` for waveforms), at most ``sr``:
+        the training audio has no content above ``training_sr_ / 2`` Hz.
+        None when ``fit`` got no ``X``.
 
     See Also
     --------
@@ -123,7 +155,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     window is zero-padded and gives one frame (more exactly ``1 +
     n_samples // hop_length`` centred frames); a silent utterance gives the
     features of silence (-100 dB); clipped audio is analysed as it is. An
-    unreadable, empty, truncated or non-audio file raises
+    unreadable, empty, truncated or non-audio file, a FIFO or device, a
+    file over 1 GiB (see :func:`~skvae.features.load_audio`) or one whose
+    header declares a sample rate outside 1 to 768 kHz raises
     :class:`~skvae.features.AudioReadError` naming its row and path, and a
     waveform holding NaN or infinite values raises ``ValueError``: no row is
     ever dropped.
@@ -139,6 +173,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     >>> Z = fe.fit_transform(X)
     >>> Z.shape, Z.dtype
     ((2, 320), dtype('float32'))
+    >>> fe.training_sr_  # waveforms are at sr: the full band was seen
+    8000
     >>> fe.get_feature_names_out()[:2]
     array(['logmel0_t0', 'logmel1_t0'], dtype=object)
     >>> frames, utterance = fe.transform_frames(X)
@@ -149,6 +185,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "kind": [StrOptions({"logmel", "mfcc"})],
         "sr": [Interval(Integral, 1, None, closed="left")],
+        "band_limit": ["boolean"],
         "n_fft": [Interval(Integral, 2, None, closed="left"), None],
         "hop_length": [Interval(Integral, 1, None, closed="left"), None],
         "n_mels": [Interval(Integral, 1, None, closed="left")],
@@ -157,6 +194,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         "fmax": [Interval(Real, 0, None, closed="neither"), None],
         "preemphasis": [Interval(Real, 0, 1, closed="left"), None],
         "top_db": [Interval(Real, 0, None, closed="neither"), None],
+        "level": [Interval(Real, -100, 0, closed="both"), None],
         "delta_order": [Interval(Integral, 0, 2, closed="both")],
         "delta_width": [Interval(Integral, 3, None, closed="left")],
         "cmvn": [StrOptions({"mean", "meanvar"}), None],
@@ -172,6 +210,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         *,
         kind="logmel",
         sr=16000,
+        band_limit=True,
         n_fft=None,
         hop_length=None,
         n_mels=40,
@@ -180,6 +219,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         fmax=None,
         preemphasis=None,
         top_db=None,
+        level=None,
         delta_order=0,
         delta_width=9,
         cmvn=None,
@@ -191,6 +231,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     ):
         self.kind = kind
         self.sr = sr
+        self.band_limit = band_limit
         self.n_fft = n_fft
         self.hop_length = hop_length
         self.n_mels = n_mels
@@ -199,6 +240,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         self.fmax = fmax
         self.preemphasis = preemphasis
         self.top_db = top_db
+        self.level = level
         self.delta_order = delta_order
         self.delta_width = delta_width
         self.cmvn = cmvn
@@ -244,6 +286,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
     def _plan(self):
         n_fft, hop, fmax, stats = self._resolved()
+        band_sr = getattr(self, "training_sr_", None) if self.band_limit else None
         return _kernel.make_plan(
             self.kind,
             int(self.sr),
@@ -262,6 +305,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             self.output,
             int(self.n_frames),
             stats if self.output == "stats" else (),
+            None if band_sr is None else int(band_sr),
+            None if self.level is None else float(self.level),
         )
 
     # ------------------------------------------------------------------
@@ -269,10 +314,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Validate the parameters (and the structure of ``X``, if given).
+        """Learn the bandwidth of the training audio; validate the parameters.
 
-        Nothing is learned: the transformer is stateless and :meth:`transform`
-        works without ``fit``. Audio files are not opened here.
+        ``training_sr_`` becomes the lowest native sample rate in ``X`` (read
+        from the files' headers only; ``sr`` for waveforms), at most ``sr``.
+        :meth:`transform` works without ``fit`` too, with no band limit.
 
         Parameters
         ----------
@@ -287,12 +333,18 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         self : object
             This transformer.
         """
-        if X is not None:
-            _check_sources(X)
         self.n_fft_, self.hop_length_, _, _ = self._resolved()
+        self.training_sr_ = None
+        if X is not None:
+            sr = int(self.sr)
+            rates = [
+                _file_sr(item, i) if isinstance(item, str) else sr
+                for i, item in enumerate(_check_sources(X))
+            ]
+            self.training_sr_ = min(sr, *rates)
         return self
 
-    def _run(self, X, chunk_fn):
+    def _run(self, X, chunk_fn, stacklevel):
         sources = _check_sources(X)
         plan = self._plan()
         bounds = range(0, len(sources), _CHUNK_SIZE)
@@ -301,12 +353,25 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             # every chunk runs with one BLAS thread (in the kernel), so that
             # n_jobs is the number of cores used and extractions run side by
             # side (Dask, grid search) do not oversubscribe the machine
-            return [chunk_fn(items, start, plan) for items, start in tasks]
-        # the tasks are already chunks: no auto-batching (which groups short
-        # tasks and leaves one worker idle at the end), all queued at once
-        return Parallel(n_jobs=self.n_jobs, batch_size=1, pre_dispatch="all")(
-            delayed(chunk_fn)(items, start, plan) for items, start in tasks
-        )
+            results = [chunk_fn(items, start, plan) for items, start in tasks]
+        else:
+            # the tasks are already chunks: no auto-batching (which groups
+            # short tasks and leaves one worker idle at the end), all queued
+            results = Parallel(n_jobs=self.n_jobs, batch_size=1, pre_dispatch="all")(
+                delayed(chunk_fn)(items, start, plan) for items, start in tasks
+            )
+        n_limited = sum(r[-1] for r in results)
+        if n_limited:
+            warnings.warn(
+                f"{n_limited} of {len(sources)} utterances have a higher sample "
+                f"rate than {plan.band_sr} Hz, the lowest of the audio "
+                f"{type(self).__name__} was fitted on: they were band-limited to "
+                f"{plan.band_sr / 2:g} Hz, the bandwidth of the training audio "
+                "(band_limit=False analyses them in their full band)",
+                UserWarning,
+                stacklevel=stacklevel,
+            )
+        return [r[:-1] for r in results]
 
     def transform(self, X):
         """Extract one fixed-size row of features per utterance.
@@ -324,9 +389,15 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         -------
         X_new : ndarray of shape (n_utterances, n_features_out), dtype float32
             One row per utterance, in the order of ``X``.
+
+        Warns
+        -----
+        UserWarning
+            When utterances of a higher sample rate than ``training_sr_`` were
+            band-limited to it (see ``band_limit``).
         """
         check_is_fitted(self)
-        return np.vstack(self._run(X, _kernel.rows_chunk))
+        return np.vstack([rows for (rows,) in self._run(X, _kernel.rows_chunk, 4)])
 
     def transform_frames(self, X):
         """Extract the frame features of every utterance, for frame-level models.
@@ -348,7 +419,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             each utterance's frames.
         """
         check_is_fitted(self)
-        results = self._run(X, _kernel.frames_chunk)
+        results = self._run(X, _kernel.frames_chunk, 3)
         frames = np.vstack([f for f, _ in results])
         counts = np.concatenate([c for _, c in results])
         return frames, np.repeat(np.arange(counts.size), counts)
@@ -378,6 +449,10 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         waveforms : ndarray of shape (n_rows, (n_frames - 1) * hop_length)
             One float32 waveform at ``sr`` per row. With ``output="resample"``
             every row lasts ``n_frames`` frames, whatever the original length.
+            With ``level``, each is at that active RMS level (or lower, if its
+            peak would exceed 0.99 of full scale), so that writing it with
+            :func:`~skvae.features.write_wav` and reading it back gives the
+            features :meth:`transform` gives the waveform.
         """
         check_is_fitted(self)
         n_fft, hop, fmax, _ = self._resolved()
@@ -421,6 +496,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             )
             if self.preemphasis:
                 y = _kernel._deemphasis(y, self.preemphasis)
+            if self.level is not None:
+                y = _kernel._set_level(y, self.level, hop)
+                peak = np.abs(y).max()
+                if peak > _MAX_PEAK:  # keep it writable as PCM, unclipped
+                    y *= _MAX_PEAK / peak
             out[i] = y
         return out
 
