@@ -266,29 +266,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             reset=not continuing,
             y_numeric=False,
         )
-        check_classification_targets(y)
-        labelled = ~_unlabelled_mask(y)
-        if not labelled.any():
-            raise ValueError(
-                "y has no labelled rows: every entry is -1 (unlabelled). "
-                "VAEClassifier needs some labelled rows of at least 2 classes."
-            )
-        classes = np.unique(y[labelled])
-        if continuing:
-            if not np.all(np.isin(classes, self.classes_)):
-                raise ValueError(
-                    f"y has classes {classes.tolist()} not all among the fitted "
-                    f"classes {self.classes_.tolist()}."
-                )
-        else:
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    "VAEClassifier needs labelled rows of at least 2 classes; got 1 "
-                    f"class: {classes.tolist()}."
-                )
-            self.classes_ = classes
-        codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
-        codes[labelled] = self._class_index(y[labelled])
+        codes = self._label_codes(y, reset=not continuing)
+        labelled = codes != UNLABELLED
         self.n_labelled_ = int(labelled.sum())
         if self.classification_weight == "auto":
             weight = 0.1 * X.shape[1] * X.shape[0] / self.n_labelled_
@@ -304,6 +283,37 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             # every row labelled: spread class prior means (see SemiSupervisedVAE)
             reset_kwargs={"spread_prior_means": bool(labelled.all())},
         )
+
+    def _label_codes(self, y, *, reset):
+        """Class index of each row of ``y``, ``UNLABELLED`` (-1) for the others.
+
+        With ``reset`` the labelled rows define ``classes_`` (at least two);
+        otherwise their classes must be among the fitted ones.
+        """
+        check_classification_targets(y)
+        labelled = ~_unlabelled_mask(y)
+        if not labelled.any():
+            raise ValueError(
+                "y has no labelled rows: every entry is -1 (unlabelled). "
+                "VAEClassifier needs some labelled rows of at least 2 classes."
+            )
+        classes = np.unique(y[labelled])
+        if not reset:
+            if not np.all(np.isin(classes, self.classes_)):
+                raise ValueError(
+                    f"y has classes {classes.tolist()} not all among the fitted "
+                    f"classes {self.classes_.tolist()}."
+                )
+        else:
+            if classes.shape[0] < 2:
+                raise ValueError(
+                    "VAEClassifier needs labelled rows of at least 2 classes; got 1 "
+                    f"class: {classes.tolist()}."
+                )
+            self.classes_ = classes
+        codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
+        codes[labelled] = self._class_index(y[labelled])
+        return codes
 
     def _set_weight(self, module):
         module.classification_weight = self.classification_weight_

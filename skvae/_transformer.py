@@ -484,7 +484,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             For a model fitted with groups: decode each code with this
             group's decoder (e.g. render content in another speaker's voice).
             None averages the decoder mean over the training groups, weighted
-            by ``group_prior_``. Ignored... no: must be None for a model
+            by ``group_prior_``. Must be None for a model
             fitted without groups.
 
         Returns
