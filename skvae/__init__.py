@@ -18,6 +18,8 @@ this file but never torch, while ``from skvae import VAETransformer`` works as
 usual. ``tests/test_layering.py`` reads the imports below like any others.
 """
 
+import importlib
+
 from ._version import __version__
 
 __all__ = [
@@ -47,10 +49,12 @@ def __getattr__(name):
         from ._export import export_onnx as value
     elif name == "export_torchscript":
         from ._export import export_torchscript as value
+    # subpackages: not "from . import features", which looks the name up on
+    # this module first and so would call __getattr__ again
     elif name == "features":
-        from . import features as value
+        value = importlib.import_module(".features", __name__)
     elif name == "datasets":
-        from . import datasets as value
+        value = importlib.import_module(".datasets", __name__)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value

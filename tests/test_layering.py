@@ -300,3 +300,30 @@ def test_cli_uses_only_the_public_api():
         if any(part.startswith("_") for part in target.split(".")[1:])
     )
     assert private == [], f"skvae/cli.py imports private modules {private}"
+
+
+def test_public_names_resolve_lazily():
+    """skvae/__init__.py imports torch only when a torch-based name is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, skvae\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert skvae.features.__name__ == 'skvae.features'\n"
+        "assert skvae.datasets.__name__ == 'skvae.datasets'\n"
+        "assert 'torch' not in sys.modules\n"
+        "for name in skvae.__all__:\n"
+        "    assert getattr(skvae, name) is not None, name\n"
+        "assert skvae.VAETransformer.__module__ == 'skvae._transformer'\n"
+        "assert skvae.save.__module__ == 'skvae._persistence'\n"
+        "assert set(skvae.__all__) <= set(dir(skvae))\n"
+        "try:\n"
+        "    skvae.nope\n"
+        "except AttributeError as exc:\n"
+        "    assert \"has no attribute 'nope'\" in str(exc)\n"
+        "else:\n"
+        "    raise AssertionError('skvae.nope')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
