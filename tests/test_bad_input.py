@@ -554,7 +554,38 @@ FRONT_END_CASES += [
     ),
 ]
 
-CASES = ESTIMATOR_CASES + FRONT_END_CASES
+
+def _fetch_fsdd_from(files=(), offline=True):
+    """fetch_fsdd on a fresh data home holding these recordings, offline."""
+    import urllib.error
+    from unittest import mock
+
+    from skvae.datasets import _fsdd, fetch_fsdd
+
+    home = Path(tempfile.mkdtemp(prefix="skvae-data-home-"))
+    atexit.register(shutil.rmtree, home, True)
+    for name in files:
+        (home / "fsdd" / "recordings").mkdir(parents=True, exist_ok=True)
+        shutil.copy(_files()["ok"], home / "fsdd" / "recordings" / name)
+    error = urllib.error.URLError("offline")
+    with mock.patch.object(_fsdd, "_download", side_effect=error):
+        return fetch_fsdd(home)
+
+
+DATASET_CASES = [
+    Case(
+        "fetch-fsdd-offline",  # one sentence, not a urllib traceback
+        _fetch_fsdd_from,
+        raises=(ConnectionError, r"could not be downloaded .*data_home=.*SKVAE_DATA"),
+    ),
+    Case(
+        "fetch-fsdd-incomplete-copy",  # two recordings are not FSDD
+        lambda: _fetch_fsdd_from(["0_george_0.wav", "1_george_0.wav"]),
+        raises=(OSError, r"incomplete: it has 2 recordings and lacks 8"),
+    ),
+]
+
+CASES = ESTIMATOR_CASES + FRONT_END_CASES + DATASET_CASES
 
 
 def test_table_size():

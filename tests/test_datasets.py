@@ -4,6 +4,7 @@ import hashlib
 import io
 import os
 import tarfile
+import urllib.error
 
 import numpy as np
 import pytest
@@ -18,6 +19,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 from skvae.datasets import (
     _fsdd,
     fetch_fsdd,
+    find_fsdd_home,
     get_data_home,
     load_audio_folder,
     make_spoken_digits,
@@ -168,7 +170,7 @@ def test_fetch_fsdd_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch):
     home = tmp_path / "home"
     with pytest.raises(OSError, match="checksum mismatch"):
         fetch_fsdd(home)
-    assert os.listdir(home / "fsdd") == []
+    assert not (home / "fsdd").exists()  # not even an empty folder
 
 
 def test_fetch_fsdd_corrupt_archive_leaves_no_recordings(tmp_path, monkeypatch):
@@ -192,6 +194,75 @@ def test_fetch_fsdd_download_refusals(tmp_path, monkeypatch):
     monkeypatch.setattr(_fsdd, "FSDD_ARCHIVE", archive)
     with pytest.raises(OSError, match="no pinned checksum"):
         fetch_fsdd(tmp_path)
+
+
+def _offline(*args, **kwargs):
+    raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+
+
+def _only_search(monkeypatch, *homes):
+    """find_fsdd_home looks only in these folders (not the machine's)."""
+    monkeypatch.setattr(_fsdd, "fsdd_search_paths", lambda data_home=None: list(homes))
+
+
+def test_fetch_fsdd_without_data_home_uses_the_copy_on_the_machine(
+    tmp_path, monkeypatch
+):
+    """Offline, with FSDD elsewhere on the machine: found where the CLI finds
+    it, no download tried, no empty folder left in the default data home."""
+    sk_home, shared = tmp_path / "scikit_learn_data", tmp_path / "shared" / "data"
+    monkeypatch.delenv("SKVAE_DATA", raising=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(sk_home))
+    monkeypatch.setattr(_fsdd, "_download", _offline)
+    fake_recordings(shared / "fsdd" / "recordings", n_index=1)
+    _only_search(monkeypatch, sk_home, shared)
+    bunch = fetch_fsdd()
+    assert len(bunch.data) == 20
+    assert bunch.filenames[0].startswith(str(shared))
+    assert not sk_home.exists()
+
+
+def test_fetch_fsdd_offline_without_fsdd_says_what_to_do(tmp_path, monkeypatch):
+    sk_home = tmp_path / "scikit_learn_data"
+    monkeypatch.delenv("SKVAE_DATA", raising=False)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(sk_home))
+    monkeypatch.setattr(_fsdd, "_download", _offline)
+    _only_search(monkeypatch, sk_home)
+    with pytest.raises(ConnectionError, match=r"data_home=.*\$SKVAE_DATA") as info:
+        fetch_fsdd()
+    message = str(info.value)
+    assert "\n" not in message and "Network is unreachable" in message
+    assert isinstance(info.value, OSError)
+    assert isinstance(info.value.__cause__, urllib.error.URLError)
+    assert not sk_home.exists()  # no empty folder left behind
+    # with a data home given: it is named, and left as it was
+    given = tmp_path / "given"
+    given.mkdir()
+    with pytest.raises(ConnectionError, match=r"not found in data_home=.*given"):
+        fetch_fsdd(given)
+    assert os.listdir(given) == []
+    with pytest.raises(OSError, match=r"download_if_missing=False.*SKVAE_DATA"):
+        fetch_fsdd(given, download_if_missing=False)
+
+
+def test_fetch_fsdd_refuses_an_incomplete_copy(tmp_path, monkeypatch):
+    rec = tmp_path / "fsdd" / "recordings"
+    rec.mkdir(parents=True)
+    for name in ("0_george_0.wav", "1_george_0.wav"):
+        (rec / name).write_bytes(wav_bytes(0))
+    monkeypatch.setattr(_fsdd, "_download", _offline)  # no download either
+    with pytest.raises(OSError, match=r"incomplete: it has 2 recordings and lacks 8"):
+        fetch_fsdd(tmp_path)
+    # a copy that lost some takes of one speaker
+    fake_recordings(tmp_path / "other" / "fsdd" / "recordings", n_index=3)
+    (tmp_path / "other" / "fsdd" / "recordings" / "7_bob_1.wav").unlink()
+    with pytest.raises(OSError, match=r"lacks 1 \(e\.g\. 7_bob_1\.wav\)"):
+        fetch_fsdd(tmp_path / "other")
+    # and the search passes over incomplete copies
+    assert find_fsdd_home(tmp_path) is None
+    assert find_fsdd_home(tmp_path / "other") is None
+    fake_recordings(tmp_path / "other" / "fsdd" / "recordings", n_index=3)
+    assert find_fsdd_home(tmp_path / "other") == tmp_path / "other"
 
 
 def test_the_pinned_archive_is_a_tagged_release():
@@ -230,7 +301,7 @@ def test_fetch_fsdd_content_mismatch_leaves_nothing(tmp_path, monkeypatch):
     home = tmp_path / "home"
     with pytest.raises(OSError, match="checksum mismatch for the recordings"):
         fetch_fsdd(home)
-    assert os.listdir(home / "fsdd") == []
+    assert not (home / "fsdd").exists()  # not even an empty folder
 
 
 # --------------------------------------------------------------------------

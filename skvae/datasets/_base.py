@@ -36,15 +36,20 @@ def get_data_home(data_home=None):
     ...     get_data_home(tmp) == tmp
     True
     """
-    if data_home is None:
-        data_home = os.environ.get(ENV_DATA_HOME) or None
-    if data_home is None:
-        from sklearn.datasets import get_data_home as sk_get_data_home
-
-        return sk_get_data_home()
-    data_home = os.path.expanduser(os.fspath(data_home))
+    data_home = _data_home_path(data_home)
     os.makedirs(data_home, exist_ok=True)
     return data_home
+
+
+def _data_home_path(data_home=None):
+    """The folder :func:`get_data_home` returns, without creating it."""
+    if data_home is None:
+        data_home = os.environ.get(ENV_DATA_HOME) or None
+    if data_home is None:  # as sklearn.datasets.get_data_home
+        data_home = os.environ.get("SCIKIT_LEARN_DATA") or os.path.join(
+            "~", "scikit_learn_data"
+        )
+    return os.path.expanduser(os.fspath(data_home))
 
 
 def _sha256(path, chunk_size=1 << 20):

@@ -1,11 +1,14 @@
 """The Free Spoken Digit Dataset (FSDD)."""
 
+import contextlib
 import hashlib
+import http.client
 import os
 import re
 import shutil
 import tarfile
 import tempfile
+import urllib.error
 from collections import namedtuple
 from numbers import Integral
 from pathlib import Path
@@ -14,7 +17,7 @@ import numpy as np
 from sklearn.utils import Bunch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._base import _download, _sha256, get_data_home
+from ._base import _data_home_path, _download, _sha256
 
 __all__ = ["fetch_fsdd", "find_fsdd_home"]
 
@@ -97,6 +100,70 @@ and by git tags). License: Creative Commons Attribution-ShareAlike 4.0.
 def _has_recordings(folder):
     rec = Path(folder) / "recordings"
     return rec.is_dir() and any(rec.glob("*.wav"))
+
+
+def _missing_recordings(names):
+    """The FSDD file names missing from ``names`` (those that parse).
+
+    FSDD is a full grid: every speaker says every digit at every index from
+    0 to the largest index present. A copy missing some of them (an
+    interrupted copy, a few files put there by hand) is incomplete.
+    """
+    takes, n_index = {}, 0
+    for name in names:
+        match = _NAME_RE.match(name)
+        if match is not None:
+            digit, speaker, index = match.groups()
+            takes.setdefault(speaker, set()).add((int(digit), int(index)))
+            n_index = max(n_index, int(index) + 1)
+    return [
+        f"{digit}_{speaker}_{index}.wav"
+        for speaker in sorted(takes)
+        for digit in range(10)
+        for index in range(n_index)
+        if (digit, index) not in takes[speaker]
+    ]
+
+
+def _is_complete(folder):
+    rec = Path(folder) / "recordings"
+    names = [p.name for p in rec.glob("*.wav")] if rec.is_dir() else []
+    return bool(names) and not _missing_recordings(names)
+
+
+#: what a failed download raises when the network is not there
+_NETWORK_ERRORS = (
+    urllib.error.URLError,
+    ConnectionError,
+    TimeoutError,
+    http.client.HTTPException,
+)
+
+
+def _download_or_explain(folder, archive, data_home):
+    """Download FSDD into ``folder``; on failure, remove the folders this
+    call created and, when the network failed, say what to do instead."""
+    created = [p for p in (folder.parent, folder) if not p.exists()]
+    try:
+        _download_fsdd(folder, archive)
+    except BaseException as exc:
+        for path in reversed(created):
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if empty: never a user's file
+        if isinstance(exc, _NETWORK_ERRORS):
+            reason = getattr(exc, "reason", None) or exc
+            where = (
+                "on this machine"
+                if data_home is None
+                else f"in data_home={os.fspath(data_home)!r}"
+            )
+            raise ConnectionError(
+                f"FSDD was not found {where} and could not be downloaded from "
+                f"{archive.url} ({reason}): pass data_home= (or set $SKVAE_DATA "
+                "to) a folder that holds fsdd/recordings/*.wav, or download it "
+                "when online."
+            ) from exc
+        raise
 
 
 def _recordings_digest(folder):
@@ -204,17 +271,22 @@ def fetch_fsdd(
     ===========   ===========================
 
     The recordings are looked for in ``data_home/fsdd/recordings/*.wav`` and
-    used as they are when present. Otherwise the pinned FSDD release archive
-    is downloaded, checked against its sha256 and unpacked there; a failed or
-    corrupted download leaves nothing behind.
+    used as they are when present (with ``data_home=None``, wherever
+    :func:`find_fsdd_home` finds them). Otherwise the pinned FSDD release
+    archive is downloaded, checked against its sha256 and unpacked into the
+    data home; a failed or corrupted download leaves nothing behind, not
+    even an empty folder.
 
     Read more in the dataset description, ``DESCR``.
 
     Parameters
     ----------
     data_home : str or os.PathLike, default=None
-        Folder holding (or to hold) ``fsdd/``. None means ``$SKVAE_DATA`` if
-        set, else scikit-learn's data home; see :func:`get_data_home`.
+        Folder holding (or to hold) ``fsdd/``. None means the first folder
+        of :func:`find_fsdd_home` that holds FSDD (``$SKVAE_DATA``,
+        scikit-learn's data home, ``../shared/data``), else downloads into
+        ``$SKVAE_DATA`` if set, else scikit-learn's data home; see
+        :func:`get_data_home`.
     subset : {"all", "train", "test"}, default="all"
         The official split: ``index`` 0-4 is the test set, 5-49 training.
     load_audio : bool, default=False
@@ -258,6 +330,21 @@ def fetch_fsdd(
 
     (data, target) : tuple if ``return_X_y`` is True
 
+    Raises
+    ------
+    ConnectionError
+        FSDD is not on the machine and the download failed for want of a
+        network; the message says to pass ``data_home`` or set
+        ``$SKVAE_DATA``.
+    OSError
+        FSDD is not there and ``download_if_missing=False``; or the copy
+        there is incomplete (FSDD holds every digit of every speaker at
+        every index; a copy missing some, as after an interrupted copy, is
+        refused rather than used: delete it to download it again); or a
+        download failed its checksum.
+    ValueError
+        A file in the recordings folder is not named like FSDD's.
+
     See Also
     --------
     make_spoken_digits : A generated, offline corpus shaped like this one.
@@ -270,16 +357,20 @@ def fetch_fsdd(
     >>> fsdd.data.shape, fsdd.speaker[0], fsdd.target[0]  # doctest: +SKIP
     ((300,), 'george', 0)
     """
-    folder = Path(get_data_home(data_home)) / "fsdd"
+    if sr is not None and not load_audio:
+        raise ValueError("sr applies to loaded waveforms: pass load_audio=True")
+    home = find_fsdd_home() if data_home is None else None
+    if home is None:
+        home = Path(_data_home_path(data_home))
+    folder = home / "fsdd"
     if not _has_recordings(folder):
         if not download_if_missing:
             raise OSError(
                 f"FSDD not found in {folder / 'recordings'} and "
-                "download_if_missing=False"
+                "download_if_missing=False: pass data_home= (or set $SKVAE_DATA "
+                "to) a folder that holds fsdd/recordings/*.wav"
             )
-        _download_fsdd(folder, FSDD_ARCHIVE)
-    if sr is not None and not load_audio:
-        raise ValueError("sr applies to loaded waveforms: pass load_audio=True")
+        _download_or_explain(folder, FSDD_ARCHIVE, data_home)
 
     records = []
     for path in (folder / "recordings").glob("*.wav"):
@@ -291,6 +382,14 @@ def fetch_fsdd(
             )
         digit, speaker, index = match.groups()
         records.append((speaker, int(digit), int(index), str(path)))
+    missing = _missing_recordings(Path(r[3]).name for r in records)
+    if missing:
+        raise OSError(
+            f"the FSDD copy in {folder / 'recordings'} is incomplete: it has "
+            f"{len(records)} recordings and lacks {len(missing)} (e.g. "
+            f"{', '.join(missing[:3])}); delete {folder} to download FSDD "
+            "again, or pass data_home= a folder with a complete copy"
+        )
     records.sort()
     speaker = np.array([r[0] for r in records], dtype=object)
     target = np.array([r[1] for r in records], dtype=int)
@@ -353,8 +452,10 @@ def fsdd_search_paths(data_home=None):
 def find_fsdd_home(data_home=None):
     """The data home that already holds FSDD's recordings, or None.
 
-    Looks, without downloading, for ``fsdd/recordings/*.wav`` in the folders
-    of :func:`fsdd_search_paths`; pass the result to :func:`fetch_fsdd`.
+    Looks, without downloading, for a complete ``fsdd/recordings/*.wav``
+    (every digit of every speaker at every index, judged from the file
+    names) in the folders of :func:`fsdd_search_paths`; pass the result to
+    :func:`fetch_fsdd`.
 
     Parameters
     ----------
@@ -375,7 +476,6 @@ def find_fsdd_home(data_home=None):
     True
     """
     for home in fsdd_search_paths(data_home):
-        rec = home / "fsdd" / "recordings"
-        if rec.is_dir() and any(rec.glob("*.wav")):
+        if _is_complete(home / "fsdd"):
             return home
     return None
