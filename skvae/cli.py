@@ -207,7 +207,7 @@ def _cmd_train(args, console):
     speaker_eval = None
     if args.speaker_eval or (args.speaker_eval is None and split["kind"] != "speaker"):
         speaker_eval = speaker_held_out(
-            F, y, corpus.speaker, random_state=args.seed, verbose=console.bars, **params
+            F, y, corpus.speaker, verbose=console.bars, **params
         )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 

@@ -88,9 +88,9 @@ def _noisy(wave, snr_db, rng, kind, exact_snr):
             f"each signal must be a non-empty 1-D array, got shape {wave.shape}"
         )
     if exact_snr:
-        noise = _pink(wave.shape[0], rng) if kind == "pink" else None
-        if noise is None:
-            noise = rng.standard_normal(wave.shape[0])
+        noise = rng.standard_normal(wave.shape[0])
+        if kind == "pink":  # drawn after the white draw, as the benchmark did
+            noise = _pink(wave.shape[0], rng)
         power = np.mean(wave.astype(np.float64) ** 2)
         noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
         return (wave + noise).astype(np.float32)
@@ -546,11 +546,11 @@ def speaker_held_out(
     min_speakers : int, default=3
         With fewer speakers the check is not made (None is returned).
     random_state : int, default=0
-        Chooses the speaker; seeds the baselines.
+        Chooses the speaker; seeds the recogniser and the baselines.
     verbose : int, default=0
         If > 0, say which speaker is held out and show the VAE's progress.
     **params
-        Parameters of :func:`skvae.recipes.make_recognizer`.
+        Other parameters of :func:`skvae.recipes.make_recognizer`.
 
     Returns
     -------
@@ -573,7 +573,9 @@ def speaker_held_out(
         f"{', '.join(held)} ({len(train):,} utterances), testing on it "
         f"({len(test):,})",
     )
-    pipe = recipes.fit_recognizer(F[train], y[train], verbose=verbose, **params)
+    pipe = recipes.fit_recognizer(
+        F[train], y[train], verbose=verbose, random_state=random_state, **params
+    )
     acc, _ = recognizer_accuracies(
         pipe, F[train], y[train], F[test], y[test], random_state=random_state
     )

@@ -106,6 +106,20 @@ def test_saved_model_bundle(trained):
     assert isinstance(joblib.load(out / "model.joblib"), dict)
 
 
+def test_train_with_a_held_out_speaker_check(corpus, tmp_path):
+    argv = ["train", corpus / "train", "--split", "random", "--seed", 2, "-q"]
+    argv += ["--out", tmp_path, "--no-report", "--no-weights", *FAST]
+    code, stdout, stderr = run(argv)
+    assert code == 0, stderr
+    assert "split: random stratified split: 90 train, 30 test" in stdout
+    assert "accuracy, held-out speaker " in stdout
+    meta = load_recognizer(tmp_path)["metadata"]
+    held = meta["speaker_eval"]
+    assert held["n_test"] == 30 and len(held["held_out"]) == 1
+    assert f"held-out speaker {held['held_out'][0]} (30 test utterances" in stdout
+    assert meta["params"]["random_state"] == 2
+
+
 def test_report_images_are_valid_pngs(trained):
     from matplotlib.image import imread
 

@@ -1,0 +1,373 @@
+"""skvae.recipes: the recogniser, its groups route, training, generating, files."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.svm import SVC
+
+from skvae import VAETransformer
+from skvae.features import AudioReadError, GroupStandardScaler, write_wav
+from skvae.recipes import (
+    RecognizerPipeline,
+    can_generate,
+    extract_features,
+    fit_recognizer,
+    generate_utterances,
+    load_recognizer,
+    make_generator,
+    make_recognizer,
+    recognize_files,
+    recognizer_bundle,
+    save_recognizer,
+    train_recognizer,
+)
+
+# small and fast: 16 x 16 log-mel rows, a 4-D code, 2 epochs, one thread
+FAST = dict(
+    n_components=4,
+    hidden_layer_sizes=(32,),
+    n_mels=16,
+    n_frames=16,
+    max_iter=2,
+    n_threads=1,
+)
+
+
+@pytest.fixture(autouse=True)
+def _few_epochs_are_fine():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """3 generated speakers x 10 digits x 2 repetitions, as WAV files too."""
+    from skvae.datasets import make_spoken_digits
+
+    folder = tmp_path_factory.mktemp("digits")
+    return make_spoken_digits(3, 2, random_state=0, out_dir=folder)
+
+
+@pytest.fixture(scope="module")
+def features(digits):
+    return extract_features(make_recognizer(**FAST)["features"], digits.data)
+
+
+@pytest.fixture(scope="module")
+def bundle(digits, features):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        durations = np.array([len(w) / digits.sr for w in digits.data])
+        return train_recognizer(features, digits.target, durations=durations, **FAST)
+
+
+def _cmvn():
+    with sklearn.config_context(enable_metadata_routing=True):
+        scaler = GroupStandardScaler(min_group_size=2).set_fit_request(groups=True)
+        return scaler.set_transform_request(groups=True)
+
+
+def _toy(n=60):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 4))
+    y = np.arange(n) % 2
+    speaker = np.repeat(["ann", "bob", "cyd"], n // 3)
+    # each speaker has its own offset: only per-speaker normalisation removes it
+    X += 5.0 * (speaker == "bob")[:, None] + 2.0 * y[:, None]
+    return X, y, speaker
+
+
+# --------------------------------------------------------------------------
+# make_recognizer / make_generator
+# --------------------------------------------------------------------------
+def test_make_recognizer_steps_and_parameters():
+    pipe = make_recognizer(n_components=8, n_mels=20, n_frames=10, cv=3, random_state=4)
+    assert isinstance(pipe, RecognizerPipeline) and isinstance(pipe, Pipeline)
+    assert [name for name, _ in pipe.steps] == ["features", "vae", "clf"]
+    fe, vae, clf = (pipe[name] for name in ("features", "vae", "clf"))
+    assert (fe.kind, fe.n_mels, fe.n_frames, fe.sr, fe.top_db) == (
+        "logmel",
+        20,
+        10,
+        8000,
+        30.0,
+    )
+    assert vae.n_components == 8 and vae.random_state == 4 and vae.early_stopping
+    assert clf.cv == 3 and clf.ensemble is False
+    assert clone(pipe).get_params()["vae__n_components"] == 8
+
+
+def test_make_generator_parameters():
+    gen = make_generator(n_components=3, max_iter=7, random_state=2)
+    assert (gen.n_components, gen.max_iter, gen.random_state) == (3, 7, 2)
+    assert gen.early_stopping
+
+
+def test_recognizer_on_paths_and_on_waveforms(digits):
+    pipe = make_recognizer(cv=2, **FAST).fit(digits.filenames, digits.target)
+    from_files = pipe.predict(digits.filenames[:10])
+    from_waves = pipe.predict(list(digits.data[:10]))
+    np.testing.assert_array_equal(from_files, from_waves)
+    proba = pipe.predict_proba(digits.filenames[:10])
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert 0.0 <= pipe.score(digits.filenames, digits.target) <= 1.0
+
+
+def test_default_recognizer_refuses_groups(digits):
+    pipe = make_recognizer(cv=2, **FAST)
+    with pytest.raises(ValueError, match="groups were given to fit, but no step"):
+        pipe.fit(digits.filenames, digits.target, groups=digits.speaker)
+    pipe.fit(digits.filenames, digits.target)
+    with pytest.raises(ValueError, match="groups were given to predict"):
+        pipe.predict(digits.filenames[:5], groups=digits.speaker[:5])
+
+
+# --------------------------------------------------------------------------
+# RecognizerPipeline: groups through metadata routing
+# --------------------------------------------------------------------------
+def test_groups_reach_the_steps_that_request_them():
+    X, y, speaker = _toy()
+    pipe = RecognizerPipeline([("cmvn", _cmvn()), ("svc", SVC())])
+    pipe.fit(X, y, groups=speaker)
+    # the same as normalising by hand, per speaker, then the SVC
+    Xn = X.copy()
+    for s in np.unique(speaker):
+        rows = speaker == s
+        Xn[rows] = (X[rows] - X[rows].mean(0)) / X[rows].std(0)
+    svc = SVC().fit(Xn, y)
+    np.testing.assert_array_equal(pipe.predict(X, groups=speaker), svc.predict(Xn))
+    assert pipe.score(X, y, groups=speaker) == svc.score(Xn, y)
+    np.testing.assert_allclose(
+        pipe.decision_function(X, groups=speaker), svc.decision_function(Xn)
+    )
+    # the global setting is left as it was
+    assert sklearn.get_config()["enable_metadata_routing"] is False
+
+
+def test_groups_change_the_answer_where_they_matter():
+    X, y, speaker = _toy()
+    pipe = RecognizerPipeline([("cmvn", _cmvn()), ("lr", LogisticRegression())])
+    pipe.fit(X, y, groups=speaker)
+    right = pipe.score(X, y, groups=speaker)
+    wrong = pipe.score(X, y, groups=np.full(len(y), "ann"))  # one voice for all
+    assert right > wrong
+
+
+def test_without_groups_it_is_a_plain_pipeline():
+    X, y, _ = _toy()
+    ours = RecognizerPipeline([("lr", LogisticRegression())])
+    theirs = Pipeline([("lr", LogisticRegression())])
+    ours.fit(X, y)
+    theirs.fit(X, y)
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X))
+    np.testing.assert_allclose(ours.predict_log_proba(X), theirs.predict_log_proba(X))
+    # step parameters still travel the non-routing way
+    ours.fit(X, y, lr__sample_weight=np.ones(len(y)))
+
+
+def test_methods_follow_the_last_step():
+    X, y, _ = _toy()
+    pipe = RecognizerPipeline([("svc", SVC())]).fit(X, y)
+    assert not hasattr(pipe, "predict_proba")  # SVC without probability=True
+    assert not hasattr(pipe, "transform")
+    scaler_only = RecognizerPipeline([("cmvn", _cmvn())])
+    X, _, speaker = _toy()
+    Z = scaler_only.fit(X, groups=speaker).transform(X, groups=speaker)
+    np.testing.assert_allclose(Z[speaker == "bob"].mean(0), 0.0, atol=1e-12)
+
+
+def test_unrequested_groups_in_a_routed_step_are_refused():
+    X, y, speaker = _toy()
+    with sklearn.config_context(enable_metadata_routing=True):
+        vae = VAETransformer(2, max_iter=1).set_fit_request(groups=False)
+    pipe = RecognizerPipeline([("vae", vae), ("svc", SVC())])
+    with pytest.raises(ValueError, match=r"no step of this pipeline \(vae, svc\)"):
+        pipe.fit(X, y, groups=speaker)
+
+
+def test_recognizer_pipeline_pickles_with_its_requests():
+    X, y, speaker = _toy()
+    pipe = RecognizerPipeline([("cmvn", _cmvn()), ("svc", SVC())])
+    pipe.fit(X, y, groups=speaker)
+    again = pickle.loads(pickle.dumps(pipe))
+    assert type(again) is RecognizerPipeline
+    np.testing.assert_array_equal(
+        again.predict(X, groups=speaker), pipe.predict(X, groups=speaker)
+    )
+
+
+# --------------------------------------------------------------------------
+# training steps
+# --------------------------------------------------------------------------
+def test_extract_features_is_the_front_end(digits, features):
+    fe = make_recognizer(**FAST)["features"]
+    np.testing.assert_allclose(features, fe.fit().transform(digits.data))
+    assert features.shape == (60, 16 * 16)
+    assert fe.n_jobs is None  # the front end given is not changed
+
+
+def test_extract_features_names_an_unreadable_file(tmp_path):
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"not audio")
+    with pytest.raises(AudioReadError) as info:
+        extract_features(make_recognizer(**FAST)["features"], [str(bad)])
+    assert info.value.path == str(bad)
+
+
+def test_fit_recognizer_equals_fitting_on_the_audio(digits, features):
+    on_rows = fit_recognizer(features, digits.target, cv=2, **FAST)
+    on_audio = make_recognizer(cv=2, **FAST).fit(digits.data, digits.target)
+    np.testing.assert_allclose(
+        on_rows.predict_proba(digits.data[:8]), on_audio.predict_proba(digits.data[:8])
+    )
+    assert on_rows["vae"].verbose == 0
+
+
+def test_fit_recognizer_calibrates_with_the_folds_the_labels_allow(digits, features):
+    # 6 utterances per digit: cv=5 is kept; 2 per digit: cv becomes 2
+    assert fit_recognizer(features, digits.target, **FAST)["clf"].cv == 5
+    few = np.r_[np.flatnonzero(digits.index == 0), np.flatnonzero(digits.index == 1)]
+    few = few[np.isin(digits.speaker[few], digits.speaker[:1])]
+    pipe = fit_recognizer(features[few], digits.target[few], **FAST)
+    assert pipe["clf"].cv == 2
+
+
+@pytest.mark.parametrize(
+    ("y", "match"),
+    [
+        (np.zeros(6, dtype=int), "single label"),
+        (np.array([0, 0, 1, 1, 1, 2]), "at least 2 training utterances; got 1"),
+    ],
+)
+def test_fit_recognizer_needs_two_utterances_per_label(y, match):
+    F = np.random.RandomState(0).normal(size=(len(y), 8))
+    with pytest.raises(ValueError, match=match):
+        fit_recognizer(F, y, **FAST)
+
+
+def test_train_recognizer_bundle(bundle, digits, features):
+    assert bundle["format"] == "skvae-recognizer" and bundle["format_version"] == 1
+    np.testing.assert_array_equal(bundle["classes"], np.arange(10))
+    assert bundle["latent_means"].shape == (10, 4)
+    assert bundle["latent_covs"].shape == (10, 4, 4)
+    for cov in bundle["latent_covs"]:  # positive definite: Cholesky works
+        np.linalg.cholesky(cov)
+    # each digit's median duration
+    for k in range(10):
+        waves = digits.data[digits.target == k]
+        median = np.median([len(w) / digits.sr for w in waves])
+        assert bundle["durations"][k] == pytest.approx(median)
+    gen = bundle["generator"]
+    assert gen.n_components == 4 and gen.n_iter_ == 2
+    meta = bundle["metadata"]
+    assert meta["params"] == FAST and meta["epochs"] == 2
+    assert {"skvae_version", "torch_version", "train_seconds"} <= set(meta)
+    assert "generator" not in train_recognizer(
+        features, digits.target, generator=False, **FAST
+    )
+
+
+def test_recognizer_bundle_without_durations_uses_the_row_length(bundle, features):
+    plain = recognizer_bundle(bundle["pipeline"], features, np.arange(60) % 10)
+    fe = bundle["pipeline"]["features"]
+    assert np.all(plain["durations"] == (fe.n_frames - 1) * (fe.sr // 100) / fe.sr)
+    assert "generator" not in plain and can_generate(plain)
+
+
+# --------------------------------------------------------------------------
+# generating
+# --------------------------------------------------------------------------
+def test_generate_utterances(bundle):
+    rows, waves = generate_utterances(bundle, 3, 2, random_state=0)
+    assert rows.shape == (2, 16 * 16) and len(waves) == 2
+    target = bundle["durations"][3] * 8000
+    assert all(abs(len(w) - target) < 0.2 * target for w in waves)
+    again, _ = generate_utterances(bundle, 3, 2, random_state=0)
+    np.testing.assert_array_equal(rows, again)
+    rng = np.random.default_rng(0)
+    first, _ = generate_utterances(bundle, 3, 2, random_state=rng)
+    second, _ = generate_utterances(bundle, 3, 2, random_state=rng)
+    np.testing.assert_array_equal(first, rows)  # an int seed is default_rng's
+    assert not np.allclose(first, second)  # a shared Generator moves on
+
+
+def test_generate_without_the_generator_uses_the_latent_gaussians(bundle):
+    old_style = {k: v for k, v in bundle.items() if k != "generator"}
+    rows, waves = generate_utterances(old_style, 5, 3, random_state=1)
+    assert rows.shape == (3, 256) and len(waves) == 3
+
+
+def test_generate_errors(bundle):
+    with pytest.raises(ValueError, match="11 is not a label of this model"):
+        generate_utterances(bundle, 11, 1)
+    plain = {"pipeline": bundle["pipeline"], "classes": bundle["classes"], "path": "p"}
+    assert not can_generate(plain)
+    with pytest.raises(ValueError, match="'p' holds no generator"):
+        generate_utterances(plain, 3, 1)
+
+
+# --------------------------------------------------------------------------
+# saving, loading, recognising files
+# --------------------------------------------------------------------------
+def test_save_and_load_round_trip(bundle, digits, tmp_path):
+    path = save_recognizer(bundle, tmp_path)  # a folder: folder/model.joblib
+    assert path == tmp_path / "model.joblib"
+    for where in (tmp_path, path):
+        loaded = load_recognizer(where, require_generator=True)
+        assert loaded["path"] == str(path)
+        np.testing.assert_allclose(
+            loaded["pipeline"].predict_proba(digits.data[:5]),
+            bundle["pipeline"].predict_proba(digits.data[:5]),
+        )
+
+
+def test_load_recognizer_raises_standard_exceptions(bundle, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_recognizer(tmp_path / "nothing")
+    garbage = tmp_path / "garbage.joblib"
+    garbage.write_bytes(b"\x00not a pickle")
+    with pytest.raises(ValueError, match="cannot load the model"):
+        load_recognizer(garbage)
+    other = tmp_path / "other.joblib"
+    joblib.dump({"some": "dict"}, other)
+    with pytest.raises(ValueError, match="is not a model saved by 'skvae train'"):
+        load_recognizer(other)
+    newer = tmp_path / "newer.joblib"
+    joblib.dump({**bundle, "format_version": 99}, newer)
+    with pytest.raises(ValueError, match="saved by a newer skvae"):
+        load_recognizer(newer)
+
+
+def test_load_recognizer_wraps_a_plain_classifier(tmp_path):
+    X, y, _ = _toy()
+    path = tmp_path / "lr.joblib"
+    joblib.dump(LogisticRegression().fit(X, y), path)
+    loaded = load_recognizer(path)
+    assert loaded["metadata"] == {} and list(loaded["classes"]) == [0, 1]
+    with pytest.raises(ValueError, match="holds no generator"):
+        load_recognizer(path, require_generator=True)
+
+
+def test_recognize_files_goes_on_past_unreadable_ones(bundle, digits, tmp_path):
+    good = tmp_path / "audio"
+    good.mkdir()
+    for i in range(3):
+        write_wav(good / f"{i}.wav", digits.data[i], digits.sr)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"not audio")
+    res = recognize_files(bundle["pipeline"], [bad, good])
+    assert res.files == [str(good / f"{i}.wav") for i in range(3)]  # folder expanded
+    assert [path for path, _ in res.errors] == [str(bad)]
+    np.testing.assert_allclose(res.proba, bundle["pipeline"].predict_proba(res.files))
+    np.testing.assert_array_equal(res.classes, bundle["classes"])
+    empty = recognize_files(bundle["pipeline"], [bad])
+    assert empty.files == [] and empty.proba.shape == (0, 10)
