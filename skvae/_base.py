@@ -38,7 +38,7 @@ from ._version import __version__
 from ._weights import WeightsFile, build_module, write
 from .exceptions import InconsistentVersionWarning
 
-__all__ = ["BaseVAE", "register_saveable", "saveable_classes"]
+__all__ = ["BaseVAE", "register_saveable", "saveable_classes", "store_params"]
 
 _MAX_SEED = np.iinfo(np.int32).max
 
