@@ -23,7 +23,6 @@ Run: ``python benchmarks/bench_dask.py`` (about 3 minutes on 2 cores;
 are noisy on a machine that other processes share.
 """
 
-import argparse
 import contextlib
 import json
 import os
@@ -33,6 +32,7 @@ import time
 import warnings
 from pathlib import Path
 
+import _common
 import dask
 import dask.array as da
 import joblib
@@ -189,16 +189,20 @@ def bench_incremental(client, n_shards, rows, epochs):
     }
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smoke run")
-    parser.add_argument("--json", help="also write the results to this file")
-    args = parser.parse_args()
+def main(argv=None):
+    parser = _common.make_parser(__doc__)
+    _common.add_quick(parser, "1 repeat, 3 epochs, fewer rows")
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write the results to this file"
+    )
+    args = parser.parse_args(argv)
     quiet()
     repeats, max_iter = (1, 3) if args.quick else (3, 20)
     n_shards, rows, epochs = (4, 5_000, 2) if args.quick else (8, 25_000, 3)
 
     print(f"CPUs: {os.cpu_count()}, load average: {os.getloadavg()[0]:.2f}")
+    if args.quick:
+        print(_common.SMOKE_RUN, flush=True)
     start = time.perf_counter()
     cluster = LocalCluster(
         n_workers=2,
@@ -241,7 +245,10 @@ def main():
             f"   {name:20s} {rate:9,.0f} rows/s  x{rate / base:4.2f}"
             f"  held-out ELBO {elbo:8.2f}"
         )
+    if args.quick:
+        print(_common.SMOKE_RUN)
     summary = {
+        "smoke_run": args.quick,
         "cluster_startup_s": startup,
         "grid": grid,
         "incremental": inc,

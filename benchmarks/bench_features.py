@@ -24,33 +24,18 @@ Run from the repository root::
 running at the same time distort the figures: the load average is printed.
 """
 
-import argparse
-import glob
 import os
 import sys
 import time
-from pathlib import Path
 
+import _common
 import numpy as np
 import soundfile as sf
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from skvae.features import SpeechFeatures
 
 PARAMS = dict(sr=8000, kind="mfcc", n_mfcc=13, n_mels=40, n_fft=256, hop_length=80)
 GOAL_RTF, GOAL_SPEEDUP = 1000.0, 1.7
-
-
-def find_files(data_home):
-    homes = [data_home] if data_home else []
-    homes += [os.environ.get("SKVAE_DATA"), str(REPO.parent / "shared" / "data")]
-    for home in filter(None, homes):
-        files = sorted(glob.glob(os.path.join(home, "fsdd", "recordings", "*.wav")))
-        if files:
-            return files
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
 
 def librosa_loop(files):
@@ -73,15 +58,21 @@ def librosa_loop(files):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default=None)
-    parser.add_argument("--repeats", type=int, default=7)
+    parser = _common.make_parser(__doc__)
+    _common.add_data_home(parser)
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if a goal is missed"
+        "--repeats",
+        type=int,
+        default=7,
+        help="timed rounds of each configuration (default: 7; the librosa loop "
+        "runs in the first 3 only)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit with status 1 if a goal is missed"
     )
     args = parser.parse_args(argv)
 
-    files = find_files(args.data_home)
+    files = sorted(_common.load_fsdd(args.data_home).filenames)
     audio_s = sum(sf.info(f).duration for f in files)
     print(f"{len(files)} files, {audio_s:.1f} s of audio; {os.cpu_count()} CPUs")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))

@@ -15,11 +15,11 @@ reported):
    forced 2-thread hand loop.
 
 Run: ``python benchmarks/bench_training.py`` (about 5 minutes on 2 cores;
-``--quick`` for a smoke run). Needs ``pip install -e ".[bench]"`` (skorch,
-psutil). Run it on an otherwise idle machine.
+``--quick`` for a smoke run, whose numbers mean nothing: it judges no goal).
+Needs ``pip install -e ".[bench]"`` (skorch, psutil). Run it on an otherwise
+idle machine.
 """
 
-import argparse
 import contextlib
 import json
 import multiprocessing as mp
@@ -29,6 +29,7 @@ import sys
 import time
 import warnings
 
+import _common
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
@@ -409,13 +410,38 @@ def contention_section(args):
     return dict(idle=idle, busy=busy, skvae_ratio=ratio)
 
 
+def judge(fit, tr, mem, cont):
+    """Whether each goal is met, from the sections' results."""
+    peak_frac = next(
+        r["peak_frac"] for r in fit if r["threads"] == 1 and r["batch"] == 256
+    )
+    return {
+        "fit >= 0.95x hand loop (all configs)": min(r["vs_hand"] for r in fit) >= 0.95,
+        "fit >= 1.3x skorch (all configs)": min(r["vs_skorch"] for r in fit) >= 1.3,
+        "fit >= 85% of matmul peak (batch 256, 1 thread)": peak_frac >= 0.85,
+        "transform within 1.1x of the raw module call": tr["ratio_raw"] <= 1.1,
+        "peak RSS of fit <= 2x input + model": mem["peak"] - mem["before_data"]
+        <= 2 * mem["input"] + mem["model"],
+        "no collapse under a competing process": cont["skvae_ratio"] >= 0.5,
+    }
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="small smoke run")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--json", help="also write the results to this file")
+    parser = _common.make_parser(__doc__)
+    _common.add_quick(parser, "fewer rows and epochs")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="alternating timed rounds per configuration (default: 3)",
+    )
+    parser.add_argument(
+        "--json", metavar="FILE", help="also write the results to this file"
+    )
     args = parser.parse_args(argv)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads available")
+    if args.quick:
+        print(_common.SMOKE_RUN, flush=True)
     loads = {"start": check_quiet("start")}
     print("1. fp32 matmul peak (1024^3 sgemm)")
     peaks = {t: matmul_peak(t) for t in (1, 2)}
@@ -436,25 +462,18 @@ def main(argv=None):
     loads["scaling"] = check_quiet("scaling")
     print("6. fit next to a competing CPU-bound process")
     cont = contention_section(args)
-    goals = {
-        "fit >= 0.95x hand loop (all configs)": min(r["vs_hand"] for r in fit) >= 0.95,
-        "fit >= 1.3x skorch (all configs)": min(r["vs_skorch"] for r in fit) >= 1.3,
-        "fit >= 85% of matmul peak (batch 256, 1 thread)": next(
-            r["peak_frac"] for r in fit if r["threads"] == 1 and r["batch"] == 256
-        )
-        >= 0.85,
-        "transform within 1.1x of the raw module call": tr["ratio_raw"] <= 1.1,
-        "peak RSS of fit <= 2x input + model": mem["peak"] - mem["before_data"]
-        <= 2 * mem["input"] + mem["model"],
-        "no collapse under a competing process": cont["skvae_ratio"] >= 0.5,
-    }
-    print("Goals:")
-    for k, ok in goals.items():
-        print(f"  [{'met' if ok else 'NOT met'}] {k}")
+    goals = None if args.quick else judge(fit, tr, mem, cont)
+    if args.quick:
+        print(_common.SMOKE_RUN)
+    else:
+        print("Goals:")
+        for k, ok in goals.items():
+            print(f"  [{'met' if ok else 'NOT met'}] {k}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(
                 dict(
+                    smoke_run=args.quick,
                     other_load=loads,
                     peaks=peaks,
                     fit=fit,
