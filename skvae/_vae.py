@@ -35,6 +35,27 @@ POSTERIOR_LOGVAR_BOUND = 15.0
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
+def _forward_float64(layers, x):
+    """``layers(x)`` in float64 without changing ``layers``.
+
+    ``layers`` is an ``nn.Sequential`` of (nested) ``nn.Sequential``,
+    ``nn.Linear`` and parameter-free activations, as :func:`_mlp` builds.
+    Each linear layer runs with float64 copies of its weights made for this
+    call only, so concurrent calls never see each other's tensors (unlike
+    swapping parameters in with ``torch.func.functional_call``).
+    """
+    for layer in layers:
+        if isinstance(layer, nn.Sequential):
+            x = _forward_float64(layer, x)
+        elif isinstance(layer, nn.Linear):
+            x = nn.functional.linear(x, layer.weight.double(), layer.bias.double())
+        elif not any(True for _ in layer.parameters()):
+            x = layer(x)
+        else:  # pragma: no cover - _mlp builds no other layers
+            raise TypeError(f"no float64 forward for {type(layer).__name__}")
+    return x
+
+
 def _mlp(sizes, activation):
     """Linear layers of ``sizes`` with ``activation`` after each of them."""
     layers = []
@@ -494,16 +515,11 @@ frame_shape
         Prediction runs the (small) classifier in double precision so that a
         row's output does not depend on the size of the batch it is in
         (float32 matrix kernels round differently for different batch sizes).
+        The float64 copies of the weights are local to the call: the module
+        is never changed, so several threads may call this at once.
         """
-        params = {
-            k: v.double()
-            for k, v in (
-                *self.classifier.named_parameters(),
-                *self.classifier.named_buffers(),
-            )
-        }
         xs = (x.double() - self.loc.double()) / self.scale.double()
-        return torch.func.functional_call(self.classifier, params, (xs,))
+        return _forward_float64(self.classifier, xs)
 
     def _elbo_given(self, xs, target, onehot, eps):
         mean, logvar = self._encode_standardized(xs, onehot)

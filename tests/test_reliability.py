@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import skvae
 import skvae._training as training
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 from skvae.exceptions import TrainingDiverged
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -189,6 +189,24 @@ def test_explicit_thread_count_is_safe_across_threads(data):
     for r in results:
         assert_array_equal(r, serial)
     assert torch.get_num_threads() == before
+
+
+def test_predict_proba_from_many_threads_equals_serial_and_keeps_the_model():
+    """Prediction changes nothing shared: 400 calls from 4 threads give the
+    serial answer, the weights stay float32 and training can continue."""
+    X = np.random.RandomState(0).normal(size=(200, 4))
+    y = X[:, 0] > 0
+    clf = VAEClassifier(
+        2, hidden_layer_sizes=(8,), max_iter=2, warm_start=True, random_state=0
+    ).fit(X, y)
+    serial = clf.predict_proba(X)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: clf.predict_proba(X), range(400)))
+    for r in results:
+        assert_array_equal(r, serial)
+    assert {p.dtype for p in clf.module_.parameters()} == {torch.float32}
+    clf.fit(X, y)  # a warm start on the same weights
+    assert clf.n_iter_ == 4
 
 
 # ---------------------------------------------------------------- network

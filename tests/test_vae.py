@@ -198,3 +198,25 @@ def test_semi_supervised_terms_for_labelled_and_unlabelled_rows():
     logits = module.class_logits(x)
     assert logits.dtype == torch.float64 and logits.shape == (6, 3)
     assert_close(module.class_logits(x[2:4]), logits[2:4], rtol=1e-12, atol=1e-14)
+
+
+def test_class_logits_leaves_the_module_unchanged_during_the_call():
+    """Several threads may predict at once: a call must not swap float64
+    weights into the shared module, even for the duration of the call."""
+    module = SemiSupervisedVAE(5, 2, (16, 8), n_conditions=3).eval()
+    module.reset_parameters(torch.Generator().manual_seed(0))
+    x = torch.randn(4, 5, generator=torch.Generator().manual_seed(1))
+    linears = [m for m in module.classifier.modules() if isinstance(m, torch.nn.Linear)]
+    seen = []
+    activation = module.classifier[0][1]  # runs between the linear layers
+    activation.register_forward_hook(
+        lambda *_: seen.append({m.weight.dtype for m in linears})
+    )
+    logits = module.class_logits(x)
+    assert seen == [{torch.float32}]
+    assert logits.dtype == torch.float64
+    # the same numbers as the classifier run in float64 on a float64 copy
+    double = SemiSupervisedVAE(5, 2, (16, 8), n_conditions=3).double()
+    double.load_state_dict(module.state_dict())
+    xs = (x.double() - module.loc.double()) / module.scale.double()
+    assert torch.equal(logits, double.classifier(xs))
