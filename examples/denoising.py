@@ -14,12 +14,13 @@ Run (under a minute on one core)::
 
     python examples/denoising.py [--data-home ../shared/data]
 
-The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
-``../shared/data`` (a folder holding ``fsdd/recordings``).
+FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
+else from where :func:`skvae.datasets.find_fsdd_home` finds it
+(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
+downloaded.
 """
 
 import argparse
-import sys
 import time
 import warnings
 
@@ -30,41 +31,37 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd, find_fsdd_home
+from skvae.datasets import fetch_fsdd
+from skvae.evaluation import add_noise
 from skvae.features import SpeechFeatures
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data-home", default=None)
+parser.add_argument(
+    "--data-home",
+    metavar="DIR",
+    help="folder holding fsdd/recordings (default: where "
+    "skvae.datasets.find_fsdd_home finds FSDD)",
+)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = find_fsdd_home(args.data_home)
-if home is None:
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
-
-
-def add_white_noise(wave, snr_db, rng):
-    """``wave`` plus white noise at ``snr_db`` dB below the utterance's power."""
-    noise = rng.standard_normal(wave.shape[0])
-    power = np.mean(wave.astype(np.float64) ** 2)
-    noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
-    return (wave + noise).astype(np.float32)
 
 
 def rmse_db(a, b):
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
 
-fsdd = fetch_fsdd(home, load_audio=True, download_if_missing=False)
+fsdd = fetch_fsdd(args.data_home, load_audio=True, download_if_missing=False)
 train, test = ~fsdd.is_test, fsdd.is_test
 waves_train, waves_test = fsdd.data[train], fsdd.data[test]
 y_train, y_test = fsdd.target[train], fsdd.target[test]
 fe = SpeechFeatures(kind="logmel", sr=8000, n_mels=40, n_frames=32)  # no trimming
 
+# white noise at an SNR drawn for each utterance (0-20 dB below its power)
 rng = np.random.RandomState(0)
 clean_train = fe.transform(waves_train)
 noisy_train = fe.transform(
-    [add_white_noise(w, rng.uniform(0, 20), rng) for w in waves_train]
+    [add_noise(w, rng.uniform(0, 20), random_state=rng) for w in waves_train]
 )
 
 start = time.perf_counter()
@@ -84,7 +81,7 @@ print(f"clean test rows: recogniser accuracy {acc:.3f}")
 print("   SNR  RMSE noisy  denoised  acc noisy  denoised   (RMSE in dB)")
 rng = np.random.RandomState(1)
 for snr in [0, 5, 10]:
-    noisy = fe.transform([add_white_noise(w, snr, rng) for w in waves_test])
+    noisy = fe.transform(add_noise(waves_test, snr, random_state=rng))
     denoised = denoiser.inverse_transform(denoiser.transform(noisy))
     print(
         f"{snr:4d}dB {rmse_db(noisy, clean_test):11.2f} "

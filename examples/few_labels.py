@@ -20,46 +20,51 @@ Run from the repository root::
 
     python examples/few_labels.py [--data-home ../shared/data] [--fraction 0.03]
 
-FSDD is read from ``--data-home``, else ``$SKVAE_DATA``, else
-``../shared/data`` (a folder holding ``fsdd/recordings``); nothing is
+FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
+else from where :func:`skvae.datasets.find_fsdd_home` finds it
+(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
 downloaded.
 """
 
 import argparse
 import os
-import sys
 import time
 import warnings
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd, find_fsdd_home
+from skvae.datasets import fetch_fsdd
+from skvae.evaluation import stratified_subset
 from skvae.features import SpeechFeatures
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default=None)
-    parser.add_argument("--fraction", type=float, default=0.03)
-    parser.add_argument("--draws", type=int, default=5, help="label draws")
-    parser.add_argument("--max-iter", type=int, default=100, help="VAE epochs")
+    parser.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="folder holding fsdd/recordings (default: where "
+        "skvae.datasets.find_fsdd_home finds FSDD)",
+    )
+    parser.add_argument(
+        "--fraction",
+        type=float,
+        default=0.03,
+        help="labelled share of the training recordings (default: 0.03)",
+    )
+    parser.add_argument("--draws", type=int, default=5, help="label draws (default: 5)")
+    parser.add_argument(
+        "--max-iter", type=int, default=100, help="VAE epochs (default: 100)"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*max_iter.*")
-    home = find_fsdd_home(args.data_home)
-    if home is None:
-        sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
-    fsdd = fetch_fsdd(data_home=home, download_if_missing=False)
+    fsdd = fetch_fsdd(args.data_home, download_if_missing=False)
     features = SpeechFeatures(
         kind="mfcc", sr=8000, n_mfcc=20, n_mels=40, n_frames=32,
         top_db=30, preemphasis=0.97,
@@ -89,12 +94,7 @@ def main(argv=None):
 
     acc = {name: [] for name in [*codes, "raw"]}
     for draw in range(args.draws):
-        labelled, _ = train_test_split(
-            np.arange(len(y_train)),
-            train_size=args.fraction,
-            stratify=y_train,
-            random_state=draw,
-        )
+        labelled = stratified_subset(y_train, args.fraction, random_state=draw)
         y_lab = y_train[labelled]
         for name, (Z_train, Z_test) in codes.items():
             clf = SVC().fit(Z_train[labelled], y_lab)

@@ -20,13 +20,14 @@ Run (under a minute on one core)::
 
     python examples/generate_digits.py [--data-home ../shared/data] [--out-dir DIR]
 
-The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
-``../shared/data`` (a folder holding ``fsdd/recordings``). WAV files go to
-``--out-dir`` (default: a new temporary folder, printed).
+FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
+else from where :func:`skvae.datasets.find_fsdd_home` finds it
+(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
+downloaded. WAV files go to ``--out-dir`` (default: a new temporary folder,
+printed).
 """
 
 import argparse
-import sys
 import tempfile
 import time
 import warnings
@@ -39,22 +40,28 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
-from skvae.datasets import fetch_fsdd, find_fsdd_home
+from skvae.datasets import fetch_fsdd
 from skvae.features import SpeechFeatures, write_wav
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data-home", default=None)
-parser.add_argument("--out-dir", default=None)
+parser.add_argument(
+    "--data-home",
+    metavar="DIR",
+    help="folder holding fsdd/recordings (default: where "
+    "skvae.datasets.find_fsdd_home finds FSDD)",
+)
+parser.add_argument(
+    "--out-dir",
+    metavar="DIR",
+    help="where the WAV files go (default: a new temporary folder)",
+)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = find_fsdd_home(args.data_home)
-if home is None:
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 out_dir = Path(args.out_dir or tempfile.mkdtemp(prefix="skvae_digits_"))
 out_dir.mkdir(parents=True, exist_ok=True)
 
-fsdd = fetch_fsdd(home, subset="train", download_if_missing=False)
+fsdd = fetch_fsdd(args.data_home, subset="train", download_if_missing=False)
 fe = SpeechFeatures(kind="logmel", sr=8000, n_mels=40, n_frames=32, top_db=30)
 X, y = fe.fit_transform(fsdd.filenames), fsdd.target
 

@@ -15,12 +15,13 @@ Run (under a minute on one core)::
 
     python examples/outliers.py [--data-home ../shared/data]
 
-The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
-``../shared/data`` (a folder holding ``fsdd/recordings``).
+FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
+else from where :func:`skvae.datasets.find_fsdd_home` finds it
+(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
+downloaded.
 """
 
 import argparse
-import sys
 import time
 import warnings
 
@@ -30,42 +31,37 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import roc_auc_score
 
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd, find_fsdd_home
+from skvae.datasets import fetch_fsdd
+from skvae.evaluation import make_outlier_clips
 from skvae.features import SpeechFeatures
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data-home", default=None)
+parser.add_argument(
+    "--data-home",
+    metavar="DIR",
+    help="folder holding fsdd/recordings (default: where "
+    "skvae.datasets.find_fsdd_home finds FSDD)",
+)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = find_fsdd_home(args.data_home)
-if home is None:
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
-fsdd = fetch_fsdd(home, load_audio=True, download_if_missing=False)
+fsdd = fetch_fsdd(args.data_home, load_audio=True, download_if_missing=False)
 waves_train = fsdd.data[~fsdd.is_test]
 waves_test = list(fsdd.data[fsdd.is_test])
 fe = SpeechFeatures(kind="logmel", sr=8000, n_mels=40, n_frames=32, top_db=30)
 X_train = fe.transform(waves_train)
 
-# 50 clips of each kind, each as long and as loud as a random test utterance
-rng = np.random.RandomState(0)
-clips, kinds = [], []
-for kind in ["white noise", "tone", "reversed speech", "speech in noise"]:
-    for _ in range(50):
-        ref = waves_test[rng.randint(len(waves_test))].astype(np.float64)
-        rms = np.sqrt(np.mean(ref**2))
-        if kind == "white noise":
-            x = rng.standard_normal(ref.size)
-        elif kind == "tone":
-            x = np.sin(2 * np.pi * rng.uniform(100, 3500) * np.arange(ref.size) / 8000)
-        elif kind == "reversed speech":
-            x = ref[::-1]
-        else:  # noise 5 dB louder than the speech
-            x = ref + rng.standard_normal(ref.size) * rms * 10 ** (5 / 20)
-        clips.append((x * rms / np.sqrt(np.mean(x**2))).astype(np.float32))
-        kinds.append(kind)
-kinds = np.array(kinds)
+# 50 clips of each kind, each as long and as loud as a random test utterance;
+# "speech in noise" is a test utterance with noise 5 dB louder than the speech
+clips, kinds = make_outlier_clips(
+    waves_test,
+    kinds=("white noise", "tone", "reversed speech", "speech in noise"),
+    n_per_kind=50,
+    sr=8000,
+    snr_db=-5.0,
+    random_state=np.random.RandomState(0),
+)
 X = fe.transform(waves_test + clips)
 is_speech = np.r_[np.ones(len(waves_test)), np.zeros(len(clips))]
 

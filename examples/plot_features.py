@@ -4,8 +4,9 @@ From a folder of WAV files to a feature matrix, and from a row back to audio
 
 The speech front end on its own, without torch:
 
-1. a folder of recordings (FSDD if it is on this machine, else a generated
-   eSpeak NG corpus written to WAV files) is loaded with
+1. a folder of recordings (FSDD if it is on this machine, as
+   :func:`skvae.datasets.find_fsdd_home` finds it or in ``--data-home``,
+   else a generated eSpeak NG corpus written to WAV files) is loaded with
    :func:`skvae.datasets.load_audio_folder`;
 2. :class:`skvae.features.SpeechFeatures` turns every file into a fixed-size
    log-mel row (32 frames x 40 mel bands, time-major);
@@ -15,14 +16,12 @@ The speech front end on its own, without torch:
 
 Run::
 
-    python examples/plot_features.py [--out FOLDER]
+    python examples/plot_features.py [--out FOLDER] [--data-home DIR]
 
 The figure and the WAV file go to ``--out`` (a temporary folder by default).
 """
 
 import argparse
-import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -32,20 +31,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from skvae.datasets import load_audio_folder, make_spoken_digits
+from skvae.datasets import find_fsdd_home, load_audio_folder, make_spoken_digits
 from skvae.features import SpeechFeatures, write_wav
 
 
-def find_recordings(out):
+def find_recordings(out, data_home=None):
     """FSDD's recordings folder if present, else a generated one under ``out``."""
-    for home in (
-        os.environ.get("SKVAE_DATA"),
-        Path(__file__).parents[2] / "shared/data",
-    ):
-        if home and (Path(home) / "fsdd" / "recordings").is_dir():
-            return Path(home) / "fsdd" / "recordings"
+    home = find_fsdd_home(data_home)
+    if home is not None:
+        return home / "fsdd" / "recordings"
+    if data_home is not None:
+        raise SystemExit(f"no complete FSDD copy in {data_home}/fsdd/recordings")
     folder = Path(out) / "spoken_digits"
     make_spoken_digits(n_speakers=4, n_repeats=5, random_state=0, out_dir=folder)
     return folder
@@ -53,13 +49,21 @@ def find_recordings(out):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--out", default=None, help="output folder")
+    parser.add_argument(
+        "--out", metavar="FOLDER", help="output folder (default: a temporary one)"
+    )
+    parser.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="folder holding fsdd/recordings (default: where "
+        "skvae.datasets.find_fsdd_home finds FSDD, else a generated corpus)",
+    )
     args = parser.parse_args(argv)
     out = Path(args.out or tempfile.mkdtemp(prefix="skvae_features_"))
     out.mkdir(parents=True, exist_ok=True)
 
     # 1. a folder of WAV files, labelled by file name ({digit}_{speaker}_{i}.wav)
-    folder = find_recordings(out)
+    folder = find_recordings(out, args.data_home)
     data = load_audio_folder(folder)
     print(f"{len(data.filenames)} files from {folder}")
 

@@ -29,14 +29,14 @@ Run from the repository root::
 
     python examples/recognition_speakers.py [--data-home ../shared/data]
 
-FSDD is read from ``--data-home``, else ``$SKVAE_DATA``, else
-``../shared/data`` (a folder holding ``fsdd/recordings``); nothing is
+FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
+else from where :func:`skvae.datasets.find_fsdd_home` finds it
+(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
 downloaded.
 """
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import warnings
@@ -51,26 +51,29 @@ from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.svm import SVC
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 from skvae import VAETransformer
-from skvae.datasets import fetch_fsdd, find_fsdd_home
+from skvae.datasets import fetch_fsdd
 from skvae.features import SpeechFeatures
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default=None)
-    parser.add_argument("--max-iter", type=int, default=20, help="VAE epochs")
-    parser.add_argument("--n-jobs", type=int, default=1, help="GridSearchCV jobs")
+    parser.add_argument(
+        "--data-home",
+        metavar="DIR",
+        help="folder holding fsdd/recordings (default: where "
+        "skvae.datasets.find_fsdd_home finds FSDD)",
+    )
+    parser.add_argument(
+        "--max-iter", type=int, default=20, help="VAE epochs (default: 20)"
+    )
+    parser.add_argument(
+        "--n-jobs", type=int, default=1, help="GridSearchCV jobs (default: 1)"
+    )
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*max_iter.*")  # few epochs
-    home = find_fsdd_home(args.data_home)
-    if home is None:
-        sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
-    train = fetch_fsdd(data_home=home, subset="train", download_if_missing=False)
-    test = fetch_fsdd(data_home=home, subset="test", download_if_missing=False)
+    train = fetch_fsdd(args.data_home, subset="train", download_if_missing=False)
+    test = fetch_fsdd(args.data_home, subset="test", download_if_missing=False)
 
     # Route `groups` to the VAE's fit as well as to the CV splitter.
     sklearn.set_config(enable_metadata_routing=True)

@@ -11,37 +11,41 @@ Run (under a minute on one core)::
 
     python examples/semi_supervised.py [--data-home ../shared/data] [--seed 0]
 
-The data folder is ``--data-home``, else ``$SKVAE_DATA``, else
-``../shared/data`` (a folder holding ``fsdd/recordings``).
+FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
+else from where :func:`skvae.datasets.find_fsdd_home` finds it
+(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
+downloaded.
 """
 
 import argparse
-import sys
 import time
 import warnings
 
-import numpy as np
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from skvae import VAEClassifier
-from skvae.datasets import fetch_fsdd, find_fsdd_home
+from skvae.datasets import fetch_fsdd
+from skvae.evaluation import hide_labels, stratified_subset
 from skvae.features import SpeechFeatures
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--data-home", default=None)
-parser.add_argument("--seed", type=int, default=0)
+parser.add_argument(
+    "--data-home",
+    metavar="DIR",
+    help="folder holding fsdd/recordings (default: where "
+    "skvae.datasets.find_fsdd_home finds FSDD)",
+)
+parser.add_argument(
+    "--seed", type=int, default=0, help="seeds the label draw and the model"
+)
 args = parser.parse_args()
 # a fixed, short epoch budget on purpose: no warning that the loss still falls
 warnings.filterwarnings("ignore", category=ConvergenceWarning)
-home = find_fsdd_home(args.data_home)
-if home is None:
-    sys.exit("FSDD not found: pass --data-home (a folder holding fsdd/recordings)")
 
-fsdd = fetch_fsdd(home, download_if_missing=False)
+fsdd = fetch_fsdd(args.data_home, download_if_missing=False)
 fe = SpeechFeatures(kind="mfcc", sr=8000, n_mels=40, n_mfcc=13, n_frames=32, top_db=30)
 X = fe.fit_transform(fsdd.filenames)
 train, test = ~fsdd.is_test, fsdd.is_test
@@ -49,11 +53,8 @@ X_train, y_train = X[train], fsdd.target[train]
 X_test, y_test = X[test], fsdd.target[test]
 
 # keep 3 % of the training labels, stratified by digit; -1 marks the rest
-labelled, _ = train_test_split(
-    np.arange(y_train.size), train_size=0.03, stratify=y_train, random_state=args.seed
-)
-y_partial = np.full_like(y_train, -1)
-y_partial[labelled] = y_train[labelled]
+labelled = stratified_subset(y_train, 0.03, random_state=args.seed)
+y_partial = hide_labels(y_train, labelled)
 print(f"{y_train.size} training utterances, {labelled.size} of them labelled")
 
 start = time.perf_counter()
