@@ -38,7 +38,8 @@ def test_default_source_is_generated_when_fsdd_is_absent(tmp_path, monkeypatch):
 
     recordings = tmp_path / "fsdd" / "recordings"
     recordings.mkdir(parents=True)
-    (recordings / "0_ann_0.wav").write_bytes(b"")
+    for digit in range(10):  # a complete (if tiny) copy: every digit
+        (recordings / f"{digit}_ann_0.wav").write_bytes(b"")
     assert resolve_corpus() == {"kind": "fsdd", "data_home": str(tmp_path)}
 
 
