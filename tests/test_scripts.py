@@ -1,0 +1,68 @@
+"""The scripts in examples/ and benchmarks/ run on the public API.
+
+They are run by people as ``python examples/x.py`` and
+``python benchmarks/bench_x.py``: each must parse its command line (``--help``)
+with skvae installed, without editing ``sys.path`` and without importing a
+private skvae module.
+"""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = sorted((ROOT / "examples").glob("*.py")) + sorted(
+    (ROOT / "benchmarks").glob("bench_*.py")
+)
+
+
+def _imports(tree):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def test_there_are_scripts():
+    assert len(SCRIPTS) >= 10
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_sys_path_edits_and_no_private_skvae_imports(path):
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "path":
+            value = node.value
+            assert not (isinstance(value, ast.Name) and value.id == "sys"), (
+                f"{path.name} edits or reads sys.path"
+            )
+    private = [
+        name
+        for name in _imports(tree)
+        if name.startswith("skvae")
+        and any(part.startswith("_") for part in name.split(".")[1:])
+    ]
+    assert not private, f"{path.name} imports private skvae names: {private}"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((ROOT / "benchmarks").glob("bench_*.py")),
+    ids=lambda p: p.name,
+)
+def test_benchmark_help(path):
+    res = subprocess.run(
+        [sys.executable, str(path), "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage:")
+    assert "--data-home" in res.stdout
