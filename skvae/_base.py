@@ -41,6 +41,7 @@ from .exceptions import InconsistentVersionWarning
 __all__ = ["BaseVAE", "register_saveable", "saveable_classes", "store_params"]
 
 _MAX_SEED = np.iinfo(np.int32).max
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 #: fitted attributes every weights file stores as JSON (arrays: mean_, scale_)
 _JSON_ATTRS = (
@@ -220,13 +221,14 @@ class BaseVAE(BaseEstimator):
         if not self._resolved_standardize():
             return np.zeros(X.shape[1]), np.ones(X.shape[1]), None
         mean, scale = _mean_std(X)
-        constant = ~(scale > 10 * np.finfo(X.dtype).eps * np.maximum(1, abs(mean)))
-        scale[constant] = 1
         if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(scale))):
             raise ValueError(
                 "X has values so large that their mean or variance overflows; "
                 "rescale X before fitting."
             )
+        constant = _is_constant(mean, scale, X.shape[0])
+        scale[constant] = 1
+        _check_float32_range(np.r_[mean, scale], "X")
         return mean, scale, constant
 
     def _init_model(self, X, hidden, device, seeds, reset_kwargs=None):
@@ -315,10 +317,19 @@ class BaseVAE(BaseEstimator):
             before_training(self.module_)
         early = self.early_stopping and not incremental
         with torch_threads(self.n_threads):
+            # float64 rows are standardised in float64 before the cast to the
+            # network's float32 (rows around 1e8 keep their spread)
+            standardized = X.dtype == np.float64
             data = self._training_data(
-                X, target, cond, corruption_std, seeds[4] if early else None
+                X,
+                target,
+                cond,
+                corruption_std,
+                seeds[4] if early else None,
+                standardized,
             )
-            trainer = self._make_trainer(seeds, data, incremental)
+            module = self._network(standardized)
+            trainer = self._make_trainer(seeds, data, incremental, module)
             if not early:
                 trainer.best_loss = self.best_loss_
             converged = trainer.run(
@@ -332,8 +343,14 @@ class BaseVAE(BaseEstimator):
             self._warn_if_not_converged(converged, trainer.n_epochs, max_epochs)
         return self
 
-    def _training_data(self, X, target, cond, corruption_std, validation_seed):
-        """The tensors of a training run; a validation split when a seed is given."""
+    def _training_data(
+        self, X, target, cond, corruption_std, validation_seed, standardized
+    ):
+        """The tensors of a training run; a validation split when a seed is given.
+
+        ``standardized``: the rows go in standardised here (in float64), for
+        the module's :meth:`~skvae._vae.VAE.standardized` view.
+        """
         train_idx = val_idx = val_eps = None
         if validation_seed is not None:
             train_idx, val_idx = self._validation_split(X.shape[0], validation_seed)
@@ -342,8 +359,8 @@ class BaseVAE(BaseEstimator):
                 val_idx.shape[0], self.n_components, generator=vgen
             ).to(self.device_)
         return TrainingData(
-            X=self._to_tensor(X),
-            target=None if target is None else self._to_tensor(target),
+            X=self._rows_tensor(X, standardized),
+            target=None if target is None else self._rows_tensor(target, standardized),
             cond=None if cond is None else torch.from_numpy(cond).to(self.device_),
             train_indices=train_idx,
             val_indices=val_idx,
@@ -362,15 +379,16 @@ class BaseVAE(BaseEstimator):
         perm = torch.from_numpy(np.random.RandomState(seed).permutation(n))
         return perm[n_val:].to(self.device_), perm[:n_val].to(self.device_)
 
-    def _make_trainer(self, seeds, data, incremental):
-        """A Trainer on the fitted module, with this fit's optimizer and streams."""
+    def _make_trainer(self, seeds, data, incremental, module):
+        """A Trainer on ``module`` (the fitted module or its standardised
+        view), with this fit's optimizer and streams."""
         if self._generators is None:
             # offset by the epochs already run, so a restarted stream
             # (e.g. after unpickling without training state) differs
             self._generators = self._make_generators(seeds + self.n_iter_, self.device_)
         return Trainer(
             tuner=self._thread_tuner(incremental),
-            module=self.module_,
+            module=module,
             optimizer=self._optimizer_for_fit(),
             batch_size=min(self.batch_size, data.n_train),
             beta=self.beta,
@@ -490,14 +508,7 @@ class BaseVAE(BaseEstimator):
         """X as float32 (no copy when it already is), checked to be finite."""
         with np.errstate(over="ignore"):
             out = np.asarray(X, dtype=np.float32)
-        # a float64 sum is finite iff every float32 value is (no big temporary)
-        with np.errstate(invalid="ignore", over="ignore"):
-            total = out.sum(dtype=np.float64)
-        if not np.isfinite(total):
-            raise ValueError(
-                "X has values too large for float32 (|x| above about 3.4e38); "
-                "rescale X."
-            )
+        _check_float32_range(out, "X")
         return out
 
     def _to_tensor(self, X):
@@ -513,6 +524,30 @@ class BaseVAE(BaseEstimator):
                 warnings.filterwarnings("ignore", message="The given NumPy array")
                 return torch.from_numpy(X32).to(self.device_)
         return torch.from_numpy(X32).to(self.device_)
+
+    def _rows_tensor(self, X, standardized):
+        """Rows of X for the network: :meth:`_to_tensor` of X, or of
+        ``(X - mean_) / scale_`` computed in float64 when ``standardized``.
+
+        Standardising before the cast to float32 keeps the spread of data far
+        from zero: float32 has no values between 1e8 and 1e8 + 8, so rows
+        around 1e8 cast first would all become the same. Works in chunks of
+        about 2 MB of float64 temporaries; the result is one float32 copy.
+        """
+        if not standardized:
+            return self._to_tensor(X)
+        out = np.empty(X.shape, dtype=np.float32)
+        step = max(1, 2**18 // max(1, X.shape[1]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(0, X.shape[0], step):
+                out[i : i + step] = (X[i : i + step] - self.mean_) / self.scale_
+        _check_float32_range(out, "X, once standardised,")
+        return torch.from_numpy(out).to(self.device_)
+
+    def _network(self, standardized):
+        """The fitted module, or its view for rows standardised outside it
+        (see :meth:`_rows_tensor`)."""
+        return self.module_.standardized() if standardized else self.module_
 
     def _inference_context(self):
         ctx = contextlib.ExitStack()
@@ -676,6 +711,33 @@ class BaseVAE(BaseEstimator):
             for g, s in zip(gens, generator_states):
                 g.set_state(s)
             self._generators = gens
+
+
+def _check_float32_range(values, name):
+    """Raise ValueError unless every value (float32 or float64) is finite in
+    float32, i.e. below about 3.4e38 in magnitude."""
+    # a float64 sum is finite iff every value is (no big temporary)
+    with np.errstate(invalid="ignore", over="ignore"):
+        total = np.sum(values, dtype=np.float64)
+        fits = np.isfinite(total) and (
+            values.dtype == np.float32 or np.all(np.abs(values) <= _FLOAT32_MAX)
+        )
+    if not fits:
+        raise ValueError(
+            f"{name} has values too large for float32 (|x| above about 3.4e38); "
+            "rescale X."
+        )
+
+
+def _is_constant(mean, scale, n_samples):
+    """Columns whose spread is within the rounding error of their mean.
+
+    Relative, like :class:`~skvae.features.GroupStandardScaler`: a standard
+    deviation of at most ``n_samples * eps * |mean|`` (float64 eps, the
+    accumulated error of the two-pass moments) is what summing equal values
+    can produce, while data of any scale (1e-16 as well as 1e16) is varied.
+    """
+    return scale <= n_samples * np.finfo(np.float64).eps * np.abs(mean)
 
 
 def _mean_std(X, chunk_rows=None):

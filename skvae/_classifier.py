@@ -89,8 +89,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         Epochs of linear KL warm-up.
 
     standardize : bool or "auto", default="auto"
-        Standardise features inside the estimator (see
-        :class:`VAETransformer`).
+        Standardise features inside the estimator (in float64 for float64
+        input; see :class:`VAETransformer`).
 
     learning_rate_init : float, default=1e-3
         Adam learning rate.
@@ -349,10 +349,13 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     def _logits(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
+        standardized = X.dtype == np.float64
+        module = self._network(standardized)
         with self._inference_context():
-            self.module_.eval()
+            module.eval()
             for sl in self._chunks(X.shape[0]):
-                out[sl] = self.module_.class_logits(self._to_tensor(X[sl])).cpu()
+                xb = self._rows_tensor(X[sl], standardized)
+                out[sl] = module.class_logits(xb).cpu()
         return out
 
     def decision_function(self, X):

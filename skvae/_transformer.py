@@ -104,7 +104,11 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         (``inverse_transform``, ``sample``) and every likelihood is in the
         caller's original units. ``"auto"`` means True for the Gaussian
         likelihood and False for the Bernoulli one, which needs raw [0, 1]
-        data.
+        data. float64 input is standardised in float64 before the cast to
+        the network's float32, so data far from zero (around 1e8, say) keep
+        their spread. A feature is constant when its spread is within the
+        rounding error of its mean (a relative test: data of any scale is
+        standardised); constant features are reproduced exactly.
 
     corruption_std : float, default=0.0
         Standard deviation of the Gaussian noise added to the standardised
@@ -467,10 +471,13 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        standardized = X.dtype == np.float64
+        module = self._network(standardized)
         with self._inference_context():
-            self.module_.eval()
+            module.eval()
             for sl in self._chunks(X.shape[0]):
-                out[sl] = self.module_.encode_mean(self._to_tensor(X[sl])).cpu()
+                xb = self._rows_tensor(X[sl], standardized)
+                out[sl] = module.encode_mean(xb).cpu()
         return out
 
     def inverse_transform(self, X, *, groups=None):
@@ -501,18 +508,21 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             )
         codes = self._inference_codes(groups, Z.shape[0])
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        module = self.module_
+        # float64 codes: decode to the standardised space, then back to the
+        # original units in float64 (rows around 1e8 keep their spread)
+        standardized = Z.dtype == np.float64
+        module = self._network(standardized)
         with self._inference_context():
             module.eval()
             for sl in self._chunks(Z.shape[0]):
-                zb = torch.from_numpy(np.asarray(Z[sl], np.float32)).to(self.device_)
+                zb = self._to_tensor(Z[sl])
                 if codes is None and self.groups_ is not None:
                     rec = module.reconstruct_mixture(zb, self.group_prior_)
                 else:
                     cb = None if codes is None else self._codes_tensor(codes[sl])
                     rec = module.reconstruct(zb, cb)
                 out[sl] = rec.cpu()
-        return out
+        return self._unstandardize(out) if standardized else out
 
     def _inference_codes(self, groups, n_rows):
         """Group indices for inference methods (None: average over groups)."""
@@ -613,14 +623,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         gen = torch.Generator().manual_seed(self._score_seed)
         eps = torch.randn(k, self.n_components, generator=gen).to(self.device_)
         out = np.empty(X.shape[0], dtype=np.float64)
-        module = self.module_
+        standardized = X.dtype == np.float64
+        module = self._network(standardized)
         # chunk rows so that k * rows stays within the inference batch size
         step = max(1, self.inference_batch_size // k)
         with self._inference_context():
             module.eval()
             for start in range(0, X.shape[0], step):
                 sl = slice(start, start + step)
-                xb = self._to_tensor(X[sl])
+                xb = self._rows_tensor(X[sl], standardized)
                 if codes is None and self.groups_ is not None:
                     # log sum_g p(g) p(x | g): needs no group
                     score = module.log_likelihood_bound_mixture(

@@ -8,6 +8,7 @@ All random numbers are drawn from an explicit ``torch.Generator`` so that the
 global torch RNG is never touched.
 """
 
+import copy
 import math
 
 import torch
@@ -214,6 +215,25 @@ class VAE(nn.Module):
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
         self.has_constant = bool((self.keep == 0).any())
         return result
+
+    def standardized(self):
+        """A view of this module for inputs standardised outside it.
+
+        The view shares every parameter, submodule and buffer with this
+        module except ``loc`` and ``scale``, which are 0 and 1: its methods
+        take rows already standardised (e.g. in float64 and then cast, so
+        that data far from zero, around 1e8 say, keep their spread in
+        float32) and give reconstructions in the standardised space.
+        Training the view trains this module. Making or using a view changes
+        nothing in this module, so views may be used from several threads.
+        """
+        view = copy.copy(self)
+        view.__dict__["_buffers"] = {
+            **self._buffers,
+            "loc": torch.zeros_like(self.loc),
+            "scale": torch.ones_like(self.scale),
+        }
+        return view
 
     # -- forward pieces ---------------------------------------------------
     # Inputs ``x`` are in the caller's units; everything between encoder and

@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import require_optional
 from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-from skvae import VAETransformer
+from skvae import VAEClassifier, VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -71,11 +72,44 @@ def _no_feature_names(est):
 
 
 def _pandas():
-    return pytest.importorskip("pandas")
+    return require_optional("pandas")
 
 
 def _polars():
-    return pytest.importorskip("polars")
+    return require_optional("polars")
+
+
+def _codes_of(data, cls=VAETransformer):
+    """Outputs of a model fitted on ``data``, and of one fitted on X itself.
+
+    A transformer gives its codes, a classifier (fitted on X[:, 0] > 0) its
+    probabilities; the data are X rescaled or shifted, so the two must agree.
+    """
+    y = X[:, 0] > 0
+    if cls is VAETransformer:
+        return (
+            VAETransformer(**FAST).fit_transform(data),
+            VAETransformer(**FAST).fit_transform(X.astype(data.dtype)),
+        )
+    return (
+        cls(**FAST).fit(data, y).predict_proba(data),
+        cls(**FAST).fit(X.astype(data.dtype), y).predict_proba(X.astype(data.dtype)),
+    )
+
+
+def _same_codes(pair):
+    codes, plain = pair
+    assert len(np.unique(codes, axis=0)) == len(codes)  # not one code for all
+    np.testing.assert_allclose(codes, plain, atol=1e-5)
+
+
+def _reconstructions_shifted_by_1e8():
+    est = VAETransformer(**FAST).fit(X + 1e8)
+    plain = VAETransformer(**FAST).fit(X)
+    return (
+        est.inverse_transform(est.transform(X + 1e8)) - 1e8,
+        plain.inverse_transform(plain.transform(X)),
+    )
 
 
 ESTIMATOR_CASES = [
@@ -108,6 +142,31 @@ ESTIMATOR_CASES = [
         "beyond-float32-1e39",
         lambda: VAETransformer(**FAST).fit(X * 1e39),
         raises=(ValueError, "too large for float32"),
+    ),
+    Case(
+        "float32-rows-times-1e-7",  # not "constant": standardised like any data
+        lambda: _codes_of((X * 1e-7).astype(np.float32)),
+        behaves=_same_codes,
+    ),
+    Case(
+        "float64-rows-times-1e-16",
+        lambda: _codes_of(X * 1e-16),
+        behaves=_same_codes,
+    ),
+    Case(
+        "float64-offset-1e8",  # centred in float64, then cast to float32
+        lambda: _codes_of(X + 1e8),
+        behaves=_same_codes,
+    ),
+    Case(
+        "float64-offset-1e8-reconstructed",  # back to 1e8 + x in float64
+        _reconstructions_shifted_by_1e8,
+        behaves=lambda pair: np.testing.assert_allclose(*pair, atol=1e-5),
+    ),
+    Case(
+        "classifier-float64-offset-1e8",
+        lambda: _codes_of(X + 1e8, VAEClassifier),
+        behaves=_same_codes,
     ),
     Case(
         "variance-overflow",

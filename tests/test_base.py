@@ -14,6 +14,7 @@ from skvae import VAEClassifier, VAETransformer
 from skvae._base import (
     BaseVAE,
     _index_in,
+    _is_constant,
     _mean_std,
     _one_per_row,
     saveable_classes,
@@ -26,6 +27,22 @@ def test_chunked_mean_std_matches_numpy():
     mean, std = _mean_std(X, chunk_rows=97)
     assert_allclose(mean, X.astype(np.float64).mean(axis=0), rtol=1e-10)
     assert_allclose(std, X.astype(np.float64).std(axis=0), rtol=1e-10)
+
+
+def test_constant_means_a_spread_within_the_rounding_of_the_mean():
+    """Relative, as sklearn's StandardScaler: data of any scale is varied."""
+    rng = np.random.RandomState(0)
+    for scale in (1e-16, 1e-7, 1.0, 1e16):
+        X = rng.normal(size=(200, 3)) * scale
+        assert not _is_constant(*_mean_std(X), 200).any()
+        assert not _is_constant(*_mean_std(X.astype(np.float32)), 200).any()
+    # equal values, whose float64 sum rounds, are constant at any magnitude
+    for value in (0.0, 0.1, 7.5, 1e-30, 3e20):
+        X = np.full((1000, 2), value)
+        assert _is_constant(*_mean_std(X, chunk_rows=7), 1000).all()
+    # a spread far above the rounding of the mean is not, however far from 0
+    X = 1e8 + rng.normal(size=(200, 1))
+    assert not _is_constant(*_mean_std(X), 200).any()
 
 
 def test_index_in_finds_positions_and_names_unknown_values():

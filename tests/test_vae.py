@@ -148,6 +148,22 @@ def test_mixture_bound_is_the_log_sum_exp_of_group_bounds():
         assert_close(got, expected)
 
 
+def test_standardized_view_shares_the_weights_and_changes_nothing():
+    module = _vae(n_features=3)
+    loc, scale = torch.tensor([1e3, 0.0, -1.0]), torch.tensor([2.0, 1.0, 4.0])
+    module.set_standardization(loc, scale, constant=torch.tensor([0.0, 1.0, 0.0]))
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    view = module.standardized()
+    x = torch.tensor([[1001.0, 2.0, 3.0], [1004.0, 5.0, 6.0]])
+    assert torch.equal(view.encode_mean((x - loc) / scale), module.encode_mean(x))
+    z = torch.randn(4, 2, generator=torch.Generator().manual_seed(0))
+    assert_close(view.reconstruct(z) * scale + loc, module.reconstruct(z))
+    assert all(torch.equal(v, before[k]) for k, v in module.state_dict().items())
+    # training the view trains the module: the parameters are the same objects
+    assert all(a is b for a, b in zip(view.parameters(), module.parameters()))
+    assert view.keep is module.keep and view.has_constant
+
+
 # ---------------------------------------------------------------- generation
 def test_draw_latent_scales_the_prior_and_shifts_to_class_means():
     eps = torch.randn(6, 2, generator=torch.Generator().manual_seed(0))
