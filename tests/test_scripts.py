@@ -65,4 +65,6 @@ def test_benchmark_help(path):
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("usage:")
-    assert "--data-home" in res.stdout
+    # the description is whole sentences, not a first line cut mid-sentence
+    description = res.stdout.split("\n\n")[1]
+    assert description.rstrip().endswith("."), description
