@@ -4,6 +4,9 @@ Public names
 ------------
 VAETransformer, VAEClassifier
     The estimators (defined in ``skvae._transformer`` / ``skvae._classifier``).
+RejectOptionClassifier
+    Open-set recognition: a classifier that can reject unknown inputs
+    (``skvae._openset``; needs no torch of its own).
 save, load
     Weights-only model files (``skvae._persistence``).
 export_onnx, export_torchscript
@@ -23,6 +26,7 @@ import importlib
 from ._version import __version__
 
 __all__ = [
+    "RejectOptionClassifier",
     "VAEClassifier",
     "VAETransformer",
     "__version__",
@@ -41,6 +45,8 @@ def __getattr__(name):
         from ._transformer import VAETransformer as value
     elif name == "VAEClassifier":
         from ._classifier import VAEClassifier as value
+    elif name == "RejectOptionClassifier":
+        from ._openset import RejectOptionClassifier as value
     elif name == "save":
         from ._persistence import save as value
     elif name == "load":

@@ -9,8 +9,10 @@ table of checks allowed to fail, each with the reason.
 import warnings
 
 import pytest
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
@@ -26,6 +28,16 @@ INIT_PARAMS = {
     # scaler and a linear model too
     "RecognizerPipeline": dict(
         steps=[("scale", StandardScaler()), ("clf", LogisticRegression())]
+    ),
+    # a density step (PCA.score_samples) before the classifier, so the
+    # default combined score runs; rejecting nothing (0) keeps predict equal
+    # to the wrapped classifier's, which several checks compare with
+    # predict_proba: tests/test_openset.py runs the checks at 0.05 as well
+    "RejectOptionClassifier": dict(
+        estimator=Pipeline([("pca", PCA()), ("clf", LogisticRegression())]),
+        target_false_rejection=0.0,
+        cv=3,
+        random_state=0,
     ),
 }
 

@@ -13,7 +13,10 @@ import torch.
 Core layers, bottom first; a module imports only modules of lower layers::
 
     exceptions, _version <- _vae <- _training <- _weights <- _base
-    <- _transformer, _classifier <- _persistence, _export
+    <- _transformer, _classifier, _openset <- _persistence, _export
+
+``_openset`` (the reject option, a meta-estimator around any classifier)
+sits beside the estimators but needs no torch of its own.
 """
 
 import ast
@@ -29,7 +32,7 @@ CORE_LAYERS = [
     ("skvae._training",),
     ("skvae._weights",),
     ("skvae._base",),
-    ("skvae._transformer", "skvae._classifier"),
+    ("skvae._transformer", "skvae._classifier", "skvae._openset"),
     ("skvae._persistence", "skvae._export"),
 ]
 #: the application layers above the core (issue 13), checked where they exist
@@ -290,6 +293,17 @@ def test_features_and_datasets_never_import_torch():
             assert "torch" not in external[other], (
                 f"{module} reaches torch through {other}"
             )
+
+
+def test_the_reject_option_needs_no_torch():
+    """skvae._openset wraps any classifier: it imports no torch itself (the
+    model it wraps may)."""
+    edges, external, _ = GRAPH
+    assert "skvae._openset" in edges
+    for other in {"skvae._openset"} | _reachable("skvae._openset", edges):
+        assert "torch" not in external[other], (
+            f"skvae._openset reaches torch via {other}"
+        )
 
 
 def test_cli_uses_only_the_public_api():
