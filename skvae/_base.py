@@ -14,6 +14,7 @@ stored in the file and calls their ``_from_weights`` hook.
 
 import contextlib
 import math
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -22,7 +23,11 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._training import (
@@ -42,6 +47,18 @@ __all__ = ["BaseVAE", "register_saveable", "saveable_classes", "store_params"]
 
 _MAX_SEED = np.iinfo(np.int32).max
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+#: parameters that shape the network: changed after fit, they take effect
+#: only when a new network is fitted
+_ARCHITECTURE = (
+    "n_components",
+    "hidden_layer_sizes",
+    "frame_shape",
+    "activation",
+    "likelihood",
+)
+#: parameters the inference methods read (set_params may change them after fit)
+_INFERENCE_PARAMS = ("inference_batch_size", "n_threads")
 
 #: fitted attributes every weights file stores as JSON (arrays: mean_, scale_)
 _JSON_ATTRS = (
@@ -104,6 +121,33 @@ def _index_in(known, values, error):
     if np.any(unknown):
         raise ValueError(error.format(unknown=np.unique(values[unknown])[:5].tolist()))
     return idx.astype(np.int64)
+
+
+def _check_no_missing(values, name):
+    """Raise ValueError if the 1-D array ``values`` holds NaN or None.
+
+    A missing group or label is not a group of its own: NaN is not even
+    equal to itself, so it could never be matched again.
+    """
+    if values.dtype.kind == "f":
+        missing = np.isnan(values)
+    elif values.dtype.kind == "O":
+        missing = np.fromiter(
+            (
+                v is None or (isinstance(v, float | np.floating) and np.isnan(v))
+                for v in values
+            ),
+            dtype=bool,
+            count=len(values),
+        )
+    else:
+        return
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(
+            f"{name} contains missing values (NaN or None) in {len(rows)} row(s), "
+            f"the first at row {rows[0]}; give every row a value."
+        )
 
 
 def _one_per_row(values, n_rows, name, rows):
@@ -181,6 +225,17 @@ class BaseVAE(BaseEstimator):
                 f"n_components={self.n_components} must be at most the number of "
                 f"features, got n_features={n_features}."
             )
+        hidden = self._hidden_sizes()
+        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+            raise ValueError(
+                "likelihood='bernoulli' needs X in [0, 1]; got values in "
+                f"[{X.min():.4g}, {X.max():.4g}]. Use likelihood='gaussian' for "
+                "real-valued features."
+            )
+        return hidden
+
+    def _hidden_sizes(self):
+        """``hidden_layer_sizes`` as a tuple of positive ints (else ValueError)."""
         hidden = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
         if (
             hidden.ndim != 1
@@ -191,13 +246,67 @@ class BaseVAE(BaseEstimator):
                 "hidden_layer_sizes must be a sequence of positive integers, got "
                 f"{self.hidden_layer_sizes!r}."
             )
-        if self.likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
-            raise ValueError(
-                "likelihood='bernoulli' needs X in [0, 1]; got values in "
-                f"[{X.min():.4g}, {X.max():.4g}]. Use likelihood='gaussian' for "
-                "real-valued features."
-            )
         return tuple(int(h) for h in hidden)
+
+    def _architecture_changes(self):
+        """Names of the parameters that shape the network whose values differ
+        from those of the fitted network.
+
+        ``set_params`` after fit does not change the fitted network: the
+        inference methods keep using it as fitted (``transform`` gives
+        ``module_.n_components`` columns, as scikit-learn's estimators use
+        their fitted attributes). A ``fit`` builds the new network.
+        """
+        fitted = self.module_.config()
+        frame = self.frame_shape
+        try:
+            hidden = list(self._hidden_sizes())
+        except ValueError:
+            hidden = self.hidden_layer_sizes  # invalid: differs, fit says why
+        wanted = {
+            "n_components": self.n_components,
+            "hidden_layer_sizes": hidden,
+            "frame_shape": None if frame is None else list(frame),
+            "activation": self.activation,
+            "likelihood": self.likelihood,
+        }
+        return [name for name in _ARCHITECTURE if wanted[name] != fitted[name]]
+
+    def _describe_changes(self, names):
+        fitted = self.module_.config()
+        return ", ".join(
+            f"{name}={getattr(self, name)!r} (fitted: {fitted[name]!r})"
+            for name in names
+        )
+
+    def _continues(self):
+        """Whether ``fit`` continues from the fitted network (``warm_start``).
+
+        A warm start needs the same network: when a parameter that shapes it
+        changed since it was fitted, ``fit`` warns and starts from scratch.
+        """
+        if not (self.warm_start and hasattr(self, "module_")):
+            return False
+        changed = self._architecture_changes()
+        if changed:
+            warnings.warn(
+                f"warm_start=True, but {self._describe_changes(changed)} changed "
+                "since the network was fitted; fitting a new network from scratch.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return False
+        return True
+
+    def _check_same_architecture(self):
+        """partial_fit trains the fitted network: refuse changed parameters."""
+        changed = self._architecture_changes()
+        if changed:
+            raise ValueError(
+                f"partial_fit cannot change the fitted network: "
+                f"{self._describe_changes(changed)}. Set them back, or call fit "
+                "to train a new network."
+            )
 
     def _module_kwargs(self, X):
         """Extra constructor arguments of the torch module (subclass hook)."""
@@ -356,7 +465,7 @@ class BaseVAE(BaseEstimator):
             train_idx, val_idx = self._validation_split(X.shape[0], validation_seed)
             vgen = torch.Generator().manual_seed(int(validation_seed))
             val_eps = torch.randn(
-                val_idx.shape[0], self.n_components, generator=vgen
+                val_idx.shape[0], self.module_.n_components, generator=vgen
             ).to(self.device_)
         return TrainingData(
             X=self._rows_tensor(X, standardized),
@@ -490,7 +599,9 @@ class BaseVAE(BaseEstimator):
         with self._inference_context():
             module.eval()
             for sl in self._chunks(n_samples):
-                eps = torch.randn(sl.stop - sl.start, self.n_components, generator=gen)
+                eps = torch.randn(
+                    sl.stop - sl.start, module.n_components, generator=gen
+                )
                 c = None if codes is None else self._one_hot(codes[sl], n_codes)
                 z = module.draw_latent(eps.to(self.device_), c, **prior)
                 dec = module.decode(z, c).cpu()
@@ -499,7 +610,23 @@ class BaseVAE(BaseEstimator):
                 else:
                     dec = module.output_mean(dec)
                 out[sl] = dec.numpy()
-        return self._unstandardize(out)
+        out = self._unstandardize(out)
+        _check_decoded(out, "sample")
+        return out
+
+    def _check_output_size(self, n_samples, method):
+        """Refuse, before any allocation, an output larger than the memory
+        available: ``n_samples`` rows of float64 features plus their codes."""
+        needed = n_samples * 8 * (self.n_features_in_ + 2)
+        available = _available_memory()
+        if available is not None and needed > available:
+            raise MemoryError(
+                f"{method}(n_samples={n_samples}) would need about "
+                f"{needed / 2**30:.1f} GiB ({n_samples} rows of "
+                f"{self.n_features_in_} float64 features), more than the "
+                f"{available / 2**30:.1f} GiB of memory available; draw the rows "
+                "in smaller batches."
+            )
 
     # ------------------------------------------------------------------
     # conversions
@@ -550,13 +677,23 @@ class BaseVAE(BaseEstimator):
         return self.module_.standardized() if standardized else self.module_
 
     def _inference_context(self):
+        """Threads and inference mode of the inference methods, after checking
+        the parameters they read (``set_params`` after fit, or a loaded
+        model, may have set them to anything)."""
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in _INFERENCE_PARAMS},
+            {k: getattr(self, k) for k in _INFERENCE_PARAMS},
+            caller_name=type(self).__name__,
+        )
         ctx = contextlib.ExitStack()
         ctx.enter_context(torch_threads(self.n_threads, keep_default=True))
         ctx.enter_context(torch.inference_mode())
         return ctx
 
-    def _chunks(self, n):
-        step = self.inference_batch_size
+    def _chunks(self, n, step=None):
+        """Slices of ``step`` rows (``inference_batch_size`` by default)
+        covering ``range(n)``."""
+        step = self.inference_batch_size if step is None else step
         return (slice(i, min(i + step, n)) for i in range(0, n, step))
 
     def _log_det_scale(self):
@@ -626,20 +763,59 @@ class BaseVAE(BaseEstimator):
         for key in ("hidden_layer_sizes", "frame_shape"):
             if isinstance(params.get(key), list):
                 params[key] = tuple(params[key])
-        est = cls(**params)
         try:
+            est = cls(**params)
+            # e.g. inference_batch_size=-1 would give garbage later
+            est._validate_params()
             est._restore_fitted(content.fitted, content.arrays)
+            module = build_module(
+                cls._module_class,
+                content.module_config,
+                content.module_state,
+                device=device,
+            )
+            est._set_fitted_module(module, device)
+            est._check_restored()
         except KeyError as exc:
             raise ValueError(f"damaged file ({exc} is missing).") from exc
-        module = build_module(
-            cls._module_class,
-            content.module_config,
-            content.module_state,
-            device=device,
-        )
-        est._set_fitted_module(module, device)
+        except (TypeError, AttributeError, IndexError, OverflowError) as exc:
+            # values of the wrong type where the file's JSON was edited
+            raise ValueError(f"damaged file ({exc}).") from exc
         est._partial = False
         return est
+
+    def _check_restored(self):
+        """Check that the fitted attributes read from a file fit together and
+        fit the network (subclasses extend it); ValueError names the first
+        that does not."""
+        n = self.module_.n_features
+        for name in ("n_features_in_", "n_iter_", "_score_seed"):
+            if isinstance(getattr(self, name), bool) or not isinstance(
+                getattr(self, name), Integral
+            ):
+                raise ValueError(f"damaged file ({name} is not an integer).")
+        if not isinstance(self.history_, list):
+            raise ValueError("damaged file (history_ is not a list).")
+        if self.n_features_in_ != n:
+            raise ValueError(
+                f"damaged file (n_features_in_={self.n_features_in_!r}, but the "
+                f"network has {n} input features)."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and names.shape != (n,):
+            raise ValueError(
+                f"damaged file (feature_names_in_ does not hold {n} names)."
+            )
+        for name in ("mean_", "scale_"):
+            value = np.asarray(getattr(self, name))
+            if value.shape != (n,) or value.dtype.kind != "f":
+                raise ValueError(
+                    f"damaged file ({name} is not {n} floating-point values)."
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"damaged file ({name} holds NaN or infinity).")
+        if not np.all(self.scale_ > 0):
+            raise ValueError("damaged file (scale_ is not positive).")
 
     def _restore_fitted(self, fitted, arrays):
         """Set the fitted attributes stored by :meth:`_to_weights` (subclasses
@@ -713,7 +889,54 @@ class BaseVAE(BaseEstimator):
             self._generators = gens
 
 
-def _check_float32_range(values, name):
+def _available_memory():
+    """Bytes of memory this process can still allocate, or None if unknown.
+
+    Linux: the kernel's estimate (``MemAvailable``), capped by the cgroup's
+    limit (containers); elsewhere the physical memory.
+    """
+    available = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as fh:
+            limit = fh.read().strip()
+        with open("/sys/fs/cgroup/memory.current") as fh:
+            used = int(fh.read().strip())
+        if limit != "max":
+            left = max(0, int(limit) - used)
+            available = left if available is None else min(available, left)
+    except (OSError, ValueError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        except (AttributeError, ValueError, OSError):  # pragma: no cover
+            return None
+    return available
+
+
+def _check_decoded(out, method):
+    """Raise ValueError if decoding gave non-finite rows (float32 overflow).
+
+    Checked in chunks of rows, so without a temporary as large as ``out``.
+    """
+    step = max(1, 2**18 // max(1, out.shape[1]))
+    if not all(np.isfinite(out[i : i + step]).all() for i in range(0, len(out), step)):
+        raise ValueError(
+            f"{method} gave non-finite values: the decoder overflowed float32 "
+            "for latent codes this far from the prior. Use codes of the size "
+            "transform gives (or a smaller temperature)."
+        )
+
+
+def _check_float32_range(values, name, advice="rescale X"):
     """Raise ValueError unless every value (float32 or float64) is finite in
     float32, i.e. below about 3.4e38 in magnitude."""
     # a float64 sum is finite iff every value is (no big temporary)
@@ -725,7 +948,7 @@ def _check_float32_range(values, name):
     if not fits:
         raise ValueError(
             f"{name} has values too large for float32 (|x| above about 3.4e38); "
-            "rescale X."
+            f"{advice}."
         )
 
 

@@ -1,6 +1,7 @@
 """VAEClassifier: semi-supervised classification and class-conditional
 generation with one conditional VAE (the M2 model of Kingma et al. 2014)."""
 
+import math
 from numbers import Real
 
 import numpy as np
@@ -128,7 +129,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``.
 
     n_threads : int or None, default=None
-        Torch CPU threads inside this estimator's methods.
+        Torch CPU threads inside this estimator's methods (capped at the
+        CPUs this process may use; see :class:`VAETransformer`).
 
     inference_batch_size : int, default=4096
         Rows per chunk at prediction and sampling time.
@@ -257,7 +259,7 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         self : VAEClassifier
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "module_")
+        continuing = self._continues()
         X, y = validate_data(
             self,
             X,
@@ -290,13 +292,15 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         With ``reset`` the labelled rows define ``classes_`` (at least two);
         otherwise their classes must be among the fitted ones.
         """
-        check_classification_targets(y)
         labelled = ~_unlabelled_mask(y)
         if not labelled.any():
             raise ValueError(
                 "y has no labelled rows: every entry is -1 (unlabelled). "
                 "VAEClassifier needs some labelled rows of at least 2 classes."
             )
+        # the labels of the labelled rows: -1 may stand beside string labels
+        # in an object array, as sklearn's SelfTrainingClassifier accepts
+        check_classification_targets(y[labelled])
         classes = np.unique(y[labelled])
         if not reset:
             if not np.all(np.isin(classes, self.classes_)):
@@ -335,6 +339,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     def _weights_extra(self):
         fitted = {
             "classes_": self.classes_.tolist(),
+            # JSON numbers are int64 or float64: keep e.g. uint8 labels uint8
+            "classes_dtype": self.classes_.dtype.str,
             "n_labelled_": self.n_labelled_,
             "classification_weight_": self.classification_weight_,
         }
@@ -342,9 +348,23 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     def _restore_fitted(self, fitted, arrays):
         super()._restore_fitted(fitted, arrays)
-        self.classes_ = np.asarray(fitted["classes_"])
+        dtype = fitted.get("classes_dtype")  # absent in files of skvae <= 0.1
+        self.classes_ = np.asarray(
+            fitted["classes_"], dtype=None if dtype is None else np.dtype(dtype)
+        )
         self.n_labelled_ = fitted["n_labelled_"]
         self.classification_weight_ = fitted["classification_weight_"]
+
+    def _check_restored(self):
+        super()._check_restored()
+        n_classes = self.module_.n_conditions
+        if self.classes_.shape != (n_classes,):
+            raise ValueError(
+                f"damaged file (classes_ must hold the {n_classes} classes of "
+                "the network)."
+            )
+        if not np.all(self.classes_[1:] > self.classes_[:-1]):
+            raise ValueError("damaged file (classes_ is not sorted and unique).")
 
     def _logits(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -462,14 +482,21 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         """
         check_is_fitted(self)
         _check_n_samples(n_samples)
-        if not (isinstance(temperature, Real) and temperature > 0):
+        if not (
+            isinstance(temperature, Real)
+            and math.isfinite(temperature)
+            and temperature > 0
+        ):
             raise ValueError(
-                f"temperature must be a positive number, got {temperature!r}."
+                f"temperature must be a positive finite number, got {temperature!r}."
             )
+        self._check_output_size(n_samples, "sample")
         rng = check_random_state(random_state)
         n_classes = len(self.classes_)
         if y is None:
             codes = rng.randint(n_classes, size=n_samples)
+        elif np.ndim(y) == 0:  # one label for all rows: look it up once
+            codes = np.full(n_samples, self._class_index(np.asarray([y]))[0])
         else:
             y = _one_per_row(y, n_samples, "y", f"n_samples={n_samples}")
             codes = self._class_index(y)
@@ -492,6 +519,6 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 def _unlabelled_mask(y):
     """True where y marks an unlabelled row (-1, or the string "-1")."""
     y = np.asarray(y)
-    if y.dtype.kind in "iuf":
+    if y.dtype.kind in "biuf":
         return y == UNLABELLED
     return np.array([str(v) == str(UNLABELLED) for v in y], dtype=bool)

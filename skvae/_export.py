@@ -109,8 +109,9 @@ def _metadata(estimator, part):
         "input": inp,
         "output": out,
         "n_features_in": str(estimator.n_features_in_),
-        "n_components": str(estimator.n_components),
-        "likelihood": estimator.likelihood,
+        # the fitted network's, which set_params after fit does not change
+        "n_components": str(estimator.module_.n_components),
+        "likelihood": estimator.module_.likelihood,
         "dtype": "float32",
     }
     if hasattr(estimator, "feature_names_in_"):

@@ -16,6 +16,7 @@ then tracks the best epoch for convergence and early stopping.
 import contextlib
 import math
 import os
+import sys
 import threading
 import time
 import warnings
@@ -32,6 +33,7 @@ __all__ = [
     "TrainingData",
     "TrainingDiverged",
     "available_cpus",
+    "capped_threads",
     "default_n_threads",
     "device_available",
     "evaluate",
@@ -59,6 +61,26 @@ def default_n_threads():
     return max(1, min(torch.get_num_threads(), available_cpus()))
 
 
+def capped_threads(n_threads):
+    """``n_threads`` capped at :func:`available_cpus`, with a warning.
+
+    More threads than CPUs only make them wait for each other, and a huge
+    count (``10**6``) makes the OpenMP runtime run out of memory or crash
+    while it starts them.
+    """
+    n = int(n_threads)
+    cpus = available_cpus()
+    if n > cpus:
+        warnings.warn(
+            f"n_threads={n} is more than the {cpus} CPU(s) this process may use; "
+            f"using {cpus}.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return cpus
+    return n
+
+
 _THREADS_LOCK = threading.RLock()
 
 
@@ -74,7 +96,7 @@ def torch_threads(n_threads, *, keep_default=False):
     if n_threads is None and keep_default:
         yield torch.get_num_threads()
         return
-    n = default_n_threads() if n_threads is None else int(n_threads)
+    n = default_n_threads() if n_threads is None else capped_threads(n_threads)
     with _THREADS_LOCK:
         before = torch.get_num_threads()
         if n != before:
@@ -536,12 +558,25 @@ class Trainer:
         return not improved and self.no_improvement >= self.n_iter_no_change
 
     def _progress_bar(self, max_epochs):
-        """A tqdm bar over the epochs when ``verbose``, else None."""
+        """A tqdm bar over the epochs when ``verbose``, else None.
+
+        On a terminal (or in a notebook) the bar is redrawn as usual. Written
+        to anything else, a log file or a CI log, where every redraw becomes
+        a line, it is drawn at the start, at most once a minute
+        (:data:`LOG_PROGRESS_INTERVAL`) and at the end.
+        """
         if not self.verbose:
             return None
         from tqdm.auto import tqdm
 
-        return tqdm(total=max_epochs, desc="VAE", unit="epoch", leave=True)
+        interval = 0.1 if _interactive(tqdm) else LOG_PROGRESS_INTERVAL
+        return tqdm(
+            total=max_epochs,
+            desc="VAE",
+            unit="epoch",
+            leave=True,
+            mininterval=interval,
+        )
 
     def _interrupted(self):
         """Ctrl-C: warn, and keep the best weights seen so far."""
@@ -553,6 +588,22 @@ class Trainer:
         )
         if self.best_state is not None:
             self.module.load_state_dict(self.best_state)
+
+
+#: seconds between two redraws of a progress bar that goes to a log, not to
+#: a terminal
+LOG_PROGRESS_INTERVAL = 60.0
+
+
+def _interactive(bar_class):
+    """Whether progress bars of ``bar_class`` (tqdm.auto's choice) are seen
+    live: a notebook widget, or text bars on a terminal's stderr."""
+    if any(c.__module__ == "tqdm.notebook" for c in bar_class.__mro__):
+        return True  # tqdm.auto chose the notebook widget
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):  # replaced or closed stderr
+        return False
 
 
 def _show_progress(progress, record):

@@ -20,7 +20,10 @@ from sklearn.utils.validation import (
 
 from ._base import (
     BaseVAE,
+    _check_decoded,
+    _check_float32_range,
     _check_n_samples,
+    _check_no_missing,
     _index_in,
     _one_per_row,
     register_saveable,
@@ -162,6 +165,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         setting capped by the CPUs this process may use; inside joblib/loky
         workers, e.g. ``GridSearchCV(n_jobs=2)``, joblib limits that to
         ``cpu_count // n_jobs`` so workers do not oversubscribe the machine.
+        A count above the CPUs this process may use is capped at that number,
+        with a warning.
 
     inference_batch_size : int, default=4096
         Rows per chunk in ``transform``, ``inverse_transform``,
@@ -320,7 +325,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self : VAETransformer
             The fitted estimator.
         """
-        continuing = self.warm_start and hasattr(self, "module_")
+        continuing = self._continues()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
         target = self._check_clean(X_clean, X)
         cond = self._group_codes(groups, X.shape[0], reset=not continuing)
@@ -360,6 +365,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             The updated estimator.
         """
         first = not hasattr(self, "module_")
+        if not first:
+            self._check_same_architecture()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
         target = self._check_clean(X_clean, X)
         cond = self._group_codes(groups, X.shape[0], reset=first)
@@ -410,8 +417,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             raise ValueError(
                 f"groups has {groups.shape[0]} entries, but X has {n_samples} rows."
             )
+        _check_no_missing(groups, "groups")
         if reset:
-            uniques, counts = np.unique(groups, return_counts=True)
+            try:
+                uniques, counts = np.unique(groups, return_counts=True)
+            except TypeError as exc:  # e.g. strings and numbers in one array
+                raise ValueError(
+                    f"groups mixes values that cannot be compared ({exc}); use "
+                    "groups of one type, e.g. all strings or all ints."
+                ) from exc
             self.groups_ = uniques
             self.group_prior_ = counts / counts.sum()
         elif fitted is None:
@@ -452,6 +466,28 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 raise ValueError("damaged file (group_prior_ is missing).")
             self.group_prior_ = arrays["group_prior_"]
 
+    def _check_restored(self):
+        super()._check_restored()
+        n_groups = self.module_.n_conditions
+        if self.groups_ is None:
+            if n_groups:
+                raise ValueError(
+                    f"damaged file (the network is conditioned on {n_groups} "
+                    "groups, but groups_ is missing)."
+                )
+            return
+        prior = np.asarray(self.group_prior_)
+        if self.groups_.shape != (n_groups,) or prior.shape != (n_groups,):
+            raise ValueError(
+                f"damaged file (groups_ and group_prior_ must hold the {n_groups} "
+                "groups the network is conditioned on)."
+            )
+        _check_no_missing(self.groups_, "groups_")
+        if not np.all(self.groups_[1:] > self.groups_[:-1]):
+            raise ValueError("damaged file (groups_ is not sorted and unique).")
+        if not (np.isfinite(prior).all() and np.all(prior >= 0)):
+            raise ValueError("damaged file (group_prior_ is not a distribution).")
+
     # ------------------------------------------------------------------
     # inference
     # ------------------------------------------------------------------
@@ -470,7 +506,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = np.empty((X.shape[0], self.n_components), dtype=X.dtype)
+        out = np.empty((X.shape[0], self.module_.n_components), dtype=X.dtype)
         standardized = X.dtype == np.float64
         module = self._network(standardized)
         with self._inference_context():
@@ -501,11 +537,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        if Z.shape[1] != self.n_components:
+        n_components = self.module_.n_components
+        if Z.shape[1] != n_components:
             raise ValueError(
                 f"X has {Z.shape[1]} features, but inverse_transform expects "
-                f"latent codes with n_components={self.n_components} features."
+                f"latent codes with n_components={n_components} features."
             )
+        _check_float32_range(
+            Z, "X (latent codes)", "use codes of the size transform gives"
+        )
         codes = self._inference_codes(groups, Z.shape[0])
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
         # float64 codes: decode to the standardised space, then back to the
@@ -522,7 +562,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                     cb = None if codes is None else self._codes_tensor(codes[sl])
                     rec = module.reconstruct(zb, cb)
                 out[sl] = rec.cpu()
-        return self._unstandardize(out) if standardized else out
+        out = self._unstandardize(out) if standardized else out
+        _check_decoded(out, "inverse_transform")
+        return out
 
     def _inference_codes(self, groups, n_rows):
         """Group indices for inference methods (None: average over groups)."""
@@ -534,6 +576,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 "groups= was given, but this VAETransformer was fitted without groups."
             )
         groups = _one_per_row(groups, n_rows, "groups", f"there are {n_rows} rows")
+        _check_no_missing(groups, "groups")
         return self._group_index(groups)
 
     def _codes_tensor(self, idx):
@@ -567,6 +610,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         _check_n_samples(n_samples)
+        self._check_output_size(n_samples, "sample")
         rng = check_random_state(random_state)
         codes = self._inference_codes(groups, n_samples)
         n_groups = 0 if self.groups_ is None else len(self.groups_)
@@ -621,17 +665,14 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         importance = n_importance_samples is not None
         k = n_importance_samples if importance else _N_ELBO_DRAWS
         gen = torch.Generator().manual_seed(self._score_seed)
-        eps = torch.randn(k, self.n_components, generator=gen).to(self.device_)
+        module = self._network(X.dtype == np.float64)
+        eps = torch.randn(k, module.n_components, generator=gen).to(self.device_)
         out = np.empty(X.shape[0], dtype=np.float64)
-        standardized = X.dtype == np.float64
-        module = self._network(standardized)
-        # chunk rows so that k * rows stays within the inference batch size
-        step = max(1, self.inference_batch_size // k)
         with self._inference_context():
             module.eval()
-            for start in range(0, X.shape[0], step):
-                sl = slice(start, start + step)
-                xb = self._rows_tensor(X[sl], standardized)
+            # chunk rows so that k * rows stays within the inference batch size
+            for sl in self._chunks(X.shape[0], max(1, self.inference_batch_size // k)):
+                xb = self._rows_tensor(X[sl], X.dtype == np.float64)
                 if codes is None and self.groups_ is not None:
                     # log sum_g p(g) p(x | g): needs no group
                     score = module.log_likelihood_bound_mixture(
@@ -667,7 +708,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     # ------------------------------------------------------------------
     @property
     def _n_features_out(self):
-        return self.n_components
+        # the fitted width, which set_params(n_components=...) does not change
+        return self.module_.n_components
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

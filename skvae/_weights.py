@@ -63,7 +63,8 @@ def build_module(module_class, config, state=None, *, device="cpu"):
     Raises
     ------
     ValueError
-        If ``state`` does not fit the module built from ``config``.
+        If ``config`` is not a valid configuration, ``state`` does not fit the
+        module built from it, or a weight is NaN or infinite.
 
     Examples
     --------
@@ -76,14 +77,31 @@ def build_module(module_class, config, state=None, *, device="cpu"):
     ...     zip(source.state_dict().values(), copy.state_dict().values()))
     True
     """
-    with torch.device("meta"):
-        module = module_class(**config)
+    try:
+        with torch.device("meta"):
+            module = module_class(**config)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"the module configuration is not valid ({exc}).") from exc
+    if state is not None:
+        # compared on the meta device, before any memory is allocated
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        given = {k: tuple(v.shape) for k, v in state.items()}
+        if given != expected:
+            wrong = sorted(set(given) ^ set(expected)) or sorted(
+                k for k in given if given[k] != expected[k]
+            )
+            raise ValueError(
+                f"tensors do not match the model (first mismatch: {wrong[0]!r})."
+            )
     module = module.to_empty(device="cpu")
     if state is not None:
         try:
             module.load_state_dict(state)
         except RuntimeError as exc:
             raise ValueError(f"tensors do not match the model ({exc}).") from exc
+        for name, tensor in module.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise ValueError(f"tensor {name!r} holds NaN or infinite values.")
     return module.to(device)
 
 
@@ -219,9 +237,12 @@ def read(path):
         ) from exc
     if meta.get("format") != FORMAT:
         raise ValueError(f"'{path}' is a safetensors file but not a skvae model file.")
-    if int(meta.get("format_version", "0")) > FORMAT_VERSION:
+    version = meta.get("format_version", "0")
+    if not version.isdigit():
+        raise ValueError(f"'{path}': damaged metadata (format_version={version!r}).")
+    if int(version) > FORMAT_VERSION:
         raise ValueError(
-            f"'{path}' uses skvae weights format {meta['format_version']}, newer than "
+            f"'{path}' uses skvae weights format {version}, newer than "
             f"this skvae {__version__} understands ({FORMAT_VERSION}); upgrade skvae."
         )
     try:
@@ -230,6 +251,15 @@ def read(path):
         config = json.loads(meta["module_config"])
     except (KeyError, json.JSONDecodeError) as exc:
         raise ValueError(f"'{path}': damaged metadata ({exc}).") from exc
+    for name, value in (
+        ("params", params),
+        ("fitted", fitted),
+        ("module_config", config),
+    ):
+        if not isinstance(value, dict):
+            raise ValueError(
+                f"'{path}': damaged metadata ({name} is not a JSON object)."
+            )
     return WeightsFile(
         estimator=meta.get("estimator"),
         params=params,

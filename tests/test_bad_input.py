@@ -103,6 +103,89 @@ def _same_codes(pair):
     np.testing.assert_allclose(codes, plain, atol=1e-5)
 
 
+def _fitted_classifier():
+    return VAEClassifier(**FAST).fit(X, X[:, 0] > 0)
+
+
+def _loud(est):
+    """``est`` with its decoder's last layer amplified 1000 times, so that
+    latent codes near the float32 limit overflow it."""
+    import torch
+
+    with torch.no_grad():
+        est.module_.output.weight.mul_(1000.0)
+    return est
+
+
+def _little_memory(call, available=2**30):
+    """``call()`` as if only ``available`` bytes of memory were free."""
+    from unittest import mock
+
+    with mock.patch("skvae._base._available_memory", return_value=available):
+        return call()
+
+
+def _cats_and_dogs():
+    """String labels with -1 (an int) for the unlabelled rows, in one object
+    array, as sklearn's SelfTrainingClassifier takes them."""
+    y = np.array(["cat", "dog"] * 30, dtype=object)
+    y[::3] = -1
+    return VAEClassifier(**FAST).fit(X, y)
+
+
+def _labelled_cats_and_dogs(clf):
+    np.testing.assert_array_equal(clf.classes_, ["cat", "dog"])
+    assert clf.n_labelled_ == 40
+    assert set(clf.predict(X)) <= {"cat", "dog"}
+
+
+def _n_components_set_after_fit():
+    est = _fitted()
+    before = est.transform(X)
+    est.set_params(n_components=3)
+    return before, est.transform(X), est.get_feature_names_out()
+
+
+def _fitted_width_kept(result):
+    before, after, names = result
+    np.testing.assert_array_equal(after, before)  # the fitted network, as fitted
+    assert list(names) == ["vaetransformer0", "vaetransformer1"]
+
+
+def _warm_start_after(**changed):
+    """A warm-started refit after ``set_params(**changed)``, and a fresh fit."""
+    data = (X > 0).astype(float) if changed.get("likelihood") else X
+    est = VAETransformer(**FAST, warm_start=True).fit(data)
+    with pytest.warns(UserWarning, match="fitting a new network from scratch"):
+        est.set_params(**changed).fit(data)
+    return est, VAETransformer(**{**FAST, **changed}).fit(data), data
+
+
+def _same_as_a_fresh_fit(result):
+    est, fresh, data = result
+    assert est.module_.config() == fresh.module_.config()
+    np.testing.assert_array_equal(est.transform(data), fresh.transform(data))
+
+
+def _many_threads(n_threads):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = VAETransformer(**FAST, n_threads=n_threads).fit(X)
+        Z = est.transform(X)
+    return Z, [str(w.message) for w in caught]
+
+
+def _capped_at_the_cpus(result):
+    from skvae._training import available_cpus
+
+    Z, messages = result
+    assert np.isfinite(Z).all()
+    capped = f"n_threads=1000000 is more than the {available_cpus()} CPU(s)"
+    assert sum(m.startswith(capped) for m in messages) == 2  # fit and transform
+
+
 def _reconstructions_shifted_by_1e8():
     est = VAETransformer(**FAST).fit(X + 1e8)
     plain = VAETransformer(**FAST).fit(X)
@@ -327,6 +410,144 @@ ESTIMATOR_CASES = [
         "bernoulli-out-of-range",
         lambda: VAETransformer(**FAST, likelihood="bernoulli").fit(X),
         raises=(ValueError, r"likelihood='bernoulli' needs X in \[0, 1\]"),
+    ),
+    Case(
+        "inference-batch-size-negative-after-fit",  # was uninitialised memory
+        lambda: _fitted().set_params(inference_batch_size=-1).transform(X),
+        raises=(
+            ValueError,
+            r"'inference_batch_size' parameter of VAETransformer must be an int "
+            r"in the range \[1, inf\)\. Got -1",
+        ),
+    ),
+    Case(
+        "inference-batch-size-negative-inverse",  # was NaN
+        lambda: (
+            _fitted()
+            .set_params(inference_batch_size=-1)
+            .inverse_transform(np.zeros((3, 2)))
+        ),
+        raises=(ValueError, "'inference_batch_size' parameter .* Got -1"),
+    ),
+    Case(
+        "inference-batch-size-zero-after-fit",  # was a bare range() error
+        lambda: _fitted_classifier().set_params(inference_batch_size=0).predict(X),
+        raises=(ValueError, "'inference_batch_size' parameter .* Got 0"),
+    ),
+    Case(
+        "sample-more-than-any-memory",
+        lambda: _fitted().sample(10**12),
+        raises=(MemoryError, r"sample\(n_samples=1000000000000\) would need about"),
+    ),
+    Case(
+        "classifier-sample-more-than-free-memory",  # was 6 GB, then MemoryError
+        lambda: _little_memory(lambda: _fitted_classifier().sample(250_000_000, y=1)),
+        raises=(
+            MemoryError,
+            r"sample\(n_samples=250000000\) would need about 11\.2 GiB "
+            r"\(250000000 rows of 4 float64 features\), more than the 1\.0 GiB",
+        ),
+    ),
+    Case(
+        "transformer-sample-more-than-free-memory",
+        lambda: _little_memory(lambda: _fitted().sample(250_000_000)),
+        raises=(MemoryError, "more than the 1.0 GiB of memory available"),
+    ),
+    Case(
+        "string-labels-with-minus-one-unlabelled",
+        _cats_and_dogs,
+        behaves=_labelled_cats_and_dogs,
+    ),
+    Case(
+        "n-components-set-after-fit",  # was three identical columns
+        _n_components_set_after_fit,
+        behaves=_fitted_width_kept,
+    ),
+    Case(
+        "warm-start-after-hidden-layer-change",  # kept the old network
+        lambda: _warm_start_after(hidden_layer_sizes=(5, 3)),
+        behaves=_same_as_a_fresh_fit,
+    ),
+    Case(
+        "warm-start-after-likelihood-change",  # Bernoulli from a Gaussian net
+        lambda: _warm_start_after(likelihood="bernoulli"),
+        behaves=_same_as_a_fresh_fit,
+    ),
+    Case(
+        "warm-start-after-frame-shape-change",
+        lambda: _warm_start_after(frame_shape=(2, 2)),
+        behaves=_same_as_a_fresh_fit,
+    ),
+    Case(
+        "partial-fit-after-n-components-change",
+        lambda: _fitted().set_params(n_components=1).partial_fit(X),
+        raises=(
+            ValueError,
+            r"partial_fit cannot change the fitted network: n_components=1 "
+            r"\(fitted: 2\)",
+        ),
+    ),
+    Case(
+        "inverse-transform-beyond-float32",  # was NaN rows
+        lambda: _fitted().inverse_transform(np.full((2, 2), 1e39)),
+        raises=(ValueError, r"latent codes\) has values too large for float32"),
+    ),
+    Case(
+        "inverse-transform-overflowing-decoder",
+        lambda: _loud(_fitted()).inverse_transform(np.full((2, 2), 3e38)),
+        raises=(ValueError, "inverse_transform gave non-finite values"),
+    ),
+    Case(
+        "sample-temperature-inf",  # was NaN rows
+        lambda: _fitted_classifier().sample(2, temperature=float("inf")),
+        raises=(ValueError, "temperature must be a positive finite number, got inf"),
+    ),
+    Case(
+        "sample-temperature-nan",
+        lambda: _fitted_classifier().sample(2, temperature=float("nan")),
+        raises=(ValueError, "temperature must be a positive finite number, got nan"),
+    ),
+    Case(
+        "sample-temperature-overflowing-decoder",
+        lambda: _loud(_fitted_classifier()).sample(2, temperature=1e38),
+        raises=(ValueError, "sample gave non-finite values"),
+    ),
+    Case(
+        "groups-with-nan",  # was "not seen in fit: [nan]; known ... nan"
+        lambda: VAETransformer(**FAST).fit(
+            X, groups=np.r_[np.ones(30), np.full(30, np.nan)]
+        ),
+        raises=(
+            ValueError,
+            r"groups contains missing values \(NaN or None\) in 30 row\(s\), "
+            "the first at row 30",
+        ),
+    ),
+    Case(
+        "groups-with-none",
+        lambda: VAETransformer(**FAST).fit(X, groups=np.array(["a", None] * 30)),
+        raises=(ValueError, r"groups contains missing values \(NaN or None\)"),
+    ),
+    Case(
+        "groups-nan-at-inference",
+        lambda: (
+            VAETransformer(**FAST)
+            .fit(X, groups=np.arange(60) % 2)
+            .inverse_transform(np.zeros((1, 2)), groups=np.nan)
+        ),
+        raises=(ValueError, "groups contains missing values"),
+    ),
+    Case(
+        "groups-mixing-strings-and-numbers",
+        lambda: VAETransformer(**FAST).fit(
+            X, groups=np.array(["a", 1] * 30, dtype=object)
+        ),
+        raises=(ValueError, "groups mixes values that cannot be compared"),
+    ),
+    Case(
+        "n-threads-a-million",  # was SIGSEGV or MemoryError
+        lambda: _many_threads(10**6),
+        behaves=_capped_at_the_cpus,
     ),
     Case(
         "bad-importance-samples",

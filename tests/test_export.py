@@ -2,6 +2,7 @@
 
 import json
 import os
+import pickle
 import sys
 
 import numpy as np
@@ -109,6 +110,14 @@ def test_onnx_file_is_self_contained_with_metadata(ort, fitted, data, tmp_path):
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (Z,) = sess.run(None, {"X": data})
     assert_allclose(Z, fitted.transform(data), atol=1e-5)
+
+
+def test_metadata_describes_the_fitted_network(ort, fitted):
+    """Parameters set after fit describe the next fit, not the exported one."""
+    changed = pickle.loads(pickle.dumps(fitted))
+    changed.set_params(n_components=5, likelihood="bernoulli")
+    meta = {p.key: p.value for p in export_onnx(changed, None).metadata_props}
+    assert (meta["n_components"], meta["likelihood"]) == ("3", "gaussian")
 
 
 def test_opset_is_honoured(ort, fitted):

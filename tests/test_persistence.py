@@ -442,3 +442,188 @@ def test_what_cannot_be_saved(model, data, tmp_path):
     with pytest.raises(TypeError, match="random_state=RandomState.*JSON values"):
         seeded.save(tmp_path / "rs.safetensors")
     assert list(tmp_path.iterdir()) == []
+
+
+def _edited(src, dst, key, edit):
+    """Copy weights file ``src`` to ``dst`` with the JSON document ``key`` of
+    its metadata replaced by ``edit(document)`` (a JSON value, or a string
+    written as it is)."""
+    from safetensors import safe_open
+
+    with safe_open(src, framework="pt") as fh:
+        meta = dict(fh.metadata())
+    new = edit(json.loads(meta[key]))
+    meta[key] = new if isinstance(new, str) else json.dumps(new)
+    save_file(load_file(src), dst, metadata=meta)
+    return dst
+
+
+def _with(**items):
+    return lambda doc: {**doc, **items}
+
+
+def _without(name):
+    return lambda doc: {k: v for k, v in doc.items() if k != name}
+
+
+#: (metadata document, edit, error) of hand-edited weights files; each must
+#: give the documented ValueError naming the problem, never a TypeError or
+#: KeyError from deep inside, nor a model that loads and misbehaves later
+EDITED_METADATA = {
+    "params-a-list": ("params", lambda d: [1, 2], "params is not a JSON object"),
+    "params-unknown-name": (
+        "params",
+        _with(bogus=1),
+        "damaged file .*unexpected keyword argument 'bogus'",
+    ),
+    "params-wrong-type": (
+        "params",
+        _with(n_components="two"),
+        "'n_components' parameter of VAETransformer must be",
+    ),
+    "params-inference-batch-size-negative": (
+        "params",
+        _with(inference_batch_size=-1),
+        "'inference_batch_size' parameter of VAETransformer must be an int in "
+        r"the range \[1, inf\). Got -1",
+    ),
+    "fitted-a-number": ("fitted", lambda d: 3, "fitted is not a JSON object"),
+    "fitted-n-features-a-string": (
+        "fitted",
+        _with(n_features_in_="5"),
+        "n_features_in_ is not an integer",
+    ),
+    "fitted-n-features-wrong": (
+        "fitted",
+        _with(n_features_in_=7),
+        "n_features_in_=7, but the network has 5 input features",
+    ),
+    "fitted-history-a-number": (
+        "fitted",
+        _with(history_=3),
+        "history_ is not a list",
+    ),
+    "fitted-score-seed-missing": (
+        "fitted",
+        _without("_score_seed"),
+        "_score_seed' is missing",
+    ),
+    "fitted-feature-names-wrong": (
+        "fitted",
+        _with(feature_names_in_=["a"]),
+        "feature_names_in_ does not hold 5 names",
+    ),
+    "fitted-groups-without-conditioned-network": (
+        "fitted",
+        _with(groups_=["a", "b"]),
+        "damaged file",
+    ),
+    "config-a-string": ("module_config", lambda d: "x", "damaged metadata"),
+    "config-missing-entry": (
+        "module_config",
+        _without("n_components"),
+        "module configuration is not valid",
+    ),
+    "config-wrong-type": (
+        "module_config",
+        _with(n_features="five"),
+        "module configuration is not valid",
+    ),
+    "config-negative-width": (
+        "module_config",
+        _with(hidden_layer_sizes=[-4]),
+        "module configuration is not valid",
+    ),
+    "config-huge-features": (  # refused before 4 TB are allocated
+        "module_config",
+        _with(n_features=10**12),
+        "tensors do not match the model",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(EDITED_METADATA))
+def test_edited_metadata_gives_a_value_error(model, tmp_path, case):
+    key, edit, match = EDITED_METADATA[case]
+    good = model.save(tmp_path / "good.safetensors")
+    path = _edited(good, tmp_path / "edited.safetensors", key, edit)
+    with pytest.raises(ValueError, match=match):
+        skvae.load(path)
+
+
+def test_format_version_that_is_not_a_number_is_refused(model, tmp_path):
+    good = model.save(tmp_path / "good.safetensors")
+    path = _rewrite(good, tmp_path / "v.safetensors", format_version="one")
+    with pytest.raises(ValueError, match="damaged metadata .*format_version='one'"):
+        skvae.load(path)
+
+
+@pytest.mark.parametrize(
+    "name, value, match",
+    [
+        ("module.encoder.0.weight", float("nan"), "'encoder.0.weight' holds NaN"),
+        ("module.output.bias", float("inf"), "'output.bias' holds NaN or infinite"),
+        ("attr.mean_", float("nan"), r"mean_ holds NaN"),
+        ("attr.scale_", -1.0, "scale_ is not positive"),
+    ],
+)
+def test_non_finite_weights_are_refused(model, tmp_path, name, value, match):
+    tensors = load_file(model.save(tmp_path / "good.safetensors"))
+    tensors[name] = tensors[name].clone()
+    tensors[name].view(-1)[0] = value
+    from safetensors import safe_open
+
+    with safe_open(tmp_path / "good.safetensors", framework="pt") as fh:
+        meta = fh.metadata()
+    save_file(tensors, tmp_path / "bad.safetensors", metadata=meta)
+    with pytest.raises(ValueError, match=match):
+        skvae.load(tmp_path / "bad.safetensors")
+    # a pickle of such a model is refused as well
+    bad = pickle.loads(pickle.dumps(model))
+    if name.startswith("module."):
+        with torch.no_grad():
+            bad.module_.get_parameter(name[len("module.") :]).view(-1)[0] = value
+        with pytest.raises(ValueError, match=match):
+            pickle.loads(pickle.dumps(bad))
+
+
+@pytest.mark.parametrize(
+    "classes, edit, match",
+    [
+        (["a", "b"], _with(classes_=["b", "a"]), "classes_ is not sorted"),
+        (["a", "b"], _with(classes_=["a", "b", "c"]), "must hold the 2 classes"),
+        (["a", "b"], _with(classes_dtype="no such dtype"), "damaged file"),
+    ],
+)
+def test_edited_classes_are_refused(data, tmp_path, classes, edit, match):
+    y = np.repeat(classes, len(data) // 2)
+    clf = VAEClassifier(2, hidden_layer_sizes=(8,), max_iter=1, random_state=0)
+    good = clf.fit(data, y).save(tmp_path / "clf.safetensors")
+    path = _edited(good, tmp_path / "edited.safetensors", "fitted", edit)
+    with pytest.raises(ValueError, match=match):
+        skvae.load(path)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 7], dtype=np.uint8),
+        np.array([-2, 5], dtype=np.int8),
+        np.array([0.0, 2.0], dtype=np.float32),
+        np.array([False, True]),
+        np.array(["cat", "dog"], dtype=object),
+        np.array(["cat", "dog"]),
+    ],
+    ids=lambda y: str(y.dtype),
+)
+def test_classes_keep_their_dtype(data, tmp_path, y):
+    labels = np.repeat(y, len(data) // 2)
+    clf = VAEClassifier(2, hidden_layer_sizes=(8,), max_iter=1, random_state=0)
+    clf.fit(data, labels)
+    for other in (
+        skvae.load(clf.save(tmp_path / "clf.safetensors")),
+        pickle.loads(pickle.dumps(clf)),
+    ):
+        assert other.classes_.dtype == clf.classes_.dtype == y.dtype
+        assert_array_equal(other.classes_, y)
+        assert other.predict(data[:3]).dtype == y.dtype

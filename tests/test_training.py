@@ -6,8 +6,11 @@ The estimators' use of them (threads during fit, early stopping through
 ``test_device.py``.
 """
 
+import io
 import math
+import sys
 import threading
+import time
 
 import pytest
 import torch
@@ -171,6 +174,19 @@ def test_torch_threads_sets_and_restores():
     assert torch.get_num_threads() == before
 
 
+def test_more_threads_than_cpus_are_capped_with_a_warning(monkeypatch):
+    """n_threads=10**6 made OpenMP crash (SIGSEGV) or run out of memory."""
+    monkeypatch.setattr(training, "available_cpus", lambda: 2)
+    before = torch.get_num_threads()
+    capped = pytest.warns(
+        UserWarning, match=r"n_threads=1000000 is more than the 2 CPU"
+    )
+    with capped, training.torch_threads(10**6) as n:
+        assert n == 2 and torch.get_num_threads() == 2
+    assert torch.get_num_threads() == before
+    assert training.capped_threads(2) == 2
+
+
 def test_torch_threads_blocks_are_serialised():
     inside, overlap = [], []
 
@@ -237,3 +253,39 @@ def test_device_available(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert not training.device_available(torch.device("cuda"))
     assert not training.device_available(torch.device("meta"))
+
+
+# ---------------------------------------------------------------- progress
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def _run_slow_epochs(monkeypatch, n_epochs):
+    """Run a verbose Trainer for ``n_epochs`` epochs of about 0.15 s each."""
+
+    def slow_epoch(*args, **kwargs):
+        time.sleep(0.15)
+        return training.EpochResult(loss=1.0, reconstruction=1.0, kl=0.0)
+
+    monkeypatch.setattr(training, "train_one_epoch", slow_epoch)
+    gen = torch.Generator().manual_seed(0)
+    trainer = _trainer(_module(4, 2, gen), verbose=1, n_iter_no_change=100)
+    trainer.run(training.TrainingData(torch.zeros(8, 4)), max_epochs=n_epochs)
+
+
+def test_progress_bar_into_a_log_is_drawn_at_start_and_end(monkeypatch, capsys):
+    """A log (not a terminal) gets no line per redraw: the CI log of a
+    training was mostly progress bars."""
+    _run_slow_epochs(monkeypatch, 12)
+    err = capsys.readouterr().err
+    assert err.count("\r") <= 2  # the start and the end (one a minute between)
+    assert "12/12" in err and "loss=1" in err
+
+
+def test_progress_bar_on_a_terminal_is_redrawn(monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    _run_slow_epochs(monkeypatch, 12)
+    assert terminal.getvalue().count("\r") >= 10
+    assert "12/12" in terminal.getvalue()
