@@ -122,15 +122,19 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         Continue from the previous solution on the next ``fit``.
 
     random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and noise; an int gives
-        bitwise-reproducible fits on CPU.
+        Seeds initialisation, shuffling and noise. An int with a fixed
+        ``n_threads`` gives bitwise-reproducible fits on one CPU; with
+        ``n_threads=None`` the thread count follows the machine's load, and
+        results may differ in the last bits (see :class:`VAETransformer`).
 
     device : str or torch.device, default="cpu"
         ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``.
 
     n_threads : int or None, default=None
         Torch CPU threads inside this estimator's methods (capped at the
-        CPUs this process may use; see :class:`VAETransformer`).
+        CPUs this process may use). None tunes the count during ``fit`` from
+        measured step times; an int makes fits bitwise reproducible (see
+        :class:`VAETransformer`).
 
     inference_batch_size : int, default=4096
         Rows per chunk at prediction and sampling time.
@@ -252,7 +256,9 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         X : array-like of shape (n_samples, n_features)
             Training data.
         y : array-like of shape (n_samples,)
-            Class labels, with -1 for unlabelled rows.
+            Class labels, with -1 for unlabelled rows (with string labels:
+            the string ``"-1"``, or the int -1 in an object array, as
+            :class:`~sklearn.semi_supervised.SelfTrainingClassifier` takes).
 
         Returns
         -------

@@ -150,8 +150,16 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, the reparameterisation noise
-        and the validation split. With an int, fitting on CPU twice gives
-        bitwise-identical weights. Torch's global RNG is never touched.
+        and the validation split. Torch's global RNG is never touched. With
+        an int and a fixed ``n_threads``, fitting twice on the same CPU with
+        the same torch build gives bitwise-identical weights. With
+        ``n_threads=None`` the thread count is tuned from measured step times
+        and so follows the machine's load, and some BLAS libraries (MKL on
+        Intel Xeon, for one) round matrix products differently for different
+        thread counts: such fits agree to float32 rounding at first but may
+        differ in the last bits, and drift apart over many epochs. Fits on
+        another CPU, BLAS, torch version or on a GPU are not bitwise equal
+        either.
 
     device : str or torch.device, default="cpu"
         Where to train and infer: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
@@ -166,7 +174,10 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         workers, e.g. ``GridSearchCV(n_jobs=2)``, joblib limits that to
         ``cpu_count // n_jobs`` so workers do not oversubscribe the machine.
         A count above the CPUs this process may use is capped at that number,
-        with a warning.
+        with a warning. During ``fit`` on the CPU, None lets a tuner switch
+        between 1, half and all of those threads, whichever trains fastest
+        under the current load; set an int (e.g. 1) for fits that are
+        bitwise reproducible (see ``random_state``).
 
     inference_batch_size : int, default=4096
         Rows per chunk in ``transform``, ``inverse_transform``,
