@@ -335,6 +335,41 @@ def test_inverse_transform_writes_at_the_level(tmp_path):
 # --------------------------------------------------------------------------
 # fixed-size rows
 # --------------------------------------------------------------------------
+@pytest.mark.parametrize("fitted", [True, False])
+def test_front_end_saved_before_band_limit_and_level_loads(fitted):
+    """A SpeechFeatures pickled (or skops-saved) by an skvae without
+    ``band_limit``, ``level`` and ``training_sr_`` behaves as it did then."""
+    import pickle
+
+    from sklearn.base import clone
+
+    fe = SpeechFeatures(sr=SR, n_mels=20, n_frames=16, top_db=30)
+    if fitted:
+        fe.fit()
+    state = dict(fe.__getstate__())
+    for key in ("band_limit", "level", "training_sr_"):
+        state.pop(key, None)
+    old = SpeechFeatures.__new__(SpeechFeatures)
+    old.__setstate__(state)
+    assert old.band_limit is False and old.level is None
+    again = clone(old)  # what 'skvae sample' and 'skvae report' do
+    assert again.get_params()["band_limit"] is False
+    repr(old)
+    X = [tone(), 0.1 * chirp()]
+    then = SpeechFeatures(sr=SR, n_mels=20, n_frames=16, top_db=30, band_limit=False)
+    expected = then.fit().transform(X)
+    assert_array_equal(again.fit().transform(X), expected)
+    if fitted:
+        assert old.training_sr_ is None
+        assert_array_equal(old.transform(X), expected)
+    # through pickle, as an old model file holds it
+    for key in ("band_limit", "level", "training_sr_"):
+        fe.__dict__.pop(key, None)
+    loaded = pickle.loads(pickle.dumps(fe))
+    assert (loaded.band_limit, loaded.level) == (False, None)
+    assert_array_equal(clone(loaded).fit().transform(X), expected)
+
+
 def test_resample_rows_are_time_major_and_keep_the_ends():
     y = chirp()
     fe = SpeechFeatures(sr=SR, n_mels=20, n_frames=10)

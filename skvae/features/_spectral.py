@@ -250,6 +250,18 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         self.stats = stats
         self.n_jobs = n_jobs
 
+    def __setstate__(self, state):
+        # A front end saved before ``band_limit`` and ``level`` existed (in a
+        # pickled or skops model) lacks them: give it the behaviour it was
+        # fitted with, no band limit (it learned no ``training_sr_``) and no
+        # gain normalisation, so that it transforms, clones and prints.
+        state = dict(state)
+        state.setdefault("band_limit", "training_sr_" in state)
+        state.setdefault("level", None)
+        if "n_fft_" in state:
+            state.setdefault("training_sr_", None)
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------
     # parameters
     # ------------------------------------------------------------------
