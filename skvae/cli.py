@@ -8,12 +8,20 @@ Importing this module is cheap: torch, librosa, scikit-learn and
 matplotlib are imported by the commands that need them.
 
 Exit codes: 0 success; 1 a failure while running (unreadable audio, data
-that cannot be found or downloaded, a missing optional dependency); 2 a bad
-command line, including a DATA folder or MODEL file that does not exist.
+that cannot be found or downloaded, a missing optional dependency, a model
+file that cannot be loaded); 2 a bad command line, including a DATA folder
+or MODEL that does not exist, an --out that cannot be written and a --device
+this machine does not have; 130 interrupted by Ctrl-C (143 by SIGTERM).
+Every error is reported in one line (with -v, also its traceback). Outputs
+are written aside and swapped in when complete, so an interrupted or failed
+command leaves its output folder as it was.
 """
 
 import argparse
+import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +31,7 @@ __all__ = ["build_parser", "main"]
 
 DEFAULT_OUT = "skvae-run"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+_STOP_SIGNALS = ("SIGINT", "SIGTERM")
 # the generated corpus used when no DATA is given and FSDD is not available
 GENERATED_SPEAKERS = 12
 GENERATED_REPEATS = 20
@@ -30,6 +39,41 @@ GENERATED_REPEATS = 20
 
 class UsageError(Exception):
     """A bad command line: reported with the usage text, exit code 2."""
+
+
+class Interrupted(BaseException):
+    """Ctrl-C (SIGINT) or SIGTERM during a command: it stops, exit 128 + signal.
+
+    Raised by the command line's signal handler. Not a ``KeyboardInterrupt``,
+    which the training loop catches to keep the model trained so far (right
+    for a Python session): the command stops at once instead, and what it
+    was writing is discarded.
+    """
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = int(signum)
+
+
+def _stop(signum, frame):
+    raise Interrupted(signum)
+
+
+def _install_stop_handlers():
+    """Make SIGINT and SIGTERM raise Interrupted; return the old handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for name in _STOP_SIGNALS:
+        signum = getattr(signal, name, None)
+        if signum is not None:
+            old[signum] = signal.signal(signum, _stop)
+    return old
+
+
+def _restore_handlers(old):
+    for signum, handler in old.items():
+        signal.signal(signum, handler)
 
 
 class _Console:
@@ -53,6 +97,54 @@ class _Console:
 
     def error(self, msg):
         print(f"skvae: error: {msg}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# checks made before any work: a bad option fails in a second, not after
+# minutes of training
+# --------------------------------------------------------------------------
+def _check_out(out):
+    """The --out folder, which must be a folder or creatable, and writable."""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file, not a folder")
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out '{out}' cannot be created: '{existing}' is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out '{out}' cannot be written: '{existing}' is read-only")
+    return out
+
+
+def _check_device(device):
+    from .recipes import check_device
+
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device {device}: {exc}") from exc
+
+
+def _check_threads(threads):
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    if threads is not None and threads > cpus:
+        raise UsageError(
+            f"--threads {threads} is more than the {cpus} CPUs of this machine"
+        )
+
+
+def _check_report(hint=""):
+    from .report import check_available
+
+    try:
+        check_available()
+    except ImportError as exc:
+        raise ImportError(f"{exc}{hint}") from exc
 
 
 # --------------------------------------------------------------------------
@@ -84,7 +176,9 @@ def _load_corpus(args, console, spec=None):
     return corpus
 
 
-def _split_and_extract(args, console, corpus, features, *, how, test_size, seed):
+def _split_and_extract(
+    args, console, corpus, features, *, how, test_size, seed, refit=True
+):
     from .datasets import split_corpus
     from .recipes import extract_features
 
@@ -100,7 +194,12 @@ def _split_and_extract(args, console, corpus, features, *, how, test_size, seed)
     console.detail(f"front end: {features}")
     t = time.perf_counter()
     F = extract_features(
-        features, corpus.data, n_jobs=args.n_jobs, verbose=console.bars
+        features,
+        corpus.data,
+        train=train,
+        refit=refit,
+        n_jobs=args.n_jobs,
+        verbose=console.bars,
     )
     console.detail(f"features: {F.shape} in {time.perf_counter() - t:.1f} s")
     return train, test, split, F
@@ -129,11 +228,11 @@ def _print_summary(console, evaluation, split, speaker_eval):
         console.result(line)
 
 
-def _report(args, console, out, bundle, corpus, evaluation, split):
+def _write_report(args, folder, bundle, corpus, evaluation, split):
     from .report import write_recognizer_report
 
-    index = write_recognizer_report(
-        out,
+    write_recognizer_report(
+        folder,
         bundle,
         corpus,
         evaluation,
@@ -141,23 +240,15 @@ def _report(args, console, out, bundle, corpus, evaluation, split):
         n_wavs=args.report_samples,
         command=args.command_line,
     )
-    console.result(f"report: {index}")
 
 
-def _check_report(hint=""):
-    from .report import check_available
-
-    try:
-        check_available()
-    except ImportError as exc:
-        raise ImportError(f"{exc}{hint}") from exc
-
-
-def _load_model(path, *, generate=False):
+def _load_model(args, *, generate=False):
     from .recipes import load_recognizer
 
     try:
-        return load_recognizer(path, require_generator=generate)
+        return load_recognizer(
+            args.model, require_generator=generate, trust_pickle=args.trust_pickle
+        )
     except FileNotFoundError as exc:  # MODEL names nothing: a usage error
         raise UsageError(str(exc)) from exc
 
@@ -170,9 +261,9 @@ def _cmd_train(args, console):
     from .evaluation import generated_rate, speaker_held_out
 
     start = time.perf_counter()
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out '{out}' is a file, not a folder")
+    out = _check_out(args.out)
+    _check_device(args.device)
+    _check_threads(args.threads)
     if args.report:
         _check_report(" (or pass --no-report)")
     corpus = _load_corpus(args, console)
@@ -199,6 +290,7 @@ def _cmd_train(args, console):
     bundle = recipes.train_recognizer(
         F[train],
         y[train],
+        audio=corpus.data[train],
         durations=corpus.duration[train],
         verbose=console.bars,
         **params,
@@ -207,11 +299,10 @@ def _cmd_train(args, console):
     speaker_eval = None
     if args.speaker_eval or (args.speaker_eval is None and split["kind"] != "speaker"):
         speaker_eval = speaker_held_out(
-            F, y, corpus.speaker, verbose=console.bars, **params
+            F, y, corpus.speaker, audio=corpus.data, verbose=console.bars, **params
         )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 
-    out.mkdir(parents=True, exist_ok=True)
     model_path = out / recipes.MODEL_FILE
     bundle["metadata"].update(
         data=corpus.spec,
@@ -227,28 +318,39 @@ def _cmd_train(args, console):
         created=time.strftime("%Y-%m-%d %H:%M:%S"),
         model_file=str(model_path),
     )
-    recipes.save_recognizer(bundle, model_path)
-    console.detail(f"saved {model_path}")
-    weights = out / recipes.WEIGHTS_FILE
-    if args.weights:
-        save(bundle["pipeline"].named_steps["vae"], weights)
     _print_summary(console, evaluation, split, speaker_eval)
+    # outputs of an earlier run into OUT that this one does not replace
+    stale = [recipes.LEGACY_MODEL_FILE]
+    stale += [] if args.weights else [recipes.WEIGHTS_FILE]
+    stale += [] if args.report else ["report"]
+    console.info("writing the model" + (" and the report ..." if args.report else ""))
+    with recipes.staged_folder(out, remove=stale) as tmp:
+        recipes.save_recognizer(bundle, tmp)
+        if args.weights:
+            save(bundle["pipeline"].named_steps["vae"], tmp / recipes.WEIGHTS_FILE)
+        if args.report:
+            _write_report(args, tmp / "report", bundle, corpus, evaluation, split)
     console.result(f"model: {model_path}")
     if args.weights:
         console.result(
-            f"weights: {weights} (VAE only, weights-only format; load with skvae.load)"
+            f"weights: {out / recipes.WEIGHTS_FILE} (VAE only, weights-only format; "
+            "load with skvae.load)"
         )
     if args.report:
-        console.info("writing the report ...")
-        _report(args, console, out / "report", bundle, corpus, evaluation, split)
+        console.result(f"report: {out / 'report' / 'index.html'}")
     console.result(f"done in {time.perf_counter() - start:.0f} s")
     return EXIT_OK
 
 
 def _cmd_report(args, console):
+    from .recipes import staged_folder
+
     start = time.perf_counter()
     _check_report()
-    bundle = _load_model(args.model, generate=True)
+    if args.out:
+        _check_out(args.out)
+    bundle = _load_model(args, generate=True)
+    out = _check_out(args.out or Path(bundle["path"]).parent / "report")
     meta = bundle["metadata"]
     if args.data is None and not meta.get("data"):
         raise UsageError("this model does not record its data: give DATA")
@@ -263,13 +365,15 @@ def _cmd_report(args, console):
         how=args.split if args.split != "auto" else recorded.get("kind", "auto"),
         test_size=recorded.get("test_size", args.test_size),
         seed=seed,
+        refit=False,  # the model's front end, as it was fitted
     )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, seed)
     same_data = meta.get("data") == corpus.spec
     speaker_eval = meta.get("speaker_eval") if same_data else None
     _print_summary(console, evaluation, split, speaker_eval)
-    out = Path(args.out) if args.out else Path(bundle["path"]).parent / "report"
-    _report(args, console, out, bundle, corpus, evaluation, split)
+    with staged_folder(out) as tmp:
+        _write_report(args, tmp, bundle, corpus, evaluation, split)
+    console.result(f"report: {out / 'index.html'}")
     console.detail(f"done in {time.perf_counter() - start:.0f} s")
     return EXIT_OK
 
@@ -279,7 +383,7 @@ def _cmd_predict(args, console):
 
     from .recipes import recognize_files
 
-    res = recognize_files(_load_model(args.model)["pipeline"], args.files)
+    res = recognize_files(_load_model(args)["pipeline"], args.files)
     for path, reason in res.errors:
         console.error(f"{path}: {reason}")
     top = min(3 if console.verbose else 1, len(res.classes))
@@ -307,32 +411,30 @@ def _label_of(bundle, text):
 def _cmd_sample(args, console):
     import numpy as np
 
-    from .features import write_wav
-    from .recipes import generate_utterances
+    from .recipes import generate_utterances, staged_folder, write_utterances
 
-    bundle = _load_model(args.model, generate=True)
+    out = _check_out(args.out)
+    bundle = _load_model(args, generate=True)
     labels = [_label_of(bundle, d) for d in args.digit or []] or list(bundle["classes"])
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out '{out}' is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(args.seed)
     pipe = bundle["pipeline"]
     sr = pipe.named_steps["features"].sr
-    hit = total = 0
-    for label in labels:
-        _, waves = generate_utterances(
-            bundle, label, args.n, random_state=rng, temperature=args.temperature
-        )
-        pred = pipe.predict(list(waves))
-        for i, wave in enumerate(waves):
-            path = write_wav(out / f"{label}_skvae_{i}.wav", wave, sr, normalize=True)
-            console.result(path)
-        hit += int(np.sum(pred == label))
-        total += len(waves)
+    names = []
+    hit = 0
+    with staged_folder(out) as tmp:
+        for label in labels:
+            _, waves = generate_utterances(
+                bundle, label, args.n, random_state=rng, temperature=args.temperature
+            )
+            # recognised as written: the WAV files, read back
+            paths = write_utterances(waves, tmp, label, sr)
+            hit += int(np.sum(pipe.predict(paths) == label))
+            names += [Path(p).name for p in paths]
+    for name in names:
+        console.result(str(out / name))
     console.info(
-        f"wrote {total} WAV files ({sr} Hz) to {out}; the model recognises "
-        f"{hit}/{total} of them as the requested label"
+        f"wrote {len(names)} WAV files ({sr} Hz) to {out}; the model recognises "
+        f"{hit}/{len(names)} of these files as the requested label"
     )
     return EXIT_OK
 
@@ -357,7 +459,11 @@ def _number(kind, ok, what):
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
 _fraction = _number(float, lambda v: 0 < v < 1, "a number in (0, 1)")
-_positive_float = _number(float, lambda v: v > 0, "a positive number")
+_positive_float = _number(
+    float, lambda v: 0 < v < float("inf"), "a positive finite number"
+)
+_seed = _number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32 - 1]")
+_jobs = _number(int, lambda v: v != 0, "a positive integer or -1 (all cores)")
 _N = {"type": _positive_int, "metavar": "N"}
 _FLAG = argparse.BooleanOptionalAction
 
@@ -377,14 +483,21 @@ use the saved model:
 
 _MAIN_EPILOG = """\
 Run 'skvae COMMAND --help' for a command's options.
-Exit codes: 0 success, 1 failure while running (e.g. unreadable audio),
-2 bad command line (including a DATA folder or MODEL that does not exist).
+Exit codes: 0 success, 1 failure while running (e.g. unreadable audio, a
+model file that cannot be loaded), 2 bad command line (including a DATA
+folder or MODEL that does not exist, an --out that cannot be written, a
+--device this machine lacks), 130 interrupted (Ctrl-C; 143: SIGTERM).
+Outputs are written aside and swapped in when complete: an interrupted or
+failed command leaves its output folder as it was.
 """
 
 _TRAIN_HELP = """\
 Extract log-mel features, fit the recommended pipeline (SpeechFeatures ->
 VAETransformer -> SVC), evaluate it on held-out utterances against PCA and
 raw-feature baselines with the same classifier, save it, and write a report.
+The front end brings every utterance to the same level (so the recording's
+gain does not matter) and learns the bandwidth of the training audio (wider
+band recordings are band-limited to it when recognised).
 
 DATA is one of:
   (nothing)   FSDD if it is already on this machine (in --data-home,
@@ -401,9 +514,13 @@ Held-out split (--split auto): FSDD's official split (repetitions 0-4) plus
 a second fit with one speaker held out; else whole speakers held out when
 the file names give speakers; else a random stratified split.
 
-Writes OUT/model.joblib (the pipeline plus what 'sample' needs),
-OUT/model.safetensors (the VAE alone, weights-only) and
-OUT/report/index.html with its PNGs and samples/*.wav.
+Writes OUT/model.skops (the recogniser and the generator that 'sample'
+uses, in a format that loads without pickle), OUT/model.safetensors (the
+VAE alone, weights-only) and OUT/report/index.html with its PNGs and
+samples/*.wav. They are written aside and swapped into OUT at the end: a
+run that fails or is interrupted (Ctrl-C stops it, exit 130) leaves OUT as
+it was. Other files in OUT are left alone; an old OUT/model.joblib is
+removed.
 """
 
 _TRAIN_EPILOG = """\
@@ -414,30 +531,58 @@ examples:
   skvae train generated --quick -q           # a fast smoke test
 """
 
-_PREDICT_HELP = """\
-Recognise recordings with a trained model. Prints one tab-separated line per
-file: path, predicted label, its probability (with -v: the top 3 labels).
-Files may have any sample rate (they are resampled) and may be folders
-(searched for audio files). Unreadable files are reported on stderr and the
-others still processed; the exit code is then 1.
+_MODEL_HELP = """\
+MODEL is the --out folder of 'skvae train' or its model.skops file. It is
+read with skops.io, never with pickle, trusting only Python's built-in
+types, NumPy and SciPy arrays, scikit-learn's public estimators and
+skvae.recipes.RecognizerPipeline, skvae.features._spectral.SpeechFeatures,
+sklearn.calibration._CalibratedClassifier, _SigmoidCalibration and
+_TemperatureScaling; the VAEs inside it are weights-only (safetensors and
+JSON). A file holding any other type is refused. Models saved by skvae
+before model.skops (model.joblib, a pickle, which can run any code when
+loaded) are refused too, unless --trust-pickle: retrain them, or pass
+--trust-pickle for files you trust.
 """
 
-_SAMPLE_HELP = """\
+_PREDICT_HELP = (
+    """\
+Recognise recordings with a trained model. Prints one tab-separated line per
+file: path, predicted label, its probability (with -v: the top 3 labels).
+Files may have any sample rate (they are resampled) and any level, and may
+be folders (searched for audio files). Unreadable files are reported on
+stderr and the others still processed; the exit code is then 1.
+
+"""
+    + _MODEL_HELP
+)
+
+_SAMPLE_HELP = (
+    """\
 Generate new utterances with a trained model and write them as WAV files
 named LABEL_skvae_I.wav (so 'skvae predict' and load_audio_folder read their
 label back). The model's conditional VAE draws a latent code from the
 label's prior, decodes it with the label to a log-mel spectrogram, and
 Griffin-Lim turns that into audio. Prints the paths written; reports how
-many of them the model itself recognises as the requested label.
-"""
+many of the written files the model itself recognises as the requested
+label (as 'skvae predict' on them does).
 
-_REPORT_HELP = """\
+"""
+    + _MODEL_HELP
+)
+
+_REPORT_HELP = (
+    """\
 Write the report of a trained model again: accuracy against the PCA and
 raw-feature baselines, confusion matrix, latent space, reconstructions,
 generated spectrograms with their WAV files, and training curves, as PNGs
 and an HTML page. Uses the data and split recorded in the model unless DATA
-is given (the model is not retrained; the baselines are refitted).
+is given (the model is not retrained; the baselines are refitted). DATA is
+'fsdd', 'generated' or a folder of labelled recordings, as for 'skvae
+train'.
+
 """
+    + _MODEL_HELP
+)
 
 
 # Options as (flags, keyword arguments of add_argument), one table per group.
@@ -447,6 +592,11 @@ _COMMON = [
                         help="print only results and errors (no progress bars)")),
     ("-v --verbose", dict(action="count", default=argparse.SUPPRESS,
                           help="print more detail (and tracebacks of errors)")),
+]
+_TRUST = [
+    ("--trust-pickle", dict(action="store_true", help="also load a model.joblib "
+                            "(pickle) of an older skvae: only for files you "
+                            "trust, since pickle runs code when loaded")),
 ]
 _DATA = [
     ("--label-from", dict(choices=("filename", "parent"), default="filename",
@@ -461,36 +611,37 @@ _DATA = [
     ("--synth-repeats", dict(_N, default=GENERATED_REPEATS, help="repetitions of "
                              "every digit by every generated speaker "
                              f"(default {GENERATED_REPEATS})")),
-    ("--split", dict(choices=("auto", "official", "speaker", "random"), default="auto",
-                     help="held-out test set: the dataset's official split, whole "
-                     "speakers, or random utterances (default: auto, see above)")),
     ("--test-size", dict(type=_fraction, default=0.25, metavar="F", help="fraction "
                          "of speakers or utterances held out by --split "
                          "speaker/random (default 0.25)")),
-    ("--n-jobs", dict(type=int, default=1, metavar="N", help="processes for feature "
-                      "extraction (-1: all cores; default 1)")),
+    ("--n-jobs", dict(type=_jobs, default=1, metavar="N", help="processes for "
+                      "feature extraction (-1: all cores; default 1)")),
     ("--n-check", dict(_N, default=10, help="utterances generated per label for the "
                        "recognition check (default 10)")),
     ("--report-samples", dict(_N, default=3, help="generated WAV files per label "
                               "linked from the report (default 3)")),
 ]
+_SPLITS = ("auto", "official", "speaker", "random")
 _TRAIN = [
+    ("--split", dict(choices=_SPLITS, default="auto", help="held-out test set: the "
+                     "dataset's official split, whole speakers, or random "
+                     "utterances (default: auto, as described above)")),
     ("-o --out", dict(default=DEFAULT_OUT, metavar="DIR",
                       help=f"output folder (default ./{DEFAULT_OUT})")),
     ("--n-components", dict(_N, default=16, metavar="K", help="dimension of the "
                             "VAE's latent code, and of the PCA baseline (default 16)")),
-    ("--n-mels", dict(_N, default=40, help="mel bands (40)")),
+    ("--n-mels", dict(_N, default=40, help="mel bands (default 40)")),
     ("--n-frames", dict(_N, default=32, help="frames per utterance after time "
                         "resampling (default 32)")),
     ("--max-iter", dict(_N, default=None, help="maximum VAE epochs (default 300; "
                         "early stopping usually ends sooner; 30 with --quick)")),
     ("--quick", dict(action="store_true",
                      help="a fast, rough run (30 epochs): for smoke tests")),
-    ("--seed", dict(type=int, default=0, help="random seed (default 0)")),
-    ("--device", dict(default="cpu", help="torch device of the VAE: cpu, cuda, mps "
-                      "or auto (default cpu)")),
-    ("--threads", dict(_N, default=None,
-                       help="torch CPU threads (default: torch's setting)")),
+    ("--seed", dict(type=_seed, default=0, help="random seed (default 0)")),
+    ("--device", dict(default="cpu", help="torch device of the VAE: cpu, cuda, "
+                      "cuda:N, mps or auto (default cpu); checked before training")),
+    ("--threads", dict(_N, default=None, help="torch CPU threads, at most the "
+                       "number of CPUs (default: torch's setting)")),
     ("--speaker-eval", dict(action=_FLAG, default=None, help="also train once more "
                             "without one speaker and test on that speaker (default: "
                             "when the split is not already by speaker)")),
@@ -506,14 +657,20 @@ _SAMPLE = [
                 help="utterances per label (default 5)")),
     ("-o --out", dict(default="skvae-samples", metavar="DIR",
                       help="output folder (default ./skvae-samples)")),
-    ("--seed", dict(type=int, default=None, help="random seed")),
+    ("--seed", dict(type=_seed, default=None, help="random seed (default: none, "
+                    "different utterances each time)")),
     ("--temperature", dict(type=_positive_float, default=1.0, help="scale of the "
                            "latent spread: <1 typical, >1 varied (default 1)")),
 ]
 _REPORT = [
+    ("--split", dict(choices=_SPLITS, default="auto", help="held-out test set: the "
+                     "dataset's official split, whole speakers, or random "
+                     "utterances (default: auto, the split recorded in the "
+                     "model)")),
     ("-o --out", dict(default=None, metavar="DIR",
                       help="output folder (default: report/ beside the model)")),
-    ("--seed", dict(type=int, default=0, help="random seed (default 0)")),
+    ("--seed", dict(type=_seed, default=0, help="random seed of a split not "
+                    "recorded in the model (default 0)")),
 ]
 _COMMANDS = [  # name, function, help, description, epilog, positionals, options
     ("train", _cmd_train,
@@ -523,16 +680,18 @@ _COMMANDS = [  # name, function, help, description, epilog, positionals, options
      _DATA + _TRAIN),
     ("predict", _cmd_predict, "recognise recordings with a trained model",
      _PREDICT_HELP, "example:\n  skvae predict skvae-run recordings/*.wav",
-     [("model", "model.joblib or its folder"), ("files", "audio files or folders")],
-     []),
+     [("model", "the --out folder of 'skvae train', or its model.skops"),
+      ("files", "audio files or folders")],
+     _TRUST),
     ("sample", _cmd_sample, "generate new utterances of a label as WAV files",
      _SAMPLE_HELP, "example:\n  skvae sample skvae-run --digit 3 -n 5 --out samples",
-     [("model", "model.joblib or its folder")], _SAMPLE),
+     [("model", "the --out folder of 'skvae train', or its model.skops")],
+     _SAMPLE + _TRUST),
     ("report", _cmd_report, "write the report of a trained model (again)",
      _REPORT_HELP, "example:\n  skvae report skvae-run --out /tmp/report",
-     [("model", "model.joblib or its folder"),
-      ("data", "data to evaluate on (default: the training data)")],
-     _DATA + _REPORT),
+     [("model", "the --out folder of 'skvae train', or its model.skops"),
+      ("data", "data to evaluate on (default: the model's training data)")],
+     _DATA + _REPORT + _TRUST),
 ]
 # fmt: on
 _POSITIONALS = {
@@ -569,6 +728,10 @@ def build_parser(prog="skvae"):
     return parser
 
 
+def _exit_code_of_signal(signum):
+    return 128 + int(signum)
+
+
 def main(argv=None, *, prog="skvae"):
     """Run the ``skvae`` command line.
 
@@ -582,7 +745,8 @@ def main(argv=None, *, prog="skvae"):
     Returns
     -------
     code : int
-        The exit code: 0 success, 1 failure while running, 2 bad command line.
+        The exit code: 0 success, 1 failure while running, 2 bad command
+        line, 130 interrupted by Ctrl-C (143 by SIGTERM).
     """
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     parser = build_parser(prog)
@@ -599,21 +763,43 @@ def main(argv=None, *, prog="skvae"):
         args.max_iter = 300
     args.command_line = " ".join([prog, *argv])
     console = _Console(args.quiet, args.verbose)
+    old_handlers = _install_stop_handlers()
     try:
         return args.func(args, console)
     except UsageError as exc:
         args.parser.print_usage(sys.stderr)
         print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"{prog}: interrupted", file=sys.stderr)
-        return 130
-    except (OSError, ValueError, ImportError) as exc:
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(
+            f"{prog}: interrupted ({signal.Signals(signum).name}); nothing "
+            "unfinished was written",
+            file=sys.stderr,
+        )
+        return _exit_code_of_signal(signum)
+    except Exception as exc:
         if console.verbose:
             import traceback
 
             traceback.print_exc()
-        # an unreadable file (skvae.features.AudioReadError): "path: reason"
-        path, reason = getattr(exc, "path", None), getattr(exc, "reason", None)
-        console.error(f"{path}: {reason}" if path and reason else exc)
+        console.error(_one_line(exc, console.verbose))
         return EXIT_FAILURE
+    finally:
+        _restore_handlers(old_handlers)
+
+
+_EXPECTED = (OSError, ValueError, ImportError, MemoryError, RuntimeError)
+
+
+def _one_line(exc, verbose):
+    """One line for an error: 'path: reason' for a file, else the message."""
+    # an unreadable file (skvae.features.AudioReadError): "path: reason"
+    path, reason = getattr(exc, "path", None), getattr(exc, "reason", None)
+    if path and reason:
+        return f"{path}: {reason}"
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if isinstance(exc, _EXPECTED):
+        return text
+    hint = "" if verbose else "; run with -v for the traceback"
+    return f"unexpected {type(exc).__name__}: {text}{hint}"

@@ -65,6 +65,21 @@ def _rng(random_state):
     return check_random_state(random_state)
 
 
+def _rows(X, index):
+    """``X[index]`` for an array, a list or another sequence of utterances."""
+    if isinstance(X, np.ndarray):
+        return X[index]
+    return [X[i] for i in np.arange(len(X))[index]]
+
+
+def _bar(verbose, **kwargs):
+    """A tqdm bar on stderr when ``verbose`` and stderr is a terminal (a log
+    would get a line per redraw)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)
+
+
 def _info(verbose, msg):
     if verbose:
         print(msg, file=sys.stderr, flush=True)
@@ -499,9 +514,10 @@ def recognizer_accuracies(
     >>> from skvae.recipes import extract_features, fit_recognizer, make_recognizer
     >>> corpus = load_corpus("generated", n_speakers=3, n_repeats=2)
     >>> train, test, _ = split_corpus(corpus, "random")
-    >>> F = extract_features(make_recognizer()["features"], corpus.data)
+    >>> F = extract_features(make_recognizer()["features"], corpus.data, train=train)
     >>> y = corpus.target
-    >>> pipe = fit_recognizer(F[train], y[train], n_components=4, max_iter=2)
+    >>> pipe = fit_recognizer(
+    ...     F[train], y[train], audio=corpus.data[train], n_components=4, max_iter=2)
     >>> acc, pred = recognizer_accuracies(pipe, F[train], y[train], F[test], y[test])
     >>> list(acc)
     ['VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
@@ -527,7 +543,7 @@ def recognizer_accuracies(
 
 
 def speaker_held_out(
-    F, y, speaker, *, min_speakers=3, random_state=0, verbose=0, **params
+    F, y, speaker, *, audio=None, min_speakers=3, random_state=0, verbose=0, **params
 ):
     """Train the recogniser again without one speaker and test on that speaker.
 
@@ -543,6 +559,11 @@ def speaker_held_out(
         Labels.
     speaker : array-like of shape (n_utterances,) or None
         Who speaks each utterance.
+    audio : array-like of shape (n_utterances,) or None, default=None
+        The utterances (file paths or waveforms); the recogniser's front end
+        is fitted on those of the other speakers. Only the rows ``F`` are
+        classified here, so None (a front end fitted without audio) gives
+        the same accuracies.
     min_speakers : int, default=3
         With fewer speakers the check is not made (None is returned).
     random_state : int, default=0
@@ -574,7 +595,12 @@ def speaker_held_out(
         f"({len(test):,})",
     )
     pipe = recipes.fit_recognizer(
-        F[train], y[train], verbose=verbose, random_state=random_state, **params
+        F[train],
+        y[train],
+        audio=None if audio is None else _rows(audio, train),
+        verbose=verbose,
+        random_state=random_state,
+        **params,
     )
     acc, _ = recognizer_accuracies(
         pipe, F[train], y[train], F[test], y[test], random_state=random_state
@@ -724,6 +750,11 @@ def few_label_scores(
 def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
     """Generate utterances of every label and recognise them again.
 
+    Each utterance is written as a WAV file (:func:`skvae.recipes.write_utterances`,
+    as ``skvae sample`` and the report write them) into a temporary folder
+    and recognised from that file, read back: the count is that of the
+    files, which ``skvae predict`` on them reproduces.
+
     Parameters
     ----------
     bundle : dict
@@ -733,37 +764,37 @@ def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
     random_state : int, default=0
         Seeds one ``numpy.random.Generator`` shared by all labels.
     verbose : int, default=0
-        If > 0, a progress bar on stderr.
+        If > 0, a progress bar on stderr, when stderr is a terminal.
 
     Returns
     -------
     generated : list of dict
         Per label: ``label``, ``rows`` (log-mel), ``waves`` (audio),
-        ``recognised`` (how many the recogniser labels correctly) and ``n``.
+        ``predicted`` (the recogniser's label for each, from its file),
+        ``recognised`` (how many are the requested label) and ``n``.
     """
-    from tqdm.auto import tqdm
+    import tempfile
 
     rng = np.random.default_rng(random_state)
     pipe = bundle["pipeline"]
+    sr = pipe.named_steps["features"].sr
     out = []
     classes = list(bundle["classes"])
-    with tqdm(
-        total=len(classes),
-        desc="generate",
-        unit="label",
-        disable=not verbose,
-        file=sys.stderr,
-    ) as bar:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        _bar(verbose, total=len(classes), desc="generate", unit="label") as bar,
+    ):
         for label in classes:
             rows, waves = recipes.generate_utterances(
                 bundle, label, n_per_class, random_state=rng
             )
-            pred = pipe.predict(list(waves))
+            pred = pipe.predict(recipes.write_utterances(waves, tmp, label, sr))
             out.append(
                 {
                     "label": label,
                     "rows": rows,
                     "waves": waves,
+                    "predicted": pred,
                     "recognised": int(np.sum(pred == label)),
                     "n": int(n_per_class),
                 }

@@ -11,17 +11,20 @@ What ``skvae train`` does, as functions a Python user can call:
   :func:`recognizer_bundle`): the training steps, on feature rows computed
   once (so that the baselines and the generator reuse them).
 - :func:`generate_utterances`: new utterances of a label, as audio;
-  :func:`recognize_files`: labels of audio files, past unreadable ones.
-- :func:`save_recognizer`, :func:`load_recognizer`: the saved model.
+  :func:`write_utterances`: as WAV files; :func:`recognize_files`: labels of
+  audio files, past unreadable ones.
+- :func:`save_recognizer`, :func:`load_recognizer`: the saved model, a file
+  that loads without unpickling anything; :func:`staged_folder`: write a
+  folder's new contents aside and swap them in at once.
 
 Library functions raise standard exceptions (``ValueError``, ``OSError``,
 ``FileNotFoundError``, ``ImportError``); the command line turns them into
 messages and exit codes. torch and librosa are imported by the functions
 that need them.
 
-The saved model (``model.joblib``, a "bundle") is a dict:
+The model (a "bundle") is a dict:
 
-- ``"format"``: ``"skvae-recognizer"``, ``"format_version"``: 1;
+- ``"format"``: ``"skvae-recognizer"``, ``"format_version"``: 2;
 - ``"pipeline"``: the fitted recogniser (steps ``"features"``, ``"vae"``,
   ``"clf"``); it takes audio file paths or waveforms, so
   ``bundle["pipeline"].predict(["a.wav"])`` works on its own;
@@ -36,8 +39,20 @@ The saved model (``model.joblib``, a "bundle") is a dict:
   label's training utterances, the length given to generated audio;
 - ``"metadata"``: a JSON-like dict (data and split used, accuracies, epochs,
   timings, versions, command line).
+
+On disk (``model.skops``, :func:`save_recognizer`) it is a :mod:`skops.io`
+file, which stores objects as data and loads only the types it is told to
+trust, never through :mod:`pickle`: the VAE steps and the generator are kept
+inside it as the bytes of their weights-only files (:func:`skvae.save`:
+safetensors tensors and JSON), the rest as skops objects. Loading trusts
+skops's own default types (Python built-ins, NumPy and SciPy arrays,
+scikit-learn's public estimators) and the few of :data:`TRUSTED_TYPES`, and
+refuses a file holding anything else. Models saved by older skvae versions
+as ``model.joblib`` (pickle) are refused unless ``trust_pickle=True``.
 """
 
+import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -49,10 +64,13 @@ from sklearn.utils.metaestimators import available_if
 from ._version import __version__
 
 __all__ = [
+    "LEGACY_MODEL_FILE",
     "MODEL_FILE",
+    "TRUSTED_TYPES",
     "WEIGHTS_FILE",
     "RecognizerPipeline",
     "can_generate",
+    "check_device",
     "extract_features",
     "fit_generator",
     "fit_recognizer",
@@ -63,14 +81,32 @@ __all__ = [
     "recognize_files",
     "recognizer_bundle",
     "save_recognizer",
+    "staged_folder",
     "train_recognizer",
     "versions",
+    "write_utterances",
 ]
 
 MODEL_FORMAT = "skvae-recognizer"
-MODEL_FORMAT_VERSION = 1
-MODEL_FILE = "model.joblib"
+MODEL_FORMAT_VERSION = 2
+#: the model file ``skvae train`` writes (skops, no pickle)
+MODEL_FILE = "model.skops"
+#: the pickle file of skvae versions before ``model.skops`` (loaded only
+#: with ``trust_pickle=True``)
+LEGACY_MODEL_FILE = "model.joblib"
+#: the recogniser's VAE alone, weights-only (:func:`skvae.save`)
 WEIGHTS_FILE = "model.safetensors"
+#: Types a model file may hold beyond those :mod:`skops.io` trusts by default
+#: (Python built-ins, NumPy and SciPy arrays and scikit-learn's public
+#: estimators); anything else is refused. The VAEs are not among them: they
+#: travel as the bytes of weights-only files.
+TRUSTED_TYPES = (
+    "skvae.recipes.RecognizerPipeline",
+    "skvae.features._spectral.SpeechFeatures",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.calibration._TemperatureScaling",
+)
 _NO_GENERATOR = (
     "'{path}' holds no generator (it was not saved by 'skvae train'), so it "
     "cannot generate"
@@ -195,6 +231,7 @@ def make_recognizer(
     n_mels=40,
     n_frames=32,
     top_db=30.0,
+    level=-20.0,
     max_iter=300,
     cv=5,
     random_state=0,
@@ -204,9 +241,10 @@ def make_recognizer(
 ):
     """The recommended speech recognition pipeline (unfitted).
 
-    ``SpeechFeatures`` (log-mel, ``n_frames`` x ``n_mels``, silence trimmed)
-    -> ``VAETransformer`` (``n_components``-D latent code, early stopping)
-    -> one-vs-rest RBF SVC with calibrated probabilities (temperature
+    ``SpeechFeatures`` (log-mel, ``n_frames`` x ``n_mels``, gain-normalised,
+    silence trimmed, band-limited to its training audio) ->
+    ``VAETransformer`` (``n_components``-D latent code, early stopping) ->
+    one-vs-rest RBF SVC with calibrated probabilities (temperature
     scaling where scikit-learn has it, else sigmoid; the calibration does
     not change the predicted label). Log-mel rather than MFCC so that
     latent codes decode to log-mel rows that
@@ -214,9 +252,14 @@ def make_recognizer(
 
     The pipeline takes audio file paths (any sample rate, resampled to
     ``sr``) or waveforms at ``sr``: ``fit(paths, y, groups=None)``,
-    ``predict(paths, groups=None)``, ``predict_proba``, ``score``. No step of
-    this recogniser uses ``groups`` (speakers); passing them raises
-    ``ValueError`` (see :class:`RecognizerPipeline`).
+    ``predict(paths, groups=None)``, ``predict_proba``, ``score``. The front
+    end brings every utterance to the active RMS level ``level``, so the
+    predictions do not depend on the recording's gain, and learns at ``fit``
+    the bandwidth of the training audio (its lowest sample rate, from the
+    files' headers): wider-band input is band-limited to it, so a recogniser
+    trained on 8 kHz recordings hears 48 kHz ones as it heard its training
+    data. No step of this recogniser uses ``groups`` (speakers); passing them
+    raises ``ValueError`` (see :class:`RecognizerPipeline`).
 
     Parameters
     ----------
@@ -232,6 +275,11 @@ def make_recognizer(
         Frames per utterance (every utterance is resampled in time to this).
     top_db : float or None, default=30.0
         Trim leading and trailing audio this many dB below the peak.
+    level : float or None, default=-20.0
+        Gain normalisation: the active RMS level (dBFS) every utterance is
+        brought to before its features are computed (``SpeechFeatures``'
+        ``level``). None: none, the features then follow the recording's
+        gain (the behaviour of models saved before this parameter).
     max_iter : int, default=300
         Maximum VAE epochs (early stopping usually ends sooner).
     cv : int, default=5
@@ -275,7 +323,9 @@ def make_recognizer(
     steps = [
         (
             "features",
-            _front_end(sr=sr, n_mels=n_mels, n_frames=n_frames, top_db=top_db),
+            _front_end(
+                sr=sr, n_mels=n_mels, n_frames=n_frames, top_db=top_db, level=level
+            ),
         ),
         (
             "vae",
@@ -294,11 +344,17 @@ def make_recognizer(
     return RecognizerPipeline(steps)
 
 
-def _front_end(*, sr, n_mels, n_frames, top_db):
+def _front_end(*, sr, n_mels, n_frames, top_db, level):
     from .features import SpeechFeatures
 
     return SpeechFeatures(
-        kind="logmel", sr=sr, n_mels=n_mels, n_frames=n_frames, top_db=top_db
+        kind="logmel",
+        sr=sr,
+        band_limit=True,
+        n_mels=n_mels,
+        n_frames=n_frames,
+        top_db=top_db,
+        level=level,
     )
 
 
@@ -388,8 +444,32 @@ def make_generator(
 # --------------------------------------------------------------------------
 # training steps
 # --------------------------------------------------------------------------
-def extract_features(features, X, *, n_jobs=1, verbose=0):
+def _take(X, rows):
+    """The utterances ``X[rows]`` (a list, object array or 2-D array)."""
+    import numpy as np
+
+    if isinstance(X, np.ndarray):
+        return X[rows]
+    return [X[i] for i in np.arange(len(X))[rows]]
+
+
+def _bar(verbose, **kwargs):
+    """A tqdm progress bar on stderr when ``verbose`` and stderr is a terminal.
+
+    In a log file (or a CI log) a bar would write a line per redraw.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)
+
+
+def extract_features(features, X, *, train=None, refit=True, n_jobs=1, verbose=0):
     """Feature rows of all utterances, in chunks, with a progress bar.
+
+    The front end (a copy) is fitted on the training utterances first, so
+    that it learns their bandwidth (``training_sr_``) and band-limits the
+    others to it, exactly as the recogniser fitted on the same training
+    audio (:func:`fit_recognizer` with ``audio=X[train]``) will.
 
     Parameters
     ----------
@@ -398,10 +478,17 @@ def extract_features(features, X, *, n_jobs=1, verbose=0):
         ``n_jobs`` is used, ``features`` itself is not changed.
     X : array-like of shape (n_utterances,)
         Audio file paths, or waveforms at ``features.sr``.
+    train : array-like of int or bool, or None, default=None
+        The rows of ``X`` that are training audio, which the front end is
+        fitted on; None: all of ``X``.
+    refit : bool, default=True
+        False: use the front end as it was fitted (e.g. a saved model's,
+        ``bundle["pipeline"]["features"]``), without fitting it again;
+        ``train`` is then ignored.
     n_jobs : int, default=1
         Processes (-1: all cores).
     verbose : int, default=0
-        If > 0, a progress bar on stderr.
+        If > 0, a progress bar on stderr, when stderr is a terminal.
 
     Returns
     -------
@@ -420,18 +507,19 @@ def extract_features(features, X, *, n_jobs=1, verbose=0):
     >>> extract_features(make_recognizer()["features"], waves).shape
     (2, 1280)
     """
-    import os
+    import copy
 
     import numpy as np
     from sklearn.base import clone
-    from tqdm.auto import tqdm
 
-    fe = clone(features).set_params(n_jobs=n_jobs).fit()
+    if refit:
+        fe = clone(features).set_params(n_jobs=n_jobs)
+        fe.fit(X if train is None else _take(X, train))
+    else:
+        fe = copy.deepcopy(features).set_params(n_jobs=n_jobs)
     step = 64 * max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1))
     rows = []
-    with tqdm(
-        total=len(X), desc="features", unit="utt", disable=not verbose, file=sys.stderr
-    ) as bar:
+    with _bar(verbose, total=len(X), desc="features", unit="utt") as bar:
         for start in range(0, len(X), step):
             rows.append(fe.transform(X[start : start + step]))
             bar.update(min(step, len(X) - start))
@@ -452,20 +540,27 @@ def _check_labels(y):
     return counts
 
 
-def fit_recognizer(F, y, *, groups=None, verbose=0, **params):
+def fit_recognizer(F, y, *, audio, groups=None, verbose=0, **params):
     """Fit :func:`make_recognizer` on feature rows computed beforehand.
 
-    The front end is stateless, so fitting the steps after it on its rows
-    gives the same recogniser as fitting the whole pipeline on the audio,
+    The front end is fitted on ``audio`` (it learns the bandwidth of the
+    training audio from the files' headers) and the steps after it on its
+    rows: the same recogniser as fitting the whole pipeline on the audio,
     without extracting the features twice. The calibration uses
     ``min(cv, smallest label count)`` folds.
 
     Parameters
     ----------
     F : ndarray of shape (n_utterances, n_features)
-        Rows of the recogniser's front end (:func:`extract_features`).
+        Rows of the recogniser's front end (:func:`extract_features`, with
+        ``train`` the rows of these utterances).
     y : array-like of shape (n_utterances,)
         Labels; at least two labels, each at least twice.
+    audio : array-like of shape (n_utterances,) or None
+        The training utterances ``F`` was computed from (file paths or
+        waveforms); required, so that it is not forgotten. None fits the
+        front end without audio: it then band-limits nothing, which is only
+        right for rows of a front end fitted without audio too.
     groups : array-like of shape (n_utterances,), default=None
         Speakers, for a recogniser with a step that requests them.
     verbose : int, default=0
@@ -481,7 +576,8 @@ def fit_recognizer(F, y, *, groups=None, verbose=0, **params):
     Raises
     ------
     ValueError
-        A single label, or a label with fewer than two utterances.
+        A single label, a label with fewer than two utterances, or ``audio``
+        of another length than ``F``.
 
     Examples
     --------
@@ -489,16 +585,22 @@ def fit_recognizer(F, y, *, groups=None, verbose=0, **params):
     >>> from skvae.recipes import extract_features, fit_recognizer, make_recognizer
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> F = extract_features(make_recognizer()["features"], digits.data)
-    >>> pipe = fit_recognizer(F, digits.target, n_components=4, max_iter=2)
+    >>> pipe = fit_recognizer(
+    ...     F, digits.target, audio=digits.data, n_components=4, max_iter=2)
     >>> pipe.classes_
     array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
     """
     from sklearn.exceptions import ConvergenceWarning
 
     counts = _check_labels(y)
+    if audio is not None and len(audio) != len(F):
+        raise ValueError(
+            f"audio has {len(audio)} utterances but F has {len(F)} rows: give "
+            "the training utterances the rows were computed from"
+        )
     cv = int(min(params.pop("cv", 5), counts.min()))
     pipe = make_recognizer(cv=cv, verbose=verbose, **params)
-    pipe.named_steps["features"].fit()
+    pipe.named_steps["features"].fit(audio)
     with warnings.catch_warnings():
         # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -603,7 +705,8 @@ def recognizer_bundle(pipeline, F, y, *, generator=None, durations=None):
     ...     extract_features, fit_recognizer, make_recognizer, recognizer_bundle)
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> F = extract_features(make_recognizer()["features"], digits.data)
-    >>> pipe = fit_recognizer(F, digits.target, n_components=4, max_iter=2)
+    >>> pipe = fit_recognizer(
+    ...     F, digits.target, audio=digits.data, n_components=4, max_iter=2)
     >>> recognizer_bundle(pipe, F, digits.target)["latent_means"].shape
     (10, 4)
     """
@@ -636,7 +739,9 @@ _GENERATOR_PARAMS = ("n_components", "hidden_layer_sizes", "max_iter")
 _GENERATOR_PARAMS += ("random_state", "device", "n_threads")
 
 
-def train_recognizer(F, y, *, durations=None, generator=True, verbose=0, **params):
+def train_recognizer(
+    F, y, *, audio, durations=None, generator=True, verbose=0, **params
+):
     """Fit the recogniser and the generator: the training step of ``skvae train``.
 
     :func:`fit_recognizer`, then :func:`fit_generator` with the same latent
@@ -648,6 +753,9 @@ def train_recognizer(F, y, *, durations=None, generator=True, verbose=0, **param
         Front-end rows of the training utterances (:func:`extract_features`).
     y : array-like of shape (n_utterances,)
         Their labels.
+    audio : array-like of shape (n_utterances,) or None
+        The training utterances (file paths or waveforms) the front end
+        learns its bandwidth from (see :func:`fit_recognizer`).
     durations : array-like of shape (n_utterances,) or None, default=None
         Their durations in seconds (``corpus.duration[train]``).
     generator : bool, default=True
@@ -670,7 +778,8 @@ def train_recognizer(F, y, *, durations=None, generator=True, verbose=0, **param
     >>> from skvae.recipes import extract_features, make_recognizer, train_recognizer
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> F = extract_features(make_recognizer()["features"], digits.data)
-    >>> bundle = train_recognizer(F, digits.target, n_components=4, max_iter=2)
+    >>> bundle = train_recognizer(
+    ...     F, digits.target, audio=digits.data, n_components=4, max_iter=2)
     >>> bundle["generator"].n_components, bundle["metadata"]["epochs"]
     (4, 2)
     """
@@ -686,7 +795,7 @@ def train_recognizer(F, y, *, durations=None, generator=True, verbose=0, **param
         f"{len(y):,} utterances ..."
     )
     start = time.perf_counter()
-    pipe = fit_recognizer(F, y, verbose=verbose, **params)
+    pipe = fit_recognizer(F, y, audio=audio, verbose=verbose, **params)
     seconds = time.perf_counter() - start
     vae = pipe.named_steps["vae"]
     stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "max_iter reached"
@@ -704,6 +813,44 @@ def train_recognizer(F, y, *, durations=None, generator=True, verbose=0, **param
         **versions(),
     }
     return bundle
+
+
+def check_device(device):
+    """Check that this machine has a torch device, before training on it.
+
+    Parameters
+    ----------
+    device : str
+        The ``device`` of :func:`make_recognizer`: "cpu", "cuda",
+        "cuda:<index>", "mps" or "auto".
+
+    Returns
+    -------
+    device : str
+        The device it resolves to ("auto" becomes what is available).
+
+    Raises
+    ------
+    ValueError
+        Not a torch device, or one this machine does not have (e.g. "cuda"
+        without CUDA).
+
+    Examples
+    --------
+    >>> from skvae.recipes import check_device
+    >>> check_device("cpu")
+    'cpu'
+    >>> check_device("toaster")
+    Traceback (most recent call last):
+    ...
+    ValueError: device='toaster' is not a valid torch device; ...
+    """
+    from ._training import resolve_device
+
+    try:
+        return str(resolve_device(device))
+    except RuntimeError as exc:  # valid, but not on this machine
+        raise ValueError(str(exc)) from exc
 
 
 def versions():
@@ -856,6 +1003,54 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
     return rows, waves
 
 
+def write_utterances(waves, folder, label, sr, *, start=0):
+    """Write generated utterances as WAV files named ``LABEL_skvae_I.wav``.
+
+    Each is peak-normalised (:func:`skvae.features.write_wav` with
+    ``normalize=True``) and written as 16-bit PCM: what ``skvae sample`` and
+    the report write, and what the generation check reads back to count the
+    utterances the recogniser recognises (so that the count is that of the
+    files, not of the waveforms in memory).
+
+    Parameters
+    ----------
+    waves : sequence of 1-D arrays
+        Waveforms at ``sr`` (:func:`generate_utterances`).
+    folder : str or os.PathLike
+        An existing folder.
+    label : object
+        Their label; its ``str`` starts the file names, so that
+        :func:`skvae.datasets.load_audio_folder` reads it back.
+    sr : int
+        Sample rate.
+    start : int, default=0
+        Number of the first file.
+
+    Returns
+    -------
+    paths : list of str
+        The files written, in the order of ``waves``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from skvae.recipes import write_utterances
+    >>> waves = [np.sin(np.arange(800) / 4.0).astype(np.float32)] * 2
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     paths = write_utterances(waves, tmp, 3, 8000)
+    ...     [p.rsplit("/", 1)[-1] for p in paths]
+    ['3_skvae_0.wav', '3_skvae_1.wav']
+    """
+    from .features import write_wav
+
+    folder = Path(folder)
+    return [
+        write_wav(folder / f"{label}_skvae_{start + i}.wav", w, sr, normalize=True)
+        for i, w in enumerate(waves)
+    ]
+
+
 # --------------------------------------------------------------------------
 # recognising files
 # --------------------------------------------------------------------------
@@ -919,22 +1114,374 @@ def recognize_files(pipeline, paths):
 
 
 # --------------------------------------------------------------------------
+# writing files and folders
+# --------------------------------------------------------------------------
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back until the block ends (main thread, POSIX).
+
+    A Ctrl-C that arrives meanwhile is delivered when the block ends.
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _file_mode(path):
+    """The mode of ``path`` if it exists, else what open() would give it."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _write_atomic(path, data):
+    """Write ``data`` (bytes) to ``path`` through a temporary file beside it.
+
+    The temporary file is flushed to disk and renamed over ``path``
+    (``os.replace``), so ``path`` holds either its old content or all of the
+    new one, never a part; on failure the temporary file is removed.
+    """
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+    )
+    try:
+        if hasattr(os, "fchmod"):  # mkstemp's 0600: give the usual mode instead
+            os.fchmod(fd, _file_mode(path))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _make_folder(path):
+    """Create ``path`` and its missing parents; return those created."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and not p.is_symlink() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    if not p.is_dir():
+        raise NotADirectoryError(f"cannot create the folder '{path}': '{p}' is a file")
+    created = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(folders):
+    for d in reversed(folders):
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only if empty
+
+
+def _swap_in(staging, path, remove):
+    """Move every entry of ``staging`` into ``path``, replacing its namesake."""
+    import shutil
+    import tempfile
+
+    entries = sorted(staging.iterdir(), key=lambda e: (not e.is_dir(), e.name))
+    for e in entries:  # refuse before changing anything
+        target = path / e.name
+        if target.exists() and target.is_dir() != e.is_dir():
+            kind = "folder" if target.is_dir() else "file"
+            raise IsADirectoryError(
+                f"cannot write '{target}': a {kind} of that name is in the way"
+            )
+    new_names = {e.name for e in entries}
+    with _signals_held():
+        trash = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-old-"))
+        try:
+            for name in remove:
+                target = path / name
+                if name not in new_names and (target.exists() or target.is_symlink()):
+                    os.rename(target, trash / name)
+            # folders first, then files in name order: model.skops, the
+            # file that loads the rest, comes last
+            for e in entries:
+                target = path / e.name
+                if e.is_dir() and target.exists():
+                    os.rename(target, trash / e.name)
+                os.replace(e, target)
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                staging.rmdir()
+
+
+@contextlib.contextmanager
+def staged_folder(path, *, remove=()):
+    """Write a folder's new contents aside, then swap them in at once.
+
+    Yields an empty hidden folder inside ``path`` (created with its parents
+    if needed). When the block ends normally, each entry written there
+    replaces the entry of the same name in ``path`` (a file by
+    ``os.replace``; a folder by moving the old one aside, the new one in and
+    deleting the old), with Ctrl-C (SIGINT) and SIGTERM held back meanwhile,
+    and the entries named in ``remove`` are deleted. Entries of ``path`` that
+    the block did not write are left alone. When the block raises (a
+    Ctrl-C included), what it wrote is deleted, ``path`` is left as it was,
+    and folders this function created are removed again.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder (e.g. the ``--out`` of ``skvae train``).
+    remove : sequence of str, default=()
+        Names of entries of ``path`` to delete when the new contents come
+        in (outputs of an earlier run that this one does not replace).
+
+    Yields
+    ------
+    staging : pathlib.Path
+        The folder to write into.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``path``, or one of its parents, is a file.
+    IsADirectoryError
+        A new file would replace a folder, or a new folder a file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from skvae.recipes import staged_folder
+    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> with staged_folder(out) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("new")
+    ...     os.listdir(out)  # nothing visible yet but the hidden folder
+    ['.skvae-partial-...']
+    >>> (out / "a.txt").read_text(), os.listdir(out)
+    ('new', ['a.txt'])
+    """
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"'{path}' is a file, not a folder")
+    for name in remove:
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"remove holds {name!r}: give names of entries of {path}")
+    created = _make_folder(path)
+    try:
+        staging = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-partial-"))
+    except BaseException:
+        _remove_empty(created)
+        raise
+    try:
+        yield staging
+        _swap_in(staging, path, tuple(remove))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)
+        raise
+
+
+# --------------------------------------------------------------------------
 # saving and loading
 # --------------------------------------------------------------------------
-def _model_path(path):
+_PICKLE_REFUSED = (
+    "'{path}' is a pickle (joblib) file, the format of models saved by skvae "
+    "before {file} existed; pickle files can run any code when loaded, so "
+    "they are not loaded by default. Train the model again ('skvae train "
+    "--out DIR' writes DIR/{file}), or, only if you trust this file, load it "
+    "with trust_pickle=True (on the command line: --trust-pickle)"
+)
+
+
+def _model_path(path, *, for_writing=False):
+    """The model file ``path`` names (a file, or a folder holding one)."""
     path = Path(path)
-    return path / MODEL_FILE if path.is_dir() else path
+    if not path.is_dir():
+        return path
+    if for_writing:
+        return path / MODEL_FILE
+    for name in (MODEL_FILE, LEGACY_MODEL_FILE):
+        if (path / name).is_file():
+            return path / name
+    raise FileNotFoundError(
+        f"the folder '{path}' holds no model ({MODEL_FILE}): pass the --out "
+        "folder of 'skvae train' or the model file itself"
+    )
+
+
+def _file_kind(path):
+    """What a file holds, from its first bytes: skops, pickle, safetensors."""
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return "empty"
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "skops"  # a zip archive
+    if len(head) > 8 and head[8:9] == b"{":
+        return "safetensors"  # 8-byte header length, then a JSON header
+    zlib = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda")
+    compressed = (*zlib, b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x5d\x00\x00", b"ZF")
+    if head[:1] == b"\x80" or head.startswith(compressed):
+        return "pickle"  # pickle protocol >= 2, or joblib's compressed pickle
+    if path.suffix in (".joblib", ".pkl", ".pickle"):
+        return "pickle"
+    return "unknown"
+
+
+def _failure_reason(exc):
+    """Why loading failed, in words, never empty."""
+    import zipfile
+
+    text = str(exc).strip()
+    name = type(exc).__name__
+    words = ("truncated", "eof", "ran out of input", "unexpected end")
+    truncated = isinstance(exc, EOFError | zipfile.BadZipFile) or any(
+        w in text.lower() for w in words
+    )
+    detail = f"{name}: {text}" if text else name
+    if truncated:
+        return (
+            f"the file is damaged or truncated ({detail}); was writing it "
+            "interrupted? Train the model again"
+        )
+    return detail
+
+
+def _weights_bytes(estimator):
+    """The bytes of ``skvae.save(estimator, ...)``'s weights-only file."""
+    import tempfile
+
+    from . import save
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return Path(save(estimator, Path(tmp) / "vae.safetensors")).read_bytes()
+
+
+def _from_weights_bytes(data, what, path):
+    import tempfile
+
+    from . import load
+
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "vae.safetensors"
+        file.write_bytes(data)
+        try:
+            return load(file)
+        except (ValueError, OSError) as exc:
+            reason = str(exc).replace(f"'{file}': ", "").replace(str(file), what)
+            raise ValueError(
+                f"cannot load the model '{path}': its {what} is damaged ({reason})"
+            ) from exc
+
+
+_REQUEST_METHODS = ("fit", "partial_fit", "transform", "inverse_transform")
+
+
+def _requests(estimator):
+    """The metadata requests of ``estimator`` that are set: {method: {param: v}}."""
+    routing = estimator.get_metadata_routing()
+    out = {}
+    for method in _REQUEST_METHODS:
+        requests = getattr(routing, method, None)
+        if requests is not None:
+            chosen = {k: v for k, v in requests.requests.items() if v is not None}
+            if chosen:
+                out[method] = chosen
+    return out
+
+
+def _set_requests(estimator, requests):
+    with config_context(enable_metadata_routing=True):
+        for method, chosen in requests.items():
+            getattr(estimator, f"set_{method}_request")(**chosen)
+
+
+def _to_file_content(bundle):
+    """The bundle as skops stores it: the VAEs as weights-only bytes."""
+    from . import VAEClassifier, VAETransformer
+
+    pipe = bundle["pipeline"]
+    steps, weights, requests = [], {}, {}
+    for name, step in pipe.steps:
+        if isinstance(step, VAETransformer | VAEClassifier):
+            weights[name] = _weights_bytes(step)
+            requests[name] = _requests(step)
+            step = "passthrough"  # the weights-only bytes replace it on disk
+        steps.append((name, step))
+    content = {
+        k: v for k, v in bundle.items() if k not in ("pipeline", "generator", "path")
+    }
+    content.update(
+        format=MODEL_FORMAT,
+        format_version=MODEL_FORMAT_VERSION,
+        pipeline=type(pipe)(steps, memory=pipe.memory, verbose=pipe.verbose),
+        step_weights=weights,
+        step_requests=requests,
+    )
+    if bundle.get("generator") is not None:
+        content["generator_weights"] = _weights_bytes(bundle["generator"])
+    return content
+
+
+def _from_file_content(content, path):
+    """The bundle again: the VAEs rebuilt from their weights-only bytes."""
+    pipe = content["pipeline"]
+    weights = content.pop("step_weights", {})
+    requests = content.pop("step_requests", {})
+    steps = list(pipe.steps)
+    for k, (name, _) in enumerate(steps):
+        if name in weights:
+            step = _from_weights_bytes(weights[name], f"'{name}' step", path)
+            _set_requests(step, requests.get(name, {}))
+            steps[k] = (name, step)
+    pipe.steps = steps
+    if "generator_weights" in content:
+        data = content.pop("generator_weights")
+        content["generator"] = _from_weights_bytes(data, "generator", path)
+    return content
 
 
 def save_recognizer(bundle, path):
-    """Save a bundle with joblib, as ``skvae train`` does.
+    """Save a bundle as ``skvae train`` does: one skops file, no pickle.
+
+    The VAE steps and the generator are stored as the bytes of their
+    weights-only files (:func:`skvae.save`), the rest with
+    :func:`skops.io.dumps`; see the module docstring. The file is written
+    atomically: a temporary file beside it, renamed over it when complete.
 
     Parameters
     ----------
     bundle : dict
         From :func:`recognizer_bundle`.
     path : str or os.PathLike
-        The file, or an existing folder (then ``folder/model.joblib``).
+        The file, or an existing folder (then ``folder/model.skops``).
 
     Returns
     -------
@@ -946,40 +1493,78 @@ def save_recognizer(bundle, path):
     load_recognizer : The way back.
     skvae.save : The VAE alone, weights-only (``bundle["pipeline"]["vae"]``).
     """
+    import skops.io
+
+    path = _model_path(path, for_writing=True)
+    return _write_atomic(path, skops.io.dumps(_to_file_content(bundle)))
+
+
+def _load_skops(path):
+    import skops.io
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    try:
+        return skops.io.load(path, trusted=list(TRUSTED_TYPES))
+    except UntrustedTypesFoundException as exc:
+        found = sorted(set(skops.io.get_untrusted_types(file=path)) - {*TRUSTED_TYPES})
+        raise ValueError(
+            f"refusing to load the model '{path}': it holds types skvae does "
+            f"not trust ({', '.join(found)}); a model saved by skvae holds only "
+            "skops's default types and those of skvae.recipes.TRUSTED_TYPES"
+        ) from exc
+    except Exception as exc:  # damaged archive, unknown schema, ...
+        raise ValueError(
+            f"cannot load the model '{path}': {_failure_reason(exc)}"
+        ) from exc
+
+
+def _load_pickle(path):
     import joblib
 
-    path = _model_path(path)
-    joblib.dump(bundle, path)
-    return path
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # any unpickling failure
+        raise ValueError(
+            f"cannot load the model '{path}': {_failure_reason(exc)}"
+        ) from exc
 
 
-def load_recognizer(path, *, require_generator=False):
+def load_recognizer(path, *, require_generator=False, trust_pickle=False):
     """Load a model saved by ``skvae train`` (or :func:`save_recognizer`).
+
+    Never unpickles anything unless ``trust_pickle``: the file is read with
+    :func:`skops.io.load`, trusting only skops's default types and
+    :data:`TRUSTED_TYPES`, and its VAEs with :func:`skvae.load`.
 
     Parameters
     ----------
     path : str or os.PathLike
-        The ``model.joblib`` file, or the folder holding it (the ``--out``
-        folder of ``skvae train``). joblib files can execute code when
-        loaded: load only models you trust.
+        The ``model.skops`` file, or the folder holding it (the ``--out``
+        folder of ``skvae train``).
     require_generator : bool, default=False
         Raise ``ValueError`` if the model cannot generate utterances
         (:func:`can_generate`).
+    trust_pickle : bool, default=False
+        Also load a pickle (joblib) file, such as the ``model.joblib`` of
+        skvae versions before ``model.skops``. Pickle files can run any code
+        when loaded: only for files you trust.
 
     Returns
     -------
     bundle : dict
         See the module docstring, plus ``"path"``, the file loaded. A plain
-        fitted scikit-learn classifier saved with joblib is accepted too,
-        wrapped as ``{"pipeline": ..., "classes": ..., "metadata": {}}`` (it
-        can predict but not generate).
+        fitted scikit-learn classifier saved with :mod:`skops.io` (or,
+        trusted, with joblib) is accepted too, wrapped as ``{"pipeline": ...,
+        "classes": ..., "metadata": {}}`` (it can predict but not generate).
 
     Raises
     ------
     FileNotFoundError
-        No such file.
+        No such file, or a folder without a model.
     ValueError
-        The file cannot be unpickled, holds something else, was saved by a
+        The file is damaged or truncated (the message says so), holds types
+        that are not trusted, is a pickle file without ``trust_pickle``, is
+        not a model (e.g. a weights-only file of a VAE alone), was saved by a
         newer skvae, or cannot generate though ``require_generator``.
 
     Examples
@@ -990,24 +1575,41 @@ def load_recognizer(path, *, require_generator=False):
     ...
     FileNotFoundError: model 'no-such-run' does not exist (...)
     """
-    import joblib
-
     path = _model_path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"model '{path}' does not exist (train one with 'skvae train --out DIR' "
-            "and pass DIR or DIR/model.joblib)"
+            f"and pass DIR or DIR/{MODEL_FILE})"
         )
-    try:
-        obj = joblib.load(path)
-    except Exception as exc:  # any unpickling failure
-        raise ValueError(f"cannot load the model '{path}': {exc}") from exc
+    kind = _file_kind(path)
+    if kind == "skops":
+        obj = _load_skops(path)
+    elif kind == "pickle":
+        if not trust_pickle:
+            raise ValueError(_PICKLE_REFUSED.format(path=path, file=MODEL_FILE))
+        obj = _load_pickle(path)
+    elif kind == "safetensors":
+        raise ValueError(
+            f"'{path}' is the weights-only file of a VAE alone (load it with "
+            f"skvae.load); the recogniser is the {MODEL_FILE} beside it: pass "
+            "that file or its folder"
+        )
+    elif kind == "empty":
+        raise ValueError(
+            f"cannot load the model '{path}': the file is empty; was writing it "
+            "interrupted? Train the model again"
+        )
+    else:
+        raise ValueError(
+            f"cannot load the model '{path}': it is not a model file of skvae "
+            f"(a {MODEL_FILE} skops archive, or a pickle with trust_pickle=True)"
+        )
     if isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT:
         if obj.get("format_version", 0) > MODEL_FORMAT_VERSION:
             raise ValueError(
                 f"'{path}' was saved by a newer skvae; upgrade skvae to use it"
             )
-        bundle = obj
+        bundle = _from_file_content(obj, path) if kind == "skops" else obj
     elif hasattr(obj, "predict_proba") and hasattr(obj, "classes_"):
         bundle = {"pipeline": obj, "classes": obj.classes_, "metadata": {}}
     else:

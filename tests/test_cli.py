@@ -8,9 +8,15 @@ digits x 3 repetitions, written as WAV files) and the model trained on it in
 
 import ast
 import contextlib
+import hashlib
 import io
+import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import joblib
@@ -63,8 +69,13 @@ def trained(corpus, tmp_path_factory):
 
 def test_train_writes_model_weights_and_report(trained):
     out, stdout, stderr = trained
-    assert (out / "model.joblib").is_file()
+    assert (out / "model.skops").is_file()
     assert (out / "model.safetensors").is_file()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "model.safetensors",
+        "model.skops",
+        "report",
+    ]  # and no folder it was written in left behind
     report = out / "report"
     assert (report / "index.html").is_file()
     for name in FIGURES:
@@ -103,7 +114,9 @@ def test_saved_model_bundle(trained):
     vae = skvae.load(out / "model.safetensors")
     X = np.random.RandomState(0).normal(size=(3, vae.n_features_in_))
     np.testing.assert_allclose(vae.transform(X), pipe.named_steps["vae"].transform(X))
-    assert isinstance(joblib.load(out / "model.joblib"), dict)
+    assert zipfile.is_zipfile(out / "model.skops")  # skops, not a pickle
+    # the front end: gain normalisation, and the bandwidth of the training files
+    assert pipe["features"].level == -20.0 and pipe["features"].training_sr_ == 8000
 
 
 def test_train_with_a_held_out_speaker_check(corpus, tmp_path):
@@ -282,20 +295,32 @@ def test_unreadable_audio_in_data_is_a_runtime_error(tmp_path):
         ["train", data, "-q", "--out", tmp_path / "out", "--no-report"]
     )
     assert code == 1
-    assert stderr.startswith(f"skvae: error: {data / '3_ann_0.wav'}: ")
+    # the first unreadable file met (the front end reads the training files'
+    # headers first), with the reason
+    first = re.escape(f"skvae: error: {data}/")
+    assert re.match(first + r"[34]_ann_\d\.wav: not a recognised audio format", stderr)
+    assert len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("command", ["sample", "report"])
-def test_model_without_generator_cannot_generate(command, tmp_path):
+@pytest.mark.parametrize("kind", ["skops", "joblib"])
+def test_model_without_generator_cannot_generate(command, kind, tmp_path):
+    import skops.io
     from sklearn.linear_model import LogisticRegression
 
     X = np.random.RandomState(0).normal(size=(20, 3))
-    model = tmp_path / "plain.joblib"
-    joblib.dump(LogisticRegression().fit(X, np.arange(20) % 2), model)
-    code, _, stderr = run([command, model, "--out", tmp_path / "out"])
+    classifier = LogisticRegression().fit(X, np.arange(20) % 2)
+    model = tmp_path / f"plain.{kind}"
+    if kind == "skops":
+        model.write_bytes(skops.io.dumps(classifier))
+        trust = []
+    else:
+        joblib.dump(classifier, model)
+        trust = ["--trust-pickle"]
+    code, _, stderr = run([command, model, "--out", tmp_path / "out", *trust])
     assert code == 1
-    assert "holds no generator" in stderr and "plain.joblib" in stderr
+    assert "holds no generator" in stderr and f"plain.{kind}" in stderr
 
 
 def _skvae_imports(module):
@@ -363,7 +388,7 @@ def test_train_on_the_generated_keyword(tmp_path):
     assert code == 0, stderr
     assert "generated spoken digits (eSpeak NG): 60 utterances, 3 speakers" in stdout
     assert "generating 60 spoken digits" in stderr  # not -q: information shown
-    assert (tmp_path / "model.joblib").is_file()
+    assert (tmp_path / "model.skops").is_file()
     assert not (tmp_path / "report").exists()
 
 
@@ -380,3 +405,270 @@ def test_train_on_fsdd_quick(fsdd_home, tmp_path):
     assert meta["n_test"] == 300
     assert meta["accuracy"]["VAE (16-D) + SVC"] > 0.8
     assert (tmp_path / "report" / "index.html").is_file()
+
+
+# --------------------------------------------------------------------------
+# Ctrl-C, and outputs written whole or not at all (issue 14, item 1)
+# --------------------------------------------------------------------------
+def _snapshot(folder):
+    """Every entry under folder (hidden ones too) and a hash of each file."""
+    return {
+        str(p.relative_to(folder)): (
+            hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else None
+        )
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture
+def previous_run(trained, tmp_path):
+    """A copy of a finished run, to be overwritten (or not) by the next one."""
+    out = tmp_path / "run"
+    shutil.copytree(trained[0], out)
+    return out, _snapshot(out)
+
+
+def test_ctrl_c_while_training_stops_at_once_and_keeps_the_output(
+    corpus, previous_run, monkeypatch
+):
+    import skvae._training
+    from skvae import recipes
+
+    out, before = previous_run
+    real_epoch = skvae._training.train_one_epoch
+    epochs = []
+
+    def epoch_then_ctrl_c(*args, **kwargs):
+        epochs.append(1)
+        if len(epochs) == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C in the training loop
+        return real_epoch(*args, **kwargs)
+
+    def went_on(*args, **kwargs):
+        raise AssertionError("went on to fit the generator after Ctrl-C")
+
+    monkeypatch.setattr(skvae._training, "train_one_epoch", epoch_then_ctrl_c)
+    monkeypatch.setattr(recipes, "fit_generator", went_on)
+    code, stdout, stderr = run(["train", corpus / "train", "--out", out, *FAST])
+    assert code == 130
+    assert len(epochs) == 2  # stopped in the epoch it was pressed in
+    assert "skvae: interrupted (SIGINT)" in stderr
+    assert "Traceback" not in stderr and "model:" not in stdout
+    assert _snapshot(out) == before
+
+
+class _Killed(Exception):
+    pass
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_interrupted_while_writing_the_output_leaves_it_as_it_was(
+    corpus, previous_run, monkeypatch, name, code
+):
+    import skvae.report
+
+    out, before = previous_run
+    signum = getattr(signal, name)
+    real_report = skvae.report.write_recognizer_report
+
+    def half_written(folder, *args, **kwargs):
+        real_report(folder, *args, **kwargs)
+        (Path(folder) / "index.html").write_text("half written")
+        os.kill(os.getpid(), signum)
+
+    def killed(*args):  # what would happen without the command's handler
+        raise _Killed(name)
+
+    monkeypatch.setattr(skvae.report, "write_recognizer_report", half_written)
+    previous = signal.signal(signal.SIGTERM, killed)
+    try:
+        argv = ["train", corpus / "train", "--out", out, "--no-speaker-eval", *FAST]
+        result = run(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert result[0] == code, result[2]
+    assert f"interrupted ({name})" in result[2]
+    assert _snapshot(out) == before  # neither the model nor the report changed
+
+
+def test_a_new_run_replaces_its_outputs_and_only_those(corpus, previous_run):
+    out, before = previous_run
+    (out / "model.joblib").write_bytes(b"an old pickle model")
+    (out / "my-notes.txt").write_text("mine")
+    argv = ["train", corpus / "train", "--out", out, "-q", "--no-report"]
+    code, _, stderr = run([*argv, "--no-weights", "--no-speaker-eval", *FAST])
+    assert code == 0, stderr
+    # the old report and weights belonged to the old model: removed with it
+    assert sorted(p.name for p in out.iterdir()) == ["model.skops", "my-notes.txt"]
+    assert (out / "my-notes.txt").read_text() == "mine"
+    assert _snapshot(out)["model.skops"] != before["model.skops"]
+
+
+# --------------------------------------------------------------------------
+# model files: no pickle, and errors that say why (items 1 and 2)
+# --------------------------------------------------------------------------
+def test_predict_refuses_a_pickle_model_unless_trusted(trained, corpus, tmp_path):
+    import joblib as jl
+
+    from skvae.recipes import load_recognizer
+
+    old = tmp_path / "old-run"
+    old.mkdir()
+    jl.dump(load_recognizer(trained[0]), old / "model.joblib")  # skvae < model.skops
+    wav = sorted((corpus / "new").glob("*.wav"))[0]
+    code, stdout, stderr = run(["predict", old, wav])
+    assert code == 1 and stdout == ""
+    assert "is a pickle (joblib) file" in stderr and "--trust-pickle" in stderr
+    assert len(stderr.strip().splitlines()) == 1
+    code, stdout, stderr = run(["predict", old, wav, "--trust-pickle"])
+    assert code == 0, stderr
+    assert stdout.startswith(str(wav))
+
+
+def test_a_truncated_model_says_why_it_cannot_be_loaded(trained, corpus, tmp_path):
+    folder = tmp_path / "cut"
+    folder.mkdir()
+    data = (trained[0] / "model.skops").read_bytes()
+    (folder / "model.skops").write_bytes(data[: len(data) // 3])
+    wav = sorted((corpus / "new").glob("*.wav"))[0]
+    code, _, stderr = run(["predict", folder, wav])
+    assert code == 1
+    assert "damaged or truncated" in stderr and "interrupted" in stderr
+
+
+def test_predict_help_says_what_it_trusts():
+    from skvae.recipes import TRUSTED_TYPES
+
+    code, stdout, _ = run(["predict", "--help"])
+    assert code == 0
+    text = " ".join(stdout.split())
+    assert "never with pickle" in text and "--trust-pickle" in text
+    for name in TRUSTED_TYPES:
+        assert name.rsplit(".", 1)[-1] in text, name
+    assert "skvae.recipes.RecognizerPipeline" in text
+    assert "skvae.features._spectral.SpeechFeatures" in text
+
+
+# --------------------------------------------------------------------------
+# errors: one line, a non-zero exit, never a traceback (item 3)
+# --------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def oddities(tmp_path_factory):
+    root = tmp_path_factory.mktemp("odd")
+    (root / "file.txt").write_text("not a folder")
+    (root / "empty").mkdir()
+    os.mkfifo(root / "fifo.wav")
+    return root
+
+
+def _cuda():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+BAD_INVOCATIONS = [
+    # (argv, exit code, part of the message); {model}, {odd}, {wav} filled in
+    (["train", "/nonexistent"], 2, "data folder '/nonexistent' does not exist"),
+    (["train", "{odd}/file.txt"], 2, "must be a folder of audio files"),
+    (["train", "{odd}/empty", "-q"], 1, "no audio files"),
+    (["train", "--device", "toaster"], 2, "not a valid torch device"),
+    (["train", "--seed", "-1"], 2, "expected an integer in [0, 2**32 - 1]"),
+    (["train", "--n-jobs", "0"], 2, "expected a positive integer or -1"),
+    (["train", "--threads", "1000000"], 2, "CPUs of this machine"),
+    (["train", "--n-mels", "many"], 2, "expected a positive integer"),
+    (["train", "--out", "{odd}/file.txt"], 2, "is a file, not a folder"),
+    (["train", "--out", "{odd}/file.txt/sub"], 2, "cannot be created"),
+    (["predict", "{model}/model.safetensors", "{wav}"], 1, "weights-only file"),
+    (["predict", "{model}/report", "{wav}"], 2, "holds no model"),
+    (["predict", "{odd}/file.txt", "{wav}"], 1, "not a model file of skvae"),
+    (["predict", "{model}", "{odd}/fifo.wav"], 1, "FIFO"),
+    (["predict", "{model}", "{odd}/empty"], 1, "is a directory"),
+    (["sample", "{model}", "-n", "100000000", "--digit", "3"], 1, "would need"),
+    (["sample", "{model}", "--temperature", "inf"], 2, "positive finite number"),
+    (["sample", "{model}", "--out", "{odd}/file.txt/sub"], 2, "cannot be created"),
+    (["report", "{model}", "--out", "{odd}/file.txt/x"], 2, "cannot be created"),
+    (["report", "{model}", "/nonexistent"], 2, "does not exist"),
+]
+if not _cuda():
+    BAD_INVOCATIONS.append(
+        (["train", "--device", "cuda"], 2, "CUDA is not available on this machine")
+    )
+
+
+@pytest.mark.parametrize(("argv", "code", "message"), BAD_INVOCATIONS)
+def test_bad_invocations_end_in_one_line(
+    trained, corpus, oddities, argv, code, message
+):
+    wav = sorted((corpus / "new").glob("*.wav"))[0]
+    fill = {"model": trained[0], "odd": oddities, "wav": wav}
+    argv = [a.format(**fill) for a in argv]
+    got, stdout, stderr = run(argv)
+    assert got == code, stderr
+    assert message in " ".join(stderr.split())
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if "error:" in line]
+    assert errors and all(len(e) > len("skvae: error: ") + 10 for e in errors)
+
+
+def test_an_unexpected_error_is_one_line_too(monkeypatch, trained):
+    from skvae import recipes
+
+    def broken(*args, **kwargs):
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(recipes, "recognize_files", broken)
+    code, _, stderr = run(["predict", trained[0], "a.wav"])
+    assert code == 1
+    assert stderr.strip() == (
+        "skvae: error: unexpected KeyError: 'surprise'; run with -v for the traceback"
+    )
+    code, _, stderr = run(["predict", "-v", trained[0], "a.wav"])
+    assert code == 1 and "Traceback" in stderr
+
+
+@pytest.mark.parametrize("command", ["train", "predict", "sample", "report"])
+def test_help_texts_refer_only_to_what_they_say(command):
+    code, stdout, _ = run([command, "--help"])
+    assert code == 0
+    text = " ".join(stdout.split())
+    if "see above" in text or "as described above" in text:
+        # what it points at is in the description above the options
+        assert command == "train"
+        assert "DATA is one of" in text and "Held-out split (--split auto)" in text
+    assert "model.joblib or its folder" not in text  # the old model file
+
+
+# --------------------------------------------------------------------------
+# generated utterances are counted as written (item 4)
+# --------------------------------------------------------------------------
+def _predicted_labels(model, files):
+    code, stdout, stderr = run(["predict", model, *files])
+    assert code == 0, stderr
+    return {line.split("\t")[0]: line.split("\t")[1] for line in stdout.splitlines()}
+
+
+def test_sample_counts_what_predict_says_of_its_files(trained, tmp_path):
+    out = tmp_path / "samples"
+    argv = ["sample", trained[0], "--digit", "3", "-n", "4", "--out", out]
+    code, stdout, stderr = run([*argv, "--seed", 1])
+    assert code == 0, stderr
+    files = stdout.split()
+    heard = _predicted_labels(trained[0], files)
+    k = sum(label == "3" for label in heard.values())
+    assert f"the model recognises {k}/4 of these files" in stderr
+
+
+def test_report_counts_what_predict_says_of_its_files(trained, tmp_path):
+    out = tmp_path / "report"
+    argv = ["report", trained[0], "--out", out, "-q", "--n-check", 2]
+    code, _, stderr = run([*argv, "--report-samples", 2])
+    assert code == 0, stderr
+    html = (out / "index.html").read_text()
+    hit, total = map(
+        int, re.search(r"from their WAV files: (\d+)/(\d+)", html).groups()
+    )
+    wavs = sorted((out / "samples").glob("*.wav"))
+    assert total == len(wavs) == 20  # every generated utterance is linked
+    heard = _predicted_labels(trained[0], wavs)
+    assert hit == sum(heard[str(w)] == w.name.split("_")[0] for w in wavs)

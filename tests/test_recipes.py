@@ -1,7 +1,10 @@
 """skvae.recipes: the recogniser, its groups route, training, generating, files."""
 
+import io
 import pickle
+import sys
 import warnings
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -67,7 +70,9 @@ def bundle(digits, features):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         durations = np.array([len(w) / digits.sr for w in digits.data])
-        return train_recognizer(features, digits.target, durations=durations, **FAST)
+        return train_recognizer(
+            features, digits.target, audio=digits.data, durations=durations, **FAST
+        )
 
 
 def _cmvn():
@@ -224,7 +229,7 @@ def test_extract_features_names_an_unreadable_file(tmp_path):
 
 
 def test_fit_recognizer_equals_fitting_on_the_audio(digits, features):
-    on_rows = fit_recognizer(features, digits.target, cv=2, **FAST)
+    on_rows = fit_recognizer(features, digits.target, audio=digits.data, cv=2, **FAST)
     on_audio = make_recognizer(cv=2, **FAST).fit(digits.data, digits.target)
     np.testing.assert_allclose(
         on_rows.predict_proba(digits.data[:8]), on_audio.predict_proba(digits.data[:8])
@@ -234,10 +239,11 @@ def test_fit_recognizer_equals_fitting_on_the_audio(digits, features):
 
 def test_fit_recognizer_calibrates_with_the_folds_the_labels_allow(digits, features):
     # 6 utterances per digit: cv=5 is kept; 2 per digit: cv becomes 2
-    assert fit_recognizer(features, digits.target, **FAST)["clf"].cv == 5
+    pipe = fit_recognizer(features, digits.target, audio=digits.data, **FAST)
+    assert pipe["clf"].cv == 5
     few = np.r_[np.flatnonzero(digits.index == 0), np.flatnonzero(digits.index == 1)]
     few = few[np.isin(digits.speaker[few], digits.speaker[:1])]
-    pipe = fit_recognizer(features[few], digits.target[few], **FAST)
+    pipe = fit_recognizer(features[few], digits.target[few], audio=None, **FAST)
     assert pipe["clf"].cv == 2
 
 
@@ -251,11 +257,11 @@ def test_fit_recognizer_calibrates_with_the_folds_the_labels_allow(digits, featu
 def test_fit_recognizer_needs_two_utterances_per_label(y, match):
     F = np.random.RandomState(0).normal(size=(len(y), 8))
     with pytest.raises(ValueError, match=match):
-        fit_recognizer(F, y, **FAST)
+        fit_recognizer(F, y, audio=None, **FAST)
 
 
 def test_train_recognizer_bundle(bundle, digits, features):
-    assert bundle["format"] == "skvae-recognizer" and bundle["format_version"] == 1
+    assert bundle["format"] == "skvae-recognizer" and bundle["format_version"] == 2
     np.testing.assert_array_equal(bundle["classes"], np.arange(10))
     assert bundle["latent_means"].shape == (10, 4)
     assert bundle["latent_covs"].shape == (10, 4, 4)
@@ -272,7 +278,7 @@ def test_train_recognizer_bundle(bundle, digits, features):
     assert meta["params"] == FAST and meta["epochs"] == 2
     assert {"skvae_version", "torch_version", "train_seconds"} <= set(meta)
     assert "generator" not in train_recognizer(
-        features, digits.target, generator=False, **FAST
+        features, digits.target, audio=digits.data, generator=False, **FAST
     )
 
 
@@ -319,8 +325,8 @@ def test_generate_errors(bundle):
 # saving, loading, recognising files
 # --------------------------------------------------------------------------
 def test_save_and_load_round_trip(bundle, digits, tmp_path):
-    path = save_recognizer(bundle, tmp_path)  # a folder: folder/model.joblib
-    assert path == tmp_path / "model.joblib"
+    path = save_recognizer(bundle, tmp_path)  # a folder: folder/model.skops
+    assert path == tmp_path / "model.skops"
     for where in (tmp_path, path):
         loaded = load_recognizer(where, require_generator=True)
         assert loaded["path"] == str(path)
@@ -328,33 +334,151 @@ def test_save_and_load_round_trip(bundle, digits, tmp_path):
             loaded["pipeline"].predict_proba(digits.data[:5]),
             bundle["pipeline"].predict_proba(digits.data[:5]),
         )
+    # the generator generates the same utterances, the metadata is kept
+    rows, _ = generate_utterances(loaded, 3, 2, random_state=0)
+    again, _ = generate_utterances(bundle, 3, 2, random_state=0)
+    np.testing.assert_array_equal(rows, again)
+    assert loaded["metadata"] == bundle["metadata"]
+    # the VAE still declines groups, as make_recognizer made it
+    with pytest.raises(ValueError, match="groups were given to fit"):
+        clone(loaded["pipeline"]).fit(digits.data, digits.target, groups=digits.speaker)
 
 
-def test_load_recognizer_raises_standard_exceptions(bundle, tmp_path):
+def test_the_model_file_loads_without_pickle(bundle, digits, tmp_path, monkeypatch):
+    import zipfile
+
+    path = save_recognizer(bundle, tmp_path / "m.skops")
+    assert zipfile.is_zipfile(path)  # a skops archive, not a pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("pickle was used")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    loaded = load_recognizer(path)
+    assert loaded["pipeline"].predict(digits.data[:3]).shape == (3,)
+    assert isinstance(loaded["generator"], type(bundle["generator"]))
+
+
+class _Untrusted:
+    """A type a model file must not hold."""
+
+    def __init__(self):
+        self.payload = 1
+
+
+def test_a_model_file_with_untrusted_types_is_refused(bundle, tmp_path):
+    import skops.io
+
+    from skvae.recipes import TRUSTED_TYPES
+
+    path = tmp_path / "crafted.skops"
+    content = {"format": "skvae-recognizer", "format_version": 2, "x": _Untrusted()}
+    path.write_bytes(skops.io.dumps(content))
+    with pytest.raises(
+        ValueError,
+        match=r"holds types skvae does not trust \(.*"
+        r"test_recipes._Untrusted\)",
+    ):
+        load_recognizer(path)
+    # the trusted types are real classes, where skops will look for them
+    import importlib
+
+    for name in TRUSTED_TYPES:
+        module, _, cls = name.rpartition(".")
+        try:
+            assert isinstance(getattr(importlib.import_module(module), cls), type)
+        except AttributeError:  # sklearn's calibrators differ across versions
+            assert module == "sklearn.calibration", name
+
+
+def test_a_pickle_model_is_refused_unless_trusted(bundle, tmp_path):
+    marker = tmp_path / "code-ran"
+
+    class Payload:  # what a crafted pickle does: run code when loaded
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    folder = tmp_path / "old-run"
+    folder.mkdir()
+    joblib.dump({**bundle, "evil": Payload()}, folder / "model.joblib")
+    with pytest.raises(ValueError, match="is a pickle .* --trust-pickle"):
+        load_recognizer(folder)  # the folder of an old skvae's run
+    assert not marker.exists()
+    # explicitly trusted: loaded (and the code runs, as pickle does)
+    old = load_recognizer(folder, trust_pickle=True)
+    assert old["path"] == str(folder / "model.joblib") and marker.exists()
+
+
+def test_load_recognizer_says_why_it_cannot_load(bundle, tmp_path):
+    import skops.io
+
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_recognizer(tmp_path / "nothing")
-    garbage = tmp_path / "garbage.joblib"
-    garbage.write_bytes(b"\x00not a pickle")
-    with pytest.raises(ValueError, match="cannot load the model"):
-        load_recognizer(garbage)
-    other = tmp_path / "other.joblib"
-    joblib.dump({"some": "dict"}, other)
+    empty_folder = tmp_path / "report"
+    empty_folder.mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no model"):
+        load_recognizer(empty_folder)
+    whole = save_recognizer(bundle, tmp_path / "whole.skops")
+    data = whole.read_bytes()
+    for name, content, match in [
+        ("truncated.skops", data[: len(data) // 2], "damaged or truncated"),
+        ("empty.skops", b"", "the file is empty"),
+        ("garbage.skops", b"\x00not a model at all", "not a model file of skvae"),
+    ]:
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(ValueError, match=f"'{tmp_path / name}': .*{match}"):
+            load_recognizer(tmp_path / name)
+    weights = tmp_path / "model.safetensors"
+    bundle["generator"].save(weights)
+    with pytest.raises(ValueError, match="weights-only file of a VAE alone"):
+        load_recognizer(weights)
+    other = tmp_path / "other.skops"
+    other.write_bytes(skops.io.dumps({"some": "dict"}))
     with pytest.raises(ValueError, match="is not a model saved by 'skvae train'"):
         load_recognizer(other)
-    newer = tmp_path / "newer.joblib"
-    joblib.dump({**bundle, "format_version": 99}, newer)
+    newer = tmp_path / "newer.skops"
+    newer.write_bytes(
+        skops.io.dumps({"format": "skvae-recognizer", "format_version": 99})
+    )
     with pytest.raises(ValueError, match="saved by a newer skvae"):
         load_recognizer(newer)
+    truncated_pickle = tmp_path / "truncated.joblib"
+    joblib.dump(bundle, truncated_pickle)
+    truncated_pickle.write_bytes(truncated_pickle.read_bytes()[:5000])
+    with pytest.raises(ValueError, match="damaged or truncated"):
+        load_recognizer(truncated_pickle, trust_pickle=True)
+
+
+def test_save_recognizer_is_atomic(bundle, tmp_path, monkeypatch):
+    import skops.io
+
+    path = save_recognizer(bundle, tmp_path)
+    before = path.read_bytes()
+
+    def interrupted(obj, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skops.io, "dumps", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_recognizer(bundle, tmp_path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.skops"]
 
 
 def test_load_recognizer_wraps_a_plain_classifier(tmp_path):
+    import skops.io
+
     X, y, _ = _toy()
-    path = tmp_path / "lr.joblib"
-    joblib.dump(LogisticRegression().fit(X, y), path)
+    path = tmp_path / "lr.skops"
+    path.write_bytes(skops.io.dumps(LogisticRegression().fit(X, y)))
     loaded = load_recognizer(path)
     assert loaded["metadata"] == {} and list(loaded["classes"]) == [0, 1]
     with pytest.raises(ValueError, match="holds no generator"):
         load_recognizer(path, require_generator=True)
+    pickled = tmp_path / "lr.joblib"
+    joblib.dump(LogisticRegression().fit(X, y), pickled)
+    assert list(load_recognizer(pickled, trust_pickle=True)["classes"]) == [0, 1]
 
 
 def test_recognize_files_goes_on_past_unreadable_ones(bundle, digits, tmp_path):
@@ -371,3 +495,171 @@ def test_recognize_files_goes_on_past_unreadable_ones(bundle, digits, tmp_path):
     np.testing.assert_array_equal(res.classes, bundle["classes"])
     empty = recognize_files(bundle["pipeline"], [bad])
     assert empty.files == [] and empty.proba.shape == (0, 10)
+
+
+# --------------------------------------------------------------------------
+# recording level and bandwidth (issue 14, items 2 and 4)
+# --------------------------------------------------------------------------
+def test_predictions_do_not_depend_on_the_recording_level(bundle, digits):
+    pipe = bundle["pipeline"]
+    assert pipe["features"].level == -20.0  # make_recognizer's default
+    waves = [np.asarray(w, dtype=np.float32) for w in digits.data]
+    quiet = [0.1 * w for w in waves]  # -20 dB
+    peak = [w / np.abs(w).max() for w in waves]  # peak-normalised
+    fe = pipe["features"]
+    np.testing.assert_allclose(fe.transform(quiet), fe.transform(waves), atol=1e-3)
+    np.testing.assert_allclose(fe.transform(peak), fe.transform(waves), atol=1e-3)
+    expected = pipe.predict(waves)
+    np.testing.assert_array_equal(pipe.predict(quiet), expected)
+    np.testing.assert_array_equal(pipe.predict(peak), expected)
+
+
+def _wideband_copies(files, folder, seed=0):
+    """48 kHz copies of files with hiss above 4.5 kHz (what a wideband
+    microphone adds), and 8 kHz copies of those."""
+    from skvae.features import load_audio
+
+    rng = np.random.RandomState(seed)
+    wide, narrow = [], []
+    for f in files:
+        y, sr = load_audio(f, sr=48000)
+        spec = np.fft.rfft(rng.standard_normal(y.size))
+        spec[np.fft.rfftfreq(y.size, 1 / sr) < 4500] = 0
+        hiss = np.fft.irfft(spec, y.size)
+        y = y + hiss * 0.5 * np.sqrt(np.mean(y**2) / np.mean(hiss**2))
+        wide.append(write_wav(folder / f"48k_{Path(f).name}", y, sr))
+        y8, sr8 = load_audio(wide[-1], sr=8000)
+        narrow.append(write_wav(folder / f"8k_{Path(f).name}", y8, sr8))
+    return wide, narrow
+
+
+def test_trained_on_8khz_audio_it_hears_48khz_copies_alike(digits, tmp_path):
+    files = np.asarray(digits.filenames, dtype=object)
+    train = digits.speaker != digits.speaker[-1]  # the last speaker is new
+    params = dict(FAST, sr=16000)  # analysed at 16 kHz: room above 4 kHz
+    F = extract_features(make_recognizer(**params)["features"], files, train=train)
+    pipe = fit_recognizer(
+        F[train], digits.target[train], audio=files[train], cv=2, **params
+    )
+    assert pipe["features"].training_sr_ == 8000  # learned from the 8 kHz files
+    np.testing.assert_allclose(pipe["features"].transform(files[~train]), F[~train])
+    wide, narrow = _wideband_copies(files[~train], tmp_path)
+    with pytest.warns(UserWarning, match="band-limited to 4000 Hz"):
+        at_48k = pipe.predict(wide)
+    np.testing.assert_array_equal(at_48k, pipe.predict(narrow))
+
+
+def test_extract_features_fits_the_front_end_on_the_training_rows(digits, tmp_path):
+    from skvae.features import SpeechFeatures, load_audio
+
+    y, sr = load_audio(digits.filenames[0], sr=16000)
+    wide = write_wav(tmp_path / "wide.wav", y, sr)
+    files = [wide, *digits.filenames[:3]]
+    fe = make_recognizer(**dict(FAST, sr=16000))["features"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the 16 kHz file is limited
+        F = extract_features(fe, files, train=[1, 2, 3])
+        limited = SpeechFeatures(**fe.get_params()).fit(files[1:]).transform([wide])
+    np.testing.assert_array_equal(F[0], limited[0])
+    alone = extract_features(fe, [wide])  # fitted on 16 kHz audio: no limit
+    np.testing.assert_array_equal(alone[0], fe.fit().transform([wide])[0])
+    assert not np.allclose(alone[0], F[0])
+
+
+# --------------------------------------------------------------------------
+# progress bars, devices, writing files and folders
+# --------------------------------------------------------------------------
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bars_only_on_a_terminal(monkeypatch, capsys):
+    waves = [np.sin(np.arange(2000) / 3.0).astype(np.float32)] * 3
+    fe = make_recognizer(**FAST)["features"]
+    extract_features(fe, waves, verbose=1)
+    assert capsys.readouterr().err == ""  # a log: no bar redraws
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    extract_features(fe, waves, verbose=1)
+    assert "features" in terminal.getvalue()
+
+
+def test_check_device():
+    import torch
+
+    from skvae.recipes import check_device
+
+    assert check_device("cpu") == "cpu"
+    assert check_device("auto") in ("cpu", "cuda", "mps")
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        check_device("toaster")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            check_device("cuda")
+
+
+def test_write_utterances_as_read_back(tmp_path):
+    from skvae.features import load_audio
+    from skvae.recipes import write_utterances
+
+    waves = [0.01 * np.sin(np.arange(800) / 3.0), np.zeros(400)]
+    paths = write_utterances(waves, tmp_path, "three", 8000, start=4)
+    assert [Path(p).name for p in paths] == ["three_skvae_4.wav", "three_skvae_5.wav"]
+    y, sr = load_audio(paths[0])
+    assert sr == 8000 and abs(np.abs(y).max() - 0.99) < 1e-3  # peak-normalised
+
+
+def _listing(folder):
+    return {
+        str(p.relative_to(folder)): p.read_text() if p.is_file() else None
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def _write_in(folder, files, error=None):
+    from skvae.recipes import staged_folder
+
+    with staged_folder(folder) as tmp:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+        if error is not None:
+            raise error
+
+
+def test_staged_folder_swaps_everything_in_or_nothing(tmp_path):
+    from skvae.recipes import staged_folder
+
+    out = tmp_path / "run"
+    (out / "report").mkdir(parents=True)
+    for name, text in [
+        ("model.skops", "old"),
+        ("model.joblib", "older"),
+        ("notes.txt", "mine"),
+        ("report/index.html", "old"),
+        ("report/old.png", "old"),
+    ]:
+        (out / name).write_text(text)
+    before = _listing(out)
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C while writing
+        _write_in(out, {"model.skops": "new"}, KeyboardInterrupt)
+    assert _listing(out) == before
+    with staged_folder(out, remove=["model.joblib"]) as tmp:
+        (tmp / "model.skops").write_text("new")
+        (tmp / "report").mkdir()
+        (tmp / "report" / "index.html").write_text("new")
+    assert _listing(out) == {
+        "model.skops": "new",
+        "notes.txt": "mine",  # not ours: left alone
+        "report": None,
+        "report/index.html": "new",  # the whole folder replaced
+    }
+    # a folder created for a run that fails is not left behind
+    with pytest.raises(RuntimeError):
+        _write_in(tmp_path / "a" / "b", {"x": "y"}, RuntimeError)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    with pytest.raises(NotADirectoryError, match="is a file"):
+        _write_in(out / "notes.txt", {})
+    with pytest.raises(IsADirectoryError, match="in the way"):
+        _write_in(out, {"report": "a file where a folder is"})
+    assert _listing(out)["report/index.html"] == "new"

@@ -99,3 +99,51 @@ def test_importing_the_report_imports_neither_torch_nor_librosa():
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_each_audio_player_and_its_link_are_one_figure(tmp_path):
+    """Players wrap as units: a link never sits beside another's player."""
+    from html.parser import HTMLParser
+
+    content = _content()
+    for g in content["generated"]:
+        g["wavs"] = [f"samples/{g['label']}_skvae_{i}.wav" for i in range(4)]
+        g["heard_as"] = [g["label"], 7, g["label"], g["label"]]
+    html = report.write_report(tmp_path, content).read_text(encoding="utf-8")
+
+    class Figures(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.figures, self.current = [], None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "figure" and attrs.get("class") == "wav":
+                self.current = []
+            elif self.current is not None and tag in ("audio", "a"):
+                self.current.append((tag, attrs.get("src") or attrs.get("href")))
+
+        def handle_endtag(self, tag):
+            if tag == "figure" and self.current is not None:
+                self.figures.append(self.current)
+                self.current = None
+
+    parser = Figures()
+    parser.feed(html)
+    assert len(parser.figures) == 3 * 4
+    for figure in parser.figures:  # one player and the link to its own file
+        (tag1, src), (tag2, href) = figure
+        assert (tag1, tag2) == ("audio", "a") and src == href
+    assert "figure.wav { display: inline-block" in html
+    assert "2_skvae_1.wav</a> (heard as 7)" in html
+
+
+def test_generated_caption_describes_the_generator(tmp_path):
+    html = report.write_report(tmp_path / "a", _content()).read_text()
+    assert "conditional VAE (VAEClassifier)" in html
+    assert "Gaussian fitted to each label" not in html
+    content = _content()
+    content["captions"] = {"generated.png": report.GAUSSIAN_SAMPLER_CAPTION}
+    html = report.write_report(tmp_path / "b", content).read_text()
+    assert "Gaussian fitted to each label" in html
+    assert "conditional VAE (VAEClassifier)" not in html
