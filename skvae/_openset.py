@@ -130,8 +130,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
       (``predict_proba``; else the largest ``decision_function`` value, or
       its absolute value for two classes).
     - ``"combined"``: the sum of the two, each first standardised on the
-      held-out known rows (minus its median, divided by the distance from
-      its 5 % quantile to its median), so each weighs the same.
+      held-out known rows (minus its mean, divided by its standard
+      deviation), so each weighs the same.
     - ``"auto"`` (default): ``"combined"`` when the estimator has a density
       model, else ``"confidence"``. Measured on the Free Spoken Digit
       Dataset (``benchmarks/bench_openset.py``), the combined score
@@ -652,7 +652,7 @@ def _confidence(estimator, X, params):
 
 
 def _standardisation(raw, method):
-    """Location and scale of each score part on the held-out known rows."""
+    """Mean and standard deviation of each score part on the held-out rows."""
     n_parts = raw.shape[1]
     if method != "combined":
         return np.zeros(n_parts), np.ones(n_parts)
@@ -665,11 +665,9 @@ def _standardisation(raw, method):
                 "every held-out score is infinite or NaN: the estimator's "
                 "scores cannot set a threshold."
             )
-        loc[j] = np.median(col)
-        spread = loc[j] - np.quantile(col, 0.05)
-        if not spread > 0:
-            spread = np.std(col)
-        scale[j] = spread if spread > 0 else 1.0
+        loc[j] = np.mean(col)
+        spread = np.std(col)
+        scale[j] = spread if spread > 0 else 1.0  # a constant part adds nothing
     return loc, scale
 
 

@@ -213,7 +213,7 @@ def test_score_method_auto_resolves():
     combined = RejectOptionClassifier(_pca_lr()).fit(X, y)
     assert combined.score_location_.shape == combined.score_scale_.shape == (2,)
     assert np.all(combined.score_scale_ > 0)
-    # each part, standardised, is -1 at its own 5 % quantile: both count
+    # the sum of the two parts, each standardised on the held-out rows
     lik = RejectOptionClassifier(_pca_lr(), score_method="likelihood").fit(X, y)
     conf = RejectOptionClassifier(_pca_lr(), score_method="confidence").fit(X, y)
     s = combined.score_samples(X)
