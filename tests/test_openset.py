@@ -419,6 +419,26 @@ def test_pickle_round_trip(spoken, word_recogniser, tmp_path):
         assert back.threshold_ == word_recogniser.threshold_
 
 
+def test_skops_round_trip():
+    """Like the recogniser's model file (skops, no pickle): the wrapper is
+    one more type to trust; scikit-learn steps need nothing more."""
+    import skops.io
+
+    rng = np.random.RandomState(12)
+    X, y = _blobs(50, [-4, 4], rng)
+    y = np.where(y == 0, "yes", "no")
+    rej = RejectOptionClassifier(_pca_lr(), random_state=0).fit(X, y)
+    data = skops.io.dumps(rej)
+    assert skops.io.get_untrusted_types(data=data) == [
+        "skvae._openset.RejectOptionClassifier"
+    ]
+    back = skops.io.loads(data, trusted=["skvae._openset.RejectOptionClassifier"])
+    X_new = np.vstack([X[:5], X[:2] + 50])
+    assert_array_equal(back.predict(X_new), rej.predict(X_new))
+    assert back.predict(X_new)[-1] == "<unknown>"
+    assert_array_equal(back.score_samples(X_new), rej.score_samples(X_new))
+
+
 def test_weights_only_files_hold_the_vae_not_the_wrapper(word_recogniser, tmp_path):
     """skvae.save writes torch models only; the wrapper's other parts (the
     threshold, the classifier) need pickle, so save refuses it clearly."""
