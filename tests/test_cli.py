@@ -672,3 +672,29 @@ def test_report_counts_what_predict_says_of_its_files(trained, tmp_path):
     assert total == len(wavs) == 20  # every generated utterance is linked
     heard = _predicted_labels(trained[0], wavs)
     assert hit == sum(heard[str(w)] == w.name.split("_")[0] for w in wavs)
+
+
+def test_sample_and_report_on_a_model_saved_before_level_and_band_limit(
+    trained, tmp_path
+):
+    """A model.joblib of an skvae whose SpeechFeatures had neither
+    ``band_limit`` nor ``level`` (item 5): loaded with --trust-pickle, it
+    samples and reports again."""
+    import joblib as jl
+
+    from skvae.recipes import load_recognizer
+
+    bundle = load_recognizer(trained[0])
+    del bundle["path"]
+    for key in ("band_limit", "level", "training_sr_"):
+        del bundle["pipeline"]["features"].__dict__[key]
+    old = tmp_path / "old-run"
+    old.mkdir()
+    jl.dump(bundle, old / "model.joblib")
+    argv = ["sample", old, "--digit", "3", "-n", "1", "--out", tmp_path / "s"]
+    code, _, stderr = run([*argv, "--trust-pickle"])
+    assert code == 0, stderr
+    argv = ["report", old, "--out", tmp_path / "r", "-q", "--n-check", 1]
+    code, _, stderr = run([*argv, "--report-samples", 1, "--trust-pickle"])
+    assert code == 0, stderr
+    assert (tmp_path / "r" / "index.html").is_file()
