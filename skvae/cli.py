@@ -319,12 +319,8 @@ def _cmd_train(args, console):
         model_file=str(model_path),
     )
     _print_summary(console, evaluation, split, speaker_eval)
-    # outputs of an earlier run into OUT that this one does not replace
-    stale = [recipes.LEGACY_MODEL_FILE]
-    stale += [] if args.weights else [recipes.WEIGHTS_FILE]
-    stale += [] if args.report else ["report"]
     console.info("writing the model" + (" and the report ..." if args.report else ""))
-    with recipes.staged_folder(out, remove=stale) as tmp:
+    with recipes.staged_folder(out) as tmp:
         recipes.save_recognizer(bundle, tmp)
         if args.weights:
             save(bundle["pipeline"].named_steps["vae"], tmp / recipes.WEIGHTS_FILE)
@@ -338,6 +334,14 @@ def _cmd_train(args, console):
         )
     if args.report:
         console.result(f"report: {out / 'report' / 'index.html'}")
+    # an earlier run's outputs that this one did not replace (not deleted:
+    # OUT may be any folder, and the files someone else's)
+    stale = [recipes.LEGACY_MODEL_FILE]
+    stale += [] if args.weights else [recipes.WEIGHTS_FILE]
+    stale += [] if args.report else ["report"]
+    for name in stale:
+        if (out / name).exists():
+            console.info(f"note: {out / name} is from an earlier run, not this one")
     console.result(f"done in {time.perf_counter() - start:.0f} s")
     return EXIT_OK
 
@@ -519,8 +523,8 @@ uses, in a format that loads without pickle), OUT/model.safetensors (the
 VAE alone, weights-only) and OUT/report/index.html with its PNGs and
 samples/*.wav. They are written aside and swapped into OUT at the end: a
 run that fails or is interrupted (Ctrl-C stops it, exit 130) leaves OUT as
-it was. Other files in OUT are left alone; an old OUT/model.joblib is
-removed.
+it was. Other files in OUT are left alone (an earlier run's files that
+this one does not rewrite are named in a note).
 """
 
 _TRAIN_EPILOG = """\

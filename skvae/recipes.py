@@ -1203,20 +1203,43 @@ def _remove_empty(folders):
             d.rmdir()  # only if empty
 
 
-def _swap_in(staging, path, remove):
-    """Move every entry of ``staging`` into ``path``, replacing its namesake."""
-    import shutil
-    import tempfile
+def _entries(folder):
+    # folders first, then files in name order: model.skops, the file that
+    # loads the rest, comes after model.safetensors
+    return sorted(folder.iterdir(), key=lambda e: (not e.is_dir(), e.name))
 
-    entries = sorted(staging.iterdir(), key=lambda e: (not e.is_dir(), e.name))
-    for e in entries:  # refuse before changing anything
-        target = path / e.name
+
+def _check_merge(src, dst):
+    """Refuse, before anything changes, a file that would replace a folder."""
+    for e in _entries(src):
+        target = dst / e.name
         if target.exists() and target.is_dir() != e.is_dir():
             kind = "folder" if target.is_dir() else "file"
             raise IsADirectoryError(
                 f"cannot write '{target}': a {kind} of that name is in the way"
             )
-    new_names = {e.name for e in entries}
+        if e.is_dir() and target.is_dir():
+            _check_merge(e, target)
+
+
+def _merge(src, dst):
+    """Move the files of ``src`` into ``dst`` (recursively), replacing
+    their namesakes with ``os.replace``; other files of ``dst`` stay."""
+    for e in _entries(src):
+        target = dst / e.name
+        if e.is_dir() and target.is_dir():
+            _merge(e, target)
+        else:
+            os.replace(e, target)
+
+
+def _swap_in(staging, path, remove):
+    """Move everything written in ``staging`` into ``path``; delete ``remove``."""
+    import shutil
+    import tempfile
+
+    _check_merge(staging, path)
+    new_names = {e.name for e in staging.iterdir()}
     with _signals_held():
         trash = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-old-"))
         try:
@@ -1224,17 +1247,10 @@ def _swap_in(staging, path, remove):
                 target = path / name
                 if name not in new_names and (target.exists() or target.is_symlink()):
                     os.rename(target, trash / name)
-            # folders first, then files in name order: model.skops, the
-            # file that loads the rest, comes last
-            for e in entries:
-                target = path / e.name
-                if e.is_dir() and target.exists():
-                    os.rename(target, trash / e.name)
-                os.replace(e, target)
+            _merge(staging, path)
         finally:
             shutil.rmtree(trash, ignore_errors=True)
-            with contextlib.suppress(OSError):
-                staging.rmdir()
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -1242,12 +1258,12 @@ def staged_folder(path, *, remove=()):
     """Write a folder's new contents aside, then swap them in at once.
 
     Yields an empty hidden folder inside ``path`` (created with its parents
-    if needed). When the block ends normally, each entry written there
-    replaces the entry of the same name in ``path`` (a file by
-    ``os.replace``; a folder by moving the old one aside, the new one in and
-    deleting the old), with Ctrl-C (SIGINT) and SIGTERM held back meanwhile,
-    and the entries named in ``remove`` are deleted. Entries of ``path`` that
-    the block did not write are left alone. When the block raises (a
+    if needed). When the block ends normally, each file written there
+    replaces the file of the same name in ``path`` (``os.replace``, in
+    sub-folders too), with Ctrl-C (SIGINT) and SIGTERM held back meanwhile,
+    and the entries named in ``remove`` are deleted. Files of ``path`` that
+    the block did not write are left alone (``path`` may be any folder,
+    holding files that are not the caller's). When the block raises (a
     Ctrl-C included), what it wrote is deleted, ``path`` is left as it was,
     and folders this function created are removed again.
 

@@ -495,13 +495,20 @@ def test_a_new_run_replaces_its_outputs_and_only_those(corpus, previous_run):
     out, before = previous_run
     (out / "model.joblib").write_bytes(b"an old pickle model")
     (out / "my-notes.txt").write_text("mine")
-    argv = ["train", corpus / "train", "--out", out, "-q", "--no-report"]
-    code, _, stderr = run([*argv, "--no-weights", "--no-speaker-eval", *FAST])
+    argv = ["train", corpus / "train", "--out", out, "--no-report", "--no-weights"]
+    code, _, stderr = run([*argv, "--no-speaker-eval", *FAST])
     assert code == 0, stderr
-    # the old report and weights belonged to the old model: removed with it
-    assert sorted(p.name for p in out.iterdir()) == ["model.skops", "my-notes.txt"]
+    after = _snapshot(out)
+    assert after["model.skops"] != before["model.skops"]  # replaced
+    # nothing else is touched: OUT may be any folder; stale outputs are named
+    assert {k: v for k, v in after.items() if k != "model.skops"} == {
+        **{k: v for k, v in before.items() if k != "model.skops"},
+        "model.joblib": after["model.joblib"],
+        "my-notes.txt": after["my-notes.txt"],
+    }
     assert (out / "my-notes.txt").read_text() == "mine"
-    assert _snapshot(out)["model.skops"] != before["model.skops"]
+    for name in ("model.joblib", "model.safetensors", "report"):
+        assert f"note: {out / name} is from an earlier run, not this one" in stderr
 
 
 # --------------------------------------------------------------------------

@@ -650,9 +650,10 @@ def test_staged_folder_swaps_everything_in_or_nothing(tmp_path):
         (tmp / "report" / "index.html").write_text("new")
     assert _listing(out) == {
         "model.skops": "new",
-        "notes.txt": "mine",  # not ours: left alone
+        "notes.txt": "mine",  # not written: left alone
         "report": None,
-        "report/index.html": "new",  # the whole folder replaced
+        "report/index.html": "new",  # replaced
+        "report/old.png": "old",  # not written: left alone
     }
     # a folder created for a run that fails is not left behind
     with pytest.raises(RuntimeError):
