@@ -215,6 +215,7 @@ def _evaluate(args, console, bundle, corpus, F, train, test, seed):
         train,
         test,
         speaker=corpus.speaker,
+        audio=corpus.data,
         random_state=seed,
         n_check=args.n_check,
         verbose=console.bars,
@@ -276,6 +277,9 @@ def _cmd_train(args, console):
         "device": args.device,
         "n_threads": args.threads,
     }
+    reject = {}
+    if args.reject:
+        reject = {"reject": True, "target_false_rejection": args.false_rejection}
     features = recipes.make_recognizer(**params).named_steps["features"]
     train, test, split, F = _split_and_extract(
         args,
@@ -294,6 +298,7 @@ def _cmd_train(args, console):
         durations=corpus.duration[train],
         verbose=console.bars,
         **params,
+        **reject,
     )
     console.detail(f"generator: {bundle['generator'].n_iter_} epochs")
     speaker_eval = None
@@ -304,6 +309,7 @@ def _cmd_train(args, console):
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 
     model_path = out / recipes.MODEL_FILE
+    open_set = evaluation.get("open_set")
     bundle["metadata"].update(
         data=corpus.spec,
         data_name=corpus.name,
@@ -312,6 +318,13 @@ def _cmd_train(args, console):
         accuracy=evaluation["accuracy"],
         speaker_eval=speaker_eval,
         generated_recognised=list(generated_rate(evaluation["generated"])),
+        open_set=None
+        if open_set is None
+        else {
+            k: open_set[k]
+            for k in ("target", "threshold", "known_kept", "accuracy_kept")
+        }
+        | {"rejected": open_set["rejected"]},
         n_train=int(len(train)),
         n_test=int(len(test)),
         command=args.command_line,
@@ -323,7 +336,8 @@ def _cmd_train(args, console):
     with recipes.staged_folder(out) as tmp:
         recipes.save_recognizer(bundle, tmp)
         if args.weights:
-            save(bundle["pipeline"].named_steps["vae"], tmp / recipes.WEIGHTS_FILE)
+            vae = recipes.recognizer_pipeline(bundle["pipeline"]).named_steps["vae"]
+            save(vae, tmp / recipes.WEIGHTS_FILE)
         if args.report:
             _write_report(args, tmp / "report", bundle, corpus, evaluation, split)
     console.result(f"model: {model_path}")
@@ -347,6 +361,7 @@ def _cmd_train(args, console):
 
 
 def _cmd_report(args, console):
+    from . import recipes
     from .recipes import staged_folder
 
     start = time.perf_counter()
@@ -365,7 +380,7 @@ def _cmd_report(args, console):
         args,
         console,
         corpus,
-        bundle["pipeline"].named_steps["features"],
+        recipes.recognizer_pipeline(bundle["pipeline"]).named_steps["features"],
         how=args.split if args.split != "auto" else recorded.get("kind", "auto"),
         test_size=recorded.get("test_size", args.test_size),
         seed=seed,
@@ -391,12 +406,21 @@ def _cmd_predict(args, console):
     for path, reason in res.errors:
         console.error(f"{path}: {reason}")
     top = min(3 if console.verbose else 1, len(res.classes))
-    for path, p in zip(res.files, res.proba):
+    for i, (path, p) in enumerate(zip(res.files, res.proba)):
         order = np.argsort(p)[::-1][:top]
-        line = f"{path}\t{res.classes[order[0]]}\t{p[order[0]]:.3f}"
+        # the label (the reject label for a word the model does not know),
+        # then the probability of the likeliest known label
+        line = f"{path}\t{res.labels[i]}\t{p[order[0]]:.3f}"
+        if res.scores is not None:
+            line += f"\tscore {res.scores[i]:.2f}"
         if top > 1:
             line += "\t" + "  ".join(f"{res.classes[j]}:{p[j]:.3f}" for j in order)
         console.result(line)
+    if res.scores is not None:
+        console.detail(
+            f"threshold {res.threshold:.2f}: files scoring below it are answered "
+            f"{res.reject_label} (not a word this model knows)"
+        )
     if res.errors:
         n = len(res.errors) + len(res.files)
         console.error(f"{len(res.errors)} of {n} files could not be read")
@@ -415,14 +439,15 @@ def _label_of(bundle, text):
 def _cmd_sample(args, console):
     import numpy as np
 
+    from . import recipes
     from .recipes import generate_utterances, staged_folder, write_utterances
 
     out = _check_out(args.out)
     bundle = _load_model(args, generate=True)
     labels = [_label_of(bundle, d) for d in args.digit or []] or list(bundle["classes"])
     rng = np.random.default_rng(args.seed)
-    pipe = bundle["pipeline"]
-    sr = pipe.named_steps["features"].sr
+    pipe = bundle["pipeline"]  # with a reject option: a rejected file is a miss
+    sr = recipes.recognizer_pipeline(pipe).named_steps["features"].sr
     names = []
     hit = 0
     with staged_folder(out) as tmp:
@@ -533,13 +558,15 @@ examples:
   skvae train fsdd --out runs/fsdd --seed 1
   skvae train ~/recordings --label-from parent --split random
   skvae train generated --quick -q           # a fast smoke test
+  skvae train --reject                       # also say "not a word I know"
 """
 
 _MODEL_HELP = """\
 MODEL is the --out folder of 'skvae train' or its model.skops file. It is
 read with skops.io, never with pickle, trusting only Python's built-in
 types, NumPy and SciPy arrays, scikit-learn's public estimators and
-skvae.recipes.RecognizerPipeline, skvae.features._spectral.SpeechFeatures,
+skvae.recipes.RecognizerPipeline, skvae._openset.RejectOptionClassifier,
+skvae.features._spectral.SpeechFeatures,
 sklearn.calibration._CalibratedClassifier, _SigmoidCalibration and
 _TemperatureScaling; the VAEs inside it are weights-only (safetensors and
 JSON). A file holding any other type is refused. Models saved by skvae
@@ -552,6 +579,10 @@ _PREDICT_HELP = (
     """\
 Recognise recordings with a trained model. Prints one tab-separated line per
 file: path, predicted label, its probability (with -v: the top 3 labels).
+A model trained with --reject prints -1 (or <unknown> for string labels) as
+the label of a file it does not take for one of its words, followed by the
+probability of the likeliest known label and the file's in-vocabulary score
+(higher = more like the training words; -v also prints the threshold).
 Files may have any sample rate (they are resampled) and any level, and may
 be folders (searched for audio files). Unreadable files are reported on
 stderr and the others still processed; the exit code is then 1.
@@ -653,6 +684,13 @@ _TRAIN = [
                       help="write OUT/report/ (default: yes; needs matplotlib)")),
     ("--weights", dict(action=_FLAG, default=True, help="also save the VAE as "
                        "OUT/model.safetensors (default: yes)")),
+    ("--reject", dict(action=_FLAG, default=False, help="learn to answer -1 (or "
+                      "<unknown>) for words that are not among the labels, from "
+                      "the VAE's likelihood and the classifier's confidence; "
+                      "trains the recogniser twice (default: no)")),
+    ("--false-rejection", dict(type=_fraction, default=0.05, metavar="F",
+                               help="with --reject: the fraction of known words "
+                               "it may reject (default 0.05)")),
 ]
 _SAMPLE = [
     ("-d --digit --label", dict(action="append", metavar="LABEL", help="label to "

@@ -11,8 +11,8 @@ Protocols:
 - :func:`few_label_scores`: a representation fitted on all training inputs
   without labels, a classifier on a stratified few of the labels.
 - :func:`evaluate_recognizer`, :func:`generation_check`,
-  :func:`latent_map`, :func:`format_summary`: everything the summary and the
-  report of ``skvae train`` show.
+  :func:`open_set_check`, :func:`latent_map`, :func:`format_summary`:
+  everything the summary and the report of ``skvae train`` show.
 
 Data helpers shared by the benchmarks and examples:
 
@@ -43,6 +43,7 @@ __all__ = [
     "baseline_scores",
     "evaluate_recognizer",
     "few_label_scores",
+    "format_open_set",
     "format_summary",
     "generated_rate",
     "generation_check",
@@ -50,6 +51,7 @@ __all__ = [
     "latent_map",
     "leave_one_speaker_out",
     "make_outlier_clips",
+    "open_set_check",
     "recognizer_accuracies",
     "speaker_held_out",
     "stratified_subset",
@@ -522,6 +524,9 @@ def recognizer_accuracies(
     >>> list(acc)
     ['VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
     """
+    # with a reject option: the accuracy of the recogniser it wraps, every
+    # test utterance answered (open_set_check measures the rejections)
+    pipeline = recipes.recognizer_pipeline(pipeline)
     k = pipeline.named_steps["vae"].n_components
     clf = pipeline.named_steps["clf"]
     pred = pipeline[1:].predict(F_test)
@@ -609,7 +614,7 @@ def speaker_held_out(
         "held_out": held,
         "n_test": int(len(test)),
         "accuracy": acc,
-        "epochs": int(pipe.named_steps["vae"].n_iter_),
+        "epochs": int(recipes.recognizer_pipeline(pipe).named_steps["vae"].n_iter_),
         "label": f"held-out speaker {', '.join(held)}",
     }
 
@@ -770,14 +775,17 @@ def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
     -------
     generated : list of dict
         Per label: ``label``, ``rows`` (log-mel), ``waves`` (audio),
-        ``predicted`` (the recogniser's label for each, from its file),
-        ``recognised`` (how many are the requested label) and ``n``.
+        ``predicted`` (the recogniser's label for each, from its file; the
+        reject label where a reject option rejects it), ``recognised`` (how
+        many are the requested label), ``rejected`` (how many the reject
+        option rejected; 0 without one) and ``n``.
     """
     import tempfile
 
     rng = np.random.default_rng(random_state)
     pipe = bundle["pipeline"]
-    sr = pipe.named_steps["features"].sr
+    sr = recipes.recognizer_pipeline(pipe).named_steps["features"].sr
+    reject_label = getattr(pipe, "reject_label_", None)
     out = []
     classes = list(bundle["classes"])
     with (
@@ -796,6 +804,9 @@ def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
                     "waves": waves,
                     "predicted": pred,
                     "recognised": int(np.sum(pred == label)),
+                    "rejected": 0
+                    if reject_label is None
+                    else int(np.sum(pred == reject_label)),
                     "n": int(n_per_class),
                 }
             )
@@ -855,10 +866,41 @@ def format_summary(evaluation, split_info, speaker_eval=None):
         lines.append(f"accuracy, {title}:")
         lines += [f"  {name:<28} {value:.3f}" for name, value in accuracy.items()]
     hit, total = generated_rate(evaluation["generated"])
+    rejected = sum(g.get("rejected", 0) for g in evaluation["generated"])
     lines.append(
         f"generated utterances recognised as the requested label: {hit}/{total} "
         f"({hit / max(total, 1):.0%})"
+        + (f"; {rejected} rejected as unknown" if rejected else "")
     )
+    lines += format_open_set(evaluation.get("open_set"))
+    return lines
+
+
+def format_open_set(open_set):
+    """The lines that summarise :func:`open_set_check` (none for None).
+
+    Examples
+    --------
+    >>> from skvae.evaluation import format_open_set
+    >>> res = {"target": 0.05, "known_kept": 0.96, "accuracy_kept": 0.99,
+    ...        "accuracy_all": 0.97, "rejected": {"reversed speech": 0.9}}
+    >>> print("\\n".join(format_open_set(res)))
+    reject option (target: reject 5% of known words):
+      known test utterances kept   0.960 (accuracy on them 0.990; all: 0.970)
+      reversed speech rejected     0.900
+    """
+    if not open_set:
+        return []
+    lines = [
+        f"reject option (target: reject {open_set['target']:.0%} of known words):",
+        f"  {'known test utterances kept':<28} {open_set['known_kept']:.3f} "
+        f"(accuracy on them {open_set['accuracy_kept']:.3f}; all: "
+        f"{open_set['accuracy_all']:.3f})",
+    ]
+    lines += [
+        f"  {kind + ' rejected':<28} {value:.3f}"
+        for kind, value in open_set["rejected"].items()
+    ]
     return lines
 
 
@@ -927,8 +969,133 @@ def latent_map(Z, labels, speakers=None, *, random_state=0, max_points=1000):
     }
 
 
+#: the non-speech kinds of :func:`open_set_check`
+_OPEN_SET_CLIPS = ("white noise", "pink noise", "tone", "chirp")
+
+
+def _waveforms(audio, sr):
+    """Waveforms at ``sr`` of utterances given as file paths or waveforms."""
+    from .features import load_audio
+
+    return [
+        load_audio(a, sr=sr)[0] if isinstance(a, str) else np.asarray(a, np.float32)
+        for a in audio
+    ]
+
+
+def open_set_check(
+    model, F_test, y_test, audio_test, *, words=True, n_per_kind=25, random_state=0
+):
+    """How a recogniser's reject option treats known and unknown utterances.
+
+    Known: the test utterances. Unknown: the test utterances played
+    backwards, noise and tones (:func:`make_outlier_clips`, as long and loud
+    as test utterances) and, when eSpeak NG is installed, English words that
+    are not digits (:func:`skvae.datasets.make_spoken_words`, 4 generated
+    voices). Generated words differ from recordings by their voice as much
+    as by their word: a recogniser trained on recordings rejects generated
+    digits too (``benchmarks/bench_openset.py`` measures both).
+
+    Parameters
+    ----------
+    model : RejectOptionClassifier
+        A fitted recogniser with a reject option (``bundle["pipeline"]``).
+    F_test : ndarray of shape (n_test, n_features)
+        Front-end rows of the test utterances.
+    y_test : array-like of shape (n_test,)
+        Their labels.
+    audio_test : sequence of str or 1-D arrays
+        The test utterances (file paths or waveforms at the front end's
+        ``sr``), reversed and used as references for the clips.
+    words : bool, default=True
+        Also score generated non-digit words (skipped with a note when
+        eSpeak NG, ``pip install 'skvae[synth]'``, is missing).
+    n_per_kind : int, default=25
+        Clips of each non-speech kind.
+    random_state : int, default=0
+        Seeds the clips and the generated voices.
+
+    Returns
+    -------
+    result : dict
+        ``threshold``, ``target`` (the false-rejection target),
+        ``reject_label``, ``scores`` (dict: kind -> in-vocabulary scores;
+        ``"known (held out at fit)"`` are those the threshold was set on,
+        ``"known test utterances"`` those of ``F_test``, then the unknown
+        kinds), ``rejected`` (dict: unknown kind -> fraction rejected),
+        ``known_kept``, ``accuracy_kept`` and ``accuracy_all`` (the
+        recogniser's accuracy on the kept known test utterances, and on all
+        of them without rejection) and ``notes`` (list of str).
+    """
+    from .datasets import make_spoken_words
+
+    pipe = recipes.recognizer_pipeline(model)
+    fe = pipe.named_steps["features"]
+    rows = recipes._on_rows(model)
+    y_test = np.asarray(y_test)
+    known = rows.score_samples(F_test)
+    kept = known >= model.threshold_
+    answered = pipe[1:].predict(F_test)
+    waves = _waveforms(audio_test, fe.sr)
+    unknown = {"reversed speech": [w[::-1].copy() for w in waves]}
+    clips, _ = make_outlier_clips(
+        waves,
+        kinds=_OPEN_SET_CLIPS,
+        n_per_kind=n_per_kind,
+        sr=fe.sr,
+        random_state=np.random.default_rng(random_state),
+    )
+    unknown["noise and tones"] = clips
+    notes = []
+    if words:
+        try:
+            spoken = make_spoken_words(
+                n_speakers=4, sr=fe.sr, random_state=random_state
+            )
+            unknown["generated words"] = list(spoken.data)
+            notes.append(
+                "Generated words: 40 English words that are not digits, by 4 "
+                "eSpeak NG voices; a recogniser trained on recordings rejects "
+                "generated digits as well, for their voice."
+            )
+        except ImportError as exc:
+            notes.append(f"no generated words: {exc}")
+    scores = {
+        "known (held out at fit)": np.asarray(model.calibration_scores_),
+        "known test utterances": known,
+    }
+    rejected = {}
+    for kind, clips in unknown.items():
+        F_u = recipes.extract_features(fe, clips, refit=False)
+        scores[kind] = rows.score_samples(F_u)
+        rejected[kind] = float(np.mean(scores[kind] < model.threshold_))
+    return {
+        "threshold": float(model.threshold_),
+        "target": float(model.target_false_rejection),
+        "reject_label": model.reject_label_,
+        "scores": scores,
+        "rejected": rejected,
+        "known_kept": float(np.mean(kept)),
+        "accuracy_kept": float(np.mean(answered[kept] == y_test[kept]))
+        if kept.any()
+        else float("nan"),
+        "accuracy_all": float(np.mean(answered == y_test)),
+        "notes": notes,
+    }
+
+
 def evaluate_recognizer(
-    bundle, F, y, train, test, *, speaker=None, random_state=0, n_check=10, verbose=0
+    bundle,
+    F,
+    y,
+    train,
+    test,
+    *,
+    speaker=None,
+    audio=None,
+    random_state=0,
+    n_check=10,
+    verbose=0,
 ):
     """Everything the summary and the report of ``skvae train`` show.
 
@@ -945,6 +1112,10 @@ def evaluate_recognizer(
         The split (:func:`skvae.datasets.split_corpus`).
     speaker : array-like of shape (n_utterances,) or None, default=None
         Speakers, to colour the latent map.
+    audio : array-like of shape (n_utterances,) or None, default=None
+        The utterances (file paths or waveforms). For a recogniser with a
+        reject option, the test ones are played backwards and imitated by
+        noise for :func:`open_set_check`; None skips that check.
     random_state : int, default=0
         Seeds the baselines, the generated utterances and the map.
     n_check : int, default=10
@@ -957,10 +1128,11 @@ def evaluate_recognizer(
     evaluation : dict
         ``accuracy`` (:func:`recognizer_accuracies`), ``y_test``, ``y_pred``,
         ``latent`` (:func:`latent_map` of the test codes),
-        ``reconstructions`` (a few test rows and their VAE reconstructions)
-        and ``generated`` (:func:`generation_check`).
+        ``reconstructions`` (a few test rows and their VAE reconstructions),
+        ``generated`` (:func:`generation_check`) and, for a recogniser with
+        a reject option and ``audio``, ``open_set`` (:func:`open_set_check`).
     """
-    pipe = bundle["pipeline"]
+    pipe = recipes.recognizer_pipeline(bundle["pipeline"])
     vae = pipe.named_steps["vae"]
     y = np.asarray(y)
     _info(verbose, "evaluating against the PCA and raw-feature baselines ...")
@@ -974,7 +1146,7 @@ def evaluate_recognizer(
     examples = test[_pick_examples(y[test])]
     recon = vae.inverse_transform(vae.transform(F[examples]))
     speakers = None if speaker is None else np.asarray(speaker)[test]
-    return {
+    out = {
         "accuracy": acc,
         "y_test": y[test],
         "y_pred": pred,
@@ -987,3 +1159,14 @@ def evaluate_recognizer(
         ],
         "generated": generated,
     }
+    model = bundle["pipeline"]
+    if audio is not None and hasattr(model, "threshold_"):
+        _info(verbose, "scoring known and unknown utterances for the reject option ...")
+        out["open_set"] = open_set_check(
+            model,
+            F[test],
+            y[test],
+            _rows(audio, test),
+            random_state=random_state,
+        )
+    return out

@@ -24,10 +24,15 @@ that need them.
 
 The model (a "bundle") is a dict:
 
-- ``"format"``: ``"skvae-recognizer"``, ``"format_version"``: 2;
+- ``"format"``: ``"skvae-recognizer"``, ``"format_version"``: 2 (3 with the
+  reject option);
 - ``"pipeline"``: the fitted recogniser (steps ``"features"``, ``"vae"``,
   ``"clf"``); it takes audio file paths or waveforms, so
-  ``bundle["pipeline"].predict(["a.wav"])`` works on its own;
+  ``bundle["pipeline"].predict(["a.wav"])`` works on its own. With the
+  reject option (``make_recognizer(reject=True)``) it is a fitted
+  :class:`~skvae.RejectOptionClassifier` around that pipeline, whose
+  ``predict`` answers -1 (or ``"<unknown>"``) for words it does not know;
+  :func:`recognizer_pipeline` gives the pipeline inside either way;
 - ``"classes"``: the labels, as ``pipeline.classes_``;
 - ``"generator"``: a fitted :class:`~skvae.VAEClassifier` on the training
   log-mel rows, the conditional VAE that generates utterances of a label;
@@ -80,6 +85,7 @@ __all__ = [
     "make_recognizer",
     "recognize_files",
     "recognizer_bundle",
+    "recognizer_pipeline",
     "save_recognizer",
     "staged_folder",
     "train_recognizer",
@@ -88,7 +94,10 @@ __all__ = [
 ]
 
 MODEL_FORMAT = "skvae-recognizer"
-MODEL_FORMAT_VERSION = 2
+#: the newest model file format this version reads: 3 marks a recogniser with
+#: a reject option (older skvae versions refuse it with a clear message);
+#: recognisers without one are still written as version 2
+MODEL_FORMAT_VERSION = 3
 #: the model file ``skvae train`` writes (skops, no pickle)
 MODEL_FILE = "model.skops"
 #: the pickle file of skvae versions before ``model.skops`` (loaded only
@@ -102,6 +111,7 @@ WEIGHTS_FILE = "model.safetensors"
 #: travel as the bytes of weights-only files.
 TRUSTED_TYPES = (
     "skvae.recipes.RecognizerPipeline",
+    "skvae._openset.RejectOptionClassifier",
     "skvae.features._spectral.SpeechFeatures",
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
@@ -238,6 +248,8 @@ def make_recognizer(
     device="cpu",
     n_threads=None,
     verbose=0,
+    reject=False,
+    target_false_rejection=0.05,
 ):
     """The recommended speech recognition pipeline (unfitted).
 
@@ -260,6 +272,18 @@ def make_recognizer(
     trained on 8 kHz recordings hears 48 kHz ones as it heard its training
     data. No step of this recogniser uses ``groups`` (speakers); passing them
     raises ``ValueError`` (see :class:`RecognizerPipeline`).
+
+    With ``reject=True`` the pipeline is wrapped in a
+    :class:`~skvae.RejectOptionClassifier`: ``predict`` answers -1 (or
+    ``"<unknown>"`` for string labels) for utterances whose in-vocabulary
+    score (the VAE's ELBO of the log-mel row plus the classifier's log
+    confidence, each a z-score on held-out known utterances) is below a
+    threshold learned at ``fit`` from ``target_false_rejection``: a
+    stratified 20 % of the training utterances is held out to score, then the
+    pipeline is refitted on all of them (so ``fit`` trains twice).
+    ``score_samples(X)`` gives the score (higher = more like the training
+    words) on the same inputs as ``predict``; ``predict_proba`` stays the
+    pipeline's. See ``benchmarks/bench_openset.py``.
 
     Parameters
     ----------
@@ -292,12 +316,18 @@ def make_recognizer(
         Torch CPU threads of the VAE.
     verbose : int, default=0
         If > 0, the VAE shows a progress bar while training.
+    reject : bool, default=False
+        Add the reject option (see above).
+    target_false_rejection : float in [0, 1), default=0.05
+        With ``reject``: the fraction of known words to reject.
 
     Returns
     -------
-    pipeline : RecognizerPipeline
+    pipeline : RecognizerPipeline or RejectOptionClassifier
         Steps ``"features"``, ``"vae"`` and ``"clf"``; fit it on audio file
-        paths (or waveforms at ``sr``) and labels.
+        paths (or waveforms at ``sr``) and labels. With ``reject``, the
+        reject option around that pipeline (``.estimator``; fitted:
+        ``.estimator_``, or :func:`recognizer_pipeline`).
 
     See Also
     --------
@@ -319,6 +349,9 @@ def make_recognizer(
     ...     pipe = pipe.fit(digits.data, digits.target)
     >>> pipe.predict(digits.data[:3]).shape
     (3,)
+    >>> rec = make_recognizer(reject=True, n_components=4, max_iter=2, cv=2)
+    >>> type(rec).__name__, rec.target_false_rejection
+    ('RejectOptionClassifier', 0.05)
     """
     steps = [
         (
@@ -341,7 +374,69 @@ def make_recognizer(
         ),
         ("clf", _calibrated_svc(cv=cv)),
     ]
-    return RecognizerPipeline(steps)
+    pipe = RecognizerPipeline(steps)
+    if not reject:
+        return pipe
+    from . import RejectOptionClassifier
+
+    return RejectOptionClassifier(
+        pipe,
+        target_false_rejection=target_false_rejection,
+        cv=REJECT_HOLD_OUT,
+        random_state=random_state,
+    )
+
+
+#: the fraction of training utterances the reject option holds out to set its
+#: threshold (one extra fit; then a refit on all utterances)
+REJECT_HOLD_OUT = 0.2
+
+
+def recognizer_pipeline(model):
+    """The :class:`RecognizerPipeline` of a recogniser, with or without reject option.
+
+    Parameters
+    ----------
+    model : RecognizerPipeline or RejectOptionClassifier
+        What :func:`make_recognizer` returns (fitted or not), or
+        ``bundle["pipeline"]``.
+
+    Returns
+    -------
+    pipeline : RecognizerPipeline
+        ``model`` itself, or the pipeline the reject option wraps (the
+        fitted one, ``estimator_``, once fitted).
+
+    Examples
+    --------
+    >>> from skvae.recipes import make_recognizer, recognizer_pipeline
+    >>> [n for n, _ in recognizer_pipeline(make_recognizer(reject=True)).steps]
+    ['features', 'vae', 'clf']
+    """
+    from . import RejectOptionClassifier
+
+    if isinstance(model, RejectOptionClassifier):
+        return getattr(model, "estimator_", model.estimator)
+    return model
+
+
+def _on_rows(model):
+    """``model`` for front-end rows instead of audio: its steps after "features".
+
+    A reject option gets a shallow copy whose fitted pipeline lacks the front
+    end (its score and labels on rows equal those on the audio they came
+    from).
+    """
+    import copy
+
+    from . import RejectOptionClassifier
+
+    pipe = recognizer_pipeline(model)
+    if not isinstance(model, RejectOptionClassifier):
+        return pipe[1:]
+    view = copy.copy(model)
+    view.estimator_ = pipe[1:]
+    return view
 
 
 def _front_end(*, sr, n_mels, n_frames, top_db, level):
@@ -570,8 +665,12 @@ def fit_recognizer(F, y, *, audio, groups=None, verbose=0, **params):
 
     Returns
     -------
-    pipeline : RecognizerPipeline
-        Fitted, front end included; it takes audio.
+    pipeline : RecognizerPipeline or RejectOptionClassifier
+        Fitted, front end included; it takes audio. With ``reject=True``
+        among ``params``, the reject option around it: its threshold is
+        learned on the rows ``F`` (the front end is fitted once, on
+        ``audio``, and put in front of the fitted steps afterwards, which
+        gives the model that fitting on the audio would).
 
     Raises
     ------
@@ -598,15 +697,46 @@ def fit_recognizer(F, y, *, audio, groups=None, verbose=0, **params):
             f"audio has {len(audio)} utterances but F has {len(F)} rows: give "
             "the training utterances the rows were computed from"
         )
-    cv = int(min(params.pop("cv", 5), counts.min()))
-    pipe = make_recognizer(cv=cv, verbose=verbose, **params)
+    reject = params.get("reject", False)
+    # the calibration folds must fit in what the reject option's hold-out
+    # leaves of the smallest label
+    smallest = counts.min() if not reject else counts.min() * (1 - REJECT_HOLD_OUT)
+    cv = int(max(2, min(params.pop("cv", 5), smallest)))
+    model = make_recognizer(cv=cv, verbose=verbose, **params)
+    pipe = recognizer_pipeline(model)
     pipe.named_steps["features"].fit(audio)
+    fit_params = {} if groups is None else {"groups": groups}
     with warnings.catch_warnings():
         # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
-        pipe[1:].fit(F, y, groups=groups)
-    pipe.named_steps["vae"].set_params(verbose=0)
-    return pipe
+        if not reject:
+            pipe[1:].fit(F, y, **fit_params)
+        else:
+            model = _reject_on_rows(model, pipe, F, y, fit_params)
+    recognizer_pipeline(model).named_steps["vae"].set_params(verbose=0)
+    return model if reject else pipe
+
+
+def _reject_on_rows(model, pipe, F, y, fit_params):
+    """Fit the reject option on front-end rows, then put the front end first.
+
+    The front end ``pipe["features"]`` is already fitted (on the training
+    audio); the steps after it and the threshold are learned on ``F``.
+    """
+    import copy
+
+    from sklearn.base import clone
+
+    on_rows = clone(model).set_params(estimator=pipe[1:]).fit(F, y, **fit_params)
+    fitted = type(pipe)(
+        [pipe.steps[0], *on_rows.estimator_.steps],
+        memory=pipe.memory,
+        verbose=pipe.verbose,
+    )
+    whole = copy.copy(on_rows)  # every fitted attribute (threshold_, ...)
+    whole.set_params(estimator=clone(pipe))
+    whole.estimator_ = fitted
+    return whole
 
 
 def fit_generator(F, y, **params):
@@ -679,7 +809,7 @@ def recognizer_bundle(pipeline, F, y, *, generator=None, durations=None):
 
     Parameters
     ----------
-    pipeline : RecognizerPipeline
+    pipeline : RecognizerPipeline or RejectOptionClassifier
         Fitted by :func:`fit_recognizer`.
     F : ndarray of shape (n_utterances, n_features)
         The training rows: each label's latent codes give the Gaussian that
@@ -714,15 +844,16 @@ def recognizer_bundle(pipeline, F, y, *, generator=None, durations=None):
 
     y = np.asarray(y)
     classes = pipeline.classes_
-    vae = pipeline.named_steps["vae"]
-    fe = pipeline.named_steps["features"]
+    vae = recognizer_pipeline(pipeline).named_steps["vae"]
+    fe = recognizer_pipeline(pipeline).named_steps["features"]
     means, covs = _latent_gaussians(vae.transform(F), y, classes)
     if durations is None:
         durations = np.full(len(y), np.nan)
     default_len = (fe.n_frames - 1) * (fe.sr // 100) / fe.sr
     bundle = {
         "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
+        # 3 only for a reject option, which older skvae versions cannot read
+        "format_version": 3 if hasattr(pipeline, "threshold_") else 2,
         "pipeline": pipeline,
         "classes": classes,
         "latent_means": means,
@@ -794,10 +925,15 @@ def train_recognizer(
         f"training the VAE ({k}-D latent code) and the classifier on "
         f"{len(y):,} utterances ..."
     )
+    if params.get("reject"):
+        info(
+            "with the reject option: a 20 % hold-out sets its threshold, then "
+            "the recogniser is fitted again on every utterance"
+        )
     start = time.perf_counter()
     pipe = fit_recognizer(F, y, audio=audio, verbose=verbose, **params)
     seconds = time.perf_counter() - start
-    vae = pipe.named_steps["vae"]
+    vae = recognizer_pipeline(pipe).named_steps["vae"]
     stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "max_iter reached"
     info(f"trained in {seconds:.0f} s ({vae.n_iter_} epochs, {stopped})")
     gen = None
@@ -984,7 +1120,7 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
         else np.random.default_rng(random_state)
     )
     k = classes.index(label)
-    pipe = bundle["pipeline"]
+    pipe = recognizer_pipeline(bundle["pipeline"])
     generator = bundle.get("generator")
     if generator is not None:
         rows, _ = generator.sample(
@@ -1055,23 +1191,28 @@ def write_utterances(waves, folder, label, sr, *, start=0):
 # recognising files
 # --------------------------------------------------------------------------
 def recognize_files(pipeline, paths):
-    """Class probabilities of audio files, going on past unreadable ones.
+    """Labels and class probabilities of audio files, past unreadable ones.
 
     Parameters
     ----------
     pipeline : fitted classifier
         A recogniser (``bundle["pipeline"]``) whose first step, named
-        ``"features"``, reads audio; or any classifier taking paths.
+        ``"features"``, reads audio, with or without reject option; or any
+        classifier taking paths.
     paths : sequence of str or os.PathLike
         Audio files (any sample rate) or folders (searched for audio files).
 
     Returns
     -------
     result : Bunch
-        ``files`` (list of the paths read, folders expanded), ``proba``
-        (ndarray of shape (len(files), n_classes)), ``classes`` and
-        ``errors`` (list of ``(path, reason)`` of the files that could not
-        be read).
+        ``files`` (list of the paths read, folders expanded), ``labels``
+        (ndarray of shape (len(files),): the predicted labels, the reject
+        label where a reject option rejects), ``proba`` (ndarray of shape
+        (len(files), n_classes): probabilities among the known labels),
+        ``classes``, ``scores`` (the in-vocabulary scores of a reject
+        option, else None), ``threshold`` and ``reject_label`` (of the
+        reject option, else None) and ``errors`` (list of ``(path,
+        reason)`` of the files that could not be read).
 
     Examples
     --------
@@ -1096,7 +1237,10 @@ def recognize_files(pipeline, paths):
                 files.append(str(p))  # reported as unreadable
         else:
             files.append(str(p))
-    features = getattr(pipeline, "named_steps", {}).get("features")
+    from . import RejectOptionClassifier
+
+    inner = recognizer_pipeline(pipeline)
+    features = getattr(inner, "named_steps", {}).get("features")
     rows, ok, errors = [], [], []
     for path in files:
         try:
@@ -1105,12 +1249,27 @@ def recognize_files(pipeline, paths):
         except AudioReadError as exc:
             errors.append((exc.path, exc.reason))
     classes = pipeline.classes_
+    reject = isinstance(pipeline, RejectOptionClassifier)
+    model = pipeline if features is None else _on_rows(pipeline)
+    X = rows if features is None or not ok else np.vstack(rows)
     proba = np.empty((0, len(classes)))
-    if ok and features is None:
-        proba = pipeline.predict_proba(rows)
-    elif ok:
-        proba = pipeline[1:].predict_proba(np.vstack(rows))
-    return Bunch(files=ok, proba=proba, classes=classes, errors=errors)
+    labels = np.empty(0, dtype=np.asarray(classes).dtype)
+    scores = np.empty(0) if reject else None
+    if ok:
+        proba = model.predict_proba(X)
+        labels = model.predict(X)
+        if reject:
+            scores = model.score_samples(X)
+    return Bunch(
+        files=ok,
+        labels=labels,
+        proba=proba,
+        classes=classes,
+        scores=scores,
+        threshold=pipeline.threshold_ if reject else None,
+        reject_label=pipeline.reject_label_ if reject else None,
+        errors=errors,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -1440,10 +1599,18 @@ def _set_requests(estimator, requests):
 
 
 def _to_file_content(bundle):
-    """The bundle as skops stores it: the VAEs as weights-only bytes."""
-    from . import VAEClassifier, VAETransformer
+    """The bundle as skops stores it: the VAEs as weights-only bytes.
 
-    pipe = bundle["pipeline"]
+    A reject option is stored around the same on-disk pipeline (its
+    ``estimator`` parameter too, which :func:`_from_file_content` makes an
+    unfitted copy of the restored pipeline again).
+    """
+    import copy
+
+    from . import RejectOptionClassifier, VAEClassifier, VAETransformer
+
+    model = bundle["pipeline"]
+    pipe = recognizer_pipeline(model)
     steps, weights, requests = [], {}, {}
     for name, step in pipe.steps:
         if isinstance(step, VAETransformer | VAEClassifier):
@@ -1454,10 +1621,16 @@ def _to_file_content(bundle):
     content = {
         k: v for k, v in bundle.items() if k not in ("pipeline", "generator", "path")
     }
+    on_disk = type(pipe)(steps, memory=pipe.memory, verbose=pipe.verbose)
+    version = 2
+    if isinstance(model, RejectOptionClassifier):
+        wrapper = copy.copy(model)
+        wrapper.estimator = wrapper.estimator_ = on_disk
+        on_disk, version = wrapper, 3
     content.update(
         format=MODEL_FORMAT,
-        format_version=MODEL_FORMAT_VERSION,
-        pipeline=type(pipe)(steps, memory=pipe.memory, verbose=pipe.verbose),
+        format_version=version,
+        pipeline=on_disk,
         step_weights=weights,
         step_requests=requests,
     )
@@ -1468,7 +1641,12 @@ def _to_file_content(bundle):
 
 def _from_file_content(content, path):
     """The bundle again: the VAEs rebuilt from their weights-only bytes."""
-    pipe = content["pipeline"]
+    from sklearn.base import clone
+
+    from . import RejectOptionClassifier
+
+    model = content["pipeline"]
+    pipe = recognizer_pipeline(model)
     weights = content.pop("step_weights", {})
     requests = content.pop("step_requests", {})
     steps = list(pipe.steps)
@@ -1478,6 +1656,9 @@ def _from_file_content(content, path):
             _set_requests(step, requests.get(name, {}))
             steps[k] = (name, step)
     pipe.steps = steps
+    if isinstance(model, RejectOptionClassifier):
+        model.estimator_ = pipe
+        model.estimator = clone(pipe)  # the unfitted template, as at fit
     if "generator_weights" in content:
         data = content.pop("generator_weights")
         content["generator"] = _from_weights_bytes(data, "generator", path)

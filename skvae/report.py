@@ -87,6 +87,24 @@ FIGURES = (
 )
 
 
+#: The open-set figure, shown for a recogniser with a reject option:
+#: (file name, heading, caption).
+OPEN_SET_FIGURE = (
+    "open_set.png",
+    "Known and unknown words: the reject option",
+    "In-vocabulary scores (the VAE's ELBO of the utterance's log-mel row plus "
+    "the classifier's log confidence, each a z-score on known utterances held "
+    "out at training; higher = more like the training words) of known "
+    "utterances (those held out at training, which set the threshold, and the "
+    "test utterances) and of unknown ones: the test utterances played "
+    "backwards, noise and tones as long and loud as test utterances and, "
+    "when eSpeak NG is installed, English words that are not labels, said by "
+    "generated voices. Utterances left of the dashed threshold are answered "
+    "with the reject label. Generated voices differ from recordings in more "
+    "than their words: a recogniser trained on recordings rejects generated "
+    "digits too.",
+)
+
 #: The caption of generated.png for models saved before the conditional VAE,
 #: which generate from a Gaussian fitted to each label's latent codes.
 GAUSSIAN_SAMPLER_CAPTION = (
@@ -355,6 +373,52 @@ def plot_confusion(path, confusion):
     return _save(fig, path)
 
 
+def plot_open_set(path, open_set):
+    """Histograms of the in-vocabulary scores of known and unknown utterances."""
+    Figure = _figure_class()
+    scores = {k: np.asarray(v, dtype=float) for k, v in open_set["scores"].items()}
+    finite = np.concatenate([v[np.isfinite(v)] for v in scores.values()])
+    threshold = open_set["threshold"]
+    # the known scores set the view; far-off unknowns pile up at its left edge
+    known = np.concatenate([v for k, v in scores.items() if k.startswith("known")])
+    spread = np.nanpercentile(known, 99) - np.nanpercentile(known, 1)
+    low = max(finite.min(), threshold - 3 * max(spread, 1e-9))
+    high = finite.max()
+    bins = np.linspace(low, high, 50)
+    fig = Figure(figsize=(8.5, 4.4), layout="constrained")
+    ax = fig.subplots()
+    for k, (kind, values) in enumerate(scores.items()):
+        shown = np.clip(values[np.isfinite(values)], low, high)
+        below = float(np.mean(values < threshold))
+        ax.hist(
+            shown,
+            bins=bins,
+            density=True,
+            histtype="step" if kind.startswith("known") else "stepfilled",
+            alpha=1.0 if kind.startswith("known") else 0.35,
+            lw=2 if kind.startswith("known") else 1,
+            color=f"C{k}",
+            label=f"{kind} (n={values.size}, {below:.0%} rejected)",
+        )
+    ax.axvline(threshold, color="0.2", ls="--", lw=1.2)
+    ax.annotate(
+        f"threshold {threshold:.2f}",
+        xy=(threshold, 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, -12),
+        textcoords="offset points",
+        fontsize=8,
+        color="0.2",
+    )
+    ax.set_xlabel("in-vocabulary score (scores below the left edge are drawn at it)")
+    ax.set_ylabel("density")
+    ax.set_title(
+        f"Reject option: target {open_set['target']:.0%} of known words rejected"
+    )
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    return _save(fig, path)
+
+
 def plot_accuracy(path, accuracy, chance=None):
     Figure = _figure_class()
     groups = list(accuracy)
@@ -439,6 +503,22 @@ def _table(rows, header=None, numeric=()):
     return "\n".join(out)
 
 
+def _open_set_table(open_set):
+    rows = [
+        ("known test utterances kept", f"{open_set['known_kept']:.3f}"),
+        (
+            "accuracy on the kept ones (on all, without rejection)",
+            f"{open_set['accuracy_kept']:.3f} ({open_set['accuracy_all']:.3f})",
+        ),
+    ]
+    rows += [
+        (f"{kind}: rejected", f"{value:.3f}")
+        for kind, value in open_set["rejected"].items()
+    ]
+    notes = "".join(f"<p>{_esc(n)}</p>" for n in open_set.get("notes", ()))
+    return _table(rows, numeric=(1,)) + notes
+
+
 def _samples_table(items):
     rows = []
     for it in items:
@@ -493,7 +573,11 @@ def write_report(out_dir, content):
           optionally ``heard_as`` (the label recognised for each WAV file);
         - ``confusion``: ``y_true``, ``y_pred``, ``labels``;
         - ``captions`` (optional): ``{figure file name: caption}`` replacing
-          the captions of :data:`FIGURES`.
+          the captions of :data:`FIGURES`;
+        - ``open_set`` (optional, for a recogniser with a reject option):
+          :func:`skvae.evaluation.open_set_check`'s ``scores``,
+          ``threshold``, ``target``, ``rejected``, ``known_kept``,
+          ``accuracy_kept``, ``accuracy_all`` and ``notes``.
 
     Returns
     -------
@@ -536,7 +620,12 @@ def write_report(out_dir, content):
     ]
     parts += [f"<p>{_esc(note)}</p>" for note in content.get("notes", ())]
     captions = content.get("captions", {})
-    for name, heading, caption in FIGURES:
+    figures = list(FIGURES)
+    open_set = content.get("open_set")
+    if open_set:
+        plot_open_set(out / OPEN_SET_FIGURE[0], open_set)
+        figures.insert(2, OPEN_SET_FIGURE)
+    for name, heading, caption in figures:
         caption = captions.get(name, caption)
         parts.append(
             f'<h2>{_esc(heading)}</h2><figure><img src="{name}" '
@@ -544,6 +633,8 @@ def write_report(out_dir, content):
         )
         if name == "generated.png":
             parts.append(_samples_table(content["generated"]))
+        if name == OPEN_SET_FIGURE[0]:
+            parts.append(_open_set_table(open_set))
     parts.append("</body></html>")
     index = out / "index.html"
     index.write_text("\n".join(parts), encoding="utf-8")
@@ -585,9 +676,10 @@ def write_recognizer_report(
     import librosa
 
     from .evaluation import generated_rate
-    from .recipes import write_utterances
+    from .recipes import recognizer_pipeline, write_utterances
 
-    pipe = bundle["pipeline"]
+    model = bundle["pipeline"]
+    pipe = recognizer_pipeline(model)
     fe = pipe.named_steps["features"]
     vae = pipe.named_steps["vae"]
     meta = bundle["metadata"]
@@ -623,7 +715,14 @@ def write_recognizer_report(
             "model",
             f"VAE {vae.n_components}-D latent, hidden layers "
             f"{tuple(vae.hidden_layer_sizes)}, {vae.n_iter_} epochs ({stopped}) "
-            "-> SVC with calibrated probabilities",
+            "-> SVC with calibrated probabilities"
+            + (
+                f"; reject option (answers {model.reject_label_} below a score "
+                f"threshold set to reject {model.target_false_rejection:.0%} of "
+                "known words)"
+                if hasattr(model, "threshold_")
+                else ""
+            ),
         ),
         ("model file", meta.get("model_file", bundle.get("path", ""))),
         ("training time", f"{meta.get('train_seconds', float('nan')):.0f} s"),
@@ -657,6 +756,8 @@ def write_recognizer_report(
             "labels": list(bundle["classes"]),
         },
     }
+    if evaluation.get("open_set"):
+        content["open_set"] = evaluation["open_set"]
     if bundle.get("generator") is None:  # a model saved before the generator
         content["captions"] = {"generated.png": GAUSSIAN_SAMPLER_CAPTION}
     return write_report(out, content)

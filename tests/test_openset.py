@@ -479,3 +479,170 @@ def test_common_checks_with_rejections():
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     assert failed <= REJECTING_FAILS, failed - REJECTING_FAILS
     assert len(results) >= 40
+
+
+# --------------------------------------------------------------------------
+# the recogniser: make_recognizer(reject=True), the saved model, the CLI
+# --------------------------------------------------------------------------
+#: small and fast recogniser settings
+REC = dict(
+    n_components=4,
+    hidden_layer_sizes=(64,),
+    n_frames=16,
+    n_mels=20,
+    max_iter=60,
+    cv=3,
+    n_threads=1,
+)
+
+
+def test_make_recognizer_reject_takes_audio(spoken):
+    from skvae.recipes import make_recognizer, recognizer_pipeline
+
+    X, y = spoken["train"]
+    rec = make_recognizer(reject=True, target_false_rejection=0.1, **REC)
+    assert rec.target_false_rejection == 0.1 and rec.cv == 0.2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        rec.fit(X, y)  # waveforms
+    pipe = recognizer_pipeline(rec)
+    assert [n for n, _ in pipe.steps] == ["features", "vae", "clf"]
+    assert pipe is rec.estimator_
+    # score_samples and predict on the same inputs: audio
+    words = spoken["words"][:40]
+    assert rec.score_samples(words).shape == (40,)
+    assert np.mean(rec.predict(words) == -1) >= 0.8
+    known = spoken["known"][0]
+    assert np.mean(rec.predict(known) != -1) >= 0.8
+
+
+@pytest.fixture(scope="module")
+def reject_bundle(spoken):
+    """train_recognizer with the reject option, on front-end rows."""
+    from skvae.recipes import extract_features, make_recognizer, train_recognizer
+
+    X, y = spoken["train"]
+    fe = make_recognizer(**REC)["features"]
+    F = extract_features(fe, X)
+    bundle = train_recognizer(
+        F, y, audio=X, generator=False, reject=True, random_state=0, **REC
+    )
+    return bundle, F
+
+
+def test_train_recognizer_on_rows_equals_fitting_on_audio(spoken, reject_bundle):
+    """The threshold learned on rows, then the front end put first: the same
+    model as the reject option fitted on the audio itself."""
+    from skvae.recipes import make_recognizer
+
+    bundle, F = reject_bundle
+    model = bundle["pipeline"]
+    assert isinstance(model, RejectOptionClassifier)
+    assert bundle["format_version"] == 3
+    assert bundle["metadata"]["params"]["reject"] is True
+    X, y = spoken["train"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        direct = make_recognizer(reject=True, random_state=0, **REC).fit(X, y)
+    assert_allclose(model.threshold_, direct.threshold_, rtol=1e-6)
+    probe = np.concatenate([spoken["known"][0], spoken["words"][:30]])
+    assert_allclose(model.score_samples(probe), direct.score_samples(probe), rtol=1e-5)
+    assert_array_equal(model.predict(probe), direct.predict(probe))
+    # the unfitted template is the pipeline, front end first
+    assert [n for n, _ in model.estimator.steps] == ["features", "vae", "clf"]
+
+
+def test_saved_recogniser_keeps_its_reject_option(spoken, reject_bundle, tmp_path):
+    from skvae.recipes import (
+        TRUSTED_TYPES,
+        load_recognizer,
+        recognize_files,
+        save_recognizer,
+    )
+
+    bundle, _ = reject_bundle
+    assert "skvae._openset.RejectOptionClassifier" in TRUSTED_TYPES
+    path = save_recognizer(bundle, tmp_path)
+    back = load_recognizer(path)
+    model, again = bundle["pipeline"], back["pipeline"]
+    assert isinstance(again, RejectOptionClassifier)
+    assert again.threshold_ == model.threshold_
+    probe = np.concatenate([spoken["known"][0], spoken["words"][:30]])
+    assert_array_equal(again.predict(probe), model.predict(probe))
+    assert_allclose(again.score_samples(probe), model.score_samples(probe))
+    assert not hasattr(again.estimator["vae"], "module_")  # unfitted template
+    # recognize_files: labels with rejections, scores and the threshold
+    from skvae.features import write_wav
+
+    files = [
+        write_wav(tmp_path / "known.wav", spoken["known"][0][0], 8000),
+        write_wav(tmp_path / "word.wav", spoken["words"][0], 8000),
+    ]
+    res = recognize_files(again, files)
+    assert res.labels.tolist() == again.predict(files).tolist()
+    assert res.labels[1] == -1 and res.reject_label == -1
+    assert_allclose(res.scores, again.score_samples(files))
+    assert res.threshold == again.threshold_
+    assert res.proba.shape == (2, 5)
+
+
+def test_open_set_check_and_report(spoken, reject_bundle, tmp_path):
+    pytest.importorskip("matplotlib")
+    from skvae.evaluation import format_open_set, open_set_check
+    from skvae.report import plot_open_set
+
+    bundle, _ = reject_bundle
+    from skvae.recipes import extract_features, recognizer_pipeline
+
+    X, y = spoken["known"]
+    fe = recognizer_pipeline(bundle["pipeline"])["features"]
+    res = open_set_check(
+        bundle["pipeline"], extract_features(fe, X, refit=False), y, X, n_per_kind=5
+    )
+    assert set(res["rejected"]) == {
+        "reversed speech",
+        "noise and tones",
+        "generated words",
+    }
+    assert res["rejected"]["generated words"] >= 0.8
+    assert res["known_kept"] >= 0.8 and res["accuracy_kept"] >= res["accuracy_all"]
+    assert len(res["scores"]["known test utterances"]) == len(X)
+    assert "reject option" in format_open_set(res)[0]
+    png = plot_open_set(tmp_path / "open_set.png", res)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_train_reject_and_predict(tmp_path):
+    """skvae train --reject; skvae predict prints -1 for a word it does not know."""
+    import contextlib
+    import io
+
+    from skvae.cli import main
+    from skvae.features import write_wav
+
+    def run(argv):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([str(a) for a in argv])
+        return code, out.getvalue(), err.getvalue()
+
+    data = tmp_path / "data"
+    make_spoken_digits(4, 3, random_state=0, out_dir=data)
+    out = tmp_path / "run"
+    argv = ["train", data, "--out", out, "-q", "--quick", "--reject"]
+    argv += ["--n-frames", "16", "--n-check", "2", "--report-samples", "1"]
+    argv += ["--no-speaker-eval", "--false-rejection", "0.1"]
+    code, stdout, stderr = run(argv)
+    assert code == 0, stderr
+    assert "reject option (target: reject 10% of known words)" in stdout
+    assert (out / "report" / "open_set.png").is_file()
+    assert "Known and unknown words" in (out / "report" / "index.html").read_text()
+    word = make_spoken_words(["hello"], n_speakers=1, random_state=3)
+    files = [write_wav(tmp_path / "hello.wav", word.data[0], 8000)]
+    files.append(sorted(data.glob("3_*.wav"))[0])
+    code, stdout, stderr = run(["predict", out, *files])
+    assert code == 0, stderr
+    lines = [line.split("\t") for line in stdout.splitlines()]
+    assert lines[0][0].endswith("hello.wav") and lines[0][1] == "-1"
+    assert lines[0][3].startswith("score ")
+    assert len(lines) == 2 and lines[1][1] in {"3", "-1"}
