@@ -36,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
 
 from . import recipes
+from .recipes._factories import _on_rows
 
 __all__ = [
     "OUTLIER_KINDS",
@@ -1031,7 +1032,7 @@ def open_set_check(
 
     pipe = recipes.recognizer_pipeline(model)
     fe = pipe.named_steps["features"]
-    rows = recipes._on_rows(model)
+    rows = _on_rows(model)
     y_test = np.asarray(y_test)
     known = rows.score_samples(F_test)
     kept = known >= model.threshold_

@@ -448,7 +448,7 @@ def test_ctrl_c_while_training_stops_at_once_and_keeps_the_output(
         raise AssertionError("went on to fit the generator after Ctrl-C")
 
     monkeypatch.setattr(skvae._training, "train_one_epoch", epoch_then_ctrl_c)
-    monkeypatch.setattr(recipes, "fit_generator", went_on)
+    monkeypatch.setattr(recipes._train, "fit_generator", went_on)
     code, stdout, stderr = run(["train", corpus / "train", "--out", out, *FAST])
     assert code == 130
     assert len(epochs) == 2  # stopped in the epoch it was pressed in

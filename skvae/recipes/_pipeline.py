@@ -1,0 +1,113 @@
+"""RecognizerPipeline: a scikit-learn Pipeline that passes ``groups`` on."""
+
+from sklearn import config_context
+from sklearn.pipeline import Pipeline
+from sklearn.utils.metaestimators import available_if
+
+
+def _last_step_has(method):
+    return lambda self: hasattr(self.steps[-1][1], method)
+
+
+class RecognizerPipeline(Pipeline):
+    """A :class:`~sklearn.pipeline.Pipeline` whose methods take ``groups``.
+
+    ``fit(X, y, groups=None)``, ``predict(X, groups=None)`` and the other
+    methods hand ``groups`` (e.g. the speaker of each utterance) to the
+    steps that request it through scikit-learn's metadata routing
+    (``step.set_fit_request(groups=True)``,
+    ``step.set_transform_request(groups=True)``), with routing switched
+    on for the call only; the global setting is left alone. Without
+    groups it is a plain Pipeline. Passing groups that no step requests
+    raises ``ValueError`` instead of silently ignoring them.
+
+    Parameters
+    ----------
+    steps : list of (str, estimator) tuples
+        As for :class:`~sklearn.pipeline.Pipeline`.
+    memory : str, object with the joblib.Memory interface or None
+        As for :class:`~sklearn.pipeline.Pipeline`.
+    verbose : bool, default=False
+        As for :class:`~sklearn.pipeline.Pipeline`.
+
+    See Also
+    --------
+    make_recognizer : The recogniser built on it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import sklearn
+    >>> from sklearn.svm import SVC
+    >>> from skvae.features import GroupStandardScaler
+    >>> from skvae.recipes import RecognizerPipeline
+    >>> with sklearn.config_context(enable_metadata_routing=True):
+    ...     scaler = GroupStandardScaler().set_fit_request(groups=True)
+    ...     scaler = scaler.set_transform_request(groups=True)
+    >>> pipe = RecognizerPipeline([("cmvn", scaler), ("svc", SVC())])
+    >>> X = np.random.RandomState(0).normal(size=(40, 3))
+    >>> y, speaker = np.arange(40) % 2, np.repeat(["ann", "bob"], 20)
+    >>> pipe.fit(X, y, groups=speaker).predict(X[:6], groups=speaker[:6]).shape
+    (6,)
+    >>> RecognizerPipeline([("svc", SVC())]).fit(X, y, groups=speaker)
+    Traceback (most recent call last):
+    ...
+    ValueError: groups were given to fit, but no step of this pipeline ...
+    """
+
+    # model files name the class by its public path (TRUSTED_TYPES, and files
+    # saved before skvae.recipes became a package)
+    __module__ = "skvae.recipes"
+
+    def _with_groups(self, method, groups, X, *args, **params):
+        parent = getattr(super(), method)
+        if groups is None:
+            return parent(X, *args, **params)
+        with config_context(enable_metadata_routing=True):
+            consumed = self.get_metadata_routing().consumes(method, ["groups"])
+            if not consumed:
+                names = ", ".join(name for name, _ in self.steps)
+                raise ValueError(
+                    f"groups were given to {method}, but no step of this "
+                    f"pipeline ({names}) requests them; build it with a step "
+                    "that uses groups (e.g. GroupStandardScaler with "
+                    "set_fit_request(groups=True) and "
+                    "set_transform_request(groups=True)), or leave groups out"
+                )
+            return parent(X, *args, groups=groups, **params)
+
+    def fit(self, X, y=None, groups=None, **params):
+        """Fit the steps; ``groups`` goes to the steps that request it."""
+        return self._with_groups("fit", groups, X, y, **params)
+
+    @available_if(_last_step_has("predict"))
+    def predict(self, X, groups=None, **params):
+        """Predict labels; ``groups`` goes to the steps that request it."""
+        return self._with_groups("predict", groups, X, **params)
+
+    @available_if(_last_step_has("predict_proba"))
+    def predict_proba(self, X, groups=None, **params):
+        """Class probabilities; ``groups`` as in :meth:`predict`."""
+        return self._with_groups("predict_proba", groups, X, **params)
+
+    @available_if(_last_step_has("predict_log_proba"))
+    def predict_log_proba(self, X, groups=None, **params):
+        """Log class probabilities; ``groups`` as in :meth:`predict`."""
+        return self._with_groups("predict_log_proba", groups, X, **params)
+
+    @available_if(_last_step_has("decision_function"))
+    def decision_function(self, X, groups=None, **params):
+        """Decision function; ``groups`` as in :meth:`predict`."""
+        return self._with_groups("decision_function", groups, X, **params)
+
+    @available_if(_last_step_has("transform"))
+    def transform(self, X, groups=None, **params):
+        """Transform through every step; ``groups`` as in :meth:`predict`."""
+        return self._with_groups("transform", groups, X, **params)
+
+    @available_if(_last_step_has("score"))
+    def score(self, X, y=None, sample_weight=None, groups=None, **params):
+        """Score of the last step; ``groups`` as in :meth:`predict`."""
+        if sample_weight is not None:
+            params["sample_weight"] = sample_weight
+        return self._with_groups("score", groups, X, y, **params)

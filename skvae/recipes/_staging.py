@@ -1,0 +1,213 @@
+"""Atomic writes: files and folders written aside and swapped in at once."""
+
+import contextlib
+import os
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT and SIGTERM back until the block ends (main thread, POSIX).
+
+    A Ctrl-C that arrives meanwhile is delivered when the block ends.
+    """
+    import signal
+    import threading
+
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _file_mode(path):
+    """The mode of ``path`` if it exists, else what open() would give it."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _write_atomic(path, data):
+    """Write ``data`` (bytes) to ``path`` through a temporary file beside it.
+
+    The temporary file is flushed to disk and renamed over ``path``
+    (``os.replace``), so ``path`` holds either its old content or all of the
+    new one, never a part; on failure the temporary file is removed.
+    """
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+    )
+    try:
+        if hasattr(os, "fchmod"):  # mkstemp's 0600: give the usual mode instead
+            os.fchmod(fd, _file_mode(path))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _make_folder(path):
+    """Create ``path`` and its missing parents; return those created."""
+    path = Path(path)
+    missing = []
+    p = path
+    while not p.exists() and not p.is_symlink() and p.parent != p:
+        missing.append(p)
+        p = p.parent
+    if not p.is_dir():
+        raise NotADirectoryError(f"cannot create the folder '{path}': '{p}' is a file")
+    created = []
+    try:
+        for d in reversed(missing):
+            d.mkdir()
+            created.append(d)
+    except BaseException:
+        _remove_empty(created)
+        raise
+    return created
+
+
+def _remove_empty(folders):
+    for d in reversed(folders):
+        with contextlib.suppress(OSError):
+            d.rmdir()  # only if empty
+
+
+def _entries(folder):
+    # folders first, then files in name order: model.skops, the file that
+    # loads the rest, comes after model.safetensors
+    return sorted(folder.iterdir(), key=lambda e: (not e.is_dir(), e.name))
+
+
+def _check_merge(src, dst):
+    """Refuse, before anything changes, a file that would replace a folder."""
+    for e in _entries(src):
+        target = dst / e.name
+        if target.exists() and target.is_dir() != e.is_dir():
+            kind = "folder" if target.is_dir() else "file"
+            raise IsADirectoryError(
+                f"cannot write '{target}': a {kind} of that name is in the way"
+            )
+        if e.is_dir() and target.is_dir():
+            _check_merge(e, target)
+
+
+def _merge(src, dst):
+    """Move the files of ``src`` into ``dst`` (recursively), replacing
+    their namesakes with ``os.replace``; other files of ``dst`` stay."""
+    for e in _entries(src):
+        target = dst / e.name
+        if e.is_dir() and target.is_dir():
+            _merge(e, target)
+        else:
+            os.replace(e, target)
+
+
+def _swap_in(staging, path, remove):
+    """Move everything written in ``staging`` into ``path``; delete ``remove``."""
+    import shutil
+    import tempfile
+
+    _check_merge(staging, path)
+    new_names = {e.name for e in staging.iterdir()}
+    with _signals_held():
+        trash = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-old-"))
+        try:
+            for name in remove:
+                target = path / name
+                if name not in new_names and (target.exists() or target.is_symlink()):
+                    os.rename(target, trash / name)
+            _merge(staging, path)
+        finally:
+            shutil.rmtree(trash, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_folder(path, *, remove=()):
+    """Write a folder's new contents aside, then swap them in at once.
+
+    Yields an empty hidden folder inside ``path`` (created with its parents
+    if needed). When the block ends normally, each file written there
+    replaces the file of the same name in ``path`` (``os.replace``, in
+    sub-folders too), with Ctrl-C (SIGINT) and SIGTERM held back meanwhile,
+    and the entries named in ``remove`` are deleted. Files of ``path`` that
+    the block did not write are left alone (``path`` may be any folder,
+    holding files that are not the caller's). When the block raises (a
+    Ctrl-C included), what it wrote is deleted, ``path`` is left as it was,
+    and folders this function created are removed again.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output folder (e.g. the ``--out`` of ``skvae train``).
+    remove : sequence of str, default=()
+        Names of entries of ``path`` to delete when the new contents come
+        in (outputs of an earlier run that this one does not replace).
+
+    Yields
+    ------
+    staging : pathlib.Path
+        The folder to write into.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``path``, or one of its parents, is a file.
+    IsADirectoryError
+        A new file would replace a folder, or a new folder a file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from skvae.recipes import staged_folder
+    >>> out = Path(tempfile.mkdtemp()) / "run"
+    >>> with staged_folder(out) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("new")
+    ...     os.listdir(out)  # nothing visible yet but the hidden folder
+    ['.skvae-partial-...']
+    >>> (out / "a.txt").read_text(), os.listdir(out)
+    ('new', ['a.txt'])
+    """
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"'{path}' is a file, not a folder")
+    for name in remove:
+        if not name or Path(name).name != name or name in (".", ".."):
+            raise ValueError(f"remove holds {name!r}: give names of entries of {path}")
+    created = _make_folder(path)
+    try:
+        staging = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-partial-"))
+    except BaseException:
+        _remove_empty(created)
+        raise
+    try:
+        yield staging
+        _swap_in(staging, path, tuple(remove))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        _remove_empty(created)
+        raise
