@@ -3,18 +3,14 @@
 :class:`BaseVAE` holds what :class:`~skvae.VAETransformer` and
 :class:`~skvae.VAEClassifier` have in common: input standardisation, module
 construction, the training run as named steps (:meth:`BaseVAE._fit`), label
-lookup, chunked inference and sampling, conversions to tensors, weights files
-(through :mod:`skvae._weights`) and pickling with CPU tensors. Its only public
-method is :meth:`BaseVAE.save`.
-
-Estimators whose fitted models can be saved register themselves with
-:func:`register_saveable`; :func:`skvae.load` finds them by the class name
-stored in the file and calls their ``_from_weights`` hook.
+lookup, chunked inference and sampling, and conversions to tensors. Weights
+files and pickling come from :class:`~skvae._saving.SaveableMixin` (its
+:meth:`~skvae._saving.SaveableMixin.save` is the only public method), the
+NumPy input checks from :mod:`skvae._checks`.
 """
 
 import contextlib
 import math
-import os
 import warnings
 from numbers import Integral, Real
 
@@ -28,25 +24,29 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted
 
+from ._checks import (
+    _available_memory,
+    _check_decoded,
+    _check_float32_range,
+    _is_constant,
+    _mean_std,
+)
+from ._saving import SaveableMixin
 from ._training import (
     ThreadTuner,
     Trainer,
     TrainingData,
-    device_available,
     resolve_device,
     torch_threads,
 )
 from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
-from ._version import __version__
-from ._weights import WeightsFile, build_module, write
-from .exceptions import InconsistentVersionWarning
+from ._weights import build_module
 
-__all__ = ["BaseVAE", "register_saveable", "saveable_classes", "store_params"]
+__all__ = ["BaseVAE", "store_params"]
 
 _MAX_SEED = np.iinfo(np.int32).max
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 #: parameters that shape the network: changed after fit, they take effect
 #: only when a new network is fitted
@@ -59,34 +59,6 @@ _ARCHITECTURE = (
 )
 #: parameters the inference methods read (set_params may change them after fit)
 _INFERENCE_PARAMS = ("inference_batch_size", "n_threads")
-
-#: fitted attributes every weights file stores as JSON (arrays: mean_, scale_)
-_JSON_ATTRS = (
-    "n_features_in_",
-    "n_iter_",
-    "best_loss_",
-    "best_validation_score_",
-    "history_",
-    "_score_seed",
-)
-
-#: class name -> estimator class, for the estimators that weights files hold
-_SAVEABLE = {}
-
-
-def register_saveable(cls):
-    """Class decorator: ``cls`` can be saved to and loaded from weights files.
-
-    Its class name is the key stored in the file. Subclasses are not
-    registered with their parent: a weights file could not rebuild them.
-    """
-    _SAVEABLE[cls.__name__] = cls
-    return cls
-
-
-def saveable_classes():
-    """The registered estimator classes, by name (a copy)."""
-    return dict(_SAVEABLE)
 
 
 def store_params(estimator, params):
@@ -102,73 +74,12 @@ def store_params(estimator, params):
             setattr(estimator, name, value)
 
 
-def _check_n_samples(n_samples):
-    if isinstance(n_samples, bool) or not isinstance(n_samples, Integral):
-        raise TypeError(f"n_samples must be an int, got {n_samples!r}.")
-    if n_samples < 1:
-        raise ValueError(f"n_samples must be at least 1, got {n_samples}.")
-
-
-def _index_in(known, values, error):
-    """Positions of ``values`` in the sorted array ``known`` (int64).
-
-    Values not in ``known`` raise ``ValueError(error.format(unknown=...))``
-    with the first five of them.
-    """
-    values = np.asarray(values)
-    idx = np.clip(np.searchsorted(known, values), 0, len(known) - 1)
-    unknown = known[idx] != values
-    if np.any(unknown):
-        raise ValueError(error.format(unknown=np.unique(values[unknown])[:5].tolist()))
-    return idx.astype(np.int64)
-
-
-def _check_no_missing(values, name):
-    """Raise ValueError if the 1-D array ``values`` holds NaN or None.
-
-    A missing group or label is not a group of its own: NaN is not even
-    equal to itself, so it could never be matched again.
-    """
-    if values.dtype.kind == "f":
-        missing = np.isnan(values)
-    elif values.dtype.kind == "O":
-        missing = np.fromiter(
-            (
-                v is None or (isinstance(v, float | np.floating) and np.isnan(v))
-                for v in values
-            ),
-            dtype=bool,
-            count=len(values),
-        )
-    else:
-        return
-    if missing.any():
-        rows = np.flatnonzero(missing)
-        raise ValueError(
-            f"{name} contains missing values (NaN or None) in {len(rows)} row(s), "
-            f"the first at row {rows[0]}; give every row a value."
-        )
-
-
-def _one_per_row(values, n_rows, name, rows):
-    """``values`` as a 1-D array of ``n_rows`` entries; one value is repeated.
-
-    ``rows`` completes the error message, e.g. ``"there are 3 rows"``.
-    """
-    values = np.asarray(values)
-    if values.ndim == 0:
-        values = np.full(n_rows, values[()])
-    values = column_or_1d(values)
-    if values.shape[0] != n_rows:
-        raise ValueError(f"{name} has {values.shape[0]} entries, but {rows}.")
-    return values
-
-
-class BaseVAE(BaseEstimator):
+class BaseVAE(SaveableMixin, BaseEstimator):
     """Base class of the VAE estimators (not public).
 
     Subclasses set ``_module_class`` and may override ``_module_kwargs``, and
-    the weights-file hooks ``_weights_extra`` / ``_restore_fitted``.
+    the weights-file hooks of :class:`~skvae._saving.SaveableMixin`
+    (``_weights_extra`` / ``_restore_fitted`` / ``_check_restored``).
     """
 
     _module_class = VAE
@@ -704,292 +615,3 @@ class BaseVAE(BaseEstimator):
         out *= self.scale_.astype(out.dtype)
         out += self.mean_.astype(out.dtype)
         return out
-
-    # ------------------------------------------------------------------
-    # weights files
-    # ------------------------------------------------------------------
-    def save(self, path):
-        """Save the fitted model as a weights-only file (see :func:`skvae.save`).
-
-        Unlike joblib/pickle, the file cannot execute code when loaded with
-        :func:`skvae.load`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination, conventionally ending in ``.safetensors``.
-
-        Returns
-        -------
-        path : pathlib.Path
-            The written file.
-        """
-        check_is_fitted(self)
-        name = type(self).__name__
-        if _SAVEABLE.get(name) is not type(self):
-            raise TypeError(f"save supports {sorted(_SAVEABLE)}, got {name}.")
-        return write(path, self._to_weights())
-
-    def _to_weights(self):
-        """The fitted model as a :class:`~skvae._weights.WeightsFile`."""
-        fitted = {k: getattr(self, k) for k in _JSON_ATTRS}
-        if hasattr(self, "feature_names_in_"):
-            fitted["feature_names_in_"] = [str(c) for c in self.feature_names_in_]
-        arrays = {"mean_": self.mean_, "scale_": self.scale_}
-        extra_fitted, extra_arrays = self._weights_extra()
-        fitted.update(extra_fitted)
-        arrays.update(extra_arrays)
-        return WeightsFile(
-            estimator=type(self).__name__,
-            params=self.get_params(),
-            fitted=fitted,
-            arrays=arrays,
-            module_config=self.module_.config(),
-            module_state=self.module_.state_dict(),
-        )
-
-    def _weights_extra(self):
-        """Subclass hook: (JSON fitted attributes, arrays) of the subclass."""
-        return {}, {}
-
-    @classmethod
-    def _from_weights(cls, content, *, device):
-        """The fitted estimator a :class:`~skvae._weights.WeightsFile` describes.
-
-        Raises ``ValueError`` when the content is incomplete or its tensors
-        do not fit the model.
-        """
-        params = dict(content.params)
-        for key in ("hidden_layer_sizes", "frame_shape"):
-            if isinstance(params.get(key), list):
-                params[key] = tuple(params[key])
-        try:
-            est = cls(**params)
-            # e.g. inference_batch_size=-1 would give garbage later
-            est._validate_params()
-            est._restore_fitted(content.fitted, content.arrays)
-            module = build_module(
-                cls._module_class,
-                content.module_config,
-                content.module_state,
-                device=device,
-            )
-            est._set_fitted_module(module, device)
-            est._check_restored()
-        except KeyError as exc:
-            raise ValueError(f"damaged file ({exc} is missing).") from exc
-        except (TypeError, AttributeError, IndexError, OverflowError) as exc:
-            # values of the wrong type where the file's JSON was edited
-            raise ValueError(f"damaged file ({exc}).") from exc
-        est._partial = False
-        return est
-
-    def _check_restored(self):
-        """Check that the fitted attributes read from a file fit together and
-        fit the network (subclasses extend it); ValueError names the first
-        that does not."""
-        n = self.module_.n_features
-        for name in ("n_features_in_", "n_iter_", "_score_seed"):
-            if isinstance(getattr(self, name), bool) or not isinstance(
-                getattr(self, name), Integral
-            ):
-                raise ValueError(f"damaged file ({name} is not an integer).")
-        if not isinstance(self.history_, list):
-            raise ValueError("damaged file (history_ is not a list).")
-        if self.n_features_in_ != n:
-            raise ValueError(
-                f"damaged file (n_features_in_={self.n_features_in_!r}, but the "
-                f"network has {n} input features)."
-            )
-        names = getattr(self, "feature_names_in_", None)
-        if names is not None and names.shape != (n,):
-            raise ValueError(
-                f"damaged file (feature_names_in_ does not hold {n} names)."
-            )
-        for name in ("mean_", "scale_"):
-            value = np.asarray(getattr(self, name))
-            if value.shape != (n,) or value.dtype.kind != "f":
-                raise ValueError(
-                    f"damaged file ({name} is not {n} floating-point values)."
-                )
-            if not np.isfinite(value).all():
-                raise ValueError(f"damaged file ({name} holds NaN or infinity).")
-        if not np.all(self.scale_ > 0):
-            raise ValueError("damaged file (scale_ is not positive).")
-
-    def _restore_fitted(self, fitted, arrays):
-        """Set the fitted attributes stored by :meth:`_to_weights` (subclasses
-        extend it for those of ``_weights_extra``)."""
-        for k in _JSON_ATTRS:
-            setattr(self, k, fitted[k])
-        if "feature_names_in_" in fitted:
-            self.feature_names_in_ = np.asarray(
-                fitted["feature_names_in_"], dtype=object
-            )
-        self.mean_ = arrays["mean_"]
-        self.scale_ = arrays["scale_"]
-
-    # ------------------------------------------------------------------
-    # pickling
-    # ------------------------------------------------------------------
-    def __getstate__(self):
-        state = super().__getstate__()
-        if state is self.__dict__:
-            state = state.copy()
-        state["_skvae_version"] = __version__
-        state.pop("_tuner", None)  # timings of this machine only
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_config"] = module.config()
-            state["_module_state"] = {
-                k: v.detach().to("cpu", copy=True)
-                for k, v in module.state_dict().items()
-            }
-        optimizer = state.pop("_optimizer", None)
-        generators = state.pop("_generators", None)
-        # Training state travels only when a continuation needs it.
-        if self.warm_start or state.get("_partial", False):
-            if optimizer is not None:
-                state["_optimizer_state"] = _tree_to_cpu(optimizer.state_dict())
-            if generators is not None:
-                state["_generator_states"] = [g.get_state() for g in generators]
-        return state
-
-    def __setstate__(self, state):
-        saved = state.pop("_skvae_version", None)
-        if saved is not None and saved != __version__:
-            warnings.warn(
-                InconsistentVersionWarning(
-                    type(self).__name__, original=saved, current=__version__
-                ),
-                stacklevel=2,
-            )
-        config = state.pop("_module_config", None)
-        module_state = state.pop("_module_state", None)
-        optimizer_state = state.pop("_optimizer_state", None)
-        generator_states = state.pop("_generator_states", None)
-        super().__setstate__(state)
-        if config is None:
-            return
-        saved_device = torch.device(state.get("device_", "cpu"))
-        device = saved_device if device_available(saved_device) else torch.device("cpu")
-        module = build_module(self._module_class, config, module_state, device=device)
-        self._set_fitted_module(module, device)
-        if optimizer_state is not None:
-            self._optimizer = self._make_optimizer()
-            self._optimizer.load_state_dict(optimizer_state)
-        # A generator state fits only a generator of the same device type (a
-        # CUDA one is 16 bytes, a CPU one 5056). When the model moved, e.g.
-        # trained on a GPU and loaded on a CPU-only machine, training goes on
-        # with fresh generators that _fit seeds from random_state and n_iter_.
-        if generator_states is not None and device.type == saved_device.type:
-            gens = self._make_generators(np.zeros(3, dtype=np.int64), device)
-            for g, s in zip(gens, generator_states):
-                g.set_state(s)
-            self._generators = gens
-
-
-def _available_memory():
-    """Bytes of memory this process can still allocate, or None if unknown.
-
-    Linux: the kernel's estimate (``MemAvailable``), capped by the cgroup's
-    limit (containers); elsewhere the physical memory.
-    """
-    available = None
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    available = int(line.split()[1]) * 1024
-                    break
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        with open("/sys/fs/cgroup/memory.max") as fh:
-            limit = fh.read().strip()
-        with open("/sys/fs/cgroup/memory.current") as fh:
-            used = int(fh.read().strip())
-        if limit != "max":
-            left = max(0, int(limit) - used)
-            available = left if available is None else min(available, left)
-    except (OSError, ValueError):
-        pass
-    if available is None:
-        try:
-            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        except (AttributeError, ValueError, OSError):  # pragma: no cover
-            return None
-    return available
-
-
-def _check_decoded(out, method):
-    """Raise ValueError if decoding gave non-finite rows (float32 overflow).
-
-    Checked in chunks of rows, so without a temporary as large as ``out``.
-    """
-    step = max(1, 2**18 // max(1, out.shape[1]))
-    if not all(np.isfinite(out[i : i + step]).all() for i in range(0, len(out), step)):
-        raise ValueError(
-            f"{method} gave non-finite values: the decoder overflowed float32 "
-            "for latent codes this far from the prior. Use codes of the size "
-            "transform gives (or a smaller temperature)."
-        )
-
-
-def _check_float32_range(values, name, advice="rescale X"):
-    """Raise ValueError unless every value (float32 or float64) is finite in
-    float32, i.e. below about 3.4e38 in magnitude."""
-    # a float64 sum is finite iff every value is (no big temporary)
-    with np.errstate(invalid="ignore", over="ignore"):
-        total = np.sum(values, dtype=np.float64)
-        fits = np.isfinite(total) and (
-            values.dtype == np.float32 or np.all(np.abs(values) <= _FLOAT32_MAX)
-        )
-    if not fits:
-        raise ValueError(
-            f"{name} has values too large for float32 (|x| above about 3.4e38); "
-            f"{advice}."
-        )
-
-
-def _is_constant(mean, scale, n_samples):
-    """Columns whose spread is within the rounding error of their mean.
-
-    Relative, like :class:`~skvae.features.GroupStandardScaler`: a standard
-    deviation of at most ``n_samples * eps * |mean|`` (float64 eps, the
-    accumulated error of the two-pass moments) is what summing equal values
-    can produce, while data of any scale (1e-16 as well as 1e16) is varied.
-    """
-    return scale <= n_samples * np.finfo(np.float64).eps * np.abs(mean)
-
-
-def _mean_std(X, chunk_rows=None):
-    """Per-column mean and standard deviation in float64, in row chunks.
-
-    Two passes over X with temporaries of ``chunk_rows`` rows (by default
-    about 2 MB), instead of NumPy's full-size float64 copies, so fitting a
-    large float32 array does not triple its memory.
-    """
-    n = X.shape[0]
-    if chunk_rows is None:
-        chunk_rows = max(1, 2**18 // max(1, X.shape[1]))
-    total = np.zeros(X.shape[1])
-    with np.errstate(over="ignore", invalid="ignore"):
-        for i in range(0, n, chunk_rows):
-            total += X[i : i + chunk_rows].sum(axis=0, dtype=np.float64)
-        mean = total / n
-        sq = np.zeros(X.shape[1])
-        for i in range(0, n, chunk_rows):
-            d = X[i : i + chunk_rows] - mean
-            sq += np.einsum("ij,ij->j", d, d)
-    return mean, np.sqrt(sq / n)
-
-
-def _tree_to_cpu(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True)
-    if isinstance(obj, dict):
-        return {k: _tree_to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return type(obj)(_tree_to_cpu(v) for v in obj)
-    return obj

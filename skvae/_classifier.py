@@ -12,14 +12,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import (
-    BaseVAE,
-    _check_n_samples,
-    _index_in,
-    _one_per_row,
-    register_saveable,
-    store_params,
-)
+from ._base import BaseVAE, store_params
+from ._checks import _check_n_samples, _index_in, _one_per_row
+from ._saving import register_saveable
 from ._vae import SemiSupervisedVAE
 
 __all__ = ["VAEClassifier"]

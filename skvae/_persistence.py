@@ -7,9 +7,9 @@ parameters and fitted state as JSON. Loading never unpickles anything.
 
 The file format lives in :mod:`skvae._weights`; each estimator describes
 itself and rebuilds itself through its own hooks (``_to_weights`` and the
-classmethod ``_from_weights`` of :class:`skvae._base.BaseVAE`). This module
-only finds the estimator class by the name stored in the file, among those
-registered with :func:`skvae._base.register_saveable`.
+classmethod ``_from_weights`` of :class:`skvae._saving.SaveableMixin`). This
+module only finds the estimator class by the name stored in the file, among
+those registered with :func:`skvae._saving.register_saveable`.
 """
 
 import warnings
@@ -18,7 +18,8 @@ from sklearn.utils.validation import check_is_fitted
 
 # importing the estimator modules registers them (register_saveable)
 from . import _classifier, _transformer  # noqa: F401
-from ._base import BaseVAE, saveable_classes
+from ._base import BaseVAE
+from ._saving import saveable_classes
 from ._training import resolve_device
 from ._version import __version__
 from ._weights import read

@@ -18,17 +18,16 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import (
-    BaseVAE,
+from ._base import BaseVAE, store_params
+from ._checks import (
     _check_decoded,
     _check_float32_range,
     _check_n_samples,
     _check_no_missing,
     _index_in,
     _one_per_row,
-    register_saveable,
-    store_params,
 )
+from ._saving import register_saveable
 
 __all__ = ["VAETransformer"]
 

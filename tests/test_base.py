@@ -11,15 +11,9 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 from skvae import VAEClassifier, VAETransformer
-from skvae._base import (
-    BaseVAE,
-    _index_in,
-    _is_constant,
-    _mean_std,
-    _one_per_row,
-    saveable_classes,
-    store_params,
-)
+from skvae._base import BaseVAE, store_params
+from skvae._checks import _index_in, _is_constant, _mean_std, _one_per_row
+from skvae._saving import saveable_classes
 
 
 def test_chunked_mean_std_matches_numpy():

@@ -12,8 +12,13 @@ import torch.
 
 Core layers, bottom first; a module imports only modules of lower layers::
 
-    exceptions, _version <- _vae <- _training <- _weights <- _base
-    <- _transformer, _classifier, _openset <- _persistence, _export
+    exceptions, _version <- _vae <- _training <- _weights, _checks
+    <- _saving <- _base <- _transformer, _classifier, _openset
+    <- _persistence, _export
+
+``_checks`` (input checks and column statistics in NumPy) imports nothing
+of skvae; ``_saving`` (weights files and pickling, a mixin of ``_base``)
+stands on ``_weights``.
 
 ``_openset`` (the reject option, a meta-estimator around any classifier)
 sits beside the estimators but needs no torch of its own.
@@ -30,7 +35,8 @@ CORE_LAYERS = [
     ("skvae.exceptions", "skvae._version"),
     ("skvae._vae",),
     ("skvae._training",),
-    ("skvae._weights",),
+    ("skvae._weights", "skvae._checks"),
+    ("skvae._saving",),
     ("skvae._base",),
     ("skvae._transformer", "skvae._classifier", "skvae._openset"),
     ("skvae._persistence", "skvae._export"),
@@ -269,6 +275,7 @@ def test_application_layers_import_downwards():
         ("skvae.exceptions", {"torch", "sklearn"}),
         ("skvae._vae", {"sklearn"}),
         ("skvae._training", {"sklearn"}),
+        ("skvae._checks", {"torch"}),
     ],
 )
 def test_bottom_modules_do_not_reach_heavy_dependencies(module, forbidden):
