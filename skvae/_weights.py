@@ -4,7 +4,7 @@ This is the one place that knows the layout of a skvae weights file and the
 one place that builds a torch module from its configuration and weights. It
 knows no estimator class: an estimator describes itself as a
 :class:`WeightsFile` and rebuilds itself from one (the ``_to_weights`` /
-``_from_weights`` hooks of :class:`skvae._base.BaseVAE`).
+``_from_weights`` hooks of :class:`skvae._saving.SaveableMixin`).
 
 A weights file is a safetensors file (a JSON header and raw tensor bytes,
 parsed without ``pickle``, so loading it cannot execute code). Format 1:
