@@ -1,0 +1,32 @@
+"""Helpers shared by the evaluation modules: random states, rows, progress."""
+
+import sys
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+
+def _rng(random_state):
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return check_random_state(random_state)
+
+
+def _rows(X, index):
+    """``X[index]`` for an array, a list or another sequence of utterances."""
+    if isinstance(X, np.ndarray):
+        return X[index]
+    return [X[i] for i in np.arange(len(X))[index]]
+
+
+def _bar(verbose, **kwargs):
+    """A tqdm bar on stderr when ``verbose`` and stderr is a terminal (a log
+    would get a line per redraw)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)
+
+
+def _info(verbose, msg):
+    if verbose:
+        print(msg, file=sys.stderr, flush=True)

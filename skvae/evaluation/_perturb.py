@@ -1,0 +1,333 @@
+"""Data helpers: noise at an SNR, a stratified labelled subset, outlier clips."""
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+
+from ._common import _rng
+
+#: The kinds of :func:`make_outlier_clips`, in the order they are made.
+OUTLIER_KINDS = ("white noise", "pink noise", "tone", "chirp", "reversed speech")
+
+
+def _pink(n, rng):
+    """Pink (1/f power) noise of length n, of arbitrary scale."""
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.arange(spec.shape[0], dtype=np.float64)
+    f[0] = 1.0
+    return np.fft.irfft(spec / np.sqrt(f), n)
+
+
+def _noisy(wave, snr_db, rng, kind, exact_snr):
+    wave = np.asarray(wave)
+    if wave.ndim != 1 or wave.size == 0:
+        raise ValueError(
+            f"each signal must be a non-empty 1-D array, got shape {wave.shape}"
+        )
+    if exact_snr:
+        noise = rng.standard_normal(wave.shape[0])
+        if kind == "pink":  # drawn after the white draw, as the benchmark did
+            noise = _pink(wave.shape[0], rng)
+        power = np.mean(wave.astype(np.float64) ** 2)
+        noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
+        return (wave + noise).astype(np.float32)
+    power = np.mean(np.square(wave, dtype=np.float64))
+    std = np.sqrt(power / 10 ** (snr_db / 10))
+    return (wave + rng.normal(0.0, std, wave.shape)).astype(np.float32)
+
+
+def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
+    """Add noise at a signal-to-noise ratio to waveforms (or any signals).
+
+    The SNR is measured per signal: the noise power is the signal's mean
+    power divided by ``10 ** (snr_db / 10)``.
+
+    Parameters
+    ----------
+    X : 1-D array, 2-D array or sequence of 1-D arrays
+        One waveform; a matrix whose rows are signals; or several waveforms
+        of any lengths (a list, or an object array as in
+        :func:`skvae.datasets.fetch_fsdd` with ``load_audio=True``).
+    snr_db : float or array-like of float
+        Signal-to-noise ratio in dB: one for all, or one per signal.
+    kind : {"white", "pink"}, default="white"
+        White Gaussian noise, or pink (1/f) noise (only with ``exact_snr``).
+    exact_snr : bool, default=True
+        True: the drawn noise is rescaled so that each signal's SNR is
+        exactly ``snr_db`` (``rng.standard_normal(n)`` draws, rescaled).
+        False: white noise of standard deviation
+        ``sqrt(power / 10 ** (snr_db / 10))`` (``rng.normal`` draws), so
+        the SNR holds in expectation.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the noise. Signals are noised in order from the same stream.
+
+    Returns
+    -------
+    X_noisy : like X, float32
+        A 1-D array, a 2-D array, or an object array of 1-D arrays.
+
+    Notes
+    -----
+    Reproduces the copies this replaces draw for draw:
+    ``benchmarks/bench_generative.py``'s ``add_noise(wave, snr, rng, kind)``
+    and ``examples/denoising.py``'s ``add_white_noise(wave, snr, rng)`` are
+    ``add_noise(wave, snr, kind=kind, random_state=rng)`` (default
+    ``exact_snr=True``); ``benchmarks/bench_recognition.py``'s
+    ``add_noise(waves, snr, seed)`` is ``add_noise(waves, snr,
+    exact_snr=False, random_state=np.random.default_rng(seed))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.evaluation import add_noise
+    >>> wave = np.sin(np.arange(8000) / 5.0).astype(np.float32)
+    >>> noisy = add_noise(wave, 10.0, random_state=0)
+    >>> noise = noisy - wave
+    >>> print(f"{10 * np.log10(np.mean(wave**2) / np.mean(noise**2)):.1f} dB")
+    10.0 dB
+    >>> add_noise([wave, wave[:800]], [0.0, 20.0], random_state=0)[1].shape
+    (800,)
+    """
+    if kind not in ("white", "pink"):
+        raise ValueError(f"kind must be 'white' or 'pink', got {kind!r}")
+    if kind == "pink" and not exact_snr:
+        raise ValueError("kind='pink' needs exact_snr=True")
+    rng = _rng(random_state)
+    single = isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 1
+    if single:
+        signals = [X]
+    elif isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 2:
+        signals = list(X)
+    elif isinstance(X, np.ndarray) and X.dtype != object:
+        raise ValueError(f"X must be 1-D or 2-D, got shape {X.shape}")
+    else:
+        signals = list(X)
+        if signals and np.isscalar(signals[0]):  # a plain list of numbers
+            single, signals = True, [np.asarray(X)]
+    snrs = np.broadcast_to(np.asarray(snr_db, dtype=float), (len(signals),))
+    if not np.all(np.isfinite(snrs)):
+        raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+    out = [_noisy(w, s, rng, kind, exact_snr) for w, s in zip(signals, snrs)]
+    if single:
+        return out[0]
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        return np.stack(out)
+    result = np.empty(len(out), dtype=object)
+    result[:] = out
+    return result
+
+
+def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
+    """Indices of a labelled subset with every class in proportion.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The labels.
+    size : float or int, default=None
+        A float in (0, 1): that fraction of the rows (rounded down, as
+        :func:`~sklearn.model_selection.train_test_split` does); an int:
+        that many rows, at least one per class. Give ``size`` or
+        ``n_per_class``.
+    n_per_class : int, default=None
+        Exactly this many rows of every class instead.
+    random_state : int, RandomState or None, default=None
+        Seeds the draw.
+
+    Returns
+    -------
+    indices : ndarray of int
+        With ``size``: in the (shuffled) order
+        :func:`~sklearn.model_selection.train_test_split` returns them, as
+        the copies it replaces used them; with ``n_per_class``: sorted.
+
+    Notes
+    -----
+    ``stratified_subset(y, fraction, random_state=draw)`` is the draw of
+    ``benchmarks/bench_recognition.py`` (``label_draw``),
+    ``examples/few_labels.py`` and ``examples/semi_supervised.py``;
+    ``benchmarks/bench_generative.py``'s ``labelled_subset(y, frac, seed)``
+    is ``stratified_subset(y, max(round(frac * len(y)), n_classes),
+    random_state=seed)`` (the same rows as the fraction on FSDD's 2,700
+    training rows at 3 % and 10 %).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.evaluation import stratified_subset
+    >>> y = np.repeat([0, 1, 2], 20)
+    >>> np.bincount(y[stratified_subset(y, 0.3, random_state=0)])
+    array([6, 6, 6])
+    >>> np.bincount(y[stratified_subset(y, n_per_class=2, random_state=0)])
+    array([2, 2, 2])
+    """
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"y must be a non-empty 1-D array, got shape {y.shape}")
+    if (size is None) == (n_per_class is None):
+        raise ValueError("give exactly one of size and n_per_class")
+    classes, counts = np.unique(y, return_counts=True)
+    if n_per_class is not None:
+        if isinstance(n_per_class, bool) or not isinstance(
+            n_per_class, int | np.integer
+        ):
+            raise ValueError(f"n_per_class must be an int, got {n_per_class!r}")
+        if not 1 <= n_per_class <= counts.min():
+            small = classes[counts < n_per_class].tolist()
+            raise ValueError(
+                f"n_per_class={n_per_class} must be in [1, {counts.min()}] (the "
+                f"smallest class count); too few rows of class(es) {small}"
+            )
+        rng = check_random_state(random_state)
+        picked = [
+            rng.choice(np.flatnonzero(y == c), n_per_class, replace=False)
+            for c in classes
+        ]
+        return np.sort(np.concatenate(picked))
+    if isinstance(size, bool) or not isinstance(size, int | float | np.number):
+        raise ValueError(f"size must be a float in (0, 1) or an int, got {size!r}")
+    if isinstance(size, int | np.integer):
+        if not len(classes) <= size < len(y):
+            raise ValueError(
+                f"size={size} rows must be in [{len(classes)}, {len(y)}): at least "
+                "one per class, fewer than all rows"
+            )
+    elif not 0 < size < 1:
+        raise ValueError(f"a fractional size must be in (0, 1), got {size}")
+    indices, _ = train_test_split(
+        np.arange(len(y)), train_size=size, stratify=y, random_state=random_state
+    )
+    return indices
+
+
+def hide_labels(y, labelled, *, missing_label=-1):
+    """Labels with all but some rows marked unlabelled (semi-supervised ``y``).
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        The labels.
+    labelled : array-like of int or bool
+        Rows that keep their label (e.g. :func:`stratified_subset`).
+    missing_label : int or str, default=-1
+        The mark of an unlabelled row (``-1``, as in
+        ``sklearn.semi_supervised`` and :class:`skvae.VAEClassifier`).
+
+    Returns
+    -------
+    y_partial : ndarray of shape (n_samples,)
+
+    Examples
+    --------
+    >>> from skvae.evaluation import hide_labels
+    >>> hide_labels([3, 1, 4, 1], [0, 2])
+    array([ 3, -1,  4, -1])
+    """
+    y = np.asarray(y)
+    if np.any(y == missing_label):
+        raise ValueError(f"y already holds missing_label={missing_label!r}")
+    if y.dtype.kind in "iu":
+        y_partial = np.full_like(y, missing_label)
+    else:
+        y_partial = np.full(y.shape, missing_label, dtype=object)
+    labelled = np.asarray(labelled)
+    y_partial[labelled] = y[labelled]
+    return y_partial
+
+
+def _randint(rng, n):
+    return rng.integers(n) if isinstance(rng, np.random.Generator) else rng.randint(n)
+
+
+def make_outlier_clips(
+    waveforms,
+    *,
+    kinds=OUTLIER_KINDS,
+    n_per_kind=60,
+    sr=8000,
+    snr_db=-5.0,
+    random_state=None,
+):
+    """Clips that are not clean speech, each as long and loud as an utterance.
+
+    For each clip a reference utterance is drawn from ``waveforms``; the
+    clip has its length and its RMS level.
+
+    Parameters
+    ----------
+    waveforms : sequence of 1-D arrays
+        Utterances (e.g. the test waveforms).
+    kinds : sequence of str, default=OUTLIER_KINDS
+        Among ``"white noise"``, ``"pink noise"``, ``"tone"`` (a sine,
+        100-3500 Hz), ``"chirp"`` (a linear sweep between two such
+        frequencies), ``"reversed speech"`` (the reference played
+        backwards) and ``"speech in noise"`` (the reference plus white noise
+        at ``snr_db``).
+    n_per_kind : int, default=60
+        Clips of each kind.
+    sr : int, default=8000
+        Sample rate of the waveforms.
+    snr_db : float, default=-5.0
+        SNR of ``"speech in noise"``.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds the draws.
+
+    Returns
+    -------
+    clips : list of float32 ndarrays
+        Kind by kind, in the order of ``kinds``.
+    clip_kinds : ndarray of str
+        The kind of each clip.
+
+    Notes
+    -----
+    With its defaults and ``random_state=np.random.RandomState(0)`` this is
+    ``synthesise_outliers`` of ``benchmarks/bench_generative.py``, draw for
+    draw. ``examples/outliers.py`` (``kinds=("white noise", "tone",
+    "reversed speech", "speech in noise")``, ``n_per_kind=50``) draws the
+    same numbers; its clips differ only in the last bits (it reverses a
+    float64 copy of the utterance, and multiplies before dividing in the
+    tone's phase).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.evaluation import make_outlier_clips
+    >>> speech = [np.sin(np.arange(n) / 7.0).astype(np.float32) for n in (800, 1200)]
+    >>> clips, kinds = make_outlier_clips(speech, n_per_kind=2, random_state=0)
+    >>> len(clips), kinds[::2].tolist()
+    (10, ['white noise', 'pink noise', 'tone', 'chirp', 'reversed speech'])
+    """
+    known = (*OUTLIER_KINDS, "speech in noise")
+    unknown = [k for k in kinds if k not in known]
+    if unknown:
+        raise ValueError(f"unknown outlier kinds {unknown}; choose from {known}")
+    waveforms = list(waveforms)
+    if not waveforms:
+        raise ValueError("waveforms is empty: no utterance to take lengths from")
+    rng = _rng(random_state)
+    clips, clip_kinds = [], []
+    for kind in kinds:
+        for _ in range(n_per_kind):
+            ref = np.asarray(waveforms[_randint(rng, len(waveforms))])
+            n = ref.shape[0]
+            t = np.arange(n) / sr
+            rms_ref = np.sqrt(np.mean(ref.astype(np.float64) ** 2))
+            if kind == "white noise":
+                x = rng.standard_normal(n)
+            elif kind == "pink noise":
+                x = _pink(n, rng)
+            elif kind == "tone":
+                x = np.sin(2 * np.pi * rng.uniform(100, 3500) * t)
+            elif kind == "chirp":
+                f0, f1 = rng.uniform(100, 3500, size=2)
+                x = np.sin(2 * np.pi * (f0 * t + (f1 - f0) * t**2 / (2 * t[-1])))
+            elif kind == "reversed speech":
+                x = ref[::-1].copy()
+            else:
+                noise = rng.standard_normal(n) * rms_ref * 10 ** (-snr_db / 20)
+                x = ref.astype(np.float64) + noise
+            x = x * rms_ref / np.sqrt(np.mean(x**2))
+            clips.append(x.astype(np.float32))
+            clip_kinds.append(kind)
+    return clips, np.array(clip_kinds)

@@ -1,0 +1,345 @@
+"""Baselines and protocols: held-out speakers, few labels, same-run baselines."""
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.decomposition import PCA
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import Bunch
+
+from .. import recipes
+from ._common import _info, _rows
+from ._perturb import stratified_subset
+
+
+def baseline_scores(
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    classifier,
+    n_components,
+    random_state=None,
+    feature_name="raw",
+    classifier_name=None,
+):
+    """Accuracy of PCA and raw-feature baselines with a given classifier.
+
+    Both standardise the features first: ``StandardScaler -> PCA ->
+    classifier`` and ``StandardScaler -> classifier``.
+
+    Parameters
+    ----------
+    X_train, y_train, X_test, y_test : arrays
+        Feature rows and labels of the training and test sets.
+    classifier : estimator
+        Cloned for each baseline.
+    n_components : int
+        Dimension of PCA (give the model's latent dimension).
+    random_state : int or None, default=None
+        Seed of PCA.
+    feature_name : str, default="raw"
+        How the features are named in the result, e.g. ``"log-mel"``.
+    classifier_name : str or None, default=None
+        How the classifier is named; None: its class name.
+
+    Returns
+    -------
+    scores : dict
+        ``{"PCA (k-D) + name": accuracy, "feature_name (d-D) + name": ...}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.svm import SVC
+    >>> from skvae.evaluation import baseline_scores
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(60, 5)), np.arange(60) % 2
+    >>> X[:, 0] += 3 * y
+    >>> baseline_scores(X[:40], y[:40], X[40:], y[40:], classifier=SVC(),
+    ...                 n_components=2)
+    {'PCA (2-D) + SVC': 0.7, 'raw (5-D) + SVC': 0.9}
+    """
+    name = classifier_name or type(classifier).__name__
+    d = np.shape(X_train)[1]
+    models = {
+        f"PCA ({n_components}-D) + {name}": make_pipeline(
+            StandardScaler(),
+            PCA(n_components, random_state=random_state),
+            clone(classifier),
+        ),
+        f"{feature_name} ({d}-D) + {name}": make_pipeline(
+            StandardScaler(), clone(classifier)
+        ),
+    }
+    return {
+        key: float(est.fit(X_train, y_train).score(X_test, y_test))
+        for key, est in models.items()
+    }
+
+
+def recognizer_accuracies(
+    pipeline, F_train, y_train, F_test, y_test, *, random_state=0
+):
+    """Accuracy of a fitted recogniser and of its PCA and raw baselines.
+
+    The baselines use a fresh copy of the recogniser's classifier without
+    its probability calibration, which does not change the labels it
+    predicts (only accuracy is compared) and would cost more fits.
+
+    Parameters
+    ----------
+    pipeline : RecognizerPipeline
+        A recogniser of :func:`skvae.recipes.make_recognizer`, fitted.
+    F_train, y_train, F_test, y_test : arrays
+        Front-end rows and labels (:func:`skvae.recipes.extract_features`).
+    random_state : int, default=0
+        Seed of PCA.
+
+    Returns
+    -------
+    accuracy : dict
+        ``{"VAE (k-D) + SVC": ..., "PCA (k-D) + SVC": ...,
+        "log-mel (d-D) + SVC": ...}``.
+    y_pred : ndarray
+        The recogniser's predictions on ``F_test``.
+
+    Examples
+    --------
+    >>> from skvae.datasets import load_corpus, split_corpus
+    >>> from skvae.evaluation import recognizer_accuracies
+    >>> from skvae.recipes import extract_features, fit_recognizer, make_recognizer
+    >>> corpus = load_corpus("generated", n_speakers=3, n_repeats=2)
+    >>> train, test, _ = split_corpus(corpus, "random")
+    >>> F = extract_features(make_recognizer()["features"], corpus.data, train=train)
+    >>> y = corpus.target
+    >>> pipe = fit_recognizer(
+    ...     F[train], y[train], audio=corpus.data[train], n_components=4, max_iter=2)
+    >>> acc, pred = recognizer_accuracies(pipe, F[train], y[train], F[test], y[test])
+    >>> list(acc)
+    ['VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
+    """
+    # with a reject option: the accuracy of the recogniser it wraps, every
+    # test utterance answered (open_set_check measures the rejections)
+    pipeline = recipes.recognizer_pipeline(pipeline)
+    k = pipeline.named_steps["vae"].n_components
+    clf = pipeline.named_steps["clf"]
+    pred = pipeline[1:].predict(F_test)
+    out = {f"VAE ({k}-D) + SVC": float(np.mean(pred == y_test))}
+    out.update(
+        baseline_scores(
+            F_train,
+            y_train,
+            F_test,
+            y_test,
+            classifier=getattr(clf, "estimator", None) or clf,
+            n_components=k,
+            random_state=random_state,
+            feature_name="log-mel",
+            classifier_name="SVC",
+        )
+    )
+    return out, pred
+
+
+def speaker_held_out(
+    F, y, speaker, *, audio=None, min_speakers=3, random_state=0, verbose=0, **params
+):
+    """Train the recogniser again without one speaker and test on that speaker.
+
+    The speaker is drawn with ``GroupShuffleSplit(test_size=1)``; the
+    recogniser (:func:`skvae.recipes.fit_recognizer`) and the baselines of
+    :func:`recognizer_accuracies` are fitted on the other speakers.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_utterances, n_features)
+        Front-end rows of all utterances.
+    y : array-like of shape (n_utterances,)
+        Labels.
+    speaker : array-like of shape (n_utterances,) or None
+        Who speaks each utterance.
+    audio : array-like of shape (n_utterances,) or None, default=None
+        The utterances (file paths or waveforms); the recogniser's front end
+        is fitted on those of the other speakers. Only the rows ``F`` are
+        classified here, so None (a front end fitted without audio) gives
+        the same accuracies.
+    min_speakers : int, default=3
+        With fewer speakers the check is not made (None is returned).
+    random_state : int, default=0
+        Chooses the speaker; seeds the recogniser and the baselines.
+    verbose : int, default=0
+        If > 0, say which speaker is held out and show the VAE's progress.
+    **params
+        Other parameters of :func:`skvae.recipes.make_recognizer`.
+
+    Returns
+    -------
+    result : dict or None
+        ``held_out`` (list of speakers), ``n_test``, ``accuracy`` (as
+        :func:`recognizer_accuracies`), ``epochs`` and ``label`` (for
+        people); None with fewer than ``min_speakers`` speakers.
+    """
+    from sklearn.model_selection import GroupShuffleSplit
+
+    if speaker is None or len(set(np.asarray(speaker).tolist())) < min_speakers:
+        return None
+    y, speaker = np.asarray(y), np.asarray(speaker)
+    gss = GroupShuffleSplit(n_splits=1, test_size=1, random_state=random_state)
+    train, test = next(gss.split(F, y, speaker))
+    held = sorted(set(speaker[test].tolist()))
+    _info(
+        verbose,
+        f"speaker-independent check: training again without speaker "
+        f"{', '.join(held)} ({len(train):,} utterances), testing on it "
+        f"({len(test):,})",
+    )
+    pipe = recipes.fit_recognizer(
+        F[train],
+        y[train],
+        audio=None if audio is None else _rows(audio, train),
+        verbose=verbose,
+        random_state=random_state,
+        **params,
+    )
+    acc, _ = recognizer_accuracies(
+        pipe, F[train], y[train], F[test], y[test], random_state=random_state
+    )
+    return {
+        "held_out": held,
+        "n_test": int(len(test)),
+        "accuracy": acc,
+        "epochs": int(recipes.recognizer_pipeline(pipe).named_steps["vae"].n_iter_),
+        "label": f"held-out speaker {', '.join(held)}",
+    }
+
+
+def leave_one_speaker_out(estimator, X, y, speaker, *, groups=False):
+    """Accuracy on each speaker of a model trained on all the others.
+
+    Parameters
+    ----------
+    estimator : estimator
+        Cloned and fitted once per speaker; scored with ``score``.
+    X : array-like of shape (n_samples, ...)
+        Inputs (feature rows, or audio for a recogniser).
+    y : array-like of shape (n_samples,)
+        Labels.
+    speaker : array-like of shape (n_samples,)
+        Who speaks each row; at least two speakers.
+    groups : bool, default=False
+        Also pass the speakers as ``groups`` to ``fit`` and ``score`` (for a
+        :class:`skvae.recipes.RecognizerPipeline` with a step that uses
+        them, e.g. per-speaker normalisation).
+
+    Returns
+    -------
+    result : Bunch
+        ``scores`` (dict speaker -> accuracy, in sorted speaker order),
+        ``mean``, ``worst_speaker`` and ``worst``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.svm import SVC
+    >>> from skvae.evaluation import leave_one_speaker_out
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(60, 4)), np.arange(60) % 2
+    >>> X[:, 0] += 4 * y
+    >>> res = leave_one_speaker_out(SVC(), X, y, np.repeat(["a", "b", "c"], 20))
+    >>> sorted(res.scores), res.mean
+    (['a', 'b', 'c'], 1.0)
+    """
+    y, speaker = np.asarray(y), np.asarray(speaker)
+    names = sorted(set(speaker.tolist()))
+    if len(names) < 2:
+        raise ValueError(f"leave-one-speaker-out needs 2 speakers, got {names}")
+    X = X if hasattr(X, "shape") else np.asarray(X, dtype=object)
+    scores = {}
+    for name in names:
+        test = speaker == name
+        train = ~test
+        fit_kw = {"groups": speaker[train]} if groups else {}
+        score_kw = {"groups": speaker[test]} if groups else {}
+        model = clone(estimator).fit(X[train], y[train], **fit_kw)
+        scores[name] = float(model.score(X[test], y[test], **score_kw))
+    worst = min(scores, key=scores.get)
+    return Bunch(
+        scores=scores,
+        mean=float(np.mean(list(scores.values()))),
+        worst_speaker=worst,
+        worst=scores[worst],
+    )
+
+
+def few_label_scores(
+    representation,
+    X_train,
+    y_train,
+    X_test,
+    y_test,
+    *,
+    size=0.03,
+    n_draws=5,
+    classifier=None,
+    raw_baseline=True,
+):
+    """Accuracy with a few labels: a representation fitted without labels.
+
+    The representation is fitted once on all training rows, without their
+    labels; for each draw a stratified ``size`` of the training labels
+    (:func:`stratified_subset` with ``random_state=draw``) trains the
+    classifier on the codes of those rows.
+
+    Parameters
+    ----------
+    representation : transformer
+        Cloned and fitted on ``X_train`` alone (e.g. a ``VAETransformer``).
+    X_train, y_train, X_test, y_test : arrays
+        Feature rows and labels.
+    size : float or int, default=0.03
+        Labelled fraction (or count) of the training rows.
+    n_draws : int, default=5
+        Label draws (seeds 0 to ``n_draws - 1``).
+    classifier : estimator or None, default=None
+        Trained on the codes; None: ``SVC()``.
+    raw_baseline : bool, default=True
+        Also ``StandardScaler -> classifier`` on the raw rows, same draws.
+
+    Returns
+    -------
+    scores : dict
+        ``{"representation": ndarray of n_draws accuracies, "raw": ...}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.decomposition import PCA
+    >>> from skvae.evaluation import few_label_scores
+    >>> rng = np.random.RandomState(0)
+    >>> X, y = rng.normal(size=(200, 6)), np.arange(200) % 2
+    >>> X[:, 0] += 4 * y
+    >>> s = few_label_scores(PCA(2), X[:150], y[:150], X[150:], y[150:],
+    ...                      size=0.1, n_draws=2)
+    >>> sorted(s), s["raw"].shape
+    (['raw', 'representation'], (2,))
+    """
+    from sklearn.svm import SVC
+
+    classifier = SVC() if classifier is None else classifier
+    y_train = np.asarray(y_train)
+    rep = clone(representation).fit(X_train)
+    Z_train, Z_test = rep.transform(X_train), rep.transform(X_test)
+    scores = {"representation": []}
+    if raw_baseline:
+        scores["raw"] = []
+    for draw in range(n_draws):
+        lab = stratified_subset(y_train, size, random_state=draw)
+        clf = clone(classifier).fit(Z_train[lab], y_train[lab])
+        scores["representation"].append(clf.score(Z_test, y_test))
+        if raw_baseline:
+            raw = make_pipeline(StandardScaler(), clone(classifier))
+            raw.fit(X_train[lab], y_train[lab])
+            scores["raw"].append(raw.score(X_test, y_test))
+    return {k: np.asarray(v, dtype=float) for k, v in scores.items()}
