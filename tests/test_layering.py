@@ -48,6 +48,20 @@ APPLICATION_LAYERS = [
     ("skvae.report", "skvae._report"),
     ("skvae.cli",),
 ]
+#: the private modules of each application package, bottom first: a module
+#: imports only modules of the rows before its own (and of lower layers); the
+#: package's ``__init__`` re-exports them and sits above them all
+PACKAGE_MODULES = {
+    "skvae.recipes": [
+        ("_pipeline", "_staging"),
+        ("_factories",),
+        ("_generate",),
+        ("_model_file",),
+        ("_train",),
+    ],
+    "skvae.evaluation": [("_common",), ("_perturb",), ("_protocols",), ("_checks",)],
+    "skvae.report": [("_figures",), ("_page",)],
+}
 #: modules whose imports are dynamic by design, and why
 DYNAMIC = {
     "skvae.utils._discovery": "walks every public module to find the estimators",
@@ -263,10 +277,36 @@ def test_core_modules_import_only_lower_layers():
     assert edges["skvae._version"] == set()
 
 
+def _application_layers():
+    """APPLICATION_LAYERS with each package's private modules below it."""
+    layers = []
+    for layer in APPLICATION_LAYERS:
+        for package in layer:
+            for row in PACKAGE_MODULES.get(package, ()):
+                layers.append(tuple(f"{package}.{name}" for name in row))
+        layers.append(layer)
+    return [
+        present
+        for present in (tuple(m for m in layer if m in GRAPH[0]) for layer in layers)
+        if present
+    ]
+
+
 def test_application_layers_import_downwards():
-    present = [tuple(m for m in layer if m in GRAPH[0]) for layer in APPLICATION_LAYERS]
-    layers = CORE_LAYERS + [layer for layer in present if layer]
+    layers = CORE_LAYERS + _application_layers()
     assert _check_layers(layers) == []
+
+
+def test_every_module_of_an_application_package_has_a_place():
+    edges, _, _ = GRAPH
+    placed = {m for layer in _application_layers() for m in layer}
+    for package in PACKAGE_MODULES:
+        modules = {m for m in edges if m.startswith(package + ".")}
+        assert modules, f"{package} is not a package"
+        assert modules <= placed, (
+            f"{sorted(modules - placed)} are not in PACKAGE_MODULES of "
+            "tests/test_layering.py: give them a row"
+        )
 
 
 @pytest.mark.parametrize(
