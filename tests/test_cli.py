@@ -324,18 +324,26 @@ def test_model_without_generator_cannot_generate(command, kind, tmp_path):
 
 
 def _skvae_imports(module):
-    """Every skvae module or name ``skvae/<module>.py`` imports, anywhere."""
-    path = Path(cli.__file__).parent / f"{module}.py"
+    """Every skvae module or name ``skvae/<module>.py`` (or the package
+    ``skvae/<module>/``, all its files) imports, anywhere."""
+    root = Path(cli.__file__).parent
+    paths = [root / f"{module}.py"]
+    if (root / module).is_dir():
+        paths = sorted((root / module).glob("*.py"))
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:  # relative to the skvae package
-                base = "skvae" + (f".{base}" if base else "")
-            if base.split(".")[0] == "skvae":
-                found.update(f"{base}.{alias.name}" for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name for a in node.names if a.name.startswith("skvae"))
+    for path in paths:
+        # the package a relative import of this file starts from
+        package = ["skvae"] + ([module] if path.parent.name == module else [])
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative to the file's package
+                    parts = package[: len(package) - node.level + 1]
+                    base = ".".join(parts + ([base] if base else []))
+                if base.split(".")[0] == "skvae":
+                    found.update(f"{base}.{alias.name}" for alias in node.names)
+            elif isinstance(node, ast.Import):
+                found.update(a.name for a in node.names if a.name.startswith("skvae"))
     return found
 
 

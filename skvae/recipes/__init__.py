@@ -56,8 +56,8 @@ refuses a file holding anything else. Models saved by older skvae versions
 as ``model.joblib`` (pickle) are refused unless ``trust_pickle=True``.
 """
 
+from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
 from ._factories import (
-    REJECT_HOLD_OUT,
     make_generator,
     make_recognizer,
     recognizer_pipeline,
@@ -71,13 +71,13 @@ from ._generate import (
 from ._model_file import (
     LEGACY_MODEL_FILE,
     MODEL_FILE,
-    MODEL_FORMAT,
-    MODEL_FORMAT_VERSION,
     TRUSTED_TYPES,
     WEIGHTS_FILE,
     load_recognizer,
     save_recognizer,
 )
+from ._model_file import MODEL_FORMAT as MODEL_FORMAT
+from ._model_file import MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION
 from ._pipeline import RecognizerPipeline
 from ._staging import staged_folder
 from ._train import (
