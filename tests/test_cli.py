@@ -326,7 +326,7 @@ def test_model_without_generator_cannot_generate(command, kind, tmp_path):
 def _skvae_imports(module):
     """Every skvae module or name ``skvae/<module>.py`` (or the package
     ``skvae/<module>/``, all its files) imports, anywhere."""
-    root = Path(cli.__file__).parent
+    root = Path(cli.__file__).parents[1]  # skvae/ (skvae/cli/ is a package)
     paths = [root / f"{module}.py"]
     if (root / module).is_dir():
         paths = sorted((root / module).glob("*.py"))

@@ -61,6 +61,7 @@ PACKAGE_MODULES = {
     ],
     "skvae.evaluation": [("_common",), ("_perturb",), ("_protocols",), ("_checks",)],
     "skvae.report": [("_figures",), ("_page",)],
+    "skvae.cli": [("parser",)],
 }
 #: modules whose imports are dynamic by design, and why
 DYNAMIC = {

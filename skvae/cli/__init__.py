@@ -17,7 +17,6 @@ are written aside and swapped in when complete, so an interrupted or failed
 command leaves its output folder as it was.
 """
 
-import argparse
 import os
 import signal
 import sys
@@ -25,16 +24,16 @@ import threading
 import time
 from pathlib import Path
 
-from . import __version__
+from .. import __version__
+from . import parser
+
+__all__ = ["__version__", "build_parser", "main", "parser"]
 
 __all__ = ["build_parser", "main"]
 
-DEFAULT_OUT = "skvae-run"
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _STOP_SIGNALS = ("SIGINT", "SIGTERM")
 # the generated corpus used when no DATA is given and FSDD is not available
-GENERATED_SPEAKERS = 12
-GENERATED_REPEATS = 20
 
 
 class UsageError(Exception):
@@ -119,7 +118,7 @@ def _check_out(out):
 
 
 def _check_device(device):
-    from .recipes import check_device
+    from ..recipes import check_device
 
     try:
         check_device(device)
@@ -139,7 +138,7 @@ def _check_threads(threads):
 
 
 def _check_report(hint=""):
-    from .report import check_available
+    from ..report import check_available
 
     try:
         check_available()
@@ -152,7 +151,7 @@ def _check_report(hint=""):
 # --------------------------------------------------------------------------
 def _load_corpus(args, console, spec=None):
     """The corpus DATA (or ``spec``) names; a missing folder is a usage error."""
-    from .datasets import load_corpus, resolve_corpus
+    from ..datasets import load_corpus, resolve_corpus
 
     if spec is None:
         try:
@@ -179,8 +178,8 @@ def _load_corpus(args, console, spec=None):
 def _split_and_extract(
     args, console, corpus, features, *, how, test_size, seed, refit=True
 ):
-    from .datasets import split_corpus
-    from .recipes import extract_features
+    from ..datasets import split_corpus
+    from ..recipes import extract_features
 
     try:
         train, test, split = split_corpus(
@@ -206,7 +205,7 @@ def _split_and_extract(
 
 
 def _evaluate(args, console, bundle, corpus, F, train, test, seed):
-    from .evaluation import evaluate_recognizer
+    from ..evaluation import evaluate_recognizer
 
     return evaluate_recognizer(
         bundle,
@@ -223,14 +222,14 @@ def _evaluate(args, console, bundle, corpus, F, train, test, seed):
 
 
 def _print_summary(console, evaluation, split, speaker_eval):
-    from .evaluation import format_summary
+    from ..evaluation import format_summary
 
     for line in format_summary(evaluation, split, speaker_eval):
         console.result(line)
 
 
 def _write_report(args, folder, bundle, corpus, evaluation, split):
-    from .report import write_recognizer_report
+    from ..report import write_recognizer_report
 
     write_recognizer_report(
         folder,
@@ -244,7 +243,7 @@ def _write_report(args, folder, bundle, corpus, evaluation, split):
 
 
 def _load_model(args, *, generate=False):
-    from .recipes import load_recognizer
+    from ..recipes import load_recognizer
 
     try:
         return load_recognizer(
@@ -258,8 +257,8 @@ def _load_model(args, *, generate=False):
 # commands
 # --------------------------------------------------------------------------
 def _cmd_train(args, console):
-    from . import recipes, save
-    from .evaluation import generated_rate, speaker_held_out
+    from .. import recipes, save
+    from ..evaluation import generated_rate, speaker_held_out
 
     start = time.perf_counter()
     out = _check_out(args.out)
@@ -361,8 +360,8 @@ def _cmd_train(args, console):
 
 
 def _cmd_report(args, console):
-    from . import recipes
-    from .recipes import staged_folder
+    from .. import recipes
+    from ..recipes import staged_folder
 
     start = time.perf_counter()
     _check_report()
@@ -400,7 +399,7 @@ def _cmd_report(args, console):
 def _cmd_predict(args, console):
     import numpy as np
 
-    from .recipes import recognize_files
+    from ..recipes import recognize_files
 
     res = recognize_files(_load_model(args)["pipeline"], args.files)
     for path, reason in res.errors:
@@ -439,8 +438,8 @@ def _label_of(bundle, text):
 def _cmd_sample(args, console):
     import numpy as np
 
-    from . import recipes
-    from .recipes import generate_utterances, staged_folder, write_utterances
+    from .. import recipes
+    from ..recipes import generate_utterances, staged_folder, write_utterances
 
     out = _check_out(args.out)
     bundle = _load_model(args, generate=True)
@@ -468,306 +467,21 @@ def _cmd_sample(args, console):
     return EXIT_OK
 
 
-# --------------------------------------------------------------------------
-# the parser
-# --------------------------------------------------------------------------
-def _number(kind, ok, what):
-    """An argparse type: ``kind(text)``, which must satisfy ``ok``."""
-
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            value = None
-        if value is None or not ok(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
-_fraction = _number(float, lambda v: 0 < v < 1, "a number in (0, 1)")
-_positive_float = _number(
-    float, lambda v: 0 < v < float("inf"), "a positive finite number"
-)
-_seed = _number(int, lambda v: 0 <= v < 2**32, "an integer in [0, 2**32 - 1]")
-_jobs = _number(int, lambda v: v != 0, "a positive integer or -1 (all cores)")
-_N = {"type": _positive_int, "metavar": "N"}
-_FLAG = argparse.BooleanOptionalAction
-
-_MAIN_HELP = """\
-Variational autoencoders as scikit-learn estimators, for speech.
-
-One command trains a spoken-digit recogniser and writes a report; the others
-use the saved model:
-
-  skvae train                         FSDD if available offline, else a
-                                      generated corpus; writes skvae-run/
-  skvae predict skvae-run a.wav b.wav label and probability of each file
-  skvae sample skvae-run --digit 3 -n 5 --out samples
-                                      new utterances of "three" as WAV files
-  skvae report skvae-run              redraw skvae-run/report/index.html
-"""
-
-_MAIN_EPILOG = """\
-Run 'skvae COMMAND --help' for a command's options.
-Exit codes: 0 success, 1 failure while running (e.g. unreadable audio, a
-model file that cannot be loaded), 2 bad command line (including a DATA
-folder or MODEL that does not exist, an --out that cannot be written, a
---device this machine lacks), 130 interrupted (Ctrl-C; 143: SIGTERM).
-Outputs are written aside and swapped in when complete: an interrupted or
-failed command leaves its output folder as it was.
-"""
-
-_TRAIN_HELP = """\
-Extract log-mel features, fit the recommended pipeline (SpeechFeatures ->
-VAETransformer -> SVC), evaluate it on held-out utterances against PCA and
-raw-feature baselines with the same classifier, save it, and write a report.
-The front end brings every utterance to the same level (so the recording's
-gain does not matter) and learns the bandwidth of the training audio (wider
-band recordings are band-limited to it when recognised).
-
-DATA is one of:
-  (nothing)   FSDD if it is already on this machine (in --data-home,
-              $SKVAE_DATA, scikit-learn's data home or a shared/data folder
-              beside the checkout), else a generated corpus; no network needed
-  fsdd        the Free Spoken Digit Dataset (downloaded unless --offline)
-  generated   spoken digits synthesised offline with eSpeak NG (several
-              accents and voices; see --synth-speakers, --synth-repeats)
-  FOLDER      your own recordings, any sample rate, searched recursively,
-              labelled by file name ('7_alice_0.wav' is label 7, speaker
-              alice) or by sub-folder (--label-from parent)
-
-Held-out split (--split auto): FSDD's official split (repetitions 0-4) plus
-a second fit with one speaker held out; else whole speakers held out when
-the file names give speakers; else a random stratified split.
-
-Writes OUT/model.skops (the recogniser and the generator that 'sample'
-uses, in a format that loads without pickle), OUT/model.safetensors (the
-VAE alone, weights-only) and OUT/report/index.html with its PNGs and
-samples/*.wav. They are written aside and swapped into OUT at the end: a
-run that fails or is interrupted (Ctrl-C stops it, exit 130) leaves OUT as
-it was. Other files in OUT are left alone (an earlier run's files that
-this one does not rewrite are named in a note).
-"""
-
-_TRAIN_EPILOG = """\
-examples:
-  skvae train                                # the main job, about 2 min on FSDD
-  skvae train fsdd --out runs/fsdd --seed 1
-  skvae train ~/recordings --label-from parent --split random
-  skvae train generated --quick -q           # a fast smoke test
-  skvae train --reject                       # also say "not a word I know"
-"""
-
-_MODEL_HELP = """\
-MODEL is the --out folder of 'skvae train' or its model.skops file. It is
-read with skops.io, never with pickle, trusting only Python's built-in
-types, NumPy and SciPy arrays, scikit-learn's public estimators and
-skvae.recipes.RecognizerPipeline, skvae._openset.RejectOptionClassifier,
-skvae.features._spectral.SpeechFeatures,
-sklearn.calibration._CalibratedClassifier, _SigmoidCalibration and
-_TemperatureScaling; the VAEs inside it are weights-only (safetensors and
-JSON). A file holding any other type is refused. Models saved by skvae
-before model.skops (model.joblib, a pickle, which can run any code when
-loaded) are refused too, unless --trust-pickle: retrain them, or pass
---trust-pickle for files you trust.
-"""
-
-_PREDICT_HELP = (
-    """\
-Recognise recordings with a trained model. Prints one tab-separated line per
-file: path, predicted label, its probability (with -v: the top 3 labels).
-A model trained with --reject prints -1 (or <unknown> for string labels) as
-the label of a file it does not take for one of its words, followed by the
-probability of the likeliest known label and the file's in-vocabulary score
-(higher = more like the training words; -v also prints the threshold).
-Files may have any sample rate (they are resampled) and any level, and may
-be folders (searched for audio files). Unreadable files are reported on
-stderr and the others still processed; the exit code is then 1.
-
-"""
-    + _MODEL_HELP
-)
-
-_SAMPLE_HELP = (
-    """\
-Generate new utterances with a trained model and write them as WAV files
-named LABEL_skvae_I.wav (so 'skvae predict' and load_audio_folder read their
-label back). The model's conditional VAE draws a latent code from the
-label's prior, decodes it with the label to a log-mel spectrogram, and
-Griffin-Lim turns that into audio. Prints the paths written; reports how
-many of the written files the model itself recognises as the requested
-label (as 'skvae predict' on them does).
-
-"""
-    + _MODEL_HELP
-)
-
-_REPORT_HELP = (
-    """\
-Write the report of a trained model again: accuracy against the PCA and
-raw-feature baselines, confusion matrix, latent space, reconstructions,
-generated spectrograms with their WAV files, and training curves, as PNGs
-and an HTML page. Uses the data and split recorded in the model unless DATA
-is given (the model is not retrained; the baselines are refitted). DATA is
-'fsdd', 'generated' or a folder of labelled recordings, as for 'skvae
-train'.
-
-"""
-    + _MODEL_HELP
-)
-
-
-# Options as (flags, keyword arguments of add_argument), one table per group.
-# fmt: off
-_COMMON = [
-    ("-q --quiet", dict(action="store_true", default=argparse.SUPPRESS,
-                        help="print only results and errors (no progress bars)")),
-    ("-v --verbose", dict(action="count", default=argparse.SUPPRESS,
-                          help="print more detail (and tracebacks of errors)")),
-]
-_TRUST = [
-    ("--trust-pickle", dict(action="store_true", help="also load a model.joblib "
-                            "(pickle) of an older skvae: only for files you "
-                            "trust, since pickle runs code when loaded")),
-]
-_DATA = [
-    ("--label-from", dict(choices=("filename", "parent"), default="filename",
-                          help="for a DATA folder: label = file name up to the first "
-                          "'_' (default) or the name of the sub-folder")),
-    ("--data-home", dict(metavar="DIR", help="folder holding fsdd/recordings/ "
-                         "(default: $SKVAE_DATA, scikit-learn's data home, "
-                         "../shared/data)")),
-    ("--offline", dict(action="store_true", help="never download; fail instead")),
-    ("--synth-speakers", dict(_N, default=GENERATED_SPEAKERS, help="speakers of the "
-                              f"generated corpus (default {GENERATED_SPEAKERS})")),
-    ("--synth-repeats", dict(_N, default=GENERATED_REPEATS, help="repetitions of "
-                             "every digit by every generated speaker "
-                             f"(default {GENERATED_REPEATS})")),
-    ("--test-size", dict(type=_fraction, default=0.25, metavar="F", help="fraction "
-                         "of speakers or utterances held out by --split "
-                         "speaker/random (default 0.25)")),
-    ("--n-jobs", dict(type=_jobs, default=1, metavar="N", help="processes for "
-                      "feature extraction (-1: all cores; default 1)")),
-    ("--n-check", dict(_N, default=10, help="utterances generated per label for the "
-                       "recognition check (default 10)")),
-    ("--report-samples", dict(_N, default=3, help="generated WAV files per label "
-                              "linked from the report (default 3)")),
-]
-_SPLITS = ("auto", "official", "speaker", "random")
-_TRAIN = [
-    ("--split", dict(choices=_SPLITS, default="auto", help="held-out test set: the "
-                     "dataset's official split, whole speakers, or random "
-                     "utterances (default: auto, as described above)")),
-    ("-o --out", dict(default=DEFAULT_OUT, metavar="DIR",
-                      help=f"output folder (default ./{DEFAULT_OUT})")),
-    ("--n-components", dict(_N, default=16, metavar="K", help="dimension of the "
-                            "VAE's latent code, and of the PCA baseline (default 16)")),
-    ("--n-mels", dict(_N, default=40, help="mel bands (default 40)")),
-    ("--n-frames", dict(_N, default=32, help="frames per utterance after time "
-                        "resampling (default 32)")),
-    ("--max-iter", dict(_N, default=None, help="maximum VAE epochs (default 300; "
-                        "early stopping usually ends sooner; 30 with --quick)")),
-    ("--quick", dict(action="store_true",
-                     help="a fast, rough run (30 epochs): for smoke tests")),
-    ("--seed", dict(type=_seed, default=0, help="random seed (default 0)")),
-    ("--device", dict(default="cpu", help="torch device of the VAE: cpu, cuda, "
-                      "cuda:N, mps or auto (default cpu); checked before training")),
-    ("--threads", dict(_N, default=None, help="torch CPU threads, at most the "
-                       "number of CPUs (default: torch's setting)")),
-    ("--speaker-eval", dict(action=_FLAG, default=None, help="also train once more "
-                            "without one speaker and test on that speaker (default: "
-                            "when the split is not already by speaker)")),
-    ("--report", dict(action=_FLAG, default=True,
-                      help="write OUT/report/ (default: yes; needs matplotlib)")),
-    ("--weights", dict(action=_FLAG, default=True, help="also save the VAE as "
-                       "OUT/model.safetensors (default: yes)")),
-    ("--reject", dict(action=_FLAG, default=False, help="learn to answer -1 (or "
-                      "<unknown>) for words that are not among the labels, from "
-                      "the VAE's likelihood and the classifier's confidence; "
-                      "trains the recogniser twice (default: no)")),
-    ("--false-rejection", dict(type=_fraction, default=0.05, metavar="F",
-                               help="with --reject: the fraction of known words "
-                               "it may reject (default 0.05)")),
-]
-_SAMPLE = [
-    ("-d --digit --label", dict(action="append", metavar="LABEL", help="label to "
-                                "generate (repeatable; default: every label)")),
-    ("-n", dict(type=_positive_int, default=5,
-                help="utterances per label (default 5)")),
-    ("-o --out", dict(default="skvae-samples", metavar="DIR",
-                      help="output folder (default ./skvae-samples)")),
-    ("--seed", dict(type=_seed, default=None, help="random seed (default: none, "
-                    "different utterances each time)")),
-    ("--temperature", dict(type=_positive_float, default=1.0, help="scale of the "
-                           "latent spread: <1 typical, >1 varied (default 1)")),
-]
-_REPORT = [
-    ("--split", dict(choices=_SPLITS, default="auto", help="held-out test set: the "
-                     "dataset's official split, whole speakers, or random "
-                     "utterances (default: auto, the split recorded in the "
-                     "model)")),
-    ("-o --out", dict(default=None, metavar="DIR",
-                      help="output folder (default: report/ beside the model)")),
-    ("--seed", dict(type=_seed, default=0, help="random seed of a split not "
-                    "recorded in the model (default 0)")),
-]
-_COMMANDS = [  # name, function, help, description, epilog, positionals, options
-    ("train", _cmd_train,
-     "train a recogniser on DATA, evaluate it, save it, write a report",
-     _TRAIN_HELP, _TRAIN_EPILOG,
-     [("data", "a folder of labelled audio, 'fsdd' or 'generated' (see above)")],
-     _DATA + _TRAIN),
-    ("predict", _cmd_predict, "recognise recordings with a trained model",
-     _PREDICT_HELP, "example:\n  skvae predict skvae-run recordings/*.wav",
-     [("model", "the --out folder of 'skvae train', or its model.skops"),
-      ("files", "audio files or folders")],
-     _TRUST),
-    ("sample", _cmd_sample, "generate new utterances of a label as WAV files",
-     _SAMPLE_HELP, "example:\n  skvae sample skvae-run --digit 3 -n 5 --out samples",
-     [("model", "the --out folder of 'skvae train', or its model.skops")],
-     _SAMPLE + _TRUST),
-    ("report", _cmd_report, "write the report of a trained model (again)",
-     _REPORT_HELP, "example:\n  skvae report skvae-run --out /tmp/report",
-     [("model", "the --out folder of 'skvae train', or its model.skops"),
-      ("data", "data to evaluate on (default: the model's training data)")],
-     _DATA + _REPORT + _TRUST),
-]
-# fmt: on
-_POSITIONALS = {
-    "data": {"nargs": "?", "metavar": "DATA"},
-    "model": {"metavar": "MODEL"},
-    "files": {"nargs": "+", "metavar": "FILE"},
-}
-
-
 def build_parser(prog="skvae"):
-    """The argparse parser of the ``skvae`` command."""
-    fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
-        prog=prog, description=_MAIN_HELP, epilog=_MAIN_EPILOG, formatter_class=fmt
+    """The argparse parser of the ``skvae`` command.
+
+    Its options and help texts are in :mod:`skvae.cli.parser`; this binds
+    each command to the function that runs it.
+    """
+    return parser.build_parser(
+        prog,
+        commands={
+            "train": _cmd_train,
+            "predict": _cmd_predict,
+            "sample": _cmd_sample,
+            "report": _cmd_report,
+        },
     )
-    parser.add_argument("--version", action="version", version=f"skvae {__version__}")
-    parser.add_argument(
-        "-q", "--quiet", action="store_true", help="print only results and errors"
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="print more detail"
-    )
-    parser.set_defaults(func=None)
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name, func, help, description, epilog, positionals, options in _COMMANDS:
-        p = sub.add_parser(
-            name, help=help, description=description, epilog=epilog, formatter_class=fmt
-        )
-        for dest, text in positionals:
-            p.add_argument(dest, help=text, **_POSITIONALS[dest])
-        for flags, kwargs in options + _COMMON:
-            p.add_argument(*flags.split(), **kwargs)
-        p.set_defaults(func=func, parser=p)
-    return parser
 
 
 def _exit_code_of_signal(signum):
