@@ -13,6 +13,7 @@ import warnings
 import numpy as np
 import pytest
 import sklearn
+from conftest import require_optional
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.decomposition import PCA
@@ -587,7 +588,7 @@ def test_saved_recogniser_keeps_its_reject_option(spoken, reject_bundle, tmp_pat
 
 
 def test_open_set_check_and_report(spoken, reject_bundle, tmp_path):
-    pytest.importorskip("matplotlib")
+    require_optional("matplotlib")
     from skvae.evaluation import format_open_set, open_set_check
     from skvae.report import plot_open_set
 
