@@ -69,6 +69,65 @@ def _trim(y, threshold_db=-40.0):
     return y[loud[0] : loud[-1] + 1]
 
 
+def _draw_speakers(rng, n_speakers):
+    """``n_speakers`` distinct eSpeak NG voices with drawn pitch and rate."""
+    combos = [(v, s) for v in VOICES for s in VARIANTS]
+    chosen = rng.choice(len(combos), size=n_speakers, replace=False)
+    speakers = []
+    for k in chosen:
+        voice, variant = combos[k]
+        speakers.append(
+            {
+                "name": f"{voice}+{variant}",
+                "voice": f"{voice}+{variant}",
+                "pitch": int(rng.randint(25, 76)),
+                "pitch_range": int(rng.randint(30, 81)),
+                "rate": int(rng.randint(140, 201)),
+            }
+        )
+    return speakers
+
+
+def _speak(speakers, texts, n_repeats, rng, sr, snr_db):
+    """Every (label, text) said ``n_repeats`` times by every speaker.
+
+    Returns the trimmed, resampled, gain-varied (and noisy, with ``snr_db``)
+    float32 waveforms as an object array, and per utterance
+    ``(label, speaker name, repetition, gain in dB)``.
+    """
+    import librosa
+
+    jobs, meta = [], []
+    for spk in speakers:
+        for label, text in texts:
+            for rep in range(n_repeats):
+                pitch = int(np.clip(spk["pitch"] + rng.randint(-6, 7), 0, 99))
+                rate = int(spk["rate"] * rng.uniform(0.9, 1.1))
+                jobs.append(
+                    {
+                        "text": text,
+                        "voice": spk["voice"],
+                        "rate": rate,
+                        "pitch": pitch,
+                        "pitch_range": spk["pitch_range"],
+                    }
+                )
+                meta.append((label, spk["name"], rep, rng.uniform(-6.0, 0.0)))
+    waves, synth_sr = synthesize(jobs)
+    data = np.empty(len(waves), dtype=object)
+    for i, (y, (_, _, _, gain_db)) in enumerate(zip(waves, meta)):
+        y = _trim(y)
+        if sr != synth_sr:
+            y = librosa.resample(y, orig_sr=synth_sr, target_sr=sr, res_type="soxr_hq")
+        y = y * np.float32(10 ** (gain_db / 20))
+        if snr_db is not None:
+            power = float(np.mean(y.astype(np.float64) ** 2))
+            scale = np.sqrt(power / 10 ** (snr_db / 10))
+            y = y + scale * rng.standard_normal(y.shape[0])
+        data[i] = np.ascontiguousarray(y, dtype=np.float32)
+    return data, meta
+
+
 @validate_params(
     {
         "n_speakers": [
@@ -171,51 +230,10 @@ def make_spoken_digits(
     (array([0, 1, 2]), dtype('float32'))
     """
     rng = check_random_state(random_state)
-    combos = [(v, s) for v in VOICES for s in VARIANTS]
-    chosen = rng.choice(len(combos), size=n_speakers, replace=False)
-    speakers = []
-    for k in chosen:
-        voice, variant = combos[k]
-        speakers.append(
-            {
-                "name": f"{voice}+{variant}",
-                "voice": f"{voice}+{variant}",
-                "pitch": int(rng.randint(25, 76)),
-                "pitch_range": int(rng.randint(30, 81)),
-                "rate": int(rng.randint(140, 201)),
-            }
-        )
-    jobs, meta = [], []
-    for spk in speakers:
-        for digit in range(10):
-            for rep in range(n_repeats):
-                pitch = int(np.clip(spk["pitch"] + rng.randint(-6, 7), 0, 99))
-                rate = int(spk["rate"] * rng.uniform(0.9, 1.1))
-                jobs.append(
-                    {
-                        "text": DIGIT_NAMES[digit],
-                        "voice": spk["voice"],
-                        "rate": rate,
-                        "pitch": pitch,
-                        "pitch_range": spk["pitch_range"],
-                    }
-                )
-                meta.append((digit, spk["name"], rep, rng.uniform(-6.0, 0.0)))
-    waves, synth_sr = synthesize(jobs)
-
-    import librosa
-
-    data = np.empty(len(waves), dtype=object)
-    for i, (y, (_, _, _, gain_db)) in enumerate(zip(waves, meta)):
-        y = _trim(y)
-        if sr != synth_sr:
-            y = librosa.resample(y, orig_sr=synth_sr, target_sr=sr, res_type="soxr_hq")
-        y = y * np.float32(10 ** (gain_db / 20))
-        if snr_db is not None:
-            power = float(np.mean(y.astype(np.float64) ** 2))
-            scale = np.sqrt(power / 10 ** (snr_db / 10))
-            y = y + scale * rng.standard_normal(y.shape[0])
-        data[i] = np.ascontiguousarray(y, dtype=np.float32)
+    speakers = _draw_speakers(rng, n_speakers)
+    data, meta = _speak(
+        speakers, list(enumerate(DIGIT_NAMES)), n_repeats, rng, sr, snr_db
+    )
 
     target = np.array([m[0] for m in meta], dtype=int)
     speaker = np.array([m[1] for m in meta], dtype=object)

@@ -8,8 +8,7 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
 from ..features._audio import write_wav
-from ._espeak import synthesize
-from ._synth import VARIANTS, VOICES, _trim
+from ._synth import VARIANTS, VOICES, _draw_speakers, _speak
 
 __all__ = ["make_spoken_words"]
 
@@ -88,25 +87,6 @@ Synthetic speech is much more regular than real speech, and differs from
 recordings in ways a model of recordings notices: see
 :func:`make_spoken_words` for what that means for open-set tests.
 """
-
-
-def _draw_speakers(rng, n_speakers):
-    """Speakers as :func:`make_spoken_digits` draws them (same random calls)."""
-    combos = [(v, s) for v in VOICES for s in VARIANTS]
-    chosen = rng.choice(len(combos), size=n_speakers, replace=False)
-    speakers = []
-    for k in chosen:
-        voice, variant = combos[k]
-        speakers.append(
-            {
-                "name": f"{voice}+{variant}",
-                "voice": f"{voice}+{variant}",
-                "pitch": int(rng.randint(25, 76)),
-                "pitch_range": int(rng.randint(30, 81)),
-                "rate": int(rng.randint(140, 201)),
-            }
-        )
-    return speakers
 
 
 def _check_words(words):
@@ -238,37 +218,7 @@ def make_spoken_words(
     words = list(WORDS) if words is None else _check_words(words)
     rng = check_random_state(random_state)
     speakers = _draw_speakers(rng, n_speakers)
-    jobs, meta = [], []
-    for spk in speakers:
-        for word in words:
-            for rep in range(n_repeats):
-                pitch = int(np.clip(spk["pitch"] + rng.randint(-6, 7), 0, 99))
-                rate = int(spk["rate"] * rng.uniform(0.9, 1.1))
-                jobs.append(
-                    {
-                        "text": word,
-                        "voice": spk["voice"],
-                        "rate": rate,
-                        "pitch": pitch,
-                        "pitch_range": spk["pitch_range"],
-                    }
-                )
-                meta.append((word, spk["name"], rep, rng.uniform(-6.0, 0.0)))
-    waves, synth_sr = synthesize(jobs)
-
-    import librosa
-
-    data = np.empty(len(waves), dtype=object)
-    for i, (y, (_, _, _, gain_db)) in enumerate(zip(waves, meta)):
-        y = _trim(y)
-        if sr != synth_sr:
-            y = librosa.resample(y, orig_sr=synth_sr, target_sr=sr, res_type="soxr_hq")
-        y = y * np.float32(10 ** (gain_db / 20))
-        if snr_db is not None:
-            power = float(np.mean(y.astype(np.float64) ** 2))
-            scale = np.sqrt(power / 10 ** (snr_db / 10))
-            y = y + scale * rng.standard_normal(y.shape[0])
-        data[i] = np.ascontiguousarray(y, dtype=np.float32)
+    data, meta = _speak(speakers, [(w, w) for w in words], n_repeats, rng, sr, snr_db)
 
     target = np.empty(len(meta), dtype=object)
     target[:] = [m[0] for m in meta]
