@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import assert_same_utterances
 from numpy.testing import assert_array_equal
 from sklearn.utils._param_validation import InvalidParameterError
 
@@ -43,8 +44,7 @@ def test_deterministic_and_custom_words(tmp_path):
     b = make_spoken_words(
         ["stop", "thank you"], n_speakers=2, random_state=4, out_dir=tmp_path
     )
-    for x, y in zip(a.data, b.data):
-        assert_array_equal(x, y)
+    assert_same_utterances(a.data, b.data)
     assert a.target.tolist() == ["stop", "thank you"] * 2
     folder = load_audio_folder(tmp_path)
     assert sorted(set(folder.target)) == ["stop", "thank-you"]
