@@ -7,6 +7,7 @@ private skvae module.
 """
 
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,46 @@ def test_benchmark_help(path):
     # the description is whole sentences, not a first line cut mid-sentence
     description = res.stdout.split("\n\n")[1]
     assert description.rstrip().endswith("."), description
+
+
+@pytest.mark.slow
+def test_bench_generalization_quick(fsdd_home):
+    # the smoke run: every row, every column, a table and no verdict
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_generalization.py"),
+            "--quick",
+            "--n-jobs",
+            "1",
+            "--data-home",
+            str(fsdd_home),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert out.startswith("SMOKE RUN")
+    assert "Goals" not in out and "MET" not in out
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| row | LOSO mean | LOSO worst speaker | FSDD -> gen")
+    # every row is printed, with a number in every LOSO cell
+    listed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_generalization.py"),
+            "--list-rows",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    ).stdout.splitlines()
+    assert len(table) == 1 + len(listed) >= 4
+    for line in table[1:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert float(cells[1].split(" ± ")[0]) >= 0.0
