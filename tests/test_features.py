@@ -790,3 +790,65 @@ def test_thread_safe_for_threaded_schedulers():
     assert_array_equal(np.vstack(rows), expected)
     for k, batch in enumerate(batches):
         assert_array_equal(batch, expected[:20] if k % 2 == 0 else expected[20:])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_trim_is_librosas_bit_for_bit(seed):
+    """The front end trims silence as librosa.effects.trim does, without it:
+    the same cut on signals with silence, fades, float32 and float64, and
+    lengths from one sample to several frames."""
+    from types import SimpleNamespace
+
+    from skvae.features._kernel import _trim
+
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        n = int(rng.integers(1, 6000))
+        y = rng.normal(size=n) * np.exp(rng.normal(size=n).cumsum() / 40)
+        if rng.random() < 0.4:
+            y[: rng.integers(0, n)] = 0.0
+        if rng.random() < 0.5:
+            y = y.astype(np.float32)
+        plan = SimpleNamespace(
+            n_fft=int(rng.choice([200, 256, 400])),
+            hop_length=int(rng.choice([80, 100, 128])),
+            top_db=float(rng.choice([10.5, 30.0, 60.0])),
+        )
+        ref, _ = librosa.effects.trim(
+            y, top_db=plan.top_db, frame_length=plan.n_fft, hop_length=plan.hop_length
+        )
+        assert_array_equal(_trim(y, plan), ref if ref.size else y)
+
+
+@pytest.mark.parametrize("orig_sr", [48000, 44100, 22050, 16000, 11025, 4000])
+def test_resampling_is_librosas_bit_for_bit(orig_sr):
+    """Files at another rate are resampled as librosa.resample(res_type=
+    "soxr_hq") does (the same soxr call and length fix), without librosa."""
+    from skvae.features._audio import _resample
+
+    rng = np.random.default_rng(orig_sr)
+    for n in (1, 2, 5, 99, 1000, 12345):
+        y = rng.normal(size=n).astype(np.float32)
+        ref = librosa.resample(
+            y.astype(np.float64), orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq"
+        )
+        assert_array_equal(_resample(y, orig_sr, SR), ref.astype(np.float32))
+
+
+def test_features_of_files_at_another_rate_import_no_librosa(tmp_path):
+    """Extracting features (resampling, trimming, deltas) never imports
+    librosa: its first import costs seconds, and compiles numba kernels on a
+    fresh install. Only inverse_transform (Griffin-Lim) uses librosa."""
+    path = tmp_path / "wide.wav"
+    t = np.arange(4800) / 48000
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 48000)
+    code = (
+        "import sys\n"
+        "from skvae.features import SpeechFeatures\n"
+        f"fe = SpeechFeatures(sr=8000, kind='mfcc', delta_order=2, level=-20.0)\n"
+        f"X = fe.fit([{str(path)!r}]).transform([{str(path)!r}])\n"
+        "assert X.shape == (1, fe.n_frames * 3 * fe.n_mfcc), X.shape\n"
+        "assert 'librosa' not in sys.modules, 'librosa was imported'\n"
+        "assert 'numba' not in sys.modules, 'numba was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -3,7 +3,8 @@
 This module is imported by the parallel workers of the feature extractors, so
 it imports only numpy at module level: PCM and float WAV files are decoded by
 numpy alone, soundfile (libsndfile) is imported for the other formats and
-librosa only when a file has to be resampled.
+soxr (the resampler librosa uses) only when a file has to be resampled;
+librosa is never imported here.
 """
 
 import io
@@ -316,7 +317,8 @@ def _read_file(path, max_bytes=MAX_BYTES):
 
 def _resample(y, orig_sr, target_sr, path=None, index=None, max_bytes=MAX_BYTES):
     """Resample a waveform (soxr, high quality), refusing huge outputs."""
-    n_out = -(-y.shape[0] * target_sr // orig_sr)
+    n_in = y.shape[0]
+    n_out = -(-n_in * target_sr // orig_sr)
     if 8 * n_out > max_bytes:  # soxr works in float64
         reason = (
             f"resampling its {y.shape[0]} samples from {orig_sr} Hz to "
@@ -327,11 +329,19 @@ def _resample(y, orig_sr, target_sr, path=None, index=None, max_bytes=MAX_BYTES)
             prefix = "" if index is None else f"X[{index}]: "
             raise ValueError(f"{prefix}waveform: {reason}")
         raise AudioReadError(path, reason, index)
-    import librosa  # lazily: only files at another rate pay the import
+    import soxr  # librosa's resampler; imported on first use
 
-    y = librosa.resample(
-        y.astype(np.float64), orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq"
+    # librosa.resample(y, res_type="soxr_hq") step by step (same output, bit
+    # for bit), without importing librosa: soxr, then the length fixed to
+    # ceil(n * ratio) samples (zero-padded or cut)
+    y = soxr.resample(
+        y.astype(np.float64), in_rate=orig_sr, out_rate=target_sr, quality="soxr_hq"
     )
+    n_fixed = int(np.ceil(n_in * (float(target_sr) / orig_sr)))
+    if y.shape[0] > n_fixed:
+        y = y[:n_fixed]
+    elif y.shape[0] < n_fixed:
+        y = np.pad(y, (0, n_fixed - y.shape[0]))
     if y.size == 0:
         reason = f"too short to resample from {orig_sr} Hz to {target_sr} Hz"
         if path is None:

@@ -230,17 +230,52 @@ def _deemphasis(y, coef):
     return lfilter([1.0], [1.0, -coef], y, axis=-1)
 
 
+def _frame_rms(y, frame_length, hop_length):
+    """RMS of each frame of ``y`` (zero-padded by half a frame at both ends).
+
+    The same values as ``librosa.feature.rms(y=y, frame_length=...,
+    hop_length=..., center=True, pad_mode="constant")[0]``, bit for bit: the
+    same NumPy operations on arrays of the same shape, strides and dtype
+    (float32 squares, as librosa's default ``dtype``), written out here so
+    that feature extraction does not import librosa (whose first import
+    costs seconds, and on a fresh install compiles numba kernels).
+    """
+    half = int(frame_length // 2)
+    y = np.pad(y, [(half, half)], mode="constant")
+    # librosa.util.frame: (frame_length, n_frames) view, one column per frame
+    n_frames = y.shape[0] - frame_length + 1
+    frames = np.lib.stride_tricks.as_strided(
+        y,
+        shape=(n_frames, frame_length),
+        strides=(y.strides[0], y.strides[0]),
+        writeable=False,
+    )
+    frames = np.moveaxis(frames, -1, 0)[:, ::hop_length]
+    power = np.mean(np.square(frames, dtype=np.float32), axis=-2, keepdims=True)
+    return np.sqrt(power)[0]
+
+
 def _trim(y, plan):
     """Drop leading/trailing silence quieter than ``top_db`` below the peak.
 
-    A waveform that is silent throughout is kept whole: trimming never
-    produces an empty utterance.
+    The same cut as ``librosa.effects.trim(y, top_db=plan.top_db,
+    frame_length=plan.n_fft, hop_length=plan.hop_length)`` (frame RMS in dB
+    relative to the loudest frame, by ``librosa.amplitude_to_db``'s
+    arithmetic; ``tests/test_features.py`` checks the two agree), without
+    importing librosa. A waveform that is silent throughout is kept whole:
+    trimming never produces an empty utterance.
     """
-    import librosa
-
-    yt, _ = librosa.effects.trim(
-        y, top_db=plan.top_db, frame_length=plan.n_fft, hop_length=plan.hop_length
-    )
+    rms = np.abs(_frame_rms(y, plan.n_fft, plan.hop_length))
+    ref = np.max(rms)
+    amin = 1e-5**2  # amplitude_to_db's default amin (1e-5), squared
+    db = 10.0 * np.log10(np.maximum(amin, np.square(rms)))
+    db -= 10.0 * np.log10(np.maximum(amin, ref**2))
+    loud = np.flatnonzero(db > -plan.top_db)
+    if loud.size == 0:
+        return y
+    start = int(loud[0] * plan.hop_length)
+    end = min(y.shape[-1], int((loud[-1] + 1) * plan.hop_length))
+    yt = y[start:end]
     return yt if yt.size else y
 
 
