@@ -43,6 +43,7 @@ CORE_LAYERS = [
 ]
 #: the application layers above the core (issue 13), checked where they exist
 APPLICATION_LAYERS = [
+    ("skvae.augment",),
     ("skvae.recipes",),
     ("skvae.evaluation",),
     ("skvae.report", "skvae._report"),
@@ -52,6 +53,7 @@ APPLICATION_LAYERS = [
 #: imports only modules of the rows before its own (and of lower layers); the
 #: package's ``__init__`` re-exports them and sits above them all
 PACKAGE_MODULES = {
+    "skvae.augment": [("_waveform", "_pipeline"), ("_model",)],
     "skvae.recipes": [
         ("_pipeline", "_staging"),
         ("_factories",),
@@ -351,6 +353,18 @@ def test_the_reject_option_needs_no_torch():
     for other in {"skvae._openset"} | _reachable("skvae._openset", edges):
         assert "torch" not in external[other], (
             f"skvae._openset reaches torch via {other}"
+        )
+
+
+def test_waveform_augmentation_needs_no_torch():
+    """skvae.augment._waveform (audio in, audio out) sits beside features/."""
+    edges, external, _ = GRAPH
+    assert "skvae.augment._waveform" in edges
+    for other in {"skvae.augment._waveform"} | _reachable(
+        "skvae.augment._waveform", edges
+    ):
+        assert "torch" not in external[other], (
+            f"skvae.augment._waveform reaches torch via {other}"
         )
 
 

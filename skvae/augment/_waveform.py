@@ -1,0 +1,417 @@
+"""VoicePerturbation: speed, vocal-tract-length and pitch copies of utterances.
+
+Why these libraries. Speed perturbation is plain resampling (Ko et al.,
+2015, as in Kaldi's ``sp0.9`` / ``sp1.1``): :func:`librosa.resample`
+(soxr), already a dependency of the front end. Vocal-tract-length
+perturbation must move the formants and keep the pitch, and pitch
+perturbation must move the pitch and keep the formants; neither
+:mod:`librosa.effects` (``pitch_shift`` scales the whole spectrum,
+formants and harmonics together, so it is a third kind of copy, not
+either of these) nor ``audiomentations`` (whose ``PitchShift`` is the same
+whole-spectrum shift, which has no vocal-tract-length transform, and whose
+installation here downgrades soxr 1.1 to 0.5 under librosa and the front
+end) does that. Praat does, through its PSOLA-based "Change gender"
+command (formant shift ratio, new pitch median, duration kept):
+``praat-parselmouth`` is Praat's maintained Python binding (a wheel that
+needs only NumPy), so no signal processing is written here. Both are in
+the ``augment`` extra: ``pip install "skvae[augment]"``.
+
+This module never imports torch.
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from imblearn.base import SamplerMixin
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_consistent_length, column_or_1d
+
+from ..features._audio import _check_sources, load_audio
+
+#: Praat's pitch search range for speech (Hz): men to children
+PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0
+#: the range a factor may take: a factor outside it is a mistake, not a voice
+FACTOR_RANGE = (0.5, 2.0)
+#: the most semitones a pitch copy may move
+MAX_SEMITONES = 12.0
+
+
+def _factor_list(values, name, low, high, identity):
+    """Validate a sequence of perturbation values; return it as a tuple."""
+    if values is None:
+        return ()
+    if isinstance(values, Real) and not isinstance(values, bool):
+        values = (values,)
+    try:
+        values = tuple(values)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be a sequence of numbers; got {values!r}"
+        ) from None
+    out = []
+    for value in values:
+        if not isinstance(value, Real) or isinstance(value, bool):
+            raise TypeError(f"{name} must hold numbers; got {value!r}")
+        value = float(value)
+        if not np.isfinite(value) or not low <= value <= high:
+            raise ValueError(
+                f"every value of {name} must be in [{low}, {high}]; got {value}"
+            )
+        if value == identity:
+            raise ValueError(
+                f"{name} holds {value}, which changes nothing: the originals "
+                "are kept with keep_original=True"
+            )
+        out.append(value)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} holds a value twice: {values!r}")
+    return tuple(out)
+
+
+def _praat():
+    try:
+        import parselmouth
+    except ImportError as exc:  # pragma: no cover - the augment extra
+        raise ImportError(
+            "vtlp and pitch perturbation need praat-parselmouth: "
+            'pip install "skvae[augment]"'
+        ) from exc
+    return parselmouth
+
+
+def _change_gender(y, sr, formant_ratio, pitch_factor, seed):
+    """Praat's "Change gender" on one waveform, duration kept."""
+    parselmouth = _praat()
+    from parselmouth.praat import call, run
+
+    # Praat's overlap-add draws random numbers (its global generator, per
+    # process): seeded for each call, the copy is reproducible
+    run(f"random_initializeWithSeedUnsafelyButPredictably ({int(seed)})\n")
+    sound = parselmouth.Sound(y.astype(np.float64), sampling_frequency=sr)
+    new_median = 0.0  # Praat: keep the pitch
+    with warnings.catch_warnings():
+        # an utterance without voiced frames: Praat warns and shifts nothing
+        warnings.simplefilter("ignore", parselmouth.PraatWarning)
+        if pitch_factor != 1.0:
+            pitch = sound.to_pitch(pitch_floor=PITCH_FLOOR, pitch_ceiling=PITCH_CEILING)
+            median = call(pitch, "Get quantile", 0.0, 0.0, 0.5, "Hertz")
+            if not np.isfinite(median):
+                return y.copy()  # nothing voiced: no pitch to move
+            new_median = median * pitch_factor
+        out = call(
+            sound,
+            "Change gender",
+            PITCH_FLOOR,
+            PITCH_CEILING,
+            formant_ratio,
+            new_median,
+            1.0,  # pitch range factor
+            1.0,  # duration factor
+        )
+    z = np.asarray(out.values[0], dtype=np.float32)
+    # Praat's overlap-add may differ from the input by a sample or two
+    if len(z) != len(y):
+        z = np.pad(z, (0, max(0, len(y) - len(z))))[: len(y)]
+    return z
+
+
+def perturb_voice(y, sr, kind, value, *, seed=0):
+    """One perturbed copy of a waveform.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+        A mono waveform.
+    sr : int
+        Its sample rate in Hz.
+    kind : {"speed", "vtlp", "pitch"}
+        ``"speed"``: play ``value`` times faster (resampling): duration
+        divided by ``value``, every frequency (pitch and formants)
+        multiplied by it. ``"vtlp"``: formants multiplied by ``value``
+        (a vocal tract ``1 / value`` times as long), pitch and duration
+        kept. ``"pitch"``: pitch moved by ``value`` semitones, formants and
+        duration kept; an utterance without voiced frames is returned
+        unchanged.
+    value : float
+        The speed or formant factor, or the semitones.
+    seed : int, default=0
+        Seed of Praat's random numbers (its overlap-add jitters unvoiced
+        stretches), for ``"vtlp"`` and ``"pitch"``: the same seed gives the
+        same copy. Praat's generator is global to the process, so do not
+        call this from several threads at once (processes are fine).
+
+    Returns
+    -------
+    y_new : np.ndarray [shape=(n_samples_new,), dtype=float32]
+        The perturbed copy.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.augment import perturb_voice
+    >>> tone = np.sin(2 * np.pi * 200 * np.arange(8000) / 8000)
+    >>> perturb_voice(tone, 8000, "speed", 1.1).shape
+    (7273,)
+    """
+    y, sr = load_audio(y, sr=sr)
+    if kind == "speed":
+        import librosa
+
+        # n / value samples at the same rate: faster and higher
+        return librosa.resample(
+            y, orig_sr=sr * float(value), target_sr=sr, res_type="soxr_hq"
+        ).astype(np.float32, copy=False)
+    if kind == "vtlp":
+        return _change_gender(y, sr, float(value), 1.0, seed)
+    if kind == "pitch":
+        return _change_gender(y, sr, 1.0, 2.0 ** (float(value) / 12.0), seed)
+    raise ValueError(f"kind must be 'speed', 'vtlp' or 'pitch'; got {kind!r}")
+
+
+def _render(source, sr, jobs, seeds):
+    y, _ = load_audio(source, sr=sr)
+    return y, [
+        perturb_voice(y, sr, kind, value, seed=seed)
+        for (kind, value), seed in zip(jobs, seeds)
+    ]
+
+
+class VoicePerturbation(SamplerMixin, BaseEstimator):
+    """Add speed, vocal-tract-length and pitch perturbed copies of utterances.
+
+    An imbalanced-learn sampler (``fit_resample``) for audio: in an
+    :class:`imblearn.pipeline.Pipeline` (or
+    :class:`skvae.augment.ResamplingPipeline`, which also carries
+    ``groups``) before :class:`~skvae.features.SpeechFeatures`, it adds
+    copies of the training utterances in perturbed voices at fit time only;
+    ``predict`` and ``transform`` skip it. Each copy keeps its source's
+    label (and, through ``sample_indices_``, its speaker).
+
+    Each value of ``speed``, ``vtlp`` and ``pitch`` is one candidate
+    perturbation. With ``n_copies=None`` every utterance gets one copy per
+    candidate (Kaldi's speed perturbation: ``speed=(0.9, 1.1)``, three
+    times the data with the originals); with ``n_copies=k`` each utterance
+    gets ``k`` different candidates drawn at random.
+
+    Parameters
+    ----------
+    sr : int, default=16000
+        Sample rate of the waveforms in ``X``, and of the output (files are
+        read at this rate). Give it the ``sr`` of the ``SpeechFeatures``
+        that follows.
+    speed : sequence of float, default=(0.9, 1.1)
+        Speed factors (resampling): ``1.1`` is 10 % shorter and every
+        frequency 10 % higher. Each in [0.5, 2], not 1.
+    vtlp : sequence of float, default=()
+        Vocal-tract-length (formant) factors: ``1.1`` moves the formants
+        10 % up (a shorter vocal tract), pitch and duration kept (Praat).
+        Each in [0.5, 2], not 1.
+    pitch : sequence of float, default=()
+        Pitch shifts in semitones, formants and duration kept (Praat).
+        Each in [-12, 12], not 0.
+    n_copies : int or None, default=None
+        Copies per utterance, each a different candidate drawn at random;
+        None: one copy per candidate. At most the number of candidates.
+    keep_original : bool, default=True
+        Return the original utterances too, first and in their order.
+    random_state : int, RandomState instance or None, default=None
+        Draws the candidates when ``n_copies`` is given, and seeds Praat's
+        random numbers for each copy: an int gives the same output on
+        every call.
+    n_jobs : int or None, default=None
+        Parallel jobs (joblib) over utterances; the output does not depend
+        on it.
+
+    Attributes
+    ----------
+    sample_indices_ : ndarray of shape (n_samples_new,)
+        The input row each output row was made from (imbalanced-learn's
+        convention); ``y_new == y[sample_indices_]``.
+    seeds_ : list of int of length n_samples_new
+        The ``seed`` of :func:`perturb_voice` for each output row (0 for
+        the originals).
+    perturbations_ : list of (str, float) of length n_samples_new
+        What was done to each output row: ``("original", 1.0)``,
+        ``("speed", 1.1)``, ``("vtlp", 0.9)``, ``("pitch", 2.0)``.
+    n_features_in_ : int
+        Always 1: one utterance per row.
+
+    See Also
+    --------
+    perturb_voice : One perturbed copy of one waveform.
+    ResamplingPipeline : A Pipeline that resamples ``groups`` with the rows.
+    VoiceConversionSampler : Copies in other speakers' voices, rendered by
+        a speaker-conditioned decoder.
+
+    References
+    ----------
+    Ko, Peddinti, Povey and Khudanpur (2015), "Audio augmentation for
+    speech recognition", Interspeech. Jaitly and Hinton (2013),
+    "Vocal tract length perturbation (VTLP) improves speech recognition",
+    ICML workshop. Boersma and Weenink, Praat.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.augment import VoicePerturbation
+    >>> t = np.arange(4000) / 8000
+    >>> X = [np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 300 * t)]
+    >>> sampler = VoicePerturbation(sr=8000, speed=(0.9, 1.1))
+    >>> X_new, y_new = sampler.fit_resample(X, [0, 1])
+    >>> [len(x) for x in X_new], y_new
+    ([4000, 4000, 4445, 3637, 4445, 3637], array([0, 1, 0, 0, 1, 1]))
+    >>> sampler.sample_indices_
+    array([0, 1, 0, 0, 1, 1])
+    """
+
+    _sampling_type = "bypass"
+
+    _parameter_constraints: dict = {
+        "sr": [Interval(Integral, 1, None, closed="left")],
+        "speed": ["array-like", Real, None],
+        "vtlp": ["array-like", Real, None],
+        "pitch": ["array-like", Real, None],
+        "n_copies": [Interval(Integral, 1, None, closed="left"), None],
+        "keep_original": ["boolean"],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        sr=16000,
+        speed=(0.9, 1.1),
+        vtlp=(),
+        pitch=(),
+        n_copies=None,
+        keep_original=True,
+        random_state=None,
+        n_jobs=None,
+    ):
+        self.sr = sr
+        self.speed = speed
+        self.vtlp = vtlp
+        self.pitch = pitch
+        self.n_copies = n_copies
+        self.keep_original = keep_original
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    def _candidates(self):
+        low, high = FACTOR_RANGE
+        cands = [("speed", v) for v in _factor_list(self.speed, "speed", low, high, 1)]
+        cands += [("vtlp", v) for v in _factor_list(self.vtlp, "vtlp", low, high, 1)]
+        cands += [
+            ("pitch", v)
+            for v in _factor_list(self.pitch, "pitch", -MAX_SEMITONES, MAX_SEMITONES, 0)
+        ]
+        if self.n_copies is not None and self.n_copies > len(cands):
+            raise ValueError(
+                f"n_copies={self.n_copies} is more than the {len(cands)} "
+                "perturbations given by speed, vtlp and pitch"
+            )
+        if not cands and not self.keep_original:
+            raise ValueError(
+                "no perturbation given (speed, vtlp and pitch are empty) and "
+                "keep_original=False: nothing to return"
+            )
+        return cands
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Check the parameters and the input; ``fit_resample`` does the work.
+
+        Parameters
+        ----------
+        X : sequence of str, os.PathLike or array-like of shape (n_samples,)
+            Utterances, as for :class:`~skvae.features.SpeechFeatures`.
+        y : array-like of shape (n_utterances,)
+            Labels.
+
+        Returns
+        -------
+        self : VoicePerturbation
+            The sampler.
+        """
+        self._candidates()
+        sources = _check_sources(X)
+        self._check_y(y, sources)
+        self.n_features_in_ = 1
+        return self
+
+    @staticmethod
+    def _check_y(y, sources):
+        if y is None:
+            raise ValueError("y is required: each copy keeps its source's label")
+        y = column_or_1d(y, warn=True)
+        check_consistent_length(sources, y)
+        return y
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_resample(self, X, y):
+        """Return the utterances and their perturbed copies, with labels.
+
+        Parameters
+        ----------
+        X : sequence of str, os.PathLike or array-like of shape (n_samples,)
+            Utterances (file paths, read at ``sr``, or waveforms at ``sr``),
+            as for :class:`~skvae.features.SpeechFeatures`.
+        y : array-like of shape (n_utterances,)
+            Labels.
+
+        Returns
+        -------
+        X_new : list of np.ndarray [shape=(n_samples,), dtype=float32]
+            The originals (if ``keep_original``) then the copies, each
+            utterance's copies together, as waveforms at ``sr``.
+        y_new : ndarray of shape (n_utterances_new,)
+            ``y[sample_indices_]``.
+        """
+        return self._fit_resample(X, y)
+
+    def _fit_resample(self, X, y):
+        cands = self._candidates()
+        sources = _check_sources(X)
+        y = self._check_y(y, sources)
+        rng = check_random_state(self.random_state)
+        if self.n_copies is None:
+            jobs = [list(cands)] * len(sources)
+        else:  # drawn here, in row order, so n_jobs cannot change them
+            jobs = [
+                [cands[j] for j in sorted(rng.choice(len(cands), self.n_copies, False))]
+                for _ in sources
+            ]
+        seeds = [rng.randint(0, 2**31 - 1, size=len(job)) for job in jobs]
+        rendered = Parallel(n_jobs=self.n_jobs)(
+            delayed(_render)(source, self.sr, job, seed)
+            for source, job, seed in zip(sources, jobs, seeds)
+        )
+        X_new, index, done, used = [], [], [], []
+        if self.keep_original:
+            X_new += [orig for orig, _ in rendered]
+            index += list(range(len(sources)))
+            done += [("original", 1.0)] * len(sources)
+            used += [0] * len(sources)
+        for i, ((_, copies), job, seed) in enumerate(zip(rendered, jobs, seeds)):
+            X_new += copies
+            index += [i] * len(copies)
+            done += job
+            used += [int(s) for s in seed]
+        self.n_features_in_ = 1
+        self.sample_indices_ = np.asarray(index, dtype=np.intp)
+        self.perturbations_ = done
+        self.seeds_ = used
+        return X_new, y[self.sample_indices_]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "sampler"
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.target_tags.required = True
+        return tags
