@@ -4,6 +4,8 @@ Public names
 ------------
 VAETransformer, VAEClassifier
     The estimators (defined in ``skvae._transformer`` / ``skvae._classifier``).
+FactorizedVAE
+    The speaker-factorised VAE (FHVAE; ``skvae._factorized``).
 RejectOptionClassifier
     Open-set recognition: a classifier that can reject unknown inputs
     (``skvae._openset``; needs no torch of its own).
@@ -26,6 +28,7 @@ import importlib
 from ._version import __version__
 
 __all__ = [
+    "FactorizedVAE",
     "RejectOptionClassifier",
     "VAEClassifier",
     "VAETransformer",
@@ -43,6 +46,8 @@ def __getattr__(name):
     """Import public name ``name`` on first use, then keep it in the module."""
     if name == "VAETransformer":
         from ._transformer import VAETransformer as value
+    elif name == "FactorizedVAE":
+        from ._factorized import FactorizedVAE as value
     elif name == "VAEClassifier":
         from ._classifier import VAEClassifier as value
     elif name == "RejectOptionClassifier":

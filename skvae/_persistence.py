@@ -17,7 +17,7 @@ import warnings
 from sklearn.utils.validation import check_is_fitted
 
 # importing the estimator modules registers them (register_saveable)
-from . import _classifier, _transformer  # noqa: F401
+from . import _classifier, _factorized, _transformer  # noqa: F401
 from ._base import BaseVAE
 from ._saving import saveable_classes
 from ._training import resolve_device

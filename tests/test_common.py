@@ -23,6 +23,7 @@ from skvae.utils import all_estimators
 INIT_PARAMS = {
     "VAETransformer": dict(hidden_layer_sizes=(16,), max_iter=5),
     "VAEClassifier": dict(n_components=2, hidden_layer_sizes=(16,), max_iter=40),
+    "FactorizedVAE": dict(hidden_layer_sizes=(16,), max_iter=5),
     "SpeechFeatures": dict(sr=8000, n_mels=8, n_frames=4),
     # a Pipeline needs its steps; sklearn checks its own Pipeline with a
     # scaler and a linear model too

@@ -12,13 +12,15 @@ import torch.
 
 Core layers, bottom first; a module imports only modules of lower layers::
 
-    exceptions, _version <- _vae <- _training <- _weights, _checks
-    <- _saving <- _base <- _transformer, _classifier, _openset
+    exceptions, _version <- _vae <- _training, _fhvae <- _weights, _checks
+    <- _saving <- _base <- _transformer, _classifier, _openset, _factorized
     <- _persistence, _export
 
 ``_checks`` (input checks and column statistics in NumPy) imports nothing
 of skvae; ``_saving`` (weights files and pickling, a mixin of ``_base``)
 stands on ``_weights``.
+
+``_fhvae`` holds the torch module of :class:`~skvae.FactorizedVAE`.
 
 ``_openset`` (the reject option, a meta-estimator around any classifier)
 sits beside the estimators but needs no torch of its own.
@@ -34,11 +36,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skvae"
 CORE_LAYERS = [
     ("skvae.exceptions", "skvae._version"),
     ("skvae._vae",),
-    ("skvae._training",),
+    ("skvae._training", "skvae._fhvae"),
     ("skvae._weights", "skvae._checks"),
     ("skvae._saving",),
     ("skvae._base",),
-    ("skvae._transformer", "skvae._classifier", "skvae._openset"),
+    ("skvae._transformer", "skvae._classifier", "skvae._openset", "skvae._factorized"),
     ("skvae._persistence", "skvae._export"),
 ]
 #: the application layers above the core (issue 13), checked where they exist
@@ -318,6 +320,7 @@ def test_every_module_of_an_application_package_has_a_place():
         ("skvae.exceptions", {"torch", "sklearn"}),
         ("skvae._vae", {"sklearn"}),
         ("skvae._training", {"sklearn"}),
+        ("skvae._fhvae", {"sklearn"}),
         ("skvae._checks", {"torch"}),
     ],
 )

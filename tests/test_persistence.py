@@ -427,7 +427,7 @@ def test_failed_save_leaves_no_partial_file(model, tmp_path, monkeypatch):
 
 
 def test_what_cannot_be_saved(model, data, tmp_path):
-    with pytest.raises(TypeError, match=r"save supports \['VAEClassifier', 'VAET"):
+    with pytest.raises(TypeError, match=r"save supports \['FactorizedVAE', 'VAEC"):
         skvae.save(PCA(2).fit(data), tmp_path / "pca.safetensors")
 
     class MyVAE(VAETransformer):

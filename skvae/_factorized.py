@@ -1,0 +1,759 @@
+"""FactorizedVAE: a speaker-factorised VAE (FHVAE) as a scikit-learn transformer."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import (
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from ._base import BaseVAE, store_params
+from ._checks import (
+    _check_decoded,
+    _check_float32_range,
+    _check_no_missing,
+    _index_in,
+    _one_per_row,
+)
+from ._fhvae import FactorizedVAEModule
+from ._saving import register_saveable
+
+__all__ = ["FactorizedVAE"]
+
+#: learning rate of the table of group means, relative to
+#: ``learning_rate_init``: Adam moves a parameter by about its learning rate
+#: per step, and a group's mean, touched only by that group's rows, must
+#: travel several units in a few hundred steps (at 1x it lagged the rows'
+#: latents by a factor 3 after 60 epochs of 1,200 rows)
+_GROUP_MEANS_LR_FACTOR = 10.0
+
+
+@register_saveable
+class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
+    """Speaker-factorised VAE: a group latent and a content latent per row.
+
+    A factorized hierarchical VAE (FHVAE, Hsu, Zhang and Glass 2017) for rows
+    that come in groups, such as the utterances of a speaker or of a
+    recording session. Each row has two latents: a **group latent** z2
+    (``n_group_components``), which the model ties to the row's group, and a
+    **content latent** z1 (``n_components``), inferred given the group
+    latent. Generative model for a row x of group g::
+
+        mu2_g ~ N(0, I)                       one learned mean per group
+        z2 ~ N(mu2_g, group_latent_std^2 I)   the row's group latent
+        z1 ~ N(0, I)                          the row's content latent
+        x ~ N(f(z1, z2), diag(sigma^2))       the decoder
+
+    with encoders q(z2 | x) and q(z1 | x, z2). Training maximises the ELBO
+    of every row (the prior of mu2_g shared by the N_g rows of group g) plus
+    ``discriminative_weight`` times log p(g | z2), the softmax over the
+    training groups of N(z2; mu2_g, group_latent_std^2 I): group latents of
+    different groups are kept apart. Since z2 varies little within a group
+    (a tighter prior than z1's) and the decoder already receives it, what
+    is shared by a group's rows (the voice) goes to z2 and what varies from
+    row to row (the word) to z1.
+
+    **Groups never seen in fit.** The latent of a group is inferred from
+    its own rows, unlabelled: with p(mu2) = N(0, I) and the rows' posterior
+    means m_n of q(z2 | x_n), the posterior mean of the group's mu2 is
+    ``sum_n m_n / (N + group_latent_std^2)`` (FHVAE's estimate).
+    ``transform(X, groups=g)`` gives the mean of q(z1 | x, z2) with each
+    row's z2 set to its group's inferred latent, so rows of a new speaker
+    are encoded with that speaker's voice factored out. The groups passed to
+    ``transform`` are not matched to those of ``fit``: every call infers
+    each group's latent from the rows it is given (as
+    :class:`~skvae.features.GroupStandardScaler` estimates a group's
+    statistics), so pass several rows of a group at once.
+
+    **Without groups**, ``transform(X)`` treats each row as its own group
+    (its group latent is inferred from the row alone), so a row's code does
+    not depend on the other rows passed with it. ``fit(X)`` without groups
+    treats all rows as one group: the model is then a VAE with a two-part
+    latent, and the discriminative term is 0.
+
+    Groups reach ``fit`` and ``transform`` through metadata routing in a
+    :class:`~sklearn.pipeline.Pipeline` or a search:
+    ``set_fit_request(groups=True).set_transform_request(groups=True)``.
+
+    ``partial_fit`` is not offered: the table of group means is sized by the
+    groups of the first call and the prior of each mean is spread over its
+    group's row count, which a stream of batches does not know in advance;
+    ``warm_start=True`` continues training on the fitted groups instead.
+
+    Parameters
+    ----------
+    n_components : int, default=2
+        Dimension of the content latent z1 (the columns of ``transform``).
+        At most the number of features.
+
+    n_group_components : int, default=2
+        Dimension of the group latent z2.
+
+    discriminative_weight : float, default=10.0
+        Weight of the discriminative term log p(g | z2) (FHVAE's alpha; 10 as
+        in its paper). 0 turns it off. It is not called ``alpha``, which is
+        the L2 penalty here as in every skvae estimator.
+
+    group_latent_std : float, default=0.5
+        Standard deviation of a row's group latent around its group's mean,
+        p(z2 | mu2_g) = N(mu2_g, group_latent_std^2 I) (FHVAE's 0.5). Smaller
+        values tie the rows of a group more tightly.
+
+    hidden_layer_sizes : array-like of int or int, default=(256, 128)
+        Widths of the hidden layers of each encoder; the decoder mirrors them.
+
+    frame_shape : tuple of (int, int) or None, default=None
+        ``(n_frames, n_coefficients)`` of rows that are flattened
+        time-frequency matrices: the content encoder then starts with 1-D
+        convolutions over time, as in :class:`~skvae.VAETransformer`. The
+        group encoder is always an MLP.
+
+    activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
+            default="relu"
+        Non-linearity after every hidden layer.
+
+    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+        Observation model p(x | z1, z2).
+
+    beta : float, default=1.0
+        Weight of the KL terms (of both latents).
+
+    kl_warmup : int, default=0
+        Epochs over which the KL weight rises linearly to ``beta``.
+
+    standardize : bool or "auto", default="auto"
+        Standardise features inside the estimator, as in
+        :class:`~skvae.VAETransformer`.
+
+    corruption_std : float, default=0.0
+        Gaussian noise added to the standardised encoder inputs during
+        training (denoising); 0 disables it.
+
+    learning_rate_init : float, default=1e-3
+        Learning rate of the Adam optimizer.
+
+    batch_size : int, default=256
+        Mini-batch size; clipped to the number of samples.
+
+    max_iter : int, default=200
+        Maximum number of epochs.
+
+    tol : float, default=1e-4
+        Minimum improvement of the loss per sample that counts as progress.
+
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the rows and stop when their
+        score stops improving; the best weights are restored.
+
+    validation_fraction : float, default=0.1
+        Fraction of rows held out when ``early_stopping=True``.
+
+    n_iter_no_change : int, default=10
+        Epochs without improvement by ``tol`` before training stops.
+
+    alpha : float, default=0.0
+        L2 penalty (weight decay) of the optimizer.
+
+    warm_start : bool, default=False
+        When True, ``fit`` continues from the previous solution; its groups
+        must then be among the fitted ones.
+
+    random_state : int, RandomState instance or None, default=None
+        Seeds initialisation, shuffling, the noise and the validation split;
+        with an int and ``n_threads=1``, fits are bitwise reproducible on one
+        machine (see :class:`~skvae.VAETransformer`).
+
+    device : str or torch.device, default="cpu"
+        Where to train and infer (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``).
+
+    n_threads : int or None, default=None
+        Torch intra-op CPU threads inside this estimator's methods, as in
+        :class:`~skvae.VAETransformer`.
+
+    inference_batch_size : int, default=4096
+        Rows per chunk in the inference methods.
+
+    verbose : int, default=0
+        If > 0, show a progress bar with the per-epoch loss.
+
+    Attributes
+    ----------
+    module_ : skvae._fhvae.FactorizedVAEModule
+        The fitted torch module.
+
+    groups_ : ndarray of shape (n_groups,) or None
+        The distinct groups passed to ``fit`` (sorted), or None when fitted
+        without groups.
+
+    group_latents_ : ndarray of shape (n_groups, n_group_components)
+        The learned mean latent mu2_g of each training group, in the order
+        of ``groups_`` (one row, the single group of all rows, when fitted
+        without groups).
+
+    group_sizes_ : ndarray of shape (n_groups,)
+        Training rows of each group.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    mean_ : ndarray of shape (n_features_in_,)
+        Per-feature mean subtracted before encoding.
+
+    scale_ : ndarray of shape (n_features_in_,)
+        Per-feature scale divided out before encoding.
+
+    history_ : list of dict
+        One record per epoch (``loss``, ``reconstruction``, ``kl``, ...), as
+        in :class:`~skvae.VAETransformer`; ``reconstruction`` includes the
+        weighted discriminative term.
+
+    loss_curve_ : list of float
+        Training loss of each epoch.
+
+    validation_scores_ : list of float or None
+        Validation score of each epoch with early stopping, else None.
+
+    best_loss_ : float
+        Lowest training loss reached.
+
+    best_validation_score_ : float or None
+        Best validation score with early stopping, else None.
+
+    n_iter_ : int
+        Number of epochs run.
+
+    device_ : torch.device
+        Device the fitted module lives on.
+
+    See Also
+    --------
+    VAETransformer : One latent; ``fit(X, groups=g)`` conditions its decoder
+        on a one-hot code of the training groups, which cannot describe a
+        new group.
+    skvae.features.GroupStandardScaler : Per-speaker mean and variance
+        normalisation.
+
+    References
+    ----------
+    .. [1] W.-N. Hsu, Y. Zhang and J. Glass, "Unsupervised Learning of
+       Disentangled and Interpretable Representations from Sequential Data",
+       NeurIPS 2017.
+    .. [2] W.-N. Hsu and J. Glass, "Scalable Factorized Hierarchical
+       Variational Autoencoder Training", Interspeech 2018.
+
+    Examples
+    --------
+    Three speakers, each with its own offset on the same two-word content:
+
+    >>> import numpy as np
+    >>> from skvae import FactorizedVAE
+    >>> rng = np.random.RandomState(0)
+    >>> word = rng.randint(2, size=300)
+    >>> speaker = np.repeat(["ann", "bob", "cy"], 100)
+    >>> offset = {"ann": -2.0, "bob": 0.0, "cy": 2.0}
+    >>> X = (np.c_[word, 1 - word, word] + rng.normal(0, 0.1, (300, 3))
+    ...      + np.array([offset[s] for s in speaker])[:, None])
+    >>> fvae = FactorizedVAE(1, n_group_components=1, hidden_layer_sizes=(16,),
+    ...                      max_iter=5, random_state=0)
+    >>> fvae.fit(X, groups=speaker).groups_
+    array(['ann', 'bob', 'cy'], dtype='<U3')
+    >>> fvae.group_latents_.shape
+    (3, 1)
+    >>> fvae.transform(X, groups=speaker).shape  # content, voice factored out
+    (300, 1)
+    >>> fvae.group_latent(X[:10], groups=["new"] * 10).shape  # an unseen voice
+    (10, 1)
+    >>> fvae.convert(X[:4], groups=speaker[:4], target_groups="cy").shape
+    (4, 3)
+    >>> fvae.get_feature_names_out()
+    array(['factorizedvae0'], dtype=object)
+    """
+
+    _module_class = FactorizedVAEModule
+    _parameter_constraints: dict = {
+        **BaseVAE._parameter_constraints,
+        "n_group_components": [Interval(Integral, 1, None, closed="left")],
+        "discriminative_weight": [Interval(Real, 0, None, closed="left")],
+        "group_latent_std": [Interval(Real, 0, None, closed="neither")],
+        "corruption_std": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        n_group_components=2,
+        discriminative_weight=10.0,
+        group_latent_std=0.5,
+        hidden_layer_sizes=(256, 128),
+        frame_shape=None,
+        activation="relu",
+        likelihood="gaussian",
+        beta=1.0,
+        kl_warmup=0,
+        standardize="auto",
+        corruption_std=0.0,
+        learning_rate_init=1e-3,
+        batch_size=256,
+        max_iter=200,
+        tol=1e-4,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        alpha=0.0,
+        warm_start=False,
+        random_state=None,
+        device="cpu",
+        n_threads=None,
+        inference_batch_size=4096,
+        verbose=0,
+    ):
+        store_params(self, locals())
+
+    # ------------------------------------------------------------------
+    # fitting
+    # ------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, *, groups=None):
+        """Fit the model on X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row (e.g. the speaker). None: all rows form one
+            group. Routed by metadata routing after
+            ``set_fit_request(groups=True)``.
+
+        Returns
+        -------
+        self : FactorizedVAE
+            The fitted estimator.
+        """
+        continuing = self._continues()
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
+        cond, sizes = self._training_groups(groups, X.shape[0], continuing)
+        weight = float(self.discriminative_weight)
+
+        def before_training(module):
+            module.discriminative_weight = weight
+
+        self._partial = False
+        self._fit(
+            X,
+            continuing=continuing,
+            max_epochs=self.max_iter,
+            cond=cond,
+            corruption_std=float(self.corruption_std),
+            before_training=before_training,
+            reset_kwargs={"group_sizes": sizes},
+        )
+        self._set_group_means(X, cond)
+        return self
+
+    def _set_group_means(self, X, index):
+        """Set each training group's mean to its posterior given its rows.
+
+        The same closed-form estimate as for a group never seen in fit
+        (:meth:`group_latent`), so training and new groups are described
+        alike, and conversion to a training group decodes with the latent at
+        the centre of the latents its rows were trained with.
+        """
+        module = self.module_
+        means = self._group_means_of_rows(X)
+        n_groups = module.n_groups
+        sums = np.zeros((n_groups, means.shape[1]))
+        np.add.at(sums, index, means)
+        counts = np.bincount(index, minlength=n_groups)
+        # a group absent from a warm-start call keeps its mean
+        present = counts > 0
+        with torch.no_grad():
+            table = module.group_means.detach().cpu().double().numpy()
+            table[present] = (
+                sums[present] / (counts[present] + module.shrinkage())[:, None]
+            )
+            module.group_means.copy_(torch.from_numpy(table))
+
+    def _make_optimizer(self):
+        module = self.module_
+        others = [p for n, p in module.named_parameters() if n != "group_means"]
+        fused = self.device_.type in ("cpu", "cuda")
+        return torch.optim.Adam(
+            [
+                {"params": others},
+                {
+                    "params": [module.group_means],
+                    "lr": self.learning_rate_init * _GROUP_MEANS_LR_FACTOR,
+                },
+            ],
+            lr=self.learning_rate_init,
+            weight_decay=self.alpha,
+            fused=fused,
+        )
+
+    def _optimizer_for_fit(self):
+        optimizer = super()._optimizer_for_fit()
+        optimizer.param_groups[1]["lr"] = (
+            self.learning_rate_init * _GROUP_MEANS_LR_FACTOR
+        )
+        return optimizer
+
+    def fit_transform(self, X, y=None, *, groups=None):
+        """Fit, then encode X: ``fit(X, groups=groups).transform(X, groups=groups)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training rows.
+        y : Ignored
+            Not used, present for API consistency.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Content latent means.
+        """
+        return self.fit(X, groups=groups).transform(X, groups=groups)
+
+    def _training_groups(self, groups, n_samples, continuing):
+        """Group index of each row (int64) and rows per group; sets ``groups_``."""
+        fitted = getattr(self, "groups_", None) if continuing else None
+        if groups is None:
+            if continuing and fitted is not None:
+                raise ValueError(
+                    "This FactorizedVAE was fitted with groups; pass groups= (one "
+                    "per row) to continue training it."
+                )
+            self.groups_ = None
+            return np.zeros(n_samples, dtype=np.int64), np.array([float(n_samples)])
+        groups = _one_per_row(groups, n_samples, "groups", f"X has {n_samples} rows")
+        _check_no_missing(groups, "groups")
+        if continuing:
+            if fitted is None:
+                raise ValueError(
+                    "This FactorizedVAE was fitted without groups; it cannot be "
+                    "continued with groups."
+                )
+            return self._group_index(groups), None
+        uniques, inverse, counts = _unique(groups)
+        self.groups_ = uniques
+        return inverse.astype(np.int64), counts.astype(np.float64)
+
+    def _group_index(self, groups):
+        """Position of each group in ``groups_``; unknown groups raise."""
+        return _index_in(
+            self.groups_,
+            groups,
+            "groups contains values not seen in fit: {unknown}; known groups are "
+            f"{self.groups_[:10].tolist()}.",
+        )
+
+    def _module_kwargs(self, X):
+        n_groups = 1 if self.groups_ is None else len(self.groups_)
+        return {
+            **super()._module_kwargs(X),
+            "n_group_components": self.n_group_components,
+            "n_groups": n_groups,
+            "group_latent_std": float(self.group_latent_std),
+        }
+
+    def _architecture_changes(self):
+        changed = super()._architecture_changes()
+        fitted = self.module_.config()
+        for name in ("n_group_components", "group_latent_std"):
+            if getattr(self, name) != fitted[name]:
+                changed.append(name)
+        return changed
+
+    # ------------------------------------------------------------------
+    # fitted attributes and persistence
+    # ------------------------------------------------------------------
+    @property
+    def group_latents_(self):
+        check_is_fitted(self)
+        return self.module_.group_means.detach().cpu().numpy().astype(np.float64)
+
+    @property
+    def group_sizes_(self):
+        check_is_fitted(self)
+        return self.module_.group_sizes.detach().cpu().numpy().astype(np.float64)
+
+    def _weights_extra(self):
+        groups = self.groups_
+        return {"groups_": None if groups is None else groups.tolist()}, {}
+
+    def _restore_fitted(self, fitted, arrays):
+        super()._restore_fitted(fitted, arrays)
+        groups = fitted["groups_"]
+        self.groups_ = None if groups is None else np.asarray(groups)
+
+    def _check_restored(self):
+        super()._check_restored()
+        n_groups = self.module_.n_groups
+        if self.groups_ is None:
+            if n_groups != 1:
+                raise ValueError(
+                    f"damaged file (the network has {n_groups} groups, but "
+                    "groups_ is missing)."
+                )
+            return
+        if self.groups_.shape != (n_groups,):
+            raise ValueError(
+                f"damaged file (groups_ must hold the network's {n_groups} groups)."
+            )
+        _check_no_missing(self.groups_, "groups_")
+        if not np.all(self.groups_[1:] > self.groups_[:-1]):
+            raise ValueError("damaged file (groups_ is not sorted and unique).")
+
+    # ------------------------------------------------------------------
+    # inference
+    # ------------------------------------------------------------------
+    def _validated_rows(self, X):
+        check_is_fitted(self)
+        return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+
+    def _row_groups(self, groups, n_rows):
+        """Index of each row's group among the call's groups (None: one each)."""
+        if groups is None:
+            return np.arange(n_rows)
+        groups = _one_per_row(groups, n_rows, "groups", f"X has {n_rows} rows")
+        _check_no_missing(groups, "groups")
+        return _unique(groups)[1]
+
+    def _group_means_of_rows(self, X):
+        """Posterior means of q(z2 | x) of the rows of X (float64)."""
+        out = np.empty((X.shape[0], self.module_.n_group_components))
+        standardized = X.dtype == np.float64
+        module = self._network(standardized)
+        with self._inference_context():
+            module.eval()
+            for sl in self._chunks(X.shape[0]):
+                xb = self._rows_tensor(X[sl], standardized)
+                out[sl] = module.encode_group_mean(xb).cpu().double().numpy()
+        return out
+
+    def _inferred_latents(self, X, groups):
+        """Each row's group latent, inferred from the rows of its group in X."""
+        inverse = self._row_groups(groups, X.shape[0])
+        means = self._group_means_of_rows(X)
+        n_groups = int(inverse.max()) + 1 if len(inverse) else 0
+        sums = np.zeros((n_groups, means.shape[1]))
+        np.add.at(sums, inverse, means)
+        counts = np.bincount(inverse, minlength=n_groups)
+        latents = sums / (counts + self.module_.shrinkage())[:, None]
+        return latents[inverse]
+
+    def _content(self, X, latents):
+        """Means of q(z1 | x, z2) for rows X with group latents ``latents``."""
+        out = np.empty((X.shape[0], self.module_.n_content), dtype=X.dtype)
+        standardized = X.dtype == np.float64
+        module = self._network(standardized)
+        with self._inference_context():
+            module.eval()
+            for sl in self._chunks(X.shape[0]):
+                xb = self._rows_tensor(X[sl], standardized)
+                z2 = torch.from_numpy(latents[sl].astype(np.float32)).to(self.device_)
+                out[sl] = module.encode_content_mean(xb, z2).cpu()
+        return out
+
+    def transform(self, X, *, groups=None):
+        """Content latent means, each row's group latent inferred from its group.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to encode.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row (e.g. the speaker), known to ``fit`` or not:
+            each group's latent is inferred from its rows in X. None: each row
+            is its own group. Routed by metadata routing after
+            ``set_transform_request(groups=True)``.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            Means of q(z1 | x, z2), in the dtype of X.
+        """
+        X = self._validated_rows(X)
+        return self._content(X, self._inferred_latents(X, groups))
+
+    def group_latent(self, X, groups=None):
+        """The group latent of each row, inferred from the rows of its group.
+
+        The posterior mean of the group's mu2 given its rows in X,
+        ``sum_n m_n / (N + group_latent_std^2)`` with m_n the mean of
+        q(z2 | x_n): the voice of an unseen speaker, from its unlabelled rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row; None: each row is its own group.
+
+        Returns
+        -------
+        latents : ndarray of shape (n_samples, n_group_components)
+            The latent of each row's group (equal for rows of one group).
+            ``np.unique(groups, return_index=True)`` picks one row per group.
+        """
+        X = self._validated_rows(X)
+        return self._inferred_latents(X, groups)
+
+    def _target_latents(self, n_rows, groups, latents, default):
+        """Group latents to decode with, one row per code."""
+        if groups is not None and latents is not None:
+            raise ValueError("Pass at most one of the groups and the group latents.")
+        if groups is not None:
+            if self.groups_ is None:
+                raise ValueError(
+                    "groups of fit were asked for, but this FactorizedVAE was "
+                    "fitted without groups; pass group latents instead."
+                )
+            groups = _one_per_row(groups, n_rows, "groups", f"there are {n_rows} rows")
+            _check_no_missing(groups, "groups")
+            return self.group_latents_[self._group_index(groups)]
+        if latents is None:
+            return default
+        lat = check_array(
+            np.atleast_2d(np.asarray(latents, dtype=np.float64))
+            if np.ndim(latents) == 1
+            else latents,
+            dtype=np.float64,
+            input_name="group latents",
+        )
+        d2 = self.module_.n_group_components
+        if lat.shape[1] != d2 or lat.shape[0] not in (1, n_rows):
+            raise ValueError(
+                f"group latents must have shape ({d2},), (1, {d2}) or "
+                f"({n_rows}, {d2}); got {lat.shape}."
+            )
+        _check_float32_range(lat, "group latents", "use latents of group_latent")
+        return np.broadcast_to(lat, (n_rows, d2))
+
+    def _decode(self, Z, latents, dtype):
+        """Decoder means for content codes Z and group latents, original units."""
+        out = np.empty((Z.shape[0], self.n_features_in_), dtype=dtype)
+        standardized = dtype == np.float64
+        module = self._network(standardized)
+        with self._inference_context():
+            module.eval()
+            for sl in self._chunks(Z.shape[0]):
+                zb = torch.from_numpy(np.asarray(Z[sl], np.float32)).to(self.device_)
+                z2 = torch.from_numpy(np.asarray(latents[sl], np.float32))
+                out[sl] = module.reconstruct(zb, z2.to(self.device_)).cpu()
+        out = self._unstandardize(out) if standardized else out
+        _check_decoded(out, "inverse_transform")
+        return out
+
+    def _average_latent(self):
+        """The training groups' latents averaged by their sizes (average voice)."""
+        w = self.group_sizes_ / self.group_sizes_.sum()
+        return w @ self.group_latents_
+
+    def inverse_transform(self, X, *, groups=None, group_latents=None):
+        """Decode content codes in a given voice, in the original units.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Content codes, e.g. from ``transform``.
+        groups : scalar or array-like of shape (n_samples,), default=None
+            Training group(s) whose learned latent (``group_latents_``)
+            renders the codes, one for all rows or one per row.
+        group_latents : array-like of shape (n_group_components,) or \
+(n_samples, n_group_components), default=None
+            Group latents to render with instead (e.g. from
+            :meth:`group_latent`, or a mix of two voices). With neither, the
+            average of ``group_latents_`` weighted by the groups' sizes.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+            Decoder means, in the dtype of the codes.
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        d1 = self.module_.n_content
+        if Z.shape[1] != d1:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform expects "
+                f"content codes with n_components={d1} features."
+            )
+        _check_float32_range(Z, "X (latent codes)", "use codes of transform")
+        default = np.repeat(self._average_latent()[None], Z.shape[0], axis=0)
+        latents = self._target_latents(Z.shape[0], groups, group_latents, default)
+        return self._decode(Z, latents, Z.dtype)
+
+    def convert(self, X, groups=None, *, target_groups=None, target_latents=None):
+        """Re-render rows in another (or an interpolated) group's voice.
+
+        Encodes the content of each row with its group's inferred latent (as
+        :meth:`transform`) and decodes it with the target latent: voice
+        conversion when groups are speakers.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Rows to convert.
+        groups : array-like of shape (n_samples,), default=None
+            Group of each row of X (its latent inferred from its rows in X);
+            None: each row is its own group.
+        target_groups : scalar or array-like of shape (n_samples,), \
+default=None
+            Training group(s) to render in (their ``group_latents_``).
+        target_latents : array-like of shape (n_group_components,) or \
+(n_samples, n_group_components), default=None
+            Group latents to render with instead, e.g. ``0.5 * (a + b)`` for
+            two rows ``a``, ``b`` of ``group_latents_``. With neither target,
+            each row is rendered in its own group's voice (a reconstruction).
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_features_in_)
+            Converted rows in the units of X, in the dtype of X.
+        """
+        X = self._validated_rows(X)
+        source = self._inferred_latents(X, groups)
+        Z = self._content(X, source)
+        latents = self._target_latents(
+            X.shape[0], target_groups, target_latents, source
+        )
+        return self._decode(Z, latents, X.dtype)
+
+    # ------------------------------------------------------------------
+    # sklearn plumbing
+    # ------------------------------------------------------------------
+    @property
+    def _n_features_out(self):
+        return self.module_.n_content
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _unique(groups):
+    """``np.unique`` with inverse and counts; a clear error for mixed types."""
+    try:
+        return np.unique(groups, return_inverse=True, return_counts=True)
+    except TypeError as exc:  # e.g. strings and numbers in one array
+        raise ValueError(
+            f"groups mixes values that cannot be compared ({exc}); use groups of "
+            "one type, e.g. all strings or all ints."
+        ) from exc

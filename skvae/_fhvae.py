@@ -1,0 +1,197 @@
+"""The torch module of the factorized hierarchical VAE (FHVAE) and its ELBO.
+
+Knows nothing of scikit-learn. :class:`FactorizedVAEModule` extends the
+conditional :class:`~skvae._vae.VAE`: its encoder q(z1 | x, z2) and decoder
+p(x | z1, z2) are the VAE's, conditioned on a continuous vector (the group
+latent z2) instead of a one-hot code; a second encoder q(z2 | x) and a table
+of learned group means mu2_g complete the model of Hsu, Zhang and Glass
+(2017). All random numbers come from the caller (the ``eps`` arguments), so
+the global torch RNG is never touched.
+"""
+
+import math
+
+import torch
+from torch import nn
+
+from ._vae import POSTERIOR_LOGVAR_BOUND, VAE, _mlp
+
+__all__ = ["FactorizedVAEModule"]
+
+
+class FactorizedVAEModule(VAE):
+    """Two-latent VAE: a group latent z2 and a content latent z1.
+
+    Generative model, for a row x of group g::
+
+        mu2_g ~ N(0, I)                (one learned mean per training group)
+        z2 ~ N(mu2_g, group_latent_std^2 I)   (the group latent of the row)
+        z1 ~ N(0, I)                   (the content latent of the row)
+        x ~ p(x | z1, z2)
+
+    Inference: q(z2 | x) (its own MLP encoder) and q(z1 | x, z2) (the
+    encoder of :class:`~skvae._vae.VAE`, with z2 appended to its input).
+
+    Parameters
+    ----------
+    n_features, hidden_layer_sizes, activation, likelihood, frame_shape
+        As in :class:`~skvae._vae.VAE` (``frame_shape`` shapes the content
+        encoder; the group encoder is always an MLP).
+    n_components : int
+        Dimension of the content latent z1.
+    n_group_components : int
+        Dimension of the group latent z2.
+    n_groups : int
+        Number of training groups (rows of the table of means mu2).
+    group_latent_std : float, default=0.5
+        Standard deviation of z2 around its group's mean (FHVAE's 0.5).
+
+    Notes
+    -----
+    ``n_components`` of the built module is the width of the whole latent,
+    z1 and z2 together (``n_content + n_group_components``): the width of the
+    noise the training loop draws for each row. ``config()`` gives the
+    content width back, as the constructor takes it.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        n_components,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        likelihood="gaussian",
+        frame_shape=None,
+        n_group_components=2,
+        n_groups=1,
+        group_latent_std=0.5,
+    ):
+        super().__init__(
+            n_features,
+            n_components,
+            hidden_layer_sizes,
+            activation,
+            likelihood,
+            n_conditions=int(n_group_components),
+            condition_encoder=True,
+            frame_shape=frame_shape,
+        )
+        self.n_content = self.n_components
+        self.n_group_components = int(n_group_components)
+        self.n_groups = int(n_groups)
+        self.group_latent_std = float(group_latent_std)
+        if self.n_groups < 1 or self.n_group_components < 1:
+            raise ValueError("n_groups and n_group_components must be positive.")
+        std = self.group_latent_std
+        if not (std > 0 and math.isfinite(std)):
+            raise ValueError(f"group_latent_std must be positive, got {std!r}.")
+        # the noise width: eps rows hold (z1 noise, z2 noise)
+        self.n_components = self.n_content + self.n_group_components
+        hidden = self.hidden_layer_sizes
+        self.group_encoder = _mlp((self.n_features, *hidden), activation)
+        last = hidden[-1] if hidden else self.n_features
+        self.group_mean_head = nn.Linear(last, self.n_group_components)
+        self.group_logvar_head = nn.Linear(last, self.n_group_components)
+        #: mu2_g, the learned mean of each training group's latent
+        self.group_means = nn.Parameter(
+            torch.zeros(self.n_groups, self.n_group_components)
+        )
+        #: training rows of each group (weights log p(mu2_g) per row)
+        self.register_buffer("group_sizes", torch.ones(self.n_groups))
+        #: weight of the discriminative term log p(g | z2) (a training setting)
+        self.discriminative_weight = 0.0
+
+    def config(self):
+        return {
+            **{
+                k: v
+                for k, v in super().config().items()
+                if k not in ("n_conditions", "condition_encoder")
+            },
+            "n_components": self.n_content,
+            "n_group_components": self.n_group_components,
+            "n_groups": self.n_groups,
+            "group_latent_std": self.group_latent_std,
+        }
+
+    @torch.no_grad()
+    def reset_parameters(self, generator, *, group_sizes=None):
+        """Weights as :meth:`VAE.reset_parameters`; group means at 0.
+
+        ``group_sizes`` (length ``n_groups``): training rows per group.
+        """
+        super().reset_parameters(generator)
+        self.group_logvar_head.bias.fill_(-2.0)
+        self.group_means.zero_()
+        if group_sizes is None:
+            self.group_sizes.fill_(1.0)
+        else:
+            self.group_sizes.copy_(torch.as_tensor(group_sizes, dtype=torch.float32))
+
+    # -- inference pieces (inputs in the caller's units) --------------------
+    def _group_posterior(self, xs):
+        h = self.group_encoder(xs)
+        logvar = POSTERIOR_LOGVAR_BOUND * torch.tanh(
+            self.group_logvar_head(h) / POSTERIOR_LOGVAR_BOUND
+        )
+        return self.group_mean_head(h), logvar
+
+    def encode_group_mean(self, x):
+        """Mean of q(z2 | x) for each row."""
+        return self.group_mean_head(self.group_encoder(self.standardize(x)))
+
+    def encode_content_mean(self, x, z2):
+        """Mean of q(z1 | x, z2) for rows ``x`` with group latents ``z2``."""
+        return self.encode_mean(x, z2)
+
+    def shrinkage(self):
+        """``group_latent_std^2``: the prior's pull of an inferred group latent to 0.
+
+        With p(mu2) = N(0, I) and p(z2 | mu2) = N(mu2, group_latent_std^2 I), the
+        posterior mean of mu2 given the z2 of N rows is
+        ``sum(z2) / (N + group_latent_std^2)``.
+        """
+        return self.group_latent_std**2
+
+    # -- the objective ------------------------------------------------------
+    def _log_density(self, z2):
+        """log N(z2; mu2_j, group_latent_std^2 I), up to a constant, for each j."""
+        diff = z2[:, None, :] - self.group_means[None]
+        return -0.5 * diff.square().sum(-1) / self.group_latent_std**2
+
+    def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
+        """Per-row terms ``(rec, kl)``; the loss is ``-(rec - beta * kl)``.
+
+        ``cond`` holds each row's group index (int). ``rec`` is
+        log p(x | z1, z2) plus ``discriminative_weight`` times
+        log p(g | z2_mean), where p(g | z2) is the softmax over the training
+        groups of N(z2; mu2_g, group_latent_std^2 I) (FHVAE's discriminative
+        objective); ``kl`` is KL(q(z1 | x, z2) || N(0, I)) +
+        KL(q(z2 | x) || N(mu2_g, group_latent_std^2 I)) - log p(mu2_g) / N_g, the
+        last term spreading the prior of each group's mean over its N_g rows.
+        """
+        xs = self.standardize(x)
+        target = xs if target is None else self.standardize(target)
+        if corruption is not None:
+            xs = xs + corruption
+        g = cond.long()
+        d1 = self.n_content
+        m2, lv2 = self._group_posterior(xs)
+        z2 = m2 + torch.exp(0.5 * lv2) * eps[:, d1:]
+        m1, lv1 = self._encode_standardized(xs, z2)
+        z1 = m1 + torch.exp(0.5 * lv1) * eps[:, :d1]
+        rec = self.log_likelihood(target, self.decode(z1, z2))
+        mu2 = self.group_means[g]
+        var = self.group_latent_std**2
+        kl2 = 0.5 * (
+            (lv2.exp() + (m2 - mu2).square()) / var - 1.0 - lv2 + math.log(var)
+        ).sum(-1)
+        log_p_mu2 = -0.5 * mu2.square().sum(-1)
+        kl = self.kl_divergence(m1, lv1) + kl2 - log_p_mu2 / self.group_sizes[g]
+        if self.discriminative_weight > 0 and self.n_groups > 1:
+            logits = self._log_density(m2)
+            log_pg = logits.gather(1, g[:, None]).squeeze(1) - torch.logsumexp(
+                logits, dim=1
+            )
+            rec = rec + self.discriminative_weight * log_pg
+        return rec, kl
