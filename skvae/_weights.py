@@ -27,14 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._numpy_encoder import _ARRAY, _MODULE, FORMAT, FORMAT_VERSION, check_header
 from ._version import __version__
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "WeightsFile", "build_module", "read", "write"]
-
-FORMAT = "skvae-weights"
-FORMAT_VERSION = 1
-_MODULE = "module."
-_ARRAY = "attr."
 
 
 def build_module(module_class, config, state=None, *, device="cpu"):
@@ -235,31 +231,7 @@ def read(path):
             "not loaded by skvae.load because they can execute code; load those "
             "only from trusted sources with joblib.load."
         ) from exc
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"'{path}' is a safetensors file but not a skvae model file.")
-    version = meta.get("format_version", "0")
-    if not version.isdigit():
-        raise ValueError(f"'{path}': damaged metadata (format_version={version!r}).")
-    if int(version) > FORMAT_VERSION:
-        raise ValueError(
-            f"'{path}' uses skvae weights format {version}, newer than "
-            f"this skvae {__version__} understands ({FORMAT_VERSION}); upgrade skvae."
-        )
-    try:
-        params = json.loads(meta["params"])
-        fitted = json.loads(meta["fitted"])
-        config = json.loads(meta["module_config"])
-    except (KeyError, json.JSONDecodeError) as exc:
-        raise ValueError(f"'{path}': damaged metadata ({exc}).") from exc
-    for name, value in (
-        ("params", params),
-        ("fitted", fitted),
-        ("module_config", config),
-    ):
-        if not isinstance(value, dict):
-            raise ValueError(
-                f"'{path}': damaged metadata ({name} is not a JSON object)."
-            )
+    params, fitted, config = check_header(meta, f"'{path}'")
     return WeightsFile(
         estimator=meta.get("estimator"),
         params=params,

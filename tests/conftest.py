@@ -7,10 +7,29 @@ the test *fails* in CI (``CI`` is set) and is skipped on a user's machine.
 """
 
 import os
+import tempfile
 
 import pytest
 
 from skvae.datasets import find_fsdd_home
+
+
+def pytest_configure(config):
+    """Keep the prediction cache of ``skvae train`` / ``skvae predict``
+    (``skvae.recipes.cache_dir``) out of the user's home: one private
+    temporary folder for the session, inherited by subprocesses."""
+    if "SKVAE_CACHE_DIR" not in os.environ:
+        config._skvae_cache = tempfile.mkdtemp(prefix="skvae-test-cache-")
+        os.environ["SKVAE_CACHE_DIR"] = os.path.join(config._skvae_cache, "predictors")
+
+
+def pytest_unconfigure(config):
+    import shutil
+
+    folder = getattr(config, "_skvae_cache", None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.environ.pop("SKVAE_CACHE_DIR", None)
 
 
 @pytest.fixture(scope="session")

@@ -187,6 +187,60 @@ def test_predict_reports_unreadable_files_and_goes_on(trained, corpus, tmp_path)
     assert len(line) == 4  # -v adds the top 3
 
 
+def test_predict_streams_paths_from_stdin_one_flushed_line_each(trained, corpus):
+    """'skvae predict MODEL -' answers each path as it arrives: the first
+    line is read back before the second path is written."""
+    import threading
+
+    good = sorted((corpus / "new").glob("*.wav"))[:2]
+    missing = corpus / "no-such-file.wav"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "skvae", "predict", str(trained[0]), "-"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = []
+        reader = threading.Thread(target=lambda: lines.append(proc.stdout.readline()))
+        proc.stdin.write(f"{good[0]}\n")
+        proc.stdin.flush()
+        reader.start()
+        reader.join(timeout=120)
+        assert lines and lines[0].startswith(f"{good[0]}\t"), lines
+        proc.stdin.write(f"{missing}\n\n{good[1]}\r\n")
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    rest = [line.split("\t") for line in stdout.splitlines()]
+    assert [r[0] for r in rest] == [str(missing), str(good[1])]
+    assert rest[0][1] == "error" and "does not exist" in rest[0][2]
+    assert len(rest[1]) == 3 and 0 <= float(rest[1][2]) <= 1
+    assert proc.returncode == 1
+    assert "1 of 3 files could not be read" in stderr
+    # the same labels as predicting the files by name
+    code, named, _ = run(["predict", trained[0], *good])
+    assert code == 0
+    streamed = [lines[0].rstrip("\n"), "\t".join(rest[1])]
+    assert named.splitlines() == streamed
+
+
+def test_predict_stdin_dash_must_come_alone(trained, corpus):
+    good = sorted((corpus / "new").glob("*.wav"))[0]
+    code, _, stderr = run(["predict", trained[0], "-", good])
+    assert code == 2 and "must come alone" in stderr
+
+
+def test_predict_gives_the_same_answers_with_and_without_the_cache(trained, corpus):
+    files = sorted((corpus / "new").glob("*.wav"))[:6]
+    code, cached, _ = run(["predict", "-v", trained[0], *files])
+    assert code == 0
+    code, uncached, _ = run(["predict", "-v", "--no-cache", trained[0], *files])
+    assert code == 0
+    assert cached == uncached
+
+
 def test_sample_writes_wavs_of_the_requested_digit(trained, tmp_path):
     from skvae.features import load_audio
 

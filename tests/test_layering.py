@@ -12,7 +12,8 @@ import torch.
 
 Core layers, bottom first; a module imports only modules of lower layers::
 
-    exceptions, _version <- _vae <- _training, _fhvae <- _weights, _checks
+    exceptions, _version <- _vae, _numpy_encoder <- _training, _fhvae
+    <- _weights, _checks
     <- _saving <- _base <- _transformer, _classifier, _openset, _factorized
     <- _persistence, _export
 
@@ -21,6 +22,9 @@ of skvae; ``_saving`` (weights files and pickling, a mixin of ``_base``)
 stands on ``_weights``.
 
 ``_fhvae`` holds the torch module of :class:`~skvae.FactorizedVAE`.
+
+``_numpy_encoder`` (a VAETransformer's encoder run by NumPy, and the
+torch-free reading of weights files) needs no torch: prediction without it.
 
 ``_openset`` (the reject option, a meta-estimator around any classifier)
 sits beside the estimators but needs no torch of its own.
@@ -35,7 +39,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "skvae"
 
 CORE_LAYERS = [
     ("skvae.exceptions", "skvae._version"),
-    ("skvae._vae",),
+    ("skvae._vae", "skvae._numpy_encoder"),
     ("skvae._training", "skvae._fhvae"),
     ("skvae._weights", "skvae._checks"),
     ("skvae._saving",),
@@ -61,7 +65,7 @@ PACKAGE_MODULES = {
         ("_factories",),
         ("_generate",),
         ("_model_file",),
-        ("_train",),
+        ("_predictor", "_train"),
     ],
     "skvae.evaluation": [("_common",), ("_perturb",), ("_protocols",), ("_checks",)],
     "skvae.report": [("_figures",), ("_page",)],
@@ -322,6 +326,7 @@ def test_every_module_of_an_application_package_has_a_place():
         ("skvae._training", {"sklearn"}),
         ("skvae._fhvae", {"sklearn"}),
         ("skvae._checks", {"torch"}),
+        ("skvae._numpy_encoder", {"torch"}),
     ],
 )
 def test_bottom_modules_do_not_reach_heavy_dependencies(module, forbidden):

@@ -27,9 +27,7 @@ from pathlib import Path
 from .. import __version__
 from . import parser
 
-__all__ = ["__version__", "build_parser", "main", "parser"]
-
-__all__ = ["build_parser", "main"]
+__all__ = ["__version__", "build_parser", "main"]
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 _STOP_SIGNALS = ("SIGINT", "SIGTERM")
@@ -340,6 +338,13 @@ def _cmd_train(args, console):
         if args.report:
             _write_report(args, tmp / "report", bundle, corpus, evaluation, split)
     console.result(f"model: {model_path}")
+    if not args.no_cache:
+        # fill the prediction cache, so that the first 'skvae predict' reads
+        # neither skops nor torch
+        try:
+            recipes.load_predictor(model_path)
+        except (OSError, ValueError) as exc:
+            console.detail(f"the prediction cache was not filled: {exc}")
     if args.weights:
         console.result(
             f"weights: {out / recipes.WEIGHTS_FILE} (VAE only, weights-only format; "
@@ -396,33 +401,87 @@ def _cmd_report(args, console):
     return EXIT_OK
 
 
-def _cmd_predict(args, console):
+def _load_predictor(args):
+    from ..recipes import load_predictor
+
+    try:
+        return load_predictor(
+            args.model, cache=not args.no_cache, trust_pickle=args.trust_pickle
+        )
+    except FileNotFoundError as exc:  # MODEL names nothing: a usage error
+        raise UsageError(str(exc)) from exc
+
+
+def _result_lines(res, top):
+    """One line per file of a recognize_files result, in the files' order:
+    (line, None) for a recognised file, (line, reason) for an unreadable one."""
     import numpy as np
 
-    from ..recipes import recognize_files
-
-    res = recognize_files(_load_model(args)["pipeline"], args.files)
-    for path, reason in res.errors:
-        console.error(f"{path}: {reason}")
-    top = min(3 if console.verbose else 1, len(res.classes))
-    for i, (path, p) in enumerate(zip(res.files, res.proba)):
+    top = min(top, len(res.classes))
+    for read, i in res.order:
+        if not read:
+            path, reason = res.errors[i]
+            yield f"{path}\terror\t{reason}", f"{path}: {reason}"
+            continue
+        p = res.proba[i]
         order = np.argsort(p)[::-1][:top]
         # the label (the reject label for a word the model does not know),
         # then the probability of the likeliest known label
-        line = f"{path}\t{res.labels[i]}\t{p[order[0]]:.3f}"
+        line = f"{res.files[i]}\t{res.labels[i]}\t{p[order[0]]:.3f}"
         if res.scores is not None:
             line += f"\tscore {res.scores[i]:.2f}"
         if top > 1:
             line += "\t" + "  ".join(f"{res.classes[j]}:{p[j]:.3f}" for j in order)
-        console.result(line)
-    if res.scores is not None:
+        yield line, None
+
+
+def _stdin_paths(max_batch=256):
+    """Batches of the paths on standard input, one per line, each batch as
+    soon as its lines have arrived (the complete lines read so far, at most
+    ``max_batch``): a path written by a person or a program is answered at
+    once, and a long list is processed in batches."""
+    fd = sys.stdin.fileno()
+    pending = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if chunk:
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+        else:
+            lines, pending = [pending], b""
+        paths = [os.fsdecode(x.rstrip(b"\r")) for x in lines if x.strip()]
+        for i in range(0, len(paths), max_batch):
+            yield paths[i : i + max_batch]
+        if not chunk:
+            return
+
+
+def _cmd_predict(args, console):
+    from ..recipes import recognize_files
+
+    streaming = "-" in args.files
+    if streaming and args.files != ["-"]:
+        raise UsageError("FILE '-' (paths from standard input) must come alone")
+    pipe = _load_predictor(args)["pipeline"]
+    top = 3 if console.verbose else 1
+    n_files = n_failed = 0
+    res = None
+    for batch in _stdin_paths() if streaming else [args.files]:
+        res = recognize_files(pipe, batch)
+        for line, failure in _result_lines(res, top):
+            if failure is not None:
+                console.error(failure)
+            if failure is None or streaming:
+                console.result(line)
+        n_files += len(res.order)
+        n_failed += len(res.errors)
+    if res is not None and res.threshold is not None:
         console.detail(
             f"threshold {res.threshold:.2f}: files scoring below it are answered "
             f"{res.reject_label} (not a word this model knows)"
         )
-    if res.errors:
-        n = len(res.errors) + len(res.files)
-        console.error(f"{len(res.errors)} of {n} files could not be read")
+    if n_failed:
+        console.error(f"{n_failed} of {n_files} files could not be read")
         return EXIT_FAILURE
     return EXIT_OK
 

@@ -130,6 +130,19 @@ Files may have any sample rate (they are resampled) and any level, and may
 be folders (searched for audio files). Unreadable files are reported on
 stderr and the others still processed; the exit code is then 1.
 
+FILE '-' reads paths from standard input, one per line, and answers each
+as soon as it is read, one flushed line per path (an unreadable file gets
+the line 'PATH<TAB>error<TAB>REASON'), until the input ends: a program can
+keep one 'skvae predict MODEL -' running and stream files through it
+without paying the start-up for each file.
+
+Loading is fast: the VAE's encoder runs with NumPy (no torch; the same
+probabilities to 1e-6), and the model, once read from MODEL, is kept in a
+private cache ($SKVAE_CACHE_DIR, else ~/.cache/skvae/predictors; only
+you can write it, entries that others can write are ignored; 'skvae
+train' fills it for the model it writes), so later calls read neither
+skops nor torch. --no-cache reads MODEL itself every time.
+
 """
     + _MODEL_HELP
 )
@@ -170,6 +183,10 @@ _COMMON = [
                         help="print only results and errors (no progress bars)")),
     ("-v --verbose", dict(action="count", default=argparse.SUPPRESS,
                           help="print more detail (and tracebacks of errors)")),
+]
+_CACHE = [
+    ("--no-cache", dict(action="store_true", help="neither read nor fill the "
+                        "prediction cache (see 'skvae predict --help')")),
 ]
 _TRUST = [
     ("--trust-pickle", dict(action="store_true", help="also load a model.joblib "
@@ -262,12 +279,13 @@ _COMMANDS = [  # name, help, description, epilog, positionals, options
      "train a recogniser on DATA, evaluate it, save it, write a report",
      _TRAIN_HELP, _TRAIN_EPILOG,
      [("data", "a folder of labelled audio, 'fsdd' or 'generated' (see above)")],
-     _DATA + _TRAIN),
+     _DATA + _TRAIN + _CACHE),
     ("predict", "recognise recordings with a trained model",
-     _PREDICT_HELP, "example:\n  skvae predict skvae-run recordings/*.wav",
+     _PREDICT_HELP, "examples:\n  skvae predict skvae-run recordings/*.wav\n"
+     "  find recordings -name '*.wav' | skvae predict skvae-run -",
      [("model", "the --out folder of 'skvae train', or its model.skops"),
-      ("files", "audio files or folders")],
-     _TRUST),
+      ("files", "audio files or folders; '-': paths from standard input")],
+     _CACHE + _TRUST),
     ("sample", "generate new utterances of a label as WAV files",
      _SAMPLE_HELP, "example:\n  skvae sample skvae-run --digit 3 -n 5 --out samples",
      [("model", "the --out folder of 'skvae train', or its model.skops")],

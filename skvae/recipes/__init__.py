@@ -14,8 +14,11 @@ What ``skvae train`` does, as functions a Python user can call:
   :func:`write_utterances`: as WAV files; :func:`recognize_files`: labels of
   audio files, past unreadable ones.
 - :func:`save_recognizer`, :func:`load_recognizer`: the saved model, a file
-  that loads without unpickling anything; :func:`staged_folder`: write a
-  folder's new contents aside and swap them in at once.
+  that loads without unpickling anything; :func:`load_predictor`: the same
+  model for prediction only, loaded in a fraction of a second (no torch;
+  a private cache spares reading the skops file again);
+  :func:`staged_folder`: write a folder's new contents aside and swap them
+  in at once.
 
 Library functions raise standard exceptions (``ValueError``, ``OSError``,
 ``FileNotFoundError``, ``ImportError``); the command line turns them into
@@ -79,6 +82,7 @@ from ._model_file import (
 from ._model_file import MODEL_FORMAT as MODEL_FORMAT
 from ._model_file import MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION
 from ._pipeline import RecognizerPipeline
+from ._predictor import CACHE_MAX_ENTRIES, cache_dir, load_predictor
 from ._staging import staged_folder
 from ._train import (
     check_device,
@@ -91,17 +95,20 @@ from ._train import (
 )
 
 __all__ = [
+    "CACHE_MAX_ENTRIES",
     "LEGACY_MODEL_FILE",
     "MODEL_FILE",
     "TRUSTED_TYPES",
     "WEIGHTS_FILE",
     "RecognizerPipeline",
+    "cache_dir",
     "can_generate",
     "check_device",
     "extract_features",
     "fit_generator",
     "fit_recognizer",
     "generate_utterances",
+    "load_predictor",
     "load_recognizer",
     "make_generator",
     "make_recognizer",

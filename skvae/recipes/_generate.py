@@ -203,8 +203,10 @@ def recognize_files(pipeline, paths):
         (len(files), n_classes): probabilities among the known labels),
         ``classes``, ``scores`` (the in-vocabulary scores of a reject
         option, else None), ``threshold`` and ``reject_label`` (of the
-        reject option, else None) and ``errors`` (list of ``(path,
-        reason)`` of the files that could not be read).
+        reject option, else None), ``errors`` (list of ``(path, reason)``
+        of the files that could not be read) and ``order`` (one ``(read,
+        i)`` per file, in the order read: ``files[i]`` where ``read``, else
+        ``errors[i]``).
 
     Examples
     --------
@@ -216,13 +218,14 @@ def recognize_files(pipeline, paths):
     import numpy as np
     from sklearn.utils import Bunch
 
-    from ..datasets import load_audio_folder
     from ..features import AudioReadError
 
     files = []
     for item in paths:
         p = Path(item)
         if p.is_dir():
+            from ..datasets import load_audio_folder  # the downloaders: lazily
+
             try:
                 files.extend(load_audio_folder(p, label_from=None).filenames)
             except ValueError:
@@ -233,13 +236,23 @@ def recognize_files(pipeline, paths):
 
     inner = recognizer_pipeline(pipeline)
     features = getattr(inner, "named_steps", {}).get("features")
-    rows, ok, errors = [], [], []
-    for path in files:
-        try:
-            rows.append(path if features is None else features.transform([path])[0])
-            ok.append(path)
-        except AudioReadError as exc:
-            errors.append((exc.path, exc.reason))
+    rows, ok, errors, order = [], [], [], []
+    if features is not None and files:
+        try:  # all at once (the common case), else file by file below
+            rows = list(features.transform(files))
+            ok, order = list(files), [(True, i) for i in range(len(files))]
+        except AudioReadError:
+            rows = []
+    if not ok:
+        for path in files:
+            try:
+                row = path if features is None else features.transform([path])[0]
+                rows.append(row)
+                order.append((True, len(ok)))
+                ok.append(path)
+            except AudioReadError as exc:
+                order.append((False, len(errors)))
+                errors.append((exc.path, exc.reason))
     classes = pipeline.classes_
     reject = isinstance(pipeline, RejectOptionClassifier)
     model = pipeline if features is None else _on_rows(pipeline)
@@ -261,4 +274,5 @@ def recognize_files(pipeline, paths):
         threshold=pipeline.threshold_ if reject else None,
         reject_label=pipeline.reject_label_ if reject else None,
         errors=errors,
+        order=order,
     )

@@ -186,8 +186,24 @@ def _to_file_content(bundle):
     return content
 
 
-def _from_file_content(content, path):
-    """The bundle again: the VAEs rebuilt from their weights-only bytes."""
+def _numpy_step(data):
+    """The torch-free NumpyEncoder of a VAE step's weights, or None where the
+    VAE's encoder cannot run without torch."""
+    from .._numpy_encoder import NumpyEncoder
+
+    try:
+        return NumpyEncoder(data).fit()
+    except ValueError:
+        return None
+
+
+def _from_file_content(content, path, *, predict_only=False):
+    """The bundle again: the VAEs rebuilt from their weights-only bytes.
+
+    ``predict_only``: a VAE step whose encoder NumPy can run becomes a
+    :class:`~skvae._numpy_encoder.NumpyEncoder` (no torch), unless a reject
+    option needs the VAE's likelihood; the generator is left out.
+    """
     from sklearn.base import clone
 
     from .. import RejectOptionClassifier
@@ -197,10 +213,13 @@ def _from_file_content(content, path):
     weights = content.pop("step_weights", {})
     requests = content.pop("step_requests", {})
     steps = list(pipe.steps)
+    fast = predict_only and not isinstance(model, RejectOptionClassifier)
     for k, (name, _) in enumerate(steps):
         if name in weights:
-            step = _from_weights_bytes(weights[name], f"'{name}' step", path)
-            _set_requests(step, requests.get(name, {}))
+            step = _numpy_step(weights[name]) if fast else None
+            if step is None:
+                step = _from_weights_bytes(weights[name], f"'{name}' step", path)
+                _set_requests(step, requests.get(name, {}))
             steps[k] = (name, step)
     pipe.steps = steps
     if isinstance(model, RejectOptionClassifier):
@@ -208,7 +227,8 @@ def _from_file_content(content, path):
         model.estimator = clone(pipe)  # the unfitted template, as at fit
     if "generator_weights" in content:
         data = content.pop("generator_weights")
-        content["generator"] = _from_weights_bytes(data, "generator", path)
+        if not predict_only:
+            content["generator"] = _from_weights_bytes(data, "generator", path)
     return content
 
 
@@ -319,12 +339,25 @@ def load_recognizer(path, *, require_generator=False, trust_pickle=False):
     ...
     FileNotFoundError: model 'no-such-run' does not exist (...)
     """
+    bundle = _load_bundle(_existing_model(path), trust_pickle=trust_pickle)
+    if require_generator and not can_generate(bundle):
+        raise ValueError(_NO_GENERATOR.format(path=bundle["path"]))
+    return bundle
+
+
+def _existing_model(path):
+    """The model file ``path`` names, which must exist."""
     path = _model_path(path)
     if not path.is_file():
         raise FileNotFoundError(
             f"model '{path}' does not exist (train one with 'skvae train --out DIR' "
             f"and pass DIR or DIR/{MODEL_FILE})"
         )
+    return path
+
+
+def _load_bundle(path, *, trust_pickle=False, predict_only=False):
+    """The bundle in the model file ``path`` (see :func:`load_recognizer`)."""
     kind = _file_kind(path)
     if kind == "skops":
         obj = _load_skops(path)
@@ -353,12 +386,13 @@ def load_recognizer(path, *, require_generator=False, trust_pickle=False):
             raise ValueError(
                 f"'{path}' was saved by a newer skvae; upgrade skvae to use it"
             )
-        bundle = _from_file_content(obj, path) if kind == "skops" else obj
+        if kind == "skops":
+            bundle = _from_file_content(obj, path, predict_only=predict_only)
+        else:
+            bundle = obj
     elif hasattr(obj, "predict_proba") and hasattr(obj, "classes_"):
         bundle = {"pipeline": obj, "classes": obj.classes_, "metadata": {}}
     else:
         raise ValueError(f"'{path}' is not a model saved by 'skvae train'")
     bundle["path"] = str(path)
-    if require_generator and not can_generate(bundle):
-        raise ValueError(_NO_GENERATOR.format(path=path))
     return bundle
