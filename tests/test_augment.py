@@ -221,3 +221,437 @@ def test_bad_input_is_named():
         sampler.fit_resample([np.zeros(0)], [0])
     with pytest.raises(ValueError, match="kind must be"):
         perturb_voice(good, SR, "reverb", 1.1)
+
+
+def test_voice_perturbation_is_an_estimator():
+    import pickle
+
+    from sklearn.base import clone
+
+    sampler = VoicePerturbation(sr=SR, speed=(0.9,), pitch=(1.0,), random_state=3)
+    assert clone(sampler).get_params() == sampler.get_params()
+    X_a, _ = sampler.fit_resample([_vowel()], [0])
+    X_b, _ = pickle.loads(pickle.dumps(sampler)).fit_resample([_vowel()], [0])
+    for a, b in zip(X_a, X_b):
+        np.testing.assert_array_equal(a, b)
+    assert sampler.__sklearn_tags__().estimator_type == "sampler"
+
+
+# ---------------------------------------------------------------- pipelines
+def _corpus(n_per=6, speakers=("ann", "bob", "cy"), seed=0):
+    """Two 'words' (a low and a high tone) said by speakers of three pitches."""
+    rng = np.random.RandomState(seed)
+    X, y, g = [], [], []
+    for k, speaker in enumerate(speakers):
+        for word, base in enumerate((300.0, 900.0)):
+            for _ in range(n_per):
+                freq = base * (1 + 0.15 * k) * rng.uniform(0.97, 1.03)
+                X.append(_tone(freq, seconds=rng.uniform(0.2, 0.3), pad=0.05))
+                y.append(word)
+                g.append(speaker)
+    return X, np.array(y), np.array(g)
+
+
+def _front_end():
+    from skvae.features import SpeechFeatures
+
+    return SpeechFeatures(sr=SR, kind="mfcc", n_mfcc=8, n_mels=20, n_frames=8)
+
+
+def _cmvn():
+    import sklearn
+
+    from skvae.features import GroupStandardScaler
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        return (
+            GroupStandardScaler(min_group_size=2)
+            .set_fit_request(groups=True)
+            .set_transform_request(groups=True)
+        )
+
+
+class _Spy:
+    """A transformer that records the rows (and groups) it is fitted on."""
+
+    def __init__(self):
+        self.fits = []
+
+    def __call__(self):
+        from sklearn.base import BaseEstimator, TransformerMixin
+
+        spy = self
+
+        class Recorder(TransformerMixin, BaseEstimator):
+            def fit(self, X, y=None, groups=None):
+                spy.fits.append((np.asarray(X).shape[0], y, groups))
+                self.n_features_in_ = np.asarray(X).shape[1]
+                return self
+
+            def transform(self, X, groups=None):
+                return X
+
+            def fit_transform(self, X, y=None, groups=None):
+                return self.fit(X, y, groups).transform(X, groups)
+
+        return Recorder()
+
+
+def test_rows_are_added_at_fit_time_only():
+    from imblearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    X, y, _ = _corpus(n_per=3)
+    spy = _Spy()
+    pipe = Pipeline(
+        [
+            ("perturb", VoicePerturbation(sr=SR, speed=(0.9, 1.1))),
+            ("features", _front_end()),
+            ("spy", spy()),
+            ("svc", SVC()),
+        ]
+    )
+    pipe.fit(X, y)
+    assert spy.fits[0][0] == 3 * len(X)
+    np.testing.assert_array_equal(spy.fits[0][1], np.concatenate([y, np.repeat(y, 2)]))
+    # predict and transform see only the rows given
+    assert pipe.predict(X[:5]).shape == (5,)
+    assert pipe[:-1].transform(X[:5]).shape[0] == 5
+    assert len(spy.fits) == 1
+
+
+def test_imblearn_pipeline_alone_misaligns_groups():
+    """The problem ResamplingPipeline solves: imblearn routes the input's
+    groups to the steps after a sampler."""
+    import sklearn
+    from imblearn.pipeline import Pipeline
+    from sklearn.svm import SVC
+
+    X, y, g = _corpus(n_per=3)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = Pipeline(
+            [
+                ("perturb", VoicePerturbation(sr=SR, speed=(1.1,))),
+                ("features", _front_end()),
+                ("cmvn", _cmvn()),
+                ("svc", SVC()),
+            ]
+        )
+        with pytest.raises(ValueError, match="groups has 18 entries, but X has 36"):
+            pipe.fit(X, y, groups=g)
+
+
+@pytest.mark.parametrize("augmented_groups", ["source", "perturbation"])
+def test_resampling_pipeline_carries_groups_through_the_sampler(augmented_groups):
+    from sklearn.svm import SVC
+
+    from skvae.augment import ResamplingPipeline
+
+    X, y, g = _corpus(n_per=3)
+    spy = _Spy()
+    with_groups = spy()
+    import sklearn
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        with_groups.set_fit_request(groups=True).set_transform_request(groups=True)
+    pipe = ResamplingPipeline(
+        [
+            ("perturb", VoicePerturbation(sr=SR, speed=(0.9, 1.1))),
+            ("features", _front_end()),
+            ("cmvn", _cmvn()),
+            ("spy", with_groups),
+            ("svc", SVC()),
+        ],
+        augmented_groups=augmented_groups,
+    )
+    pipe.fit(X, y, groups=g)
+    n, labels, groups = spy.fits[0]
+    assert n == 3 * len(X)
+    np.testing.assert_array_equal(labels, np.concatenate([y, np.repeat(y, 2)]))
+    if augmented_groups == "source":
+        np.testing.assert_array_equal(groups, np.concatenate([g, np.repeat(g, 2)]))
+    else:
+        expected = np.concatenate(
+            [g, [f"{s}|speed={v}" for s in g for v in (0.9, 1.1)]]
+        )
+        np.testing.assert_array_equal(groups, expected)
+    # at predict time nothing is added and the given groups are used
+    assert pipe.predict(X, groups=g).shape == (len(X),)
+    assert pipe.score(X, y, groups=g) > 0.9
+    assert len(spy.fits) == 1
+    # without groups it is imblearn's Pipeline
+    assert ResamplingPipeline(
+        [("perturb", VoicePerturbation(sr=SR)), ("f", _front_end()), ("svc", SVC())]
+    ).fit(X, y).predict(X[:2]).shape == (2,)
+
+
+def test_resampling_pipeline_errors_are_named():
+    from imblearn.over_sampling import SMOTE
+    from sklearn.svm import SVC
+
+    from skvae.augment import ResamplingPipeline
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), np.r_[np.zeros(30), np.ones(10)]
+    g = np.arange(40) % 4
+    pipe = ResamplingPipeline([("smote", SMOTE()), ("cmvn", _cmvn()), ("svc", SVC())])
+    with pytest.raises(ValueError, match="has no sample_indices_"):
+        pipe.fit(X, y, groups=g)
+    plain = ResamplingPipeline([("svc", SVC())])
+    with pytest.raises(ValueError, match="no step of this pipeline"):
+        plain.fit(X, y, groups=g)
+    with pytest.raises(ValueError, match="memory must be None"):
+        ResamplingPipeline(
+            [("cmvn", _cmvn()), ("svc", SVC())], memory="/tmp/nowhere"
+        ).fit(X, y, groups=g)
+    with pytest.raises(ValueError, match="augmented_groups"):
+        ResamplingPipeline(
+            [("cmvn", _cmvn()), ("svc", SVC())], augmented_groups="speaker"
+        ).fit(X, y, groups=g)
+
+
+def test_grid_search_tunes_a_sampler_parameter():
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
+    from sklearn.svm import SVC
+
+    from skvae.augment import ResamplingPipeline
+
+    X, y, g = _corpus(n_per=3)
+    pipe = ResamplingPipeline(
+        [
+            ("perturb", VoicePerturbation(sr=SR)),
+            ("features", _front_end()),
+            ("cmvn", _cmvn()),
+            ("svc", SVC()),
+        ]
+    )
+    grid = GridSearchCV(
+        pipe,
+        {"perturb__speed": [(0.9,), (0.85, 1.15)]},
+        cv=LeaveOneGroupOut(),
+    )
+    with sklearn.config_context(enable_metadata_routing=True):
+        grid.fit(X, y, groups=g)
+    assert grid.best_params_["perturb__speed"] in [(0.9,), (0.85, 1.15)]
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    best = grid.best_estimator_
+    assert best.named_steps["perturb"].sample_indices_.shape[0] == len(X) * (
+        1 + len(grid.best_params_["perturb__speed"])
+    )
+
+
+# ---------------------------------------------------------------- model-based
+SPEAKERS = np.array(["ann", "bob", "cy"])
+
+
+def _rows(seed=0, n=30, d=12):
+    """Feature rows: a word pattern plus a speaker offset plus noise."""
+    rng = np.random.RandomState(seed)
+    content = rng.normal(scale=2, size=(2, d))
+    voice = rng.normal(scale=2, size=(3, d))
+    y = np.tile(np.repeat([0, 1], n // 2), 3)
+    index = np.repeat(np.arange(3), n)
+    X = content[y] + voice[index] + rng.normal(scale=0.3, size=(3 * n, d))
+    return X, y, SPEAKERS[index]
+
+
+def _models():
+    from skvae import FactorizedVAE, VAETransformer
+
+    return [
+        VAETransformer(4, max_iter=120, random_state=0, n_threads=1),
+        FactorizedVAE(
+            4, n_group_components=4, max_iter=120, random_state=0, n_threads=1
+        ),
+    ]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("model", _models(), ids=["VAETransformer", "FactorizedVAE"])
+def test_conversion_renders_the_target_voice_and_keeps_the_word(model):
+    from skvae.augment import VoiceConversionSampler
+
+    X, y, g = _rows()
+    sampler = VoiceConversionSampler(model, n_copies=2, random_state=0)
+    X_new, y_new = sampler.fit_resample(X, y, groups=g)
+    n = len(X)
+    assert X_new.shape == (3 * n, X.shape[1])
+    np.testing.assert_array_equal(X_new[:n], X)
+    np.testing.assert_array_equal(
+        sampler.sample_indices_[n:], np.repeat(np.arange(n), 2)
+    )
+    np.testing.assert_array_equal(y_new, y[sampler.sample_indices_])
+    source = sampler.sample_indices_[n:]
+    kinds, targets = zip(*sampler.perturbations_[n:])
+    assert set(kinds) == {"voice"}
+    targets = np.array(targets)
+    assert not np.any(targets == g[source])  # always another speaker
+    # the two copies of a row are in two different voices
+    assert np.all(targets[::2] != targets[1::2])
+
+    def centroid(speaker, word):
+        return X[(g == speaker) & (y == word)].mean(axis=0)
+
+    closer_to_target, same_word = [], []
+    for row, i, target in zip(X_new[n:], source, targets):
+        word = y[i]
+        d_target = np.linalg.norm(row - centroid(target, word))
+        closer_to_target.append(d_target < np.linalg.norm(row - centroid(g[i], word)))
+        same_word.append(d_target < np.linalg.norm(row - centroid(target, 1 - word)))
+    assert np.mean(closer_to_target) > 0.9
+    assert np.mean(same_word) > 0.9
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_mixtures_are_between_two_other_voices_and_reproducible():
+    from skvae import FactorizedVAE
+    from skvae.augment import VoiceConversionSampler
+
+    X, y, g = _rows()
+    model = FactorizedVAE(4, n_group_components=4, max_iter=20, n_threads=1)
+    a = VoiceConversionSampler(model, voices="mixtures", random_state=0)
+    X_a, _ = a.fit_resample(X, y, groups=g)
+    n = len(X)
+    for (kind, (s1, s2, w)), i in zip(a.perturbations_[n:], a.sample_indices_[n:]):
+        assert kind == "mixture"
+        assert s1 != s2 and g[i] not in (s1, s2)
+        assert 0 <= w <= 1
+    # the model's random_state (None) is drawn from the sampler's
+    b = VoiceConversionSampler(model, voices="mixtures", random_state=0)
+    np.testing.assert_array_equal(X_a, b.fit_resample(X, y, groups=g)[0])
+    assert a.perturbations_ == b.perturbations_
+    assert model.get_params()["random_state"] is None  # the given one untouched
+    c = VoiceConversionSampler(model, voices="mixtures", random_state=1)
+    assert not np.array_equal(X_a, c.fit_resample(X, y, groups=g)[0])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_prefit_model_and_no_originals():
+    from skvae import VAETransformer
+    from skvae.augment import VoiceConversionSampler
+
+    X, y, g = _rows()
+    model = VAETransformer(2, max_iter=5, random_state=0, n_threads=1)
+    model.fit(X, groups=g)
+    sampler = VoiceConversionSampler(model, prefit=True, keep_original=False)
+    X_new, y_new = sampler.fit_resample(X, y, groups=g)
+    assert sampler.estimator_ is model
+    assert X_new.shape == X.shape
+    np.testing.assert_array_equal(y_new, y)
+    expected = model.inverse_transform(
+        model.transform(X), groups=[t for _, t in sampler.perturbations_]
+    )
+    np.testing.assert_allclose(X_new, expected, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_conversion_errors_are_named():
+    from skvae import VAETransformer
+    from skvae.augment import VoiceConversionSampler
+
+    X, y, g = _rows(n=10)
+    model = VAETransformer(2, max_iter=2, random_state=0, n_threads=1)
+    sampler = VoiceConversionSampler(model)
+    with pytest.raises(ValueError, match="needs groups"):
+        sampler.fit_resample(X, y)
+    with pytest.raises(ValueError, match="groups has 29 entries, but X has 30"):
+        sampler.fit_resample(X, y, groups=g[:-1])
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        sampler.fit_resample(X, y, groups=np.zeros(len(X)))
+    with pytest.raises(ValueError, match="at least 3 groups"):
+        VoiceConversionSampler(model, voices="mixtures").fit_resample(
+            X, y, groups=np.arange(len(X)) % 2
+        )
+    with pytest.raises(ValueError, match="n_copies=3 is more than the 2"):
+        VoiceConversionSampler(model, n_copies=3).fit_resample(X, y, groups=g)
+    with pytest.raises(ValueError, match="prefit=True needs an estimator"):
+        VoiceConversionSampler(prefit=True).fit_resample(X, y, groups=g)
+    unconditioned = VAETransformer(2, max_iter=2, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="must be fitted with these groups"):
+        VoiceConversionSampler(unconditioned, prefit=True).fit_resample(X, y, groups=g)
+    bad = X.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        sampler.fit_resample(bad, y, groups=g)
+    with pytest.raises(ValueError, match="voices"):
+        VoiceConversionSampler(model, voices="robots").fit_resample(X, y, groups=g)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_grouped_pipeline_end_to_end_with_conversion():
+    import sklearn
+    from sklearn.svm import SVC
+
+    from skvae import VAETransformer
+    from skvae.augment import ResamplingPipeline, VoiceConversionSampler
+
+    X, y, g = _rows()
+    with sklearn.config_context(enable_metadata_routing=True):
+        convert = VoiceConversionSampler(
+            VAETransformer(4, max_iter=30, n_threads=1), random_state=0
+        ).set_fit_resample_request(groups=True)
+    spy = _Spy()
+    recorder = spy()
+    with sklearn.config_context(enable_metadata_routing=True):
+        recorder.set_fit_request(groups=True).set_transform_request(groups=True)
+    pipe = ResamplingPipeline(
+        [("convert", convert), ("cmvn", _cmvn()), ("spy", recorder), ("svc", SVC())]
+    )
+    pipe.fit(X, y, groups=g)
+    n, labels, groups = spy.fits[0]
+    index = pipe.named_steps["convert"].sample_indices_
+    assert n == 2 * len(X)
+    np.testing.assert_array_equal(labels, y[index])
+    np.testing.assert_array_equal(groups, g[index])  # a copy keeps its source's
+    assert pipe.score(X, y, groups=g) > 0.9
+    assert len(spy.fits) == 1
+    # the speaker of a copy can be the voice it was rendered in instead
+    pipe.set_params(augmented_groups="perturbation").fit(X, y, groups=g)
+    groups = spy.fits[1][2]
+    assert {s for s in groups[len(X) :]} <= {
+        f"{a}|voice={b}" for a in SPEAKERS for b in SPEAKERS if a != b
+    }
+
+
+def _with_speakers():
+    """imbalanced-learn's checks call fit_resample(X, y) without groups: this
+    subclass supplies three speakers then."""
+    from skvae import VAETransformer
+    from skvae.augment import VoiceConversionSampler
+
+    class VoiceConversionWithSpeakers(VoiceConversionSampler):
+        def fit_resample(self, X, y, *, groups=None):
+            if groups is None:
+                groups = np.arange(np.shape(X)[0]) % 3
+            return super().fit_resample(X, y, groups=groups)
+
+    return VoiceConversionWithSpeakers(
+        VAETransformer(2, max_iter=2, n_threads=1), random_state=0
+    )
+
+
+def _imblearn_checks():
+    from imblearn.utils.estimator_checks import estimator_checks_generator
+
+    return [
+        pytest.param(est, check, id=getattr(check, "func", check).__name__)
+        for est, check in estimator_checks_generator(_with_speakers())
+    ]
+
+
+#: imbalanced-learn checks that do not apply, and why
+EXPECTED_FAILED_CHECKS = {
+    "check_samplers_pandas_sparse": "the decoder needs dense rows",
+}
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("estimator, check", _imblearn_checks())
+def test_imblearn_sampler_checks(estimator, check):
+    """The model sampler passes imbalanced-learn's sampler checks, with
+    three speakers supplied when a check gives no groups."""
+    name = getattr(check, "func", check).__name__
+    if name in EXPECTED_FAILED_CHECKS:
+        pytest.xfail(EXPECTED_FAILED_CHECKS[name])
+    check(estimator)

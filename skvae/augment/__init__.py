@@ -9,6 +9,15 @@ like any other step. Needs the ``augment`` extra
   (formant) and pitch perturbed copies of utterances, before
   :class:`~skvae.features.SpeechFeatures`; never imports torch.
 - :func:`perturb_voice`: one perturbed copy of one waveform.
+- :class:`VoiceConversionSampler`: feature rows re-rendered in other (or
+  mixed) speakers' voices by a speaker-factorised
+  (:class:`~skvae.FactorizedVAE`) or speaker-conditioned
+  (:class:`~skvae.VAETransformer` with groups) decoder fitted at fit time.
+- :class:`ResamplingPipeline`: an :class:`imblearn.pipeline.Pipeline`
+  that takes ``groups`` and re-indexes them (and any row-aligned metadata)
+  after each sampler with its ``sample_indices_``, so that speaker CMVN
+  (:class:`~skvae.features.GroupStandardScaler`) and speaker-conditioned
+  models after a sampler get groups aligned with the resampled rows.
 
 The public names are defined in private modules and loaded on first use, so
 that the waveform sampler does not import torch.
@@ -20,6 +29,8 @@ import importlib
 _LAZY_ATTRS = {
     "VoicePerturbation": "._waveform",
     "perturb_voice": "._waveform",
+    "ResamplingPipeline": "._pipeline",
+    "VoiceConversionSampler": "._model",
 }
 
 __all__ = list(_LAZY_ATTRS)

@@ -23,9 +23,9 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from imblearn.base import SamplerMixin
+from imblearn.base import BaseSampler
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -180,7 +180,7 @@ def _render(source, sr, jobs, seeds):
     ]
 
 
-class VoicePerturbation(SamplerMixin, BaseEstimator):
+class VoicePerturbation(BaseSampler):
     """Add speed, vocal-tract-length and pitch perturbed copies of utterances.
 
     An imbalanced-learn sampler (``fit_resample``) for audio: in an
@@ -269,6 +269,8 @@ class VoicePerturbation(SamplerMixin, BaseEstimator):
     """
 
     _sampling_type = "bypass"
+    # imbalanced-learn's attribute; every class is augmented alike
+    sampling_strategy = "auto"
 
     _parameter_constraints: dict = {
         "sr": [Interval(Integral, 1, None, closed="left")],
@@ -410,8 +412,9 @@ class VoicePerturbation(SamplerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = "sampler"
         tags.input_tags.two_d_array = False
+        tags.input_tags.sparse = False
+        tags.input_tags.dataframe = False
         tags.input_tags.string = True
-        tags.target_tags.required = True
+        tags.sampler_tags.sample_indices = True
         return tags
