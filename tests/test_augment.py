@@ -655,3 +655,18 @@ def test_imblearn_sampler_checks(estimator, check):
     if name in EXPECTED_FAILED_CHECKS:
         pytest.xfail(EXPECTED_FAILED_CHECKS[name])
     check(estimator)
+
+
+def test_waveform_sampler_imports_no_torch():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from skvae.augment import VoicePerturbation, ResamplingPipeline\n"
+        "X = [np.sin(np.arange(4000) / 5.0)]\n"
+        "VoicePerturbation(sr=8000, vtlp=(1.1,), pitch=(1,)).fit_resample(X, [0])\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-2000:]
