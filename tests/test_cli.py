@@ -767,3 +767,24 @@ def test_sample_and_report_on_a_model_saved_before_level_and_band_limit(
     code, _, stderr = run([*argv, "--report-samples", 1, "--trust-pickle"])
     assert code == 0, stderr
     assert (tmp_path / "r" / "index.html").is_file()
+
+
+def test_first_generation_note_is_shown_until_audio_was_generated(
+    tmp_path, monkeypatch
+):
+    """Generating audio makes librosa compile numba kernels once per
+    installation: 'skvae train' and 'skvae sample' say so until it is done."""
+    monkeypatch.setenv("SKVAE_CACHE_DIR", str(tmp_path / "cache"))
+    notes = []
+    console = cli._Console()
+    monkeypatch.setattr(console, "info", notes.append)
+    with pytest.raises(RuntimeError):
+        with cli._FirstGeneration(console):
+            raise RuntimeError("generation failed")
+    assert len(notes) == 1 and "numba" in notes[0]
+    with cli._FirstGeneration(console):
+        pass
+    assert len(notes) == 2  # still not done before this one
+    with cli._FirstGeneration(console):
+        pass
+    assert len(notes) == 2  # done once: no more notes

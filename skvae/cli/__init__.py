@@ -202,21 +202,60 @@ def _split_and_extract(
     return train, test, split, F
 
 
+class _FirstGeneration:
+    """Say, the first time audio is generated with this installation of
+    librosa, that librosa compiles its numba kernels (Griffin-Lim and the
+    mel inversion: 20-30 s, once; numba caches them); remember that it was
+    done in the prediction cache's folder. Feature extraction and
+    prediction never import librosa, so only generating audio pays this."""
+
+    def __init__(self, console):
+        import hashlib
+        from importlib.metadata import PackageNotFoundError, version
+
+        from ..recipes import cache_dir
+
+        try:
+            tag = f"{version('librosa')} {sys.prefix}"
+        except PackageNotFoundError:
+            tag = sys.prefix
+        digest = hashlib.sha256(tag.encode()).hexdigest()[:16]
+        self.marker = cache_dir() / f".librosa-compiled-{digest}"
+        if not self.marker.exists():
+            console.info(
+                "note: the first audio generated with this installation makes "
+                "librosa compile its numba kernels (about 20-30 s, only once)"
+            )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is None and not self.marker.exists():
+            try:
+                self.marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self.marker.touch()
+            except OSError:
+                pass  # the note is shown again next time: harmless
+        return False
+
+
 def _evaluate(args, console, bundle, corpus, F, train, test, seed):
     from ..evaluation import evaluate_recognizer
 
-    return evaluate_recognizer(
-        bundle,
-        F,
-        corpus.target,
-        train,
-        test,
-        speaker=corpus.speaker,
-        audio=corpus.data,
-        random_state=seed,
-        n_check=args.n_check,
-        verbose=console.bars,
-    )
+    with _FirstGeneration(console):
+        return evaluate_recognizer(
+            bundle,
+            F,
+            corpus.target,
+            train,
+            test,
+            speaker=corpus.speaker,
+            audio=corpus.data,
+            random_state=seed,
+            n_check=args.n_check,
+            verbose=console.bars,
+        )
 
 
 def _print_summary(console, evaluation, split, speaker_eval):
@@ -508,7 +547,7 @@ def _cmd_sample(args, console):
     sr = recipes.recognizer_pipeline(pipe).named_steps["features"].sr
     names = []
     hit = 0
-    with staged_folder(out) as tmp:
+    with staged_folder(out) as tmp, _FirstGeneration(console):
         for label in labels:
             _, waves = generate_utterances(
                 bundle, label, args.n, random_state=rng, temperature=args.temperature

@@ -2,8 +2,9 @@
 
 Everything here runs inside joblib workers, one chunk of utterances per task,
 so the module imports only numpy (WAV files are decoded with numpy; soundfile,
-scipy and librosa are imported on demand): a fresh worker starts in a
-fraction of a second. The mel filterbank (the same as librosa's) and DCT
+scipy and soxr are imported on demand, librosa never: silence trimming and
+resampling are written out as librosa computes them): a fresh worker starts
+in a fraction of a second. The mel filterbank (the same as librosa's) and DCT
 matrices of a configuration are built once per process in a ``_Plan``, which
 travels to the workers as its parameters only.
 

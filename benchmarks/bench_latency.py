@@ -1,0 +1,195 @@
+"""Latency where a person waits: skvae predict on one file, and streaming.
+
+Measures, in one run, on this machine (issue 17):
+
+- floors: ``python -c "import sklearn"`` and ``python -c "import sklearn,
+  torch"`` (what any scikit-learn program, and any torch one, pays to
+  start);
+- the main job, ``skvae train --out DIR`` (its wall time; it also makes the
+  model the rest uses, unless ``--model`` names one);
+- cold ``skvae predict MODEL one.wav`` on a 0.6 s recording at 48 kHz (so it
+  is resampled), a new process each time: with the prediction cache that
+  ``skvae train`` fills (what a user gets), and with ``--no-cache`` (the
+  model read from its skops file, as the first prediction on a machine the
+  model was copied to);
+- streaming: ``skvae predict MODEL -`` with 1,000 file paths written to its
+  standard input, and with one; the per-file time after start-up is the
+  difference of their wall times divided by 999 (medians of 3 runs each),
+  its inverse the rate in files per second.
+
+Each command of the first three items runs ``--repeats`` times (after one
+untimed warm-up run, which fills the operating system's file cache) in
+interleaved rounds, so that a burst of load from another process hits all of
+them alike; the median is reported with the minimum. Goals: cold predict at
+most 1.5x ``import sklearn`` (medians), streaming at least 200 files/s.
+
+Run from the repository root::
+
+    python benchmarks/bench_latency.py [--data-home ../shared/data] [--model DIR]
+
+The 1,000 files are FSDD recordings (8 kHz) when FSDD is found, else
+utterances generated with eSpeak NG. Other processes running at the same
+time distort the figures: the load average is printed. ``--quick`` is a
+smoke run (``skvae train --quick`` on 100 generated files, 2 repeats, 50
+streamed files): its numbers mean nothing and it judges no goal.
+"""
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import _common
+import numpy as np
+
+GOAL_COLD_RATIO, GOAL_FILES_PER_S = 1.5, 200.0
+
+
+def _timed(argv, *, env, stdin=None):
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, stdin=stdin, stdout=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - start
+
+
+def _streaming(argv, paths, env):
+    """Wall time of ``argv`` answering ``paths`` written to its stdin."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        argv,
+        env=env,
+        input="".join(f"{p}\n" for p in paths),
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    n = len(proc.stdout.splitlines())
+    if n != len(paths):
+        raise RuntimeError(f"streaming failed: {n} lines for {len(paths)} paths")
+    return time.perf_counter() - start
+
+
+def _audio_files(args, folder, n):
+    """n audio files (FSDD, else generated) and a 0.6 s 48 kHz recording."""
+    from skvae.datasets import find_fsdd_home, make_spoken_digits
+    from skvae.features import load_audio, write_wav
+
+    home = None if args.quick else find_fsdd_home(args.data_home)
+    if home is not None:
+        files = sorted(str(p) for p in (Path(home) / "recordings").glob("*.wav"))
+        files = (files * (n // len(files) + 1))[:n]
+        data = f"fsdd (--data-home {Path(home).parent})"
+    else:
+        corpus = make_spoken_digits(
+            2, max(1, n // 20), random_state=0, out_dir=folder / "generated"
+        )
+        files = list(corpus.filenames)
+        files = (files * (n // len(files) + 1))[:n]
+        data = "generated"
+    y, sr = load_audio(files[0], sr=48000)
+    y = np.resize(y, int(0.6 * sr))  # 0.6 s, looped if shorter
+    one = write_wav(folder / "one_48k.wav", y, sr)
+    return files, str(one), data, home
+
+
+def main():
+    parser = _common.make_parser(__doc__)
+    _common.add_data_home(parser)
+    _common.add_quick(parser, "a quick model, 2 repeats, 50 files")
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="a trained model: skip 'skvae train' (and its timing)",
+    )
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--n-files", type=int, default=1000)
+    args = parser.parse_args()
+    if args.quick:
+        print(_common.SMOKE_RUN)
+        args.repeats, args.n_files = 2, 50
+    py = sys.executable
+    skvae = [py, "-m", "skvae"]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"load average at start: {load:.2f}; {os.cpu_count()} CPUs")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        env = dict(os.environ, SKVAE_CACHE_DIR=str(tmp / "cache"))
+        files, one, data, home = _audio_files(args, tmp, args.n_files)
+        print(f"data: {data}; one file: 0.6 s at 48 kHz")
+        train_s = None
+        model = args.model
+        if model is None:
+            model = str(tmp / "run")
+            train = [*skvae, "train", "--out", model, "-q"]
+            if args.quick:
+                train += ["generated", "--quick", "--synth-speakers", "2"]
+            elif home is not None:
+                train += ["--data-home", str(Path(home).parent)]
+            train_s = _timed(train, env=env)
+        commands = {
+            "python -c 'import sklearn'": [py, "-c", "import sklearn"],
+            "python -c 'import sklearn, torch'": [py, "-c", "import sklearn, torch"],
+            "skvae predict MODEL one.wav": [*skvae, "predict", model, one],
+            "skvae predict --no-cache MODEL one.wav": [
+                *skvae,
+                "predict",
+                "--no-cache",
+                model,
+                one,
+            ],
+        }
+        for argv in commands.values():  # warm-up: file cache, prediction cache
+            _timed(argv, env=env)
+        times = {name: [] for name in commands}
+        for _ in range(args.repeats):
+            for name, argv in commands.items():
+                times[name].append(_timed(argv, env=env))
+        stream = [*skvae, "predict", model, "-"]
+        many, single = [], []
+        for _ in range(3):
+            many.append(_streaming(stream, files, env))
+            single.append(_streaming(stream, files[:1], env))
+    n = len(files)
+    per_file = (statistics.median(many) - statistics.median(single)) / (n - 1)
+    floor = statistics.median(times["python -c 'import sklearn'"])
+    print()
+    print(
+        f"| command ({args.repeats} runs) | median (s) | min (s) | / import sklearn |"
+    )
+    print("|---|---|---|---|")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"| `{name}` | {med:.2f} | {min(ts):.2f} | {med / floor:.2f}x |")
+    print(
+        f"| `skvae predict MODEL -`, {n} files: per file after start-up | "
+        f"{per_file * 1000:.2f} ms | | {1 / per_file:.0f} files/s |"
+    )
+    if train_s is not None:
+        print(f"| main job `skvae train` (1 run) | {train_s:.1f} | | |")
+    end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"\nload average at the end: {end:.2f}")
+    if args.quick:
+        print(_common.SMOKE_RUN)
+        return 0
+    cold = statistics.median(times["skvae predict MODEL one.wav"]) / floor
+    verdicts = [
+        (
+            f"cold predict <= {GOAL_COLD_RATIO}x import sklearn",
+            cold <= GOAL_COLD_RATIO,
+            f"{cold:.2f}x",
+        ),
+        (
+            f"streaming >= {GOAL_FILES_PER_S:.0f} files/s",
+            1 / per_file >= GOAL_FILES_PER_S,
+            f"{1 / per_file:.0f} files/s",
+        ),
+    ]
+    for goal, met, value in verdicts:
+        print(f"goal: {goal}: {'met' if met else 'NOT met'} ({value})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
