@@ -221,6 +221,10 @@ def test_bad_input_is_named():
         sampler.fit_resample([np.zeros(0)], [0])
     with pytest.raises(ValueError, match="kind must be"):
         perturb_voice(good, SR, "reverb", 1.1)
+    with pytest.raises(ValueError, match=r"a speed value must be in \[0.5, 2.0\]"):
+        perturb_voice(good, SR, "speed", 0.0)
+    with pytest.raises(ValueError, match="a pitch value must be in"):
+        perturb_voice(good, SR, "pitch", float("nan"))
 
 
 def test_voice_perturbation_is_an_estimator():

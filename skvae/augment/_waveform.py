@@ -1,20 +1,20 @@
 """VoicePerturbation: speed, vocal-tract-length and pitch copies of utterances.
 
 Why these libraries. Speed perturbation is plain resampling (Ko et al.,
-2015, as in Kaldi's ``sp0.9`` / ``sp1.1``): :func:`librosa.resample`
-(soxr), already a dependency of the front end. Vocal-tract-length
-perturbation must move the formants and keep the pitch, and pitch
-perturbation must move the pitch and keep the formants; neither
-:mod:`librosa.effects` (``pitch_shift`` scales the whole spectrum,
-formants and harmonics together, so it is a third kind of copy, not
-either of these) nor ``audiomentations`` (whose ``PitchShift`` is the same
-whole-spectrum shift, which has no vocal-tract-length transform, and whose
-installation here downgrades soxr 1.1 to 0.5 under librosa and the front
-end) does that. Praat does, through its PSOLA-based "Change gender"
-command (formant shift ratio, new pitch median, duration kept):
-``praat-parselmouth`` is Praat's maintained Python binding (a wheel that
-needs only NumPy), so no signal processing is written here. Both are in
-the ``augment`` extra: ``pip install "skvae[augment]"``.
+2015, as in Kaldi's ``sp0.9`` / ``sp1.1``): soxr, as
+:func:`librosa.resample` (``res_type="soxr_hq"``) runs it and the front
+end already does, bit for bit. Vocal-tract-length perturbation must move
+the formants and keep the pitch, and pitch perturbation must move the
+pitch and keep the formants. :mod:`librosa.effects` cannot: its
+``pitch_shift`` scales the whole spectrum, formants and harmonics
+together. ``audiomentations`` has no vocal-tract-length (formant)
+transform, and installing it here downgrades soxr from 1.1 to 0.5 under
+librosa and the front end, with three more compiled dependencies. Praat
+does both, with its PSOLA-based "Change gender" command (formant shift
+ratio, new pitch median, duration kept): ``praat-parselmouth`` is Praat's
+maintained Python binding (one wheel, needing only NumPy), so no signal
+processing is written here. Both are in the ``augment`` extra:
+``pip install "skvae[augment]"``.
 
 This module never imports torch.
 """
@@ -30,7 +30,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ..features._audio import _check_sources, load_audio
+from ..features._audio import _check_sources, _resample, load_audio
 
 #: Praat's pitch search range for speech (Hz): men to children
 PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0
@@ -157,19 +157,24 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     >>> perturb_voice(tone, 8000, "speed", 1.1).shape
     (7273,)
     """
+    if kind not in ("speed", "vtlp", "pitch"):
+        raise ValueError(f"kind must be 'speed', 'vtlp' or 'pitch'; got {kind!r}")
+    low, high = (-MAX_SEMITONES, MAX_SEMITONES) if kind == "pitch" else FACTOR_RANGE
+    if (
+        not isinstance(value, Real)
+        or isinstance(value, bool)
+        or not low <= float(value) <= high
+    ):
+        raise ValueError(f"a {kind} value must be in [{low}, {high}]; got {value!r}")
     y, sr = load_audio(y, sr=sr)
     if kind == "speed":
-        import librosa
-
-        # n / value samples at the same rate: faster and higher
-        return librosa.resample(
-            y, orig_sr=sr * float(value), target_sr=sr, res_type="soxr_hq"
-        ).astype(np.float32, copy=False)
+        # n / value samples at the same rate: faster and higher. The front
+        # end's resampler: librosa.resample(res_type="soxr_hq") bit for bit,
+        # without importing librosa
+        return _resample(y, sr * float(value), sr).astype(np.float32, copy=False)
     if kind == "vtlp":
         return _change_gender(y, sr, float(value), 1.0, seed)
-    if kind == "pitch":
-        return _change_gender(y, sr, 1.0, 2.0 ** (float(value) / 12.0), seed)
-    raise ValueError(f"kind must be 'speed', 'vtlp' or 'pitch'; got {kind!r}")
+    return _change_gender(y, sr, 1.0, 2.0 ** (float(value) / 12.0), seed)
 
 
 def _render(source, sr, jobs, seeds):
