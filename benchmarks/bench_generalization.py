@@ -88,8 +88,8 @@ from joblib import Parallel, delayed
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-import skvae
-from skvae import VAETransformer
+from skvae import FactorizedVAE, VAETransformer
+from skvae.augment import VoiceConversionSampler, VoicePerturbation
 from skvae.datasets import make_spoken_digits
 from skvae.evaluation import add_noise, stratified_subset
 from skvae.features import GroupStandardScaler, SpeechFeatures
@@ -117,6 +117,15 @@ GEN = dict(n_speakers=96, n_repeats=3)
 GEN_SPLIT = dict(test=32, val=16, train=48)  # voices, disjoint
 QUICK_GEN = dict(n_speakers=12, n_repeats=2)
 QUICK_GEN_SPLIT = dict(test=4, val=4, train=4)
+# Voice perturbation (skvae.augment.VoicePerturbation): every candidate
+# copy of every utterance is rendered once per corpus (cached), and each
+# utterance keeps AUG_COPIES of them drawn at random (fixed seed), as
+# VoicePerturbation(n_copies=AUG_COPIES) does.
+AUG = dict(speed=(0.9, 1.1), vtlp=(0.9, 1.1, 1.2))
+AUG_COPIES = 2
+QUICK_AUG = dict(speed=(0.9,), vtlp=(1.1,))
+# Voice conversion (skvae.augment.VoiceConversionSampler): copies per row
+VC_COPIES = 1
 FRACTIONS = (0.03, 0.10)
 SNR = 10
 NOISE_SEED = 0
@@ -151,47 +160,67 @@ ROWS = {
         cmvn=True, rep="dvae", synth=True
     ),
 }
-if hasattr(skvae, "FactorizedVAE"):
-    ROWS.update(
-        {
-            "FactorizedVAE + SVC": dict(cmvn=False, rep="fvae"),
-            "speaker CMVN -> FactorizedVAE + SVC": dict(cmvn=True, rep="fvae"),
-            "speaker CMVN -> FactorizedVAE + SVC, + generated voices": dict(
-                cmvn=True, rep="fvae", synth=True
-            ),
-            # candidates (--validate)
-            "FactorizedVAE (z2 2-D) + SVC": dict(
-                cmvn=False,
-                rep="fvae",
-                params={"n_group_components": 2},
-                candidate=True,
-            ),
-            "FactorizedVAE (z2 16-D) + SVC": dict(
-                cmvn=False,
-                rep="fvae",
-                params={"n_group_components": 16},
-                candidate=True,
-            ),
-            "FactorizedVAE (denoising) + SVC": dict(
-                cmvn=False,
-                rep="fvae",
-                params={"corruption_std": 1.0},
-                candidate=True,
-            ),
-            "speaker CMVN -> FactorizedVAE (denoising) + SVC": dict(
-                cmvn=True,
-                rep="fvae",
-                params={"corruption_std": 1.0},
-                candidate=True,
-            ),
-            "FactorizedVAE (alpha 0) + SVC": dict(
-                cmvn=False,
-                rep="fvae",
-                params={"discriminative_weight": 0.0},
-                candidate=True,
-            ),
-        }
-    )
+ROWS.update(
+    {
+        "FactorizedVAE + SVC": dict(cmvn=False, rep="fvae"),
+        "speaker CMVN -> FactorizedVAE + SVC": dict(cmvn=True, rep="fvae"),
+        "speaker CMVN -> FactorizedVAE + SVC, + generated voices": dict(
+            cmvn=True, rep="fvae", synth=True
+        ),
+        # candidates (--validate)
+        "FactorizedVAE (z2 2-D) + SVC": dict(
+            cmvn=False,
+            rep="fvae",
+            params={"n_group_components": 2},
+            candidate=True,
+        ),
+        "FactorizedVAE (z2 16-D) + SVC": dict(
+            cmvn=False,
+            rep="fvae",
+            params={"n_group_components": 16},
+            candidate=True,
+        ),
+        "FactorizedVAE (denoising) + SVC": dict(
+            cmvn=False,
+            rep="fvae",
+            params={"corruption_std": 1.0},
+            candidate=True,
+        ),
+        "speaker CMVN -> FactorizedVAE (denoising) + SVC": dict(
+            cmvn=True,
+            rep="fvae",
+            params={"corruption_std": 1.0},
+            candidate=True,
+        ),
+        "FactorizedVAE (alpha 0) + SVC": dict(
+            cmvn=False,
+            rep="fvae",
+            params={"discriminative_weight": 0.0},
+            candidate=True,
+        ),
+    }
+)
+ROWS.update(
+    {
+        "speaker CMVN -> raw + SVC, + voice perturbation": dict(
+            cmvn=True, rep="raw", aug=True
+        ),
+        "speaker CMVN -> denoising VAE + SVC, + voice perturbation": dict(
+            cmvn=True, rep="dvae", aug=True
+        ),
+        "speaker CMVN -> FactorizedVAE + SVC, + voice perturbation": dict(
+            cmvn=True, rep="fvae", aug=True
+        ),
+        "speaker CMVN -> raw + SVC, + voice conversion": dict(
+            cmvn=True, rep="raw", vc=True
+        ),
+        "speaker CMVN -> raw + SVC, + generated voices + voice perturbation": dict(
+            cmvn=True, rep="raw", synth=True, aug=True
+        ),
+        "speaker CMVN -> denoising VAE + SVC, + generated voices + voice "
+        "perturbation": dict(cmvn=True, rep="dvae", synth=True, aug=True),
+    }
+)
 VAE_REPS = {"dvae", "fvae"}  # representations that are (or contain) a VAE
 
 
@@ -203,7 +232,7 @@ def make_rep(rep, seed, max_iter, params=None):
     if rep == "dvae":
         return VAETransformer(**{**VAE, **params}), False
     if rep == "fvae":
-        return skvae.FactorizedVAE(**{**FVAE, **params}), True
+        return FactorizedVAE(**{**FVAE, **params}), True
     raise ValueError(f"unknown representation {rep!r}")
 
 
@@ -242,77 +271,129 @@ class RowModel:
 
 
 def split_sets(split, data):
-    """Training and test rows of a split: ``(X, y, groups)`` each.
+    """Training and test rows of a split: ``(corpus, mask)`` each.
 
     ``split`` is a tuple: ("official",), ("loso", s), ("A",), ("B",),
     ("vloso", s, v) or ("vA",).
     """
     f, g = data["fsdd"], data["gen"]
-
-    def rows(c, mask):
-        return c["X"][mask], c["y"][mask], c["speaker"][mask]
-
+    every = np.ones(len(f["y"]), bool)
     kind = split[0]
     if kind == "official":
-        return rows(f, ~f["is_test"]), rows(f, f["is_test"])
+        return ("fsdd", ~f["is_test"]), ("fsdd", f["is_test"])
     if kind == "loso":
-        return rows(f, f["speaker"] != split[1]), rows(f, f["speaker"] == split[1])
+        return ("fsdd", f["speaker"] != split[1]), ("fsdd", f["speaker"] == split[1])
     if kind == "vloso":
         train = (f["speaker"] != split[1]) & (f["speaker"] != split[2])
-        return rows(f, train), rows(f, f["speaker"] == split[2])
+        return ("fsdd", train), ("fsdd", f["speaker"] == split[2])
     if kind == "A":
-        return rows(f, np.ones(len(f["y"]), bool)), rows(g, g["role"] == "test")
+        return ("fsdd", every), ("gen", g["role"] == "test")
     if kind == "vA":
-        return rows(f, np.ones(len(f["y"]), bool)), rows(g, g["role"] == "val")
+        return ("fsdd", every), ("gen", g["role"] == "val")
     if kind == "B":
-        return rows(g, g["role"] == "train"), rows(f, np.ones(len(f["y"]), bool))
+        return ("gen", g["role"] == "train"), ("fsdd", every)
     raise ValueError(f"unknown split {split!r}")
 
 
-def add_synth(train, data):
-    """The FSDD training rows plus the generated training voices."""
-    g = data["gen"]
-    mask = g["role"] == "train"
-    X, y, s = train
-    return (
-        np.concatenate([X, g["X"][mask]]),
-        np.concatenate([y, g["y"][mask]]),
-        np.concatenate([s, g["speaker"][mask]]),
+def training_rows(spec, corpus, mask, data):
+    """A row's training set: ``X, y, groups, origin, n_copies``.
+
+    The rows of ``corpus`` in ``mask``; with ``spec["synth"]`` the generated
+    training voices after them; with ``spec["aug"]`` the cached perturbed
+    copies of every row (of both), grouped per source speaker and
+    perturbation (``"speaker|vtlp=1.1"``, as
+    ``ResamplingPipeline(augmented_groups="perturbation")`` names them).
+    ``origin`` is the position of each row's source among the first
+    ``mask.sum()`` rows (-1 for generated voices), for the few-label draws;
+    ``n_copies`` the number of perturbed copies among the rows.
+    """
+    parts = [(corpus, mask)]
+    if spec["synth"]:
+        parts.append(("gen", data["gen"]["role"] == "train"))
+    X, y, g, origin = [], [], [], []
+    n_copies = 0
+    for k, (name, m) in enumerate(parts):
+        c = data[name]
+        idx = np.flatnonzero(m)
+        X.append(c["X"][idx])
+        y.append(c["y"][idx])
+        g.append(c["speaker"][idx])
+        origin.append(np.arange(len(idx)) if k == 0 else np.full(len(idx), -1))
+        if spec["aug"]:
+            copies = data[f"{name}_aug"]
+            pos = np.full(len(c["y"]), -1)
+            pos[idx] = np.arange(len(idx))
+            take = copies["chosen"] & (pos[copies["src"]] >= 0)
+            src = copies["src"][take]
+            X.append(copies["X"][take])
+            y.append(c["y"][src])
+            g.append(np.char.add(c["speaker"][src], copies["kind"][take]))
+            origin.append(pos[src] if k == 0 else np.full(len(src), -1))
+            n_copies += len(src)
+    return (*(np.concatenate(v) for v in (X, y, g, origin)), n_copies)
+
+
+def convert_voices(X, y, groups, origin, seed, max_iter):
+    """Add each row rendered in another training speaker's voice.
+
+    ``VoiceConversionSampler`` with a ``FactorizedVAE`` (the FVAE settings)
+    fitted on the training rows; a copy's group is its target voice
+    (``"theo|converted"``), for speaker CMVN.
+    """
+    sampler = VoiceConversionSampler(
+        FactorizedVAE(**{**FVAE, "max_iter": max_iter, "random_state": seed}),
+        n_copies=VC_COPIES,
+        random_state=seed,
     )
+    X_new, y_new = sampler.fit_resample(X, y, groups=groups)
+    src = sampler.sample_indices_
+    # a copy's group: its target voice (rows of all sources in that voice)
+    new_groups = groups[src].astype(object)
+    for i, (kind, who) in enumerate(sampler.perturbations_):
+        if kind != "original":
+            new_groups[i] = f"{who}|converted"
+    return X_new, y_new, new_groups.astype(str), origin[src]
 
 
 def run_task(name, seed, split, data, max_iter, n_draws):
     """Fit one row on one split's training set; score its test sets."""
     warnings.filterwarnings("ignore", message=".*max_iter.*")
-    spec = {"synth": False, **ROWS[name]}
-    train, test = split_sets(split, data)
-    if spec["synth"]:
-        train = add_synth(train, data)
-    X_tr, y_tr, g_tr = train
-    X_te, y_te, g_te = test
+    spec = {"synth": False, "aug": False, **ROWS[name]}
+    (c_tr, m_tr), (c_te, m_te) = split_sets(split, data)
+    X_tr, y_tr, g_tr, origin, n_copies = training_rows(spec, c_tr, m_tr, data)
+    te = data[c_te]
+    X_te, y_te, g_te = te["X"][m_te], te["y"][m_te], te["speaker"][m_te]
     start = time.perf_counter()
+    if spec.get("vc"):
+        X_tr, y_tr, g_tr, origin = convert_voices(
+            X_tr, y_tr, g_tr, origin, seed, max_iter
+        )
     model = RowModel(spec, seed, max_iter).fit(X_tr, g_tr)
     Z_tr = model.features(X_tr, g_tr)
     clf = SVC().fit(Z_tr, y_tr)
     fit_seconds = time.perf_counter() - start
-    res = {"acc": clf.score(model.features(X_te, g_te), y_te)}
+    if spec["aug"]:  # the copies' share of the (cached) perturbation time
+        fit_seconds += data["aug_seconds_per_copy"] * n_copies
+    Z_te = model.features(X_te, g_te)
+    res = {"acc": clf.score(Z_te, y_te)}
     if split[0] == "official":
-        Z_te = model.features(X_te, g_te)
         res["snr"] = clf.score(model.features(data["fsdd"]["noisy"], g_te), y_te)
-        # few labels: only the FSDD training rows are labelled candidates
-        n_fsdd = int((~data["fsdd"]["is_test"]).sum())
+        # few labels: a subset of the FSDD training rows is labelled; the
+        # SVC gets them and their perturbed copies (no generated voice)
+        n_fsdd = int(m_tr.sum())
         for frac in FRACTIONS:
             accs = []
             for draw in range(n_draws):
                 # at least one label per class (only --quick has so few rows)
                 size = max(round(frac * n_fsdd), len(set(y_te)))
                 lab = stratified_subset(y_tr[:n_fsdd], size, random_state=draw)
-                accs.append(SVC().fit(Z_tr[lab], y_tr[lab]).score(Z_te, y_te))
+                rows = np.isin(origin, lab)
+                accs.append(SVC().fit(Z_tr[rows], y_tr[rows]).score(Z_te, y_te))
             res[f"f{round(frac * 100)}"] = accs
     return name, seed, split, res, fit_seconds
 
 
-def load_corpora(args):
+def load_corpora(args, need_aug=False, n_jobs=1):
     """Features of FSDD (clean, and its official test set at 10 dB) and the
     generated corpus with its speakers' roles; extracted once."""
     fsdd = _common.load_fsdd(args.data_home, load_audio=True)
@@ -354,7 +435,47 @@ def load_corpora(args):
         speaker=speaker,
         role=np.array([role_of[s] for s in speaker]),
     )
-    return dict(fsdd=f, gen=g)
+    data = dict(fsdd=f, gen=g)
+    if need_aug:
+        t0, n_total = time.perf_counter(), 0
+        # FSDD: every utterance; generated: the training voices only
+        for name, waves, rows in (
+            ("fsdd", fsdd.data[keep], np.ones(len(f["y"]), bool)),
+            ("gen", gen.data, g["role"] == "train"),
+        ):
+            data[f"{name}_aug"] = perturbed_copies(
+                fe, waves, rows, QUICK_AUG if args.quick else AUG, n_jobs
+            )
+            n_total += len(data[f"{name}_aug"]["src"])
+        data["aug_seconds_per_copy"] = (time.perf_counter() - t0) / n_total
+    return data
+
+
+def perturbed_copies(fe, waves, rows, aug, n_jobs):
+    """Features of every candidate perturbed copy of ``waves[rows]``.
+
+    Returns the copies' features ``X``, their source rows ``src`` (indices
+    into ``waves``), their group suffix ``kind`` ("|speed=0.9") and
+    ``chosen``: the AUG_COPIES copies of each source drawn (seed 0).
+    """
+    idx = np.flatnonzero(rows)
+    sampler = VoicePerturbation(
+        sr=FEATURES["sr"], **aug, keep_original=False, random_state=0, n_jobs=n_jobs
+    )
+    copies, _ = sampler.fit_resample(waves[idx], np.zeros(len(idx), int))
+    src = idx[sampler.sample_indices_]
+    kind = np.array([f"|{k}={v:g}" for k, v in sampler.perturbations_])
+    n_cand = len(aug["speed"]) + len(aug["vtlp"])
+    rng = np.random.default_rng(0)
+    chosen = np.zeros(len(src), bool)
+    for i in range(len(idx)):
+        # the copies of source i are the n_cand rows after i * n_cand
+        pick = rng.choice(n_cand, size=AUG_COPIES, replace=False)
+        chosen[i * n_cand + pick] = True
+    assert (src.reshape(len(idx), n_cand) == idx[:, None]).all()
+    return dict(
+        X=fe.transform(copies).astype(np.float32), src=src, kind=kind, chosen=chosen
+    )
 
 
 def fmt(values, digits=3):
@@ -476,7 +597,8 @@ def main(argv=None):
         print(_common.SMOKE_RUN, flush=True)
     load_avg = os.getloadavg()
     start = time.perf_counter()
-    data = load_corpora(args)
+    need_aug = any(ROWS[name].get("aug") for name in names)
+    data = load_corpora(args, need_aug, args.n_jobs)
     t_features = time.perf_counter() - start
     speakers = sorted(set(data["fsdd"]["speaker"]))
     if args.validate:
