@@ -153,74 +153,52 @@ ROWS = {
     "raw + SVC": dict(cmvn=False, rep="raw"),
     BASELINE: dict(cmvn=True, rep="raw"),
     BEST_VAE: dict(cmvn=True, rep="dvae"),
+    "FactorizedVAE + SVC": dict(cmvn=False, rep="fvae"),
+    "speaker CMVN -> FactorizedVAE + SVC": dict(cmvn=True, rep="fvae"),
+    # extra training speakers: generated voices, perturbed or converted copies
     "speaker CMVN -> raw + SVC, + generated voices": dict(
         cmvn=True, rep="raw", synth=True
     ),
     "speaker CMVN -> denoising VAE + SVC, + generated voices": dict(
         cmvn=True, rep="dvae", synth=True
     ),
+    "speaker CMVN -> FactorizedVAE + SVC, + generated voices": dict(
+        cmvn=True, rep="fvae", synth=True
+    ),
+    "speaker CMVN -> raw + SVC, + voice perturbation": dict(
+        cmvn=True, rep="raw", aug=True
+    ),
+    "speaker CMVN -> denoising VAE + SVC, + voice perturbation": dict(
+        cmvn=True, rep="dvae", aug=True
+    ),
+    "speaker CMVN -> FactorizedVAE + SVC, + voice perturbation": dict(
+        cmvn=True, rep="fvae", aug=True
+    ),
+    "speaker CMVN -> raw + SVC, + voice conversion": dict(
+        cmvn=True, rep="raw", vc=True
+    ),
+    "speaker CMVN -> raw + SVC, + generated voices + voice perturbation": dict(
+        cmvn=True, rep="raw", synth=True, aug=True
+    ),
+    "speaker CMVN -> denoising VAE + SVC, + generated voices + voice "
+    "perturbation": dict(cmvn=True, rep="dvae", synth=True, aug=True),
+    # candidate settings, compared with --validate only
+    "FactorizedVAE (z2 2-D) + SVC": dict(
+        cmvn=False, rep="fvae", params={"n_group_components": 2}, candidate=True
+    ),
+    "FactorizedVAE (z2 16-D) + SVC": dict(
+        cmvn=False, rep="fvae", params={"n_group_components": 16}, candidate=True
+    ),
+    "FactorizedVAE (denoising) + SVC": dict(
+        cmvn=False, rep="fvae", params={"corruption_std": 1.0}, candidate=True
+    ),
+    "speaker CMVN -> FactorizedVAE (denoising) + SVC": dict(
+        cmvn=True, rep="fvae", params={"corruption_std": 1.0}, candidate=True
+    ),
+    "FactorizedVAE (alpha 0) + SVC": dict(
+        cmvn=False, rep="fvae", params={"discriminative_weight": 0.0}, candidate=True
+    ),
 }
-ROWS.update(
-    {
-        "FactorizedVAE + SVC": dict(cmvn=False, rep="fvae"),
-        "speaker CMVN -> FactorizedVAE + SVC": dict(cmvn=True, rep="fvae"),
-        "speaker CMVN -> FactorizedVAE + SVC, + generated voices": dict(
-            cmvn=True, rep="fvae", synth=True
-        ),
-        # candidates (--validate)
-        "FactorizedVAE (z2 2-D) + SVC": dict(
-            cmvn=False,
-            rep="fvae",
-            params={"n_group_components": 2},
-            candidate=True,
-        ),
-        "FactorizedVAE (z2 16-D) + SVC": dict(
-            cmvn=False,
-            rep="fvae",
-            params={"n_group_components": 16},
-            candidate=True,
-        ),
-        "FactorizedVAE (denoising) + SVC": dict(
-            cmvn=False,
-            rep="fvae",
-            params={"corruption_std": 1.0},
-            candidate=True,
-        ),
-        "speaker CMVN -> FactorizedVAE (denoising) + SVC": dict(
-            cmvn=True,
-            rep="fvae",
-            params={"corruption_std": 1.0},
-            candidate=True,
-        ),
-        "FactorizedVAE (alpha 0) + SVC": dict(
-            cmvn=False,
-            rep="fvae",
-            params={"discriminative_weight": 0.0},
-            candidate=True,
-        ),
-    }
-)
-ROWS.update(
-    {
-        "speaker CMVN -> raw + SVC, + voice perturbation": dict(
-            cmvn=True, rep="raw", aug=True
-        ),
-        "speaker CMVN -> denoising VAE + SVC, + voice perturbation": dict(
-            cmvn=True, rep="dvae", aug=True
-        ),
-        "speaker CMVN -> FactorizedVAE + SVC, + voice perturbation": dict(
-            cmvn=True, rep="fvae", aug=True
-        ),
-        "speaker CMVN -> raw + SVC, + voice conversion": dict(
-            cmvn=True, rep="raw", vc=True
-        ),
-        "speaker CMVN -> raw + SVC, + generated voices + voice perturbation": dict(
-            cmvn=True, rep="raw", synth=True, aug=True
-        ),
-        "speaker CMVN -> denoising VAE + SVC, + generated voices + voice "
-        "perturbation": dict(cmvn=True, rep="dvae", synth=True, aug=True),
-    }
-)
 VAE_REPS = {"dvae", "fvae"}  # representations that are (or contain) a VAE
 
 
@@ -368,7 +346,9 @@ def run_task(name, seed, split, data, max_iter, n_draws):
         X_tr, y_tr, g_tr, origin = convert_voices(
             X_tr, y_tr, g_tr, origin, seed, max_iter
         )
+    t_rep = time.perf_counter()
     model = RowModel(spec, seed, max_iter).fit(X_tr, g_tr)
+    rep_seconds = time.perf_counter() - t_rep
     Z_tr = model.features(X_tr, g_tr)
     clf = SVC().fit(Z_tr, y_tr)
     fit_seconds = time.perf_counter() - start
@@ -390,7 +370,7 @@ def run_task(name, seed, split, data, max_iter, n_draws):
                 rows = np.isin(origin, lab)
                 accs.append(SVC().fit(Z_tr[rows], y_tr[rows]).score(Z_te, y_te))
             res[f"f{round(frac * 100)}"] = accs
-    return name, seed, split, res, fit_seconds
+    return name, seed, split, res, (fit_seconds, rep_seconds)
 
 
 def load_corpora(args, need_aug=False, n_jobs=1):
@@ -483,13 +463,13 @@ def fmt(values, digits=3):
     return f"{v.mean():.{digits}f} ± {v.std():.{digits}f}"
 
 
-def print_goals(summary, fit_time):
+def print_goals(summary, rep_time):
     """Print each goal of issue 15 with met / not met."""
     base = summary[BASELINE]
     vae_rows = {k: v for k, v in summary.items() if ROWS[k]["rep"] in VAE_REPS}
     print("Goals (issue 15):")
 
-    def report(text, rows, key=None):
+    def report(text, rows):
         met = ", ".join(rows) if rows else None
         print(f"- {text}: {'MET by ' + met if met else 'NOT met'}")
 
@@ -502,37 +482,58 @@ def print_goals(summary, fit_time):
             if v["loso"] >= GOALS["loso"] and v["worst"] >= GOALS["worst"]
         ],
     )
+    if vae_rows:
+        best = max(vae_rows, key=lambda k: vae_rows[k]["loso"])
+        print(
+            f"  best VAE row on LOSO: {best} {vae_rows[best]['loso']:.3f} / "
+            f"{vae_rows[best]['worst']:.3f}"
+        )
+    target = base["A"] + GOALS["cross_gain"]
     report(
-        f"FSDD -> gen >= baseline + {GOALS['cross_gain']:.2f} "
-        f"(baseline {base['A']:.3f})",
-        [
-            f"{k} ({v['A']:.3f})"
-            for k, v in summary.items()
-            if v.get("A", 0) >= base["A"] + GOALS["cross_gain"]
-        ],
+        f"FSDD -> gen >= baseline + {GOALS['cross_gain']:.2f} = {target:.3f}",
+        [f"{k} ({v['A']:.3f})" for k, v in summary.items() if v.get("A", 0) >= target],
+    )
+    # generated training voices come from the same synthesiser as the test
+    # voices: say what the goal looks like without them
+    plain = {k: v for k, v in summary.items() if not ROWS[k].get("synth")}
+    top = max(plain, key=lambda k: plain[k].get("A", 0))
+    print(
+        f"  without generated training voices, best: {top} {plain[top]['A']:.3f} "
+        f"({'met' if plain[top]['A'] >= target else 'not met'})"
     )
     report(
-        f"official >= {GOALS['official']} and 3% labels >= {GOALS['f3']}, with a VAE",
+        f"official >= {GOALS['official']} and 3% labels >= {GOALS['f3']} with a VAE",
         [
             f"{k} ({v['official']:.3f} / {v['f3']:.3f})"
             for k, v in vae_rows.items()
             if v["official"] >= GOALS["official"] and v["f3"] >= GOALS["f3"]
         ],
     )
-    best = max(vae_rows, key=lambda k: vae_rows[k]["loso"]) if vae_rows else None
-    if best is not None:
-        v = vae_rows[best]
-        print(
-            f"  best VAE row on LOSO: {best}: LOSO {v['loso']:.3f} / worst "
-            f"{v['worst']:.3f}, FSDD -> gen {v['A']:.3f}, official "
-            f"{v['official']:.3f}, 3% {v['f3']:.3f}"
-        )
-    new = [k for k in summary if ROWS[k]["rep"] == "fvae"]
-    if not new:
-        print(
-            f"- new estimator's fit <= {GOALS['cost']:.0f}x VAETransformer's: "
-            "not measured (no FactorizedVAE row)"
-        )
+    for key in ("official", "f3"):
+        top = max(summary, key=lambda k: summary[k][key])
+        print(f"  best {key}: {top} {summary[top][key]:.3f}")
+    # the new estimator's fit time against VAETransformer's on the same rows
+    # (same front end and extra rows): representation fit only, LOSO sets
+    pairs = []
+    for k in summary:
+        spec = ROWS[k]
+        if spec["rep"] != "fvae" or spec.get("params"):
+            continue
+        for j in summary:
+            other = ROWS[j]
+            if other["rep"] == "dvae" and all(
+                other.get(f) == spec.get(f) for f in ("cmvn", "synth", "aug", "vc")
+            ):
+                pairs.append((k, j, np.mean(rep_time[k]) / np.mean(rep_time[j])))
+    report(
+        f"FactorizedVAE fit <= {GOALS['cost']:.0f}x VAETransformer's on the same rows",
+        [f"{k}: {r:.2f}x {j}" for k, j, r in pairs if r <= GOALS["cost"]],
+    )
+    for k, j, r in pairs:
+        if r > GOALS["cost"]:
+            print(f"  {k}: {r:.2f}x {j}")
+    if not pairs:
+        print("  (no FactorizedVAE row with a matching VAETransformer row run)")
 
 
 def main(argv=None):
@@ -625,7 +626,7 @@ def main(argv=None):
         for name, seed, split in tasks
     )
 
-    table, fit_time = {}, {}
+    table, fit_time, rep_time = {}, {}, {}
     for name, seed, split, res, seconds in results:
         row = table.setdefault(name, {})
         kind = split[0]
@@ -633,7 +634,8 @@ def main(argv=None):
             row.setdefault("per_speaker", {}).setdefault(split[-1], {})[seed] = res[
                 "acc"
             ]
-            fit_time.setdefault(name, []).append(seconds)
+            fit_time.setdefault(name, []).append(seconds[0])
+            rep_time.setdefault(name, []).append(seconds[1])
         elif kind == "official":
             row.setdefault("official", []).append(res["acc"])
             row.setdefault("snr", []).append(res["snr"])
@@ -703,7 +705,7 @@ def main(argv=None):
     if args.quick:
         print(_common.SMOKE_RUN)
     elif not args.validate and BASELINE in summary:
-        print_goals(summary, fit_time)
+        print_goals(summary, rep_time)
     print(
         f"Total wall time {total:.0f} s with --n-jobs {args.n_jobs}; load average "
         f"at start {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f} on "
