@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import check_estimator, parametrize_with_checks
 
-from skvae import VAEClassifier, VAETransformer
+from skvae import FactorizedVAE, VAEClassifier, VAETransformer
 from skvae.utils import all_estimators
 
 # Fast settings for the checks; the defaults are checked once below as well.
@@ -112,7 +112,12 @@ def _expected_failed(estimator):
 
 def test_all_estimators_found():
     names = dict(all_estimators())
-    assert {"VAETransformer", "VAEClassifier", "SpeechFeatures"} <= set(names)
+    assert {
+        "VAETransformer",
+        "VAEClassifier",
+        "FactorizedVAE",
+        "SpeechFeatures",
+    } <= set(names)
     assert set(EXPECTED_FAILED_CHECKS) <= set(names)
 
 
@@ -122,7 +127,9 @@ def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
 
 
-@pytest.mark.parametrize("estimator", [VAETransformer(), VAEClassifier()], ids=repr)
+@pytest.mark.parametrize(
+    "estimator", [VAETransformer(), VAEClassifier(), FactorizedVAE()], ids=repr
+)
 def test_check_estimator_with_default_parameters(estimator):
     """The estimator as a user creates it, defaults and all, passes every check."""
     with warnings.catch_warnings():
