@@ -256,6 +256,37 @@ def test_groups_reach_fit_and_transform_through_metadata_routing(train, unseen):
     )
 
 
+def test_groups_reach_a_recogniser_and_a_search_by_speaker(train, unseen):
+    """In the middle of a pipeline (fit_transform gets the groups) and in a
+    leave-one-group-out search."""
+    from sklearn.model_selection import GridSearchCV, LeaveOneGroupOut
+
+    X, y, g = train
+    Xu, yu, gu = unseen
+    params = {**FAST, "max_iter": 3}
+    with config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(
+            FactorizedVAE(**params)
+            .set_fit_request(groups=True)
+            .set_transform_request(groups=True),
+            SVC(),
+        )
+        pipe.fit(X, y, groups=g)
+        assert_array_equal(pipe[0].groups_, np.unique(g))
+        direct = FactorizedVAE(**params).fit(X, groups=g)
+        clf = SVC().fit(direct.transform(X, groups=g), y)
+        assert_array_equal(
+            pipe.predict(Xu, groups=gu), clf.predict(direct.transform(Xu, groups=gu))
+        )
+        search = GridSearchCV(
+            pipe,
+            {"factorizedvae__discriminative_weight": [0.0, 10.0]},
+            cv=LeaveOneGroupOut(),
+        )
+        search.fit(X[g <= "s1-2"], y[g <= "s1-2"], groups=g[g <= "s1-2"])
+        assert len(search.cv_results_["split2_test_score"]) == 2
+
+
 def test_warm_start_continues_on_the_fitted_groups(train):
     X, _, g = train
     fvae = FactorizedVAE(**{**FAST, "max_iter": 2, "warm_start": True})
