@@ -616,6 +616,17 @@ def test_grouped_pipeline_end_to_end_with_conversion():
     assert {s for s in groups[len(X) :]} <= {
         f"{a}|voice={b}" for a in SPEAKERS for b in SPEAKERS if a != b
     }
+    # a mixture's weight is drawn per row: its group is the pair of voices
+    pipe.set_params(convert__voices="mixtures").fit(X, y, groups=g)
+    groups = spy.fits[2][2]
+    np.testing.assert_array_equal(groups[: len(X)], g)
+    assert set(groups[len(X) :]) == {
+        f"{a}|mixture={b}+{c}"
+        for a in SPEAKERS
+        for b in SPEAKERS
+        for c in SPEAKERS
+        if len({a, b, c}) == 3
+    }
 
 
 def _with_speakers():

@@ -64,8 +64,11 @@ class ResamplingPipeline(Pipeline):
         ``f"{group}|{kind}={value}"`` from the sampler's ``perturbations_``
         (as Kaldi names speed-perturbed speakers ``sp1.1-<speaker>``), so
         that per-speaker statistics (speaker CMVN) are computed for each
-        perturbed voice apart; rows marked ``("original", ...)`` keep their
-        group. Applies to the metadata named ``groups``.
+        perturbed voice apart (``"ann|speed=1.1"``, ``"ann|voice=bob"``;
+        a mixture of two voices is grouped by the pair, whatever its
+        weight: ``"ann|mixture=bob+cy"``); rows marked
+        ``("original", ...)`` keep their group. Applies to the metadata
+        named ``groups``.
     memory : None
         Not supported with metadata (the steps are fitted in place); as
         :class:`imblearn.pipeline.Pipeline` without it.
@@ -300,6 +303,8 @@ def _tagged_groups(groups, tags):
     """``group|kind=value`` for the added rows, the group for the originals."""
     out = np.asarray(groups, dtype=object).copy()
     for i, (kind, value) in enumerate(tags):
+        if kind == "mixture":  # (a, b, weight): one group per speaker pair
+            value = f"{value[0]}+{value[1]}"
         if kind != "original":
             out[i] = f"{out[i]}|{kind}={value}"
     return out.astype(str)
