@@ -313,6 +313,13 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
             # as VAETransformer: standardised in float64, then cast
             with np.errstate(over="ignore", invalid="ignore"):
                 h = ((X - self._mean) / self._std).astype(np.float32)
+                # X is finite: a sum that is not means a value beyond float32
+                fits = np.isfinite(h.sum(dtype=np.float64))
+            if not fits:  # as VAETransformer (skvae._checks), not NaN codes
+                raise ValueError(
+                    "X, once standardised, has values too large for float32 "
+                    "(|x| above about 3.4e38); rescale X."
+                )
         else:
             h = (X - self._loc) / self._scale
         act = _ACTIVATIONS[self._activation]

@@ -252,3 +252,289 @@ def test_a_cached_prediction_imports_neither_torch_nor_librosa_nor_skops(model):
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --------------------------------------------------------------------------
+# review of issue 17: inputs as the VAE takes them
+# --------------------------------------------------------------------------
+def test_numpy_encoder_refuses_rows_beyond_float32_as_the_vae(tmp_path):
+    """float64 rows that overflow float32 once standardised: the VAE raises
+    ValueError; the encoder must not answer NaN codes instead."""
+    X = _rows(dtype=np.float64)
+    vae = VAETransformer(n_components=2, hidden_layer_sizes=(8,), max_iter=2).fit(X)
+    enc = _encoder(vae, tmp_path)
+    big = X.copy()
+    big[0, 0] = 1e300
+    for est in (vae, enc):
+        with pytest.raises(ValueError, match="too large for float32"):
+            est.transform(big)
+    near = X.copy()
+    near[0, 0] = 1e30  # large but representable once standardised
+    assert_allclose(enc.transform(near), vae.transform(near), rtol=1e-5, atol=1e-6)
+
+
+def test_numpy_encoder_keeps_the_vaes_feature_names(tmp_path):
+    pd = pytest.importorskip("pandas")
+    X = _rows()
+    df = pd.DataFrame(X, columns=[f"mel{i}" for i in range(X.shape[1])])
+    vae = VAETransformer(n_components=2, hidden_layer_sizes=(8,), max_iter=2).fit(df)
+    enc = _encoder(vae, tmp_path)
+    assert_array_equal(enc.feature_names_in_, vae.feature_names_in_)
+    with pytest.raises(ValueError, match="feature names should match"):
+        enc.transform(df.rename(columns={"mel0": "other"}))
+    with pytest.warns(UserWarning, match="valid feature names"):
+        enc.transform(X)
+    out = enc.set_output(transform="pandas").transform(df)
+    ref = vae.set_output(transform="pandas").transform(df)
+    assert (
+        list(out.columns) == list(ref.columns) == ["vaetransformer0", "vaetransformer1"]
+    )
+    assert_allclose(out.to_numpy(), ref.to_numpy(), rtol=1e-5, atol=1e-6)
+
+
+# --------------------------------------------------------------------------
+# review of issue 17: the cache's guards
+# --------------------------------------------------------------------------
+class _Marker:
+    """A pickle that creates a folder when it is loaded: proof of loading."""
+
+    def __init__(self, folder):
+        self.folder = str(folder)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.folder,))
+
+
+def _entry(cache, path):
+    return cache / f"{_predictor._key(path.read_bytes())}{_predictor._SUFFIX}"
+
+
+def test_a_symlinked_cache_entry_is_never_loaded(model, cache, tmp_path):
+    """An entry is loaded only if it is a regular file of the user (opened
+    with O_NOFOLLOW): a link to a private file elsewhere is not followed."""
+    path, files = model
+    marker = tmp_path / "loaded"
+    target = tmp_path / "elsewhere.pickle"
+    target.write_bytes(pickle.dumps({"pipeline": _Marker(marker)}))
+    os.chmod(target, 0o600)
+    cache.mkdir(mode=0o700)
+    _entry(cache, path).symlink_to(target)
+    bundle = load_predictor(path)
+    assert not marker.exists()
+    assert type(bundle["pipeline"].named_steps["vae"]) is NumpyEncoder
+    assert not _entry(cache, path).is_symlink()  # replaced by a real entry
+
+
+def test_a_fifo_in_place_of_a_cache_entry_does_not_block(model, cache):
+    import signal
+
+    path, _ = model
+    cache.mkdir(mode=0o700)
+    os.mkfifo(_entry(cache, path), 0o600)
+
+    blocked = []
+
+    def hung(*args):
+        blocked.append(True)
+        raise TimeoutError("opening the cache entry blocked")
+
+    old = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(20)
+    try:
+        bundle = load_predictor(path)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    assert not blocked
+    assert type(bundle["pipeline"].named_steps["vae"]) is NumpyEncoder
+
+
+def test_a_cache_folder_of_another_user_is_neither_read_nor_written(
+    model, cache, monkeypatch
+):
+    path, _ = model
+    load_predictor(path)
+    (entry,) = cache.glob("*.pickle")
+    entry.unlink()
+    calls = []
+    real = _predictor._load_bundle
+    monkeypatch.setattr(
+        _predictor, "_load_bundle", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)  # as if owned by another
+    load_predictor(path)
+    assert calls == [1] and not list(cache.glob("*.pickle"))
+    monkeypatch.setattr(os, "getuid", lambda: uid)
+    load_predictor(path)  # written now
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)
+    load_predictor(path)  # but not read: the entry is not this user's
+    assert calls == [1, 1, 1]
+
+
+def test_the_entry_is_that_of_the_bytes_hashed(model, cache, monkeypatch, tmp_path):
+    """A model file replaced between hashing and loading (skvae train
+    swapping in a new model) must not be cached under the old content's key."""
+    path, files = model
+    old = tmp_path / "model.skops"
+    old.write_bytes(path.read_bytes())
+    other = load_recognizer(path)
+    other["metadata"] = {"which": "new"}
+    new = save_recognizer(other, tmp_path / "new.skops")
+    real = _predictor._load_bundle
+
+    def swapped(*args, **kwargs):
+        os.replace(tmp_path / "swap", old)  # the file changes meanwhile
+        return real(*args, **kwargs)
+
+    (tmp_path / "swap").write_bytes(new.read_bytes())
+    original = path.read_bytes()
+    monkeypatch.setattr(_predictor, "_load_bundle", swapped)
+    first = load_predictor(old)
+    monkeypatch.setattr(_predictor, "_load_bundle", real)
+    assert first.get("metadata") != {"which": "new"}  # what was hashed was loaded
+    old.write_bytes(original)
+    assert load_predictor(old).get("metadata") != {"which": "new"}
+    old.write_bytes(new.read_bytes())
+    assert load_predictor(old)["metadata"] == {"which": "new"}
+
+
+def test_errors_name_the_model_file_not_a_private_copy(cache, tmp_path):
+    damaged = tmp_path / "model.skops"
+    damaged.write_bytes(b"PK\x03\x04" + b"\x00" * 64)
+    with pytest.raises(ValueError) as info:
+        load_predictor(damaged)
+    assert str(damaged) in str(info.value) and "skvae-" not in str(info.value)
+    assert not list(cache.glob("*.pickle"))
+
+
+def test_no_home_folder_or_an_unwritable_cache_still_predicts(
+    model, monkeypatch, tmp_path
+):
+    from pathlib import Path
+
+    path, files = model
+    expected = recognize_files(load_predictor(path, cache=False)["pipeline"], files)
+    monkeypatch.delenv("SKVAE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    got = recognize_files(load_predictor(path)["pipeline"], files)
+    assert_array_equal(got.proba, expected.proba)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SKVAE_CACHE_DIR", str(blocker / "cache"))  # cannot exist
+    got = recognize_files(load_predictor(path)["pipeline"], files)
+    assert_array_equal(got.proba, expected.proba)
+
+
+def test_a_relative_xdg_cache_home_is_ignored(monkeypatch, tmp_path):
+    monkeypatch.delenv("SKVAE_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/cache")
+    assert _predictor.cache_dir() == tmp_path / ".cache" / "skvae" / "predictors"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert _predictor.cache_dir() == tmp_path / "xdg" / "skvae" / "predictors"
+
+
+def test_concurrent_writes_and_reads_see_whole_entries(cache):
+    """Entries are renamed into place: a reader sees the old entry, the new
+    one or none, never a partial one, and eviction by other writers does not
+    break a write."""
+    import threading
+
+    from sklearn.dummy import DummyClassifier
+
+    clf = DummyClassifier().fit([[0], [1]], [0, 1])
+    bundle = {"pipeline": clf, "padding": b"x" * 200_000}
+    results, failures = [], []
+
+    def write(k):
+        for i in range(30):
+            if not _predictor._write_cache(cache, f"{k}-{i % 3}", bundle):
+                failures.append((k, i))
+
+    def read():
+        for i in range(90):
+            got = _predictor._read_cache(cache, f"{i % 2}-{i % 3}")
+            results.append(got is None or got["padding"] == bundle["padding"])
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
+    threads += [threading.Thread(target=read) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(results) and not failures
+    assert not [p for p in cache.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_temporary_files_of_dead_writers_are_removed(cache):
+    import time
+
+    from sklearn.dummy import DummyClassifier
+
+    cache.mkdir(mode=0o700)
+    stale, fresh = cache / ".tmp-dead", cache / ".tmp-writing"
+    stale.write_bytes(b"half a pickle")
+    fresh.write_bytes(b"being written")
+    hours_ago = time.time() - 2 * 3600
+    os.utime(stale, (hours_ago, hours_ago))
+    clf = DummyClassifier().fit([[0], [1]], [0, 1])
+    assert _predictor._write_cache(cache, "k", {"pipeline": clf})
+    assert not stale.exists() and fresh.exists()
+
+
+def test_a_pickle_model_is_loaded_when_trusted_but_never_cached(model, cache, tmp_path):
+    import joblib
+
+    path, files = model
+    old = tmp_path / "model.joblib"
+    joblib.dump(load_recognizer(path), old)
+    with pytest.raises(ValueError, match="pickle"):
+        load_predictor(old)
+    bundle = load_predictor(old, trust_pickle=True)
+    assert len(recognize_files(bundle["pipeline"], files).files) == len(files)
+    assert not cache.exists() or not list(cache.glob("*.pickle"))
+
+
+# --------------------------------------------------------------------------
+# review of issue 17: recognize_files, batch and file by file
+# --------------------------------------------------------------------------
+def test_a_bad_file_in_a_batch_keeps_the_order_and_the_rows(model, tmp_path):
+    """One unreadable file makes recognize_files read the batch file by file:
+    the rows of the others are those of the batch read, bit for bit, and
+    every file keeps its place."""
+    path, files = model
+    pipe = load_predictor(path, cache=False)["pipeline"]
+    batch = recognize_files(pipe, files)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF....WAVE")
+    mixed = [files[0], str(bad), *files[1:4], str(tmp_path / "missing.wav"), *files[4:]]
+    res = recognize_files(pipe, mixed)
+    assert res.files == files and len(res.errors) == 2
+    assert [e[0] for e in res.errors] == [str(bad), str(tmp_path / "missing.wav")]
+    assert [read for read, _ in res.order] == [True, False, True, True, True, False] + [
+        True
+    ] * (len(files) - 4)
+    in_order = [res.files[i] if read else res.errors[i][0] for read, i in res.order]
+    assert in_order == mixed
+    assert_array_equal(res.proba, batch.proba)
+    assert_array_equal(res.labels, batch.labels)
+
+
+def test_paths_no_file_can_have_are_reported_not_raised(model, tmp_path):
+    """Lines of 'skvae predict MODEL -' can hold anything: a name longer than
+    the system allows or a NUL byte is an unreadable file, not the end of
+    the stream."""
+    path, files = model
+    pipe = load_predictor(path, cache=False)["pipeline"]
+    odd = [str(tmp_path / ("n" * 300 + ".wav")), str(tmp_path / "a\x00b.wav")]
+    res = recognize_files(pipe, [files[0], *odd, files[1]])
+    assert res.files == files[:2]
+    assert [e[0] for e in res.errors] == odd
+    assert "NUL" in res.errors[1][1]
+    assert [read for read, _ in res.order] == [True, False, False, True]

@@ -182,6 +182,13 @@ def write_utterances(waves, folder, label, sr, *, start=0):
 # --------------------------------------------------------------------------
 # recognising files
 # --------------------------------------------------------------------------
+def _unnamable(path):
+    """Why ``path`` cannot name a file at all, or None: a path with a NUL
+    byte (possible in a line of ``skvae predict MODEL -``) makes the
+    operating system's calls raise ValueError, not a reading error."""
+    return "the path contains a NUL byte" if "\x00" in path else None
+
+
 def recognize_files(pipeline, paths):
     """Labels and class probabilities of audio files, past unreadable ones.
 
@@ -223,7 +230,11 @@ def recognize_files(pipeline, paths):
     files = []
     for item in paths:
         p = Path(item)
-        if p.is_dir():
+        try:
+            is_dir = p.is_dir()
+        except (OSError, ValueError):  # a name too long, a NUL byte, ...
+            is_dir = False  # reported as unreadable below
+        if is_dir:
             from ..datasets import load_audio_folder  # the downloaders: lazily
 
             try:
@@ -237,7 +248,8 @@ def recognize_files(pipeline, paths):
     inner = recognizer_pipeline(pipeline)
     features = getattr(inner, "named_steps", {}).get("features")
     rows, ok, errors, order = [], [], [], []
-    if features is not None and files:
+    named = [_unnamable(path) is None for path in files]
+    if features is not None and files and all(named):
         try:  # all at once (the common case), else file by file below
             rows = list(features.transform(files))
             ok, order = list(files), [(True, i) for i in range(len(files))]
@@ -246,6 +258,9 @@ def recognize_files(pipeline, paths):
     if not ok:
         for path in files:
             try:
+                reason = _unnamable(path)
+                if reason is not None:
+                    raise AudioReadError(path, reason)
                 row = path if features is None else features.transform([path])[0]
                 rows.append(row)
                 order.append((True, len(ok)))
