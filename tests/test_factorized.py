@@ -137,6 +137,10 @@ def test_transform_with_and_without_groups(model, unseen):
     assert_allclose(
         model.transform(X[rows], groups=g[rows]), with_groups[rows], rtol=1e-5
     )
+    # one label for all rows: one group
+    assert_allclose(
+        model.transform(X[rows], groups="one"), with_groups[rows], rtol=1e-5
+    )
     # a group label seen in fit is not looked up: the latent comes from the rows
     renamed = np.where(rows, "s1-0", g)
     assert_allclose(model.transform(X, groups=renamed), with_groups, rtol=1e-6)
