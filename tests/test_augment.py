@@ -280,6 +280,7 @@ class _Spy:
 
     def __init__(self):
         self.fits = []
+        self.transforms = []  # the groups given to transform
 
     def __call__(self):
         from sklearn.base import BaseEstimator, TransformerMixin
@@ -293,6 +294,7 @@ class _Spy:
                 return self
 
             def transform(self, X, groups=None):
+                spy.transforms.append(groups)
                 return X
 
             def fit_transform(self, X, y=None, groups=None):
@@ -404,7 +406,7 @@ def test_resampling_pipeline_errors_are_named():
     plain = ResamplingPipeline([("svc", SVC())])
     with pytest.raises(ValueError, match="no step of this pipeline"):
         plain.fit(X, y, groups=g)
-    with pytest.raises(ValueError, match="memory must be None"):
+    with pytest.raises(ValueError, match="memory and transform_input must be None"):
         ResamplingPipeline(
             [("cmvn", _cmvn()), ("svc", SVC())], memory="/tmp/nowhere"
         ).fit(X, y, groups=g)
@@ -422,11 +424,16 @@ def test_grid_search_tunes_a_sampler_parameter():
     from skvae.augment import ResamplingPipeline
 
     X, y, g = _corpus(n_per=3)
+    spy = _Spy()
+    recorder = spy()
+    with sklearn.config_context(enable_metadata_routing=True):
+        recorder.set_fit_request(groups=True).set_transform_request(groups=True)
     pipe = ResamplingPipeline(
         [
             ("perturb", VoicePerturbation(sr=SR)),
             ("features", _front_end()),
             ("cmvn", _cmvn()),
+            ("spy", recorder),
             ("svc", SVC()),
         ]
     )
@@ -439,6 +446,15 @@ def test_grid_search_tunes_a_sampler_parameter():
         grid.fit(X, y, groups=g)
     assert grid.best_params_["perturb__speed"] in [(0.9,), (0.85, 1.15)]
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+    # each fit saw the training speakers' rows and copies with their groups;
+    # each score, the held-out speaker's own rows and group
+    n_fits = 2 * 3 + 1
+    assert len(spy.fits) == n_fits
+    for n, _, groups in spy.fits:
+        assert len(groups) == n and len(set(groups)) in (2, 3)
+    scored = [grp for grp in spy.transforms if len(grp) == 6]
+    assert len(scored) == 2 * 3
+    assert all(len(set(grp)) == 1 for grp in scored)
     best = grid.best_estimator_
     assert best.named_steps["perturb"].sample_indices_.shape[0] == len(X) * (
         1 + len(grid.best_params_["perturb__speed"])

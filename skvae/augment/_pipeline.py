@@ -69,6 +69,9 @@ class ResamplingPipeline(Pipeline):
         weight: ``"ann|mixture=bob+cy"``); rows marked
         ``("original", ...)`` keep their group. Applies to the metadata
         named ``groups``.
+    transform_input : None
+        Not supported with metadata; as :class:`imblearn.pipeline.Pipeline`
+        without it.
     memory : None
         Not supported with metadata (the steps are fitted in place); as
         :class:`imblearn.pipeline.Pipeline` without it.
@@ -170,10 +173,11 @@ class ResamplingPipeline(Pipeline):
 
     def _fit_with_metadata(self, method, X, y, params):
         """Fit all steps but the last; return (Xt, yt, routed params)."""
-        if self.memory is not None:
+        if self.memory is not None or self.transform_input is not None:
             raise ValueError(
-                "ResamplingPipeline fits its steps in place when metadata is "
-                "given: memory must be None"
+                "ResamplingPipeline fits its steps in place and routes only "
+                "metadata when metadata is given: memory and transform_input "
+                "must be None"
             )
         self._validate_params()
         self.steps = list(self.steps)
