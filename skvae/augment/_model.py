@@ -93,6 +93,15 @@ class VoiceConversionSampler(BaseSampler):
     ResamplingPipeline : Routes ``groups`` to this sampler and re-indexes
         them for the steps after it.
 
+    Notes
+    -----
+    Measured on FSDD (20 MFCC x 32 frames, speaker CMVN, SVC), speakers
+    lucas and george held out in turn from the four speakers other than
+    jackson and nicolas: 0.846 without conversion, 0.811 to 0.832 with it
+    (``voices="groups"`` or ``"mixtures"``, new rows grouped by source or
+    by voice, 100 or 300 epochs of the default model). The decoder's means
+    are smoother than real rows; tune it before relying on it.
+
     References
     ----------
     Hsu, Zhang and Glass (2017), "Unsupervised learning of disentangled and

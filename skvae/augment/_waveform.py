@@ -252,6 +252,15 @@ class VoicePerturbation(BaseSampler):
     VoiceConversionSampler : Copies in other speakers' voices, rendered by
         a speaker-conditioned decoder.
 
+    Notes
+    -----
+    Measured on FSDD leave-one-speaker-out (20 MFCC x 32 frames, speaker
+    CMVN, SVC), settings chosen on four validation speakers (each held out
+    from the other three, the test speakers left out): ``vtlp=(0.9, 1.1)``
+    0.886 against 0.866 without copies (``speed=(0.9, 1.1)`` 0.882, pitch
+    +-2 semitones 0.865). On the test speakers: nicolas 0.782 -> 0.838,
+    jackson 0.946 -> 0.932.
+
     References
     ----------
     Ko, Peddinti, Povey and Khudanpur (2015), "Audio augmentation for
