@@ -44,11 +44,35 @@ their speaker, test rows by the (unlabelled) test rows of their speaker.
 - speaker CMVN -> denoising VAE + SVC: ``VAETransformer(n_components=16,
   corruption_std=1)``, hidden (256, 128), 60 epochs, the best VAE row of
   ``bench_recognition.py``;
+- FactorizedVAE: ``skvae.FactorizedVAE`` (16-D content latent, 8-D group
+  latent, ``discriminative_weight=10``, ``group_latent_std=0.5``, hidden
+  (256, 128), 60 epochs) fitted with groups = speaker; ``transform(X,
+  groups=speaker)`` gives the content latents, every speaker's group latent
+  inferred from its own rows in the set (a held-out speaker's or a test
+  voice's from its unlabelled test rows, as speaker CMVN does);
 - "+ generated voices": the 48 generated training voices added as extra
   training speakers to the FSDD training rows of every column (never the
-  test or validation voices);
-- more rows (the factorised VAE, voice augmentation) when the package
-  provides them; ``--rows`` lists what this version has.
+  test or validation voices). They come from the same synthesiser as the
+  FSDD -> gen test voices, so that column says little for these rows;
+- "+ voice perturbation": ``skvae.augment.VoicePerturbation`` copies of
+  every training utterance (FSDD and generated training voices): each
+  utterance keeps 2 of the 5 candidates speed 0.9 / 1.1 and vocal-tract
+  length (Praat) 0.9 / 1.1 / 1.2, drawn at random (fixed seed), and the
+  originals. Every copy is rendered and its features extracted once per
+  corpus (a copy depends only on its own utterance), then a split's
+  training rows take the copies of its training utterances: the same rows
+  as ``ResamplingPipeline(VoicePerturbation(n_copies=2), SpeechFeatures,
+  ...)`` in each fit, at a fraction of the cost. Copies are speaker-CMVN
+  grouped per source speaker and perturbation
+  (``augmented_groups="perturbation"``). s/fit includes the copies' share
+  of the rendering time;
+- "+ voice conversion": ``skvae.augment.VoiceConversionSampler`` with a
+  FactorizedVAE (the settings above) fitted on each training set; every
+  training row gets one copy in another training speaker's voice, grouped
+  by target voice for CMVN. Fitted inside each task, so s/fit includes it;
+- few labels with added rows: the representation sees every added row;
+  the SVC gets only the labelled FSDD rows and their perturbed or
+  converted copies (no generated voice).
 
 Every number is the mean +- (population) standard deviation over seeds: VAE
 seeds 0 and 1 (``--seeds``), and over seeds x label draws for few labels.
@@ -118,11 +142,12 @@ GEN_SPLIT = dict(test=32, val=16, train=48)  # voices, disjoint
 QUICK_GEN = dict(n_speakers=12, n_repeats=2)
 QUICK_GEN_SPLIT = dict(test=4, val=4, train=4)
 # Voice perturbation (skvae.augment.VoicePerturbation): every candidate
-# copy of every utterance is rendered once per corpus (cached), and each
-# utterance keeps AUG_COPIES of them drawn at random (fixed seed), as
-# VoicePerturbation(n_copies=AUG_COPIES) does.
+# copy of every utterance is rendered once per corpus (cached); a row keeps
+# ``copies`` of the candidates of ``kinds`` per utterance, drawn at random
+# (fixed seed), as VoicePerturbation(n_copies=...) does. AUG_ROW is the
+# setting of the reported rows, chosen with --validate.
 AUG = dict(speed=(0.9, 1.1), vtlp=(0.9, 1.1, 1.2))
-AUG_COPIES = 2
+AUG_ROW = dict(kinds=("speed", "vtlp"), copies=2)
 QUICK_AUG = dict(speed=(0.9,), vtlp=(1.1,))
 # Voice conversion (skvae.augment.VoiceConversionSampler): copies per row
 VC_COPIES = 1
@@ -149,12 +174,17 @@ FVAE = dict(
 # make_rep), params: its settings over the defaults; synth: the generated
 # training voices join the FSDD training rows; candidate: a setting tried by
 # --validate only (not in the reported table unless --rows names it).
+# with speaker CMVN, the FactorizedVAE is denoising as the VAETransformer
+# (chosen with --validate: better on both validation columns)
+DENOISING = {"corruption_std": 1.0}
 ROWS = {
     "raw + SVC": dict(cmvn=False, rep="raw"),
     BASELINE: dict(cmvn=True, rep="raw"),
     BEST_VAE: dict(cmvn=True, rep="dvae"),
     "FactorizedVAE + SVC": dict(cmvn=False, rep="fvae"),
-    "speaker CMVN -> FactorizedVAE + SVC": dict(cmvn=True, rep="fvae"),
+    "speaker CMVN -> denoising FactorizedVAE + SVC": dict(
+        cmvn=True, rep="fvae", params=DENOISING
+    ),
     # extra training speakers: generated voices, perturbed or converted copies
     "speaker CMVN -> raw + SVC, + generated voices": dict(
         cmvn=True, rep="raw", synth=True
@@ -162,8 +192,8 @@ ROWS = {
     "speaker CMVN -> denoising VAE + SVC, + generated voices": dict(
         cmvn=True, rep="dvae", synth=True
     ),
-    "speaker CMVN -> FactorizedVAE + SVC, + generated voices": dict(
-        cmvn=True, rep="fvae", synth=True
+    "speaker CMVN -> denoising FactorizedVAE + SVC, + generated voices": dict(
+        cmvn=True, rep="fvae", params=DENOISING, synth=True
     ),
     "speaker CMVN -> raw + SVC, + voice perturbation": dict(
         cmvn=True, rep="raw", aug=True
@@ -171,8 +201,8 @@ ROWS = {
     "speaker CMVN -> denoising VAE + SVC, + voice perturbation": dict(
         cmvn=True, rep="dvae", aug=True
     ),
-    "speaker CMVN -> FactorizedVAE + SVC, + voice perturbation": dict(
-        cmvn=True, rep="fvae", aug=True
+    "speaker CMVN -> denoising FactorizedVAE + SVC, + voice perturbation": dict(
+        cmvn=True, rep="fvae", params=DENOISING, aug=True
     ),
     "speaker CMVN -> raw + SVC, + voice conversion": dict(
         cmvn=True, rep="raw", vc=True
@@ -183,6 +213,21 @@ ROWS = {
     "speaker CMVN -> denoising VAE + SVC, + generated voices + voice "
     "perturbation": dict(cmvn=True, rep="dvae", synth=True, aug=True),
     # candidate settings, compared with --validate only
+    "speaker CMVN -> raw + SVC, + speed perturbation (2 copies)": dict(
+        cmvn=True, rep="raw", aug=dict(kinds=("speed",), copies=2), candidate=True
+    ),
+    "speaker CMVN -> raw + SVC, + VTLP (2 copies)": dict(
+        cmvn=True, rep="raw", aug=dict(kinds=("vtlp",), copies=2), candidate=True
+    ),
+    "speaker CMVN -> raw + SVC, + VTLP (3 copies)": dict(
+        cmvn=True, rep="raw", aug=dict(kinds=("vtlp",), copies=3), candidate=True
+    ),
+    "speaker CMVN -> raw + SVC, + speed and VTLP (5 copies)": dict(
+        cmvn=True,
+        rep="raw",
+        aug=dict(kinds=("speed", "vtlp"), copies=5),
+        candidate=True,
+    ),
     "FactorizedVAE (z2 2-D) + SVC": dict(
         cmvn=False, rep="fvae", params={"n_group_components": 2}, candidate=True
     ),
@@ -192,8 +237,8 @@ ROWS = {
     "FactorizedVAE (denoising) + SVC": dict(
         cmvn=False, rep="fvae", params={"corruption_std": 1.0}, candidate=True
     ),
-    "speaker CMVN -> FactorizedVAE (denoising) + SVC": dict(
-        cmvn=True, rep="fvae", params={"corruption_std": 1.0}, candidate=True
+    "speaker CMVN -> FactorizedVAE (not denoising) + SVC": dict(
+        cmvn=True, rep="fvae", candidate=True
     ),
     "FactorizedVAE (alpha 0) + SVC": dict(
         cmvn=False, rep="fvae", params={"discriminative_weight": 0.0}, candidate=True
@@ -301,7 +346,7 @@ def training_rows(spec, corpus, mask, data):
             copies = data[f"{name}_aug"]
             pos = np.full(len(c["y"]), -1)
             pos[idx] = np.arange(len(idx))
-            take = copies["chosen"] & (pos[copies["src"]] >= 0)
+            take = chosen_copies(copies, pos, spec["aug"])
             src = copies["src"][take]
             X.append(copies["X"][take])
             y.append(c["y"][src])
@@ -309,6 +354,21 @@ def training_rows(spec, corpus, mask, data):
             origin.append(pos[src] if k == 0 else np.full(len(src), -1))
             n_copies += len(src)
     return (*(np.concatenate(v) for v in (X, y, g, origin)), n_copies)
+
+
+def chosen_copies(copies, pos, aug):
+    """Indices of the copies a row takes: of each training source (``pos``
+    >= 0), the first ``copies`` of its copies of the allowed ``kinds``, in
+    the fixed random order ``key`` (as VoicePerturbation(n_copies=...)
+    draws different candidates for each utterance)."""
+    aug = AUG_ROW if aug is True else aug
+    ok = np.isin(copies["family"], aug["kinds"]) & (pos[copies["src"]] >= 0)
+    sel = np.flatnonzero(ok)
+    order = sel[np.lexsort((copies["key"][sel], copies["src"][sel]))]
+    src = copies["src"][order]
+    first = np.r_[True, src[1:] != src[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(order)), 0))
+    return np.sort(order[np.arange(len(order)) - start < aug["copies"]])
 
 
 def convert_voices(X, y, groups, origin, seed, max_iter):
@@ -435,8 +495,9 @@ def perturbed_copies(fe, waves, rows, aug, n_jobs):
     """Features of every candidate perturbed copy of ``waves[rows]``.
 
     Returns the copies' features ``X``, their source rows ``src`` (indices
-    into ``waves``), their group suffix ``kind`` ("|speed=0.9") and
-    ``chosen``: the AUG_COPIES copies of each source drawn (seed 0).
+    into ``waves``), their group suffix ``kind`` ("|speed=0.9"), their
+    ``family`` ("speed", "vtlp") and a random ``key`` (seed 0) that orders
+    the copies of each source for :func:`chosen_copies`.
     """
     idx = np.flatnonzero(rows)
     sampler = VoicePerturbation(
@@ -445,16 +506,12 @@ def perturbed_copies(fe, waves, rows, aug, n_jobs):
     copies, _ = sampler.fit_resample(waves[idx], np.zeros(len(idx), int))
     src = idx[sampler.sample_indices_]
     kind = np.array([f"|{k}={v:g}" for k, v in sampler.perturbations_])
-    n_cand = len(aug["speed"]) + len(aug["vtlp"])
-    rng = np.random.default_rng(0)
-    chosen = np.zeros(len(src), bool)
-    for i in range(len(idx)):
-        # the copies of source i are the n_cand rows after i * n_cand
-        pick = rng.choice(n_cand, size=AUG_COPIES, replace=False)
-        chosen[i * n_cand + pick] = True
-    assert (src.reshape(len(idx), n_cand) == idx[:, None]).all()
     return dict(
-        X=fe.transform(copies).astype(np.float32), src=src, kind=kind, chosen=chosen
+        X=fe.transform(copies).astype(np.float32),
+        src=src,
+        kind=kind,
+        family=np.array([k for k, _ in sampler.perturbations_]),
+        key=np.random.default_rng(0).random(len(src)),
     )
 
 
@@ -517,7 +574,7 @@ def print_goals(summary, rep_time):
     pairs = []
     for k in summary:
         spec = ROWS[k]
-        if spec["rep"] != "fvae" or spec.get("params"):
+        if spec["rep"] != "fvae" or spec.get("candidate"):
             continue
         for j in summary:
             other = ROWS[j]
