@@ -778,9 +778,8 @@ def test_first_generation_note_is_shown_until_audio_was_generated(
     notes = []
     console = cli._Console()
     monkeypatch.setattr(console, "info", notes.append)
-    with pytest.raises(RuntimeError):
-        with cli._FirstGeneration(console):
-            raise RuntimeError("generation failed")
+    with pytest.raises(RuntimeError), cli._FirstGeneration(console):
+        raise RuntimeError("generation failed")
     assert len(notes) == 1 and "numba" in notes[0]
     with cli._FirstGeneration(console):
         pass
