@@ -219,7 +219,7 @@ def _load_content(data, path):
         try:
             return _load_bundle(copy, predict_only=True)
         except ValueError as exc:  # name the file the user gave, not the copy
-            raise ValueError(str(exc).replace(str(copy), str(path))) from None
+            raise ValueError(str(exc).replace(str(copy), str(path))) from exc
 
 
 def load_predictor(path, *, cache=True, trust_pickle=False):
