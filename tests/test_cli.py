@@ -787,3 +787,45 @@ def test_first_generation_note_is_shown_until_audio_was_generated(
     with cli._FirstGeneration(console):
         pass
     assert len(notes) == 2  # done once: no more notes
+
+
+def _stream(model, data, **kwargs):
+    """'skvae predict MODEL -' with ``data`` (bytes) on standard input."""
+    return subprocess.run(
+        [sys.executable, "-m", "skvae", "predict", str(model), "-"],
+        input=data,
+        capture_output=True,
+        timeout=300,
+        **kwargs,
+    )
+
+
+def test_predict_stream_answers_every_line_even_odd_ones(trained, corpus, tmp_path):
+    """One answer per path in order: a folder is not expanded, a name that
+    is not UTF-8 comes back as its bytes, the last line needs no newline."""
+    good = sorted((corpus / "new").glob("*.wav"))[0]
+    odd = os.fsencode(tmp_path) + b"/caf\xe9.wav"  # Latin-1, not UTF-8
+    data = b"\n".join([os.fsencode(corpus / "new"), odd, os.fsencode(good)])
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict")
+    proc = _stream(trained[0], data, env=env)
+    lines = proc.stdout.split(b"\n")[:-1]
+    assert [line.split(b"\t")[0] for line in lines] == [
+        os.fsencode(corpus / "new"),
+        odd,
+        os.fsencode(good),
+    ]
+    assert lines[0].split(b"\t")[1] == b"error"
+    assert b"directory" in lines[0]
+    assert lines[1].split(b"\t")[1] == b"error"
+    assert len(lines[2].split(b"\t")) == 3
+    assert proc.returncode == 1
+
+
+def test_predict_stream_without_input(trained):
+    proc = subprocess.run(
+        [sys.executable, "-m", "skvae", "predict", str(trained[0]), "-"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0 and proc.stdout == b""

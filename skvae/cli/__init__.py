@@ -220,8 +220,11 @@ class _FirstGeneration:
         except PackageNotFoundError:
             tag = sys.prefix
         digest = hashlib.sha256(tag.encode()).hexdigest()[:16]
-        self.marker = cache_dir() / f".librosa-compiled-{digest}"
-        if not self.marker.exists():
+        try:
+            self.marker = cache_dir() / f".librosa-compiled-{digest}"
+        except (RuntimeError, OSError):  # no home folder: no memory of it
+            self.marker = None
+        if self.marker is None or not self.marker.exists():
             console.info(
                 "note: the first audio generated with this installation makes "
                 "librosa compile its numba kernels (about 20-30 s, only once)"
@@ -231,7 +234,7 @@ class _FirstGeneration:
         return self
 
     def __exit__(self, kind, value, tb):
-        if kind is None and not self.marker.exists():
+        if kind is None and self.marker is not None and not self.marker.exists():
             try:
                 self.marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 self.marker.touch()
@@ -478,16 +481,21 @@ def _stdin_paths(max_batch=256):
     """Batches of the paths on standard input, one per line, each batch as
     soon as its lines have arrived (the complete lines read so far, at most
     ``max_batch``): a path written by a person or a program is answered at
-    once, and a long list is processed in batches."""
+    once, and a long list is processed in batches. Only the newly read bytes
+    are searched for line ends, so a very long line costs linear time."""
+    if sys.stdin is None:  # standard input closed: no paths
+        return
     fd = sys.stdin.fileno()
-    pending = b""
+    partial = []  # the pieces of the line being read
     while True:
         chunk = os.read(fd, 1 << 16)
-        if chunk:
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
+        pieces = chunk.split(b"\n") if chunk else [b""]
+        if len(pieces) > 1 or not chunk:
+            lines = [b"".join([*partial, pieces[0]]), *pieces[1:-1]]
+            partial = [pieces[-1]] if chunk else []
         else:
-            lines, pending = [pending], b""
+            lines = []
+            partial.append(pieces[0])
         paths = [os.fsdecode(x.rstrip(b"\r")) for x in lines if x.strip()]
         for i in range(0, len(paths), max_batch):
             yield paths[i : i + max_batch]
@@ -502,11 +510,16 @@ def _cmd_predict(args, console):
     if streaming and args.files != ["-"]:
         raise UsageError("FILE '-' (paths from standard input) must come alone")
     pipe = _load_predictor(args)["pipeline"]
+    # a path that is not valid in the locale's encoding is written back as
+    # the bytes it was given (as ls does), not refused mid-stream
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="surrogateescape")
     top = 3 if console.verbose else 1
     n_files = n_failed = 0
     res = None
     for batch in _stdin_paths() if streaming else [args.files]:
-        res = recognize_files(pipe, batch)
+        res = recognize_files(pipe, batch, expand_folders=not streaming)
         for line, failure in _result_lines(res, top):
             if failure is not None:
                 console.error(failure)
@@ -624,6 +637,12 @@ def main(argv=None, *, prog="skvae"):
         args.parser.print_usage(sys.stderr)
         print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # the reader of the output went away (e.g. '| head -1'): stop quietly;
+        # stdout goes to devnull so that flushing it at exit cannot fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
     except (Interrupted, KeyboardInterrupt) as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
         print(

@@ -131,10 +131,11 @@ be folders (searched for audio files). Unreadable files are reported on
 stderr and the others still processed; the exit code is then 1.
 
 FILE '-' reads paths from standard input, one per line, and answers each
-as soon as it is read, one flushed line per path (an unreadable file gets
-the line 'PATH<TAB>error<TAB>REASON'), until the input ends: a program can
-keep one 'skvae predict MODEL -' running and stream files through it
-without paying the start-up for each file.
+as soon as it is read, one flushed line per path (an unreadable file or a
+folder gets the line 'PATH<TAB>error<TAB>REASON'), until the input ends: a
+program can keep one 'skvae predict MODEL -' running and stream files
+through it without paying the start-up for each file. The label and the
+probability are the last two fields of a line (a path may hold tabs).
 
 Loading is fast: the VAE's encoder runs with NumPy (no torch; the same
 probabilities to 1e-6), and the model, once read from MODEL, is kept in a

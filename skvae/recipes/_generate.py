@@ -189,7 +189,7 @@ def _unnamable(path):
     return "the path contains a NUL byte" if "\x00" in path else None
 
 
-def recognize_files(pipeline, paths):
+def recognize_files(pipeline, paths, *, expand_folders=True):
     """Labels and class probabilities of audio files, past unreadable ones.
 
     Parameters
@@ -200,6 +200,10 @@ def recognize_files(pipeline, paths):
         classifier taking paths.
     paths : sequence of str or os.PathLike
         Audio files (any sample rate) or folders (searched for audio files).
+    expand_folders : bool, default=True
+        Search folders for audio files; False reports a folder as a file
+        that cannot be read (one answer per path, as ``skvae predict MODEL
+        -`` gives).
 
     Returns
     -------
@@ -234,7 +238,7 @@ def recognize_files(pipeline, paths):
             is_dir = p.is_dir()
         except (OSError, ValueError):  # a name too long, a NUL byte, ...
             is_dir = False  # reported as unreadable below
-        if is_dir:
+        if is_dir and expand_folders:
             from ..datasets import load_audio_folder  # the downloaders: lazily
 
             try:

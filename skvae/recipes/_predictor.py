@@ -42,6 +42,11 @@ from pathlib import Path
 
 from ._model_file import _existing_model, _load_bundle
 
+#: part of every cache key: bump it when a class that cache entries hold
+#: (NumpyEncoder, SpeechFeatures, RecognizerPipeline...) changes its
+#: attributes, so that older entries are never unpickled into the new code
+#: (development versions of skvae all carry the same version number)
+_CACHE_FORMAT = 1
 #: predict-only recognisers kept in the cache; the least recently used go
 CACHE_MAX_ENTRIES = 16
 _SUFFIX = ".predictor.pickle"
@@ -114,8 +119,9 @@ def _key(data):
 
     h = hashlib.sha256(data)
     versions = (
-        f"skvae {__version__}; sklearn {sklearn.__version__}; numpy "
-        f"{numpy.__version__}; python {sys.version_info[:2]}; {sys.platform}"
+        f"cache format {_CACHE_FORMAT}; skvae {__version__}; "
+        f"sklearn {sklearn.__version__}; numpy {numpy.__version__}; "
+        f"python {sys.version_info[:2]}; {sys.platform}"
     )
     h.update(versions.encode())
     return h.hexdigest()
