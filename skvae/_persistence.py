@@ -38,7 +38,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : VAETransformer or VAEClassifier
+    estimator : VAETransformer, VAEClassifier or FactorizedVAE
         A fitted estimator.
     path : str or os.PathLike
         Destination, conventionally ending in ``.safetensors``.
@@ -91,7 +91,7 @@ def load(path, *, device="cpu"):
 
     Returns
     -------
-    estimator : VAETransformer or VAEClassifier
+    estimator : VAETransformer, VAEClassifier or FactorizedVAE
         The fitted estimator, giving the same outputs as the saved one.
 
     Raises
