@@ -416,10 +416,29 @@ def test_format_summary_and_generated_rate():
         "accuracy, official split:",
         "  VAE (16-D) + SVC             0.963",
         "  PCA (16-D) + SVC             0.950",
+        "  the VAE pipeline wins, 0.963 vs 0.950 for PCA (16-D) + SVC (+0.013)",
         "accuracy, held-out speaker yweweler (500 test utterances, model trained "
         "without them):",
         "  VAE (16-D) + SVC             0.652",
         "generated utterances recognised as the requested label: 16/20 (80%)",
+    ]
+
+
+def test_compare_to_baselines_names_the_best_baseline_and_the_sign():
+    from skvae.evaluation import compare_to_baselines
+
+    lines = compare_to_baselines(
+        {
+            "official": {"VAE + SVC": 0.95, "PCA + SVC": 0.97, "raw + SVC": 0.99},
+            "held out": {"VAE + SVC": 0.80, "PCA + SVC": 0.70, "raw + SVC": 0.75},
+            "tie": {"VAE + SVC": 0.5, "raw + SVC": 0.5},
+            "alone": {"VAE + SVC": 0.9},
+        }
+    )
+    assert lines == [
+        "official: the VAE pipeline loses, 0.950 vs 0.990 for raw + SVC (-0.040)",
+        "held out: the VAE pipeline wins, 0.800 vs 0.750 for raw + SVC (+0.050)",
+        "tie: the VAE pipeline ties, 0.500 vs 0.500 for raw + SVC (+0.000)",
     ]
 
 

@@ -11,8 +11,9 @@ Protocols:
 - :func:`few_label_scores`: a representation fitted on all training inputs
   without labels, a classifier on a stratified few of the labels.
 - :func:`evaluate_recognizer`, :func:`generation_check`,
-  :func:`open_set_check`, :func:`latent_map`, :func:`format_summary`:
-  everything the summary and the report of ``skvae train`` show.
+  :func:`open_set_check`, :func:`latent_map`, :func:`format_summary`,
+  :func:`compare_to_baselines`: everything the summary and the report of
+  ``skvae train`` show.
 
 Data helpers shared by the benchmarks and examples:
 
@@ -26,6 +27,7 @@ Data helpers shared by the benchmarks and examples:
 """
 
 from ._checks import (
+    compare_to_baselines,
     evaluate_recognizer,
     format_open_set,
     format_summary,
@@ -53,6 +55,7 @@ __all__ = [
     "OUTLIER_KINDS",
     "add_noise",
     "baseline_scores",
+    "compare_to_baselines",
     "evaluate_recognizer",
     "few_label_scores",
     "format_open_set",

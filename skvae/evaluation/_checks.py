@@ -86,6 +86,43 @@ def generated_rate(generated):
     return hit, total
 
 
+def compare_to_baselines(accuracy):
+    """Where the recogniser wins and where it loses against its baselines.
+
+    Parameters
+    ----------
+    accuracy : dict of str to dict of str to float
+        ``{column: {model: accuracy}}``, the recogniser (the VAE pipeline)
+        first in each column, then the baselines measured in the same run.
+
+    Returns
+    -------
+    lines : list of str
+        One sentence per column with at least one baseline.
+
+    Examples
+    --------
+    >>> from skvae.evaluation import compare_to_baselines
+    >>> compare_to_baselines({"official": {"VAE + SVC": 0.973,
+    ...     "PCA + SVC": 0.973, "raw + SVC": 0.987}})
+    ['official: the VAE pipeline loses, 0.973 vs 0.987 for raw + SVC (-0.014)']
+    """
+    lines = []
+    for column, models in accuracy.items():
+        names = list(models)
+        if len(names) < 2:
+            continue
+        ours = models[names[0]]
+        best = max(names[1:], key=lambda name: models[name])
+        diff = ours - models[best]
+        verdict = "wins" if diff > 0 else "ties" if diff == 0 else "loses"
+        lines.append(
+            f"{column}: the VAE pipeline {verdict}, {ours:.3f} vs "
+            f"{models[best]:.3f} for {best} ({diff:+.3f})"
+        )
+    return lines
+
+
 def format_summary(evaluation, split_info, speaker_eval=None):
     """The lines ``skvae train`` prints: accuracies and generated utterances.
 
@@ -123,6 +160,10 @@ def format_summary(evaluation, split_info, speaker_eval=None):
     for title, accuracy in groups:
         lines.append(f"accuracy, {title}:")
         lines += [f"  {name:<28} {value:.3f}" for name, value in accuracy.items()]
+        lines += [
+            "  " + line.split(": ", 1)[1]
+            for line in compare_to_baselines({title: accuracy})
+        ]
     hit, total = generated_rate(evaluation["generated"])
     rejected = sum(g.get("rejected", 0) for g in evaluation["generated"])
     lines.append(

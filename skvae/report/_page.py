@@ -310,7 +310,7 @@ def write_recognizer_report(
     """
     import librosa
 
-    from ..evaluation import generated_rate
+    from ..evaluation import compare_to_baselines, generated_rate
     from ..recipes import recognizer_pipeline, write_utterances
 
     model = bundle["pipeline"]
@@ -363,7 +363,7 @@ def write_recognizer_report(
         ("training time", f"{meta.get('train_seconds', float('nan')):.0f} s"),
         ("skvae", meta.get("skvae_version", __version__)),
     ]
-    notes = [
+    notes = compare_to_baselines(accuracy) + [
         f"Generated utterances recognised as the requested label by the same "
         f"pipeline, from their WAV files: {hit}/{total} ({hit / max(total, 1):.0%})."
     ]
