@@ -30,7 +30,7 @@ Run from the repository root::
 The 1,000 files are FSDD recordings (8 kHz) when FSDD is found, else
 utterances generated with eSpeak NG. Other processes running at the same
 time distort the figures: the load average is printed. ``--quick`` is a
-smoke run (``skvae train --quick`` on 100 generated files, 2 repeats, 50
+smoke run (``skvae train --quick`` on 60 generated files, 1 repeat, 20
 streamed files): its numbers mean nothing and it judges no goal.
 """
 
@@ -97,7 +97,7 @@ def _audio_files(args, folder, n):
 def main():
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
-    _common.add_quick(parser, "a quick model, 2 repeats, 50 files")
+    _common.add_quick(parser, "a quick model, 1 repeat, 20 files")
     parser.add_argument(
         "--model",
         metavar="DIR",
@@ -108,7 +108,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         print(_common.SMOKE_RUN)
-        args.repeats, args.n_files = 2, 50
+        args.repeats, args.n_files = 1, 20
     py = sys.executable
     skvae = [py, "-m", "skvae"]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -125,6 +125,7 @@ def main():
             train = [*skvae, "train", "--out", model, "-q"]
             if args.quick:
                 train += ["generated", "--quick", "--synth-speakers", "2"]
+                train += ["--synth-repeats", "3", "--n-check", "1", "--no-report"]
             elif home is not None:
                 train += ["--data-home", str(Path(home).parent)]
             train_s = _timed(train, env=env)

@@ -113,3 +113,34 @@ def test_bench_generalization_quick(fsdd_home):
     for line in table[1:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert float(cells[1].split(" ± ")[0]) >= 0.0
+
+
+def _smoke(script, *args, timeout=600):
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / script), "--quick", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("SMOKE RUN")
+    assert "goal:" not in res.stdout and "kept)" not in res.stdout
+    return [line for line in res.stdout.splitlines() if line.startswith("| ")]
+
+
+@pytest.mark.slow
+def test_bench_latency_quick():
+    # trains a tiny model, times the floors, cold predicts and streaming
+    table = _smoke("bench_latency.py")
+    names = [line.split("|")[1] for line in table[1:]]  # after the header
+    assert len(names) == 6, table
+    assert any("predict MODEL -" in name for name in names)
+
+
+@pytest.mark.slow
+def test_bench_recognizer_defaults_quick(fsdd_home):
+    table = _smoke("bench_recognizer_defaults.py", "--data-home", str(fsdd_home))
+    assert table[0].startswith("| option | val george | val FSDD -> gen")
+    assert len(table) == 1 + 7  # the header and one line per option
