@@ -78,9 +78,11 @@ def _audio_files(args, folder, n):
 
     home = None if args.quick else find_fsdd_home(args.data_home)
     if home is not None:
-        files = sorted(str(p) for p in (Path(home) / "recordings").glob("*.wav"))
+        files = sorted(
+            str(p) for p in (Path(home) / "fsdd" / "recordings").glob("*.wav")
+        )
         files = (files * (n // len(files) + 1))[:n]
-        data = f"fsdd (--data-home {Path(home).parent})"
+        data = f"fsdd (--data-home {home})"
     else:
         corpus = make_spoken_digits(
             2, max(1, n // 20), random_state=0, out_dir=folder / "generated"
@@ -127,7 +129,7 @@ def main():
                 train += ["generated", "--quick", "--synth-speakers", "2"]
                 train += ["--synth-repeats", "3", "--n-check", "1", "--no-report"]
             elif home is not None:
-                train += ["--data-home", str(Path(home).parent)]
+                train += ["fsdd", "--offline", "--data-home", str(home)]
             train_s = _timed(train, env=env)
         commands = {
             "python -c 'import sklearn'": [py, "-c", "import sklearn"],
