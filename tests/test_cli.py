@@ -829,3 +829,16 @@ def test_predict_stream_without_input(trained):
         timeout=300,
     )
     assert proc.returncode == 0 and proc.stdout == b""
+
+
+def test_predict_only_model_answers_as_the_full_model(trained, corpus):
+    """The torch-free model skvae predict loads (NumpyEncoder) gives the
+    labels of the saved model and its probabilities to 1e-6."""
+    from skvae.recipes import load_predictor, recognize_files
+
+    files = sorted((corpus / "new").glob("*.wav"))
+    full = recognize_files(load_recognizer(trained[0])["pipeline"], files)
+    fast = recognize_files(load_predictor(trained[0])["pipeline"], files)
+    assert len(full.files) == len(files) > 0
+    np.testing.assert_array_equal(fast.labels, full.labels)
+    np.testing.assert_allclose(fast.proba, full.proba, rtol=0, atol=1e-6)
