@@ -90,10 +90,8 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     n_components : int, default=2
         Dimension of the content latent z1 (the columns of ``transform``).
         At most the number of features.
-
     n_group_components : int, default=2
         Dimension of the group latent z2.
-
     discriminative_weight : float, default=10.0
         Weight of the discriminative term log p(g | z2) (FHVAE's alpha; 10 as
         in its paper). 0 turns it off. It is not called ``alpha``, which is
@@ -101,86 +99,63 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         against many short sequences whose latents would otherwise collapse;
         with a few speakers of many rows each (FSDD) it changed the results
         little (0, 10 and 100 gave the same accuracy within noise).
-
     group_latent_std : float, default=0.5
         Standard deviation of a row's group latent around its group's mean,
         p(z2 | mu2_g) = N(mu2_g, group_latent_std^2 I) (FHVAE's 0.5). Smaller
         values tie the rows of a group more tightly.
-
     hidden_layer_sizes : array-like of int or int, default=(256, 128)
         Widths of the hidden layers of each encoder; the decoder mirrors them.
-
     frame_shape : tuple of (int, int) or None, default=None
         ``(n_frames, n_coefficients)`` of rows that are flattened
         time-frequency matrices: the content encoder then starts with 1-D
         convolutions over time, as in :class:`~skvae.VAETransformer`. The
         group encoder is always an MLP.
-
     activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
             default="relu"
         Non-linearity after every hidden layer.
-
     likelihood : {"gaussian", "bernoulli"}, default="gaussian"
         Observation model p(x | z1, z2).
-
     beta : float, default=1.0
         Weight of the KL terms (of both latents).
-
     kl_warmup : int, default=0
         Epochs over which the KL weight rises linearly to ``beta``.
-
     standardize : bool or "auto", default="auto"
         Standardise features inside the estimator, as in
         :class:`~skvae.VAETransformer`.
-
     corruption_std : float, default=0.0
         Gaussian noise added to the standardised encoder inputs during
         training (denoising); 0 disables it.
-
     learning_rate_init : float, default=1e-3
         Learning rate of the Adam optimizer.
-
     batch_size : int, default=256
         Mini-batch size; clipped to the number of samples.
-
     max_iter : int, default=200
         Maximum number of epochs.
-
     tol : float, default=1e-4
         Minimum improvement of the loss per sample that counts as progress.
-
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the rows and stop when their
         score stops improving; the best weights are restored.
-
     validation_fraction : float, default=0.1
         Fraction of rows held out when ``early_stopping=True``.
-
     n_iter_no_change : int, default=10
         Epochs without improvement by ``tol`` before training stops.
-
     alpha : float, default=0.0
         L2 penalty (weight decay) of the optimizer.
-
     warm_start : bool, default=False
         When True, ``fit`` continues from the previous solution; its groups
         must then be among the fitted ones.
-
     random_state : int, RandomState instance or None, default=None
         Seeds initialisation, shuffling, the noise and the validation split;
         with an int and ``n_threads=1``, fits are bitwise reproducible on one
         machine (see :class:`~skvae.VAETransformer`).
-
     device : str or torch.device, default="cpu"
         Where to train and infer (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``).
-
     n_threads : int or None, default=None
         Torch intra-op CPU threads inside this estimator's methods, as in
         :class:`~skvae.VAETransformer`.
-
     inference_batch_size : int, default=4096
         Rows per chunk in the inference methods.
-
     verbose : int, default=0
         If > 0, show a progress bar with the per-epoch loss.
 
@@ -188,11 +163,9 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     ----------
     module_ : skvae._fhvae.FactorizedVAEModule
         The fitted torch module.
-
     groups_ : ndarray of shape (n_groups,) or None
         The distinct groups passed to ``fit`` (sorted), or None when fitted
         without groups.
-
     group_latents_ : ndarray of shape (n_groups, n_group_components)
         The mean latent mu2_g of each training group, in the order of
         ``groups_`` (one row, the single group of all rows, when fitted
@@ -200,42 +173,30 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         ``fit`` to the posterior mean given the group's training rows: the
         estimate :meth:`group_latent` makes for any group, so training and
         new groups are described alike.
-
     group_sizes_ : ndarray of shape (n_groups,)
         Training rows of each group.
-
     n_features_in_ : int
         Number of features seen during fit.
-
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
-
     mean_ : ndarray of shape (n_features_in_,)
         Per-feature mean subtracted before encoding.
-
     scale_ : ndarray of shape (n_features_in_,)
         Per-feature scale divided out before encoding.
-
     history_ : list of dict
         One record per epoch (``loss``, ``reconstruction``, ``kl``, ...), as
         in :class:`~skvae.VAETransformer`; ``reconstruction`` includes the
         weighted discriminative term.
-
     loss_curve_ : list of float
         Training loss of each epoch.
-
     validation_scores_ : list of float or None
         Validation score of each epoch with early stopping, else None.
-
     best_loss_ : float
         Lowest training loss reached.
-
     best_validation_score_ : float or None
         Best validation score with early stopping, else None.
-
     n_iter_ : int
         Number of epochs run.
-
     device_ : torch.device
         Device the fitted module lives on.
 
