@@ -33,14 +33,9 @@ from ._checks import (
     _is_constant,
     _mean_std,
 )
+from ._device import resolve_device
 from ._saving import SaveableMixin
-from ._training import (
-    ThreadTuner,
-    Trainer,
-    TrainingData,
-    resolve_device,
-    torch_threads,
-)
+from ._training import ThreadTuner, Trainer, TrainingData, torch_threads
 from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
 from ._weights import build_module
 

@@ -19,8 +19,8 @@ from sklearn.utils.validation import check_is_fitted
 # importing the estimator modules registers them (register_saveable)
 from . import _classifier, _factorized, _transformer  # noqa: F401
 from ._base import BaseVAE
+from ._device import resolve_device
 from ._saving import saveable_classes
-from ._training import resolve_device
 from ._version import __version__
 from ._weights import read
 from .exceptions import InconsistentVersionWarning

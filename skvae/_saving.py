@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from ._training import device_available
+from ._device import device_available
 from ._version import __version__
 from ._weights import WeightsFile, build_module, write
 from .exceptions import InconsistentVersionWarning

@@ -15,8 +15,8 @@ from conftest import require_optional
 from numpy.testing import assert_allclose, assert_array_equal
 
 import skvae
+import skvae._device as devices
 import skvae._saving as saving
-import skvae._training as training
 from skvae import VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -74,10 +74,30 @@ def _load_state(state):
 
 
 # ---------------------------------------------------------------- device logic
+def test_device_resolution():
+    assert devices.resolve_device("auto").type == (
+        "cuda" if torch.cuda.is_available() else devices.resolve_device("auto").type
+    )
+    assert devices.resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(ValueError, match="not a valid torch device"):
+        devices.resolve_device("gpu0")
+
+
+def test_device_available(monkeypatch):
+    assert devices.device_available(torch.device("cpu"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert devices.device_available(torch.device("cuda", 1))
+    assert not devices.device_available(torch.device("cuda", 2))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert not devices.device_available(torch.device("cuda"))
+    assert not devices.device_available(torch.device("meta"))
+
+
 @no_cuda
 def test_auto_is_cpu_here_and_equals_cpu(X, monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert training.resolve_device("auto") == torch.device("cpu")
+    assert devices.resolve_device("auto") == torch.device("cpu")
     auto = VAETransformer(device="auto", **FAST).fit(X)
     cpu = VAETransformer(device="cpu", **FAST).fit(X)
     assert auto.device_ == torch.device("cpu")
@@ -87,20 +107,20 @@ def test_auto_is_cpu_here_and_equals_cpu(X, monkeypatch):
 
 def test_auto_prefers_cuda_then_mps(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert training.resolve_device("auto") == torch.device("cuda")
+    assert devices.resolve_device("auto") == torch.device("cuda")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
-    assert training.resolve_device("auto") == torch.device("mps")
+    assert devices.resolve_device("auto") == torch.device("mps")
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
-    assert training.resolve_device("auto") == torch.device("cpu")
+    assert devices.resolve_device("auto") == torch.device("cpu")
 
 
 def test_cuda_index_beyond_the_devices_present(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    assert training.resolve_device("cuda:0") == torch.device("cuda", 0)
+    assert devices.resolve_device("cuda:0") == torch.device("cuda", 0)
     with pytest.raises(RuntimeError, match="1 CUDA device"):
-        training.resolve_device("cuda:3")
+        devices.resolve_device("cuda:3")
 
 
 def test_invalid_device_string(X):
@@ -219,7 +239,7 @@ def test_cuda_end_to_end(X):
 
 @requires_cuda
 def test_auto_picks_cuda_when_present(X):
-    assert training.resolve_device("auto").type == "cuda"
+    assert devices.resolve_device("auto").type == "cuda"
     est = VAETransformer(device="auto", **FAST).fit(X)
     assert est.device_.type == "cuda"
 

@@ -38,7 +38,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "skvae"
 
 CORE_LAYERS = [
-    ("skvae.exceptions", "skvae._version"),
+    ("skvae.exceptions", "skvae._version", "skvae._device"),
     ("skvae._vae", "skvae._numpy_encoder"),
     ("skvae._training", "skvae._fhvae"),
     ("skvae._weights", "skvae._checks"),

@@ -1,5 +1,5 @@
 """The training loop and its helpers (``skvae/_training.py``): Trainer,
-train_one_epoch, evaluate, ThreadTuner, torch_threads, resolve_device.
+train_one_epoch, evaluate, ThreadTuner, torch_threads.
 
 The estimators' use of them (threads during fit, early stopping through
 ``fit``) is tested in ``test_transformer.py``; devices end to end in
@@ -232,27 +232,6 @@ def test_thread_tuner_picks_the_faster_count(monkeypatch, step_time, expected):
         assert tuner.interval > 10.0  # stable choice: re-checks less often
     finally:
         torch.set_num_threads(before)
-
-
-# ---------------------------------------------------------------- devices
-def test_device_resolution():
-    assert training.resolve_device("auto").type == (
-        "cuda" if torch.cuda.is_available() else training.resolve_device("auto").type
-    )
-    assert training.resolve_device("cpu") == torch.device("cpu")
-    with pytest.raises(ValueError, match="not a valid torch device"):
-        training.resolve_device("gpu0")
-
-
-def test_device_available(monkeypatch):
-    assert training.device_available(torch.device("cpu"))
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
-    assert training.device_available(torch.device("cuda", 1))
-    assert not training.device_available(torch.device("cuda", 2))
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert not training.device_available(torch.device("cuda"))
-    assert not training.device_available(torch.device("meta"))
 
 
 # ---------------------------------------------------------------- progress

@@ -456,7 +456,7 @@ def check_device(device):
     ...
     ValueError: device='toaster' is not a valid torch device; ...
     """
-    from .._training import resolve_device
+    from .._device import resolve_device
 
     try:
         return str(resolve_device(device))
