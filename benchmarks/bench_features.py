@@ -60,6 +60,7 @@ def librosa_loop(files):
 def main(argv=None):
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
+    _common.add_quick(parser, "100 files, 1 round")
     parser.add_argument(
         "--repeats",
         type=int,
@@ -71,8 +72,13 @@ def main(argv=None):
         "--check", action="store_true", help="exit with status 1 if a goal is missed"
     )
     args = parser.parse_args(argv)
+    if args.quick:
+        print(_common.SMOKE_RUN)
+        args.repeats, args.check = 1, False
 
     files = sorted(_common.load_fsdd(args.data_home).filenames)
+    if args.quick:
+        files = files[:100]
     audio_s = sum(sf.info(f).duration for f in files)
     print(f"{len(files)} files, {audio_s:.1f} s of audio; {os.cpu_count()} CPUs")
     print("load average before: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
@@ -114,6 +120,9 @@ def main(argv=None):
     print(f"\nn_jobs=2 speed-up over n_jobs=1: {speedup:.2f}x")
     print(f"n_jobs=1 over the librosa loop: {base / best1:.2f}x")
     print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    if args.quick:
+        print(_common.SMOKE_RUN)
+        return
     ok = rtf2 >= GOAL_RTF and speedup >= GOAL_SPEEDUP
     print(
         f"goals (>= {GOAL_RTF:.0f}x real time with n_jobs=2, speed-up >= "

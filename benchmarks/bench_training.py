@@ -27,6 +27,7 @@ idle machine.
 """
 
 import contextlib
+import importlib.util
 import json
 import multiprocessing as mp
 import statistics
@@ -588,6 +589,13 @@ def main(argv=None):
             with open(args.json, "w") as fh:
                 json.dump(dict(smoke_run=args.quick, gpu=results), fh, indent=1)
         return
+    missing = [m for m in ("skorch", "psutil") if importlib.util.find_spec(m) is None]
+    if missing:
+        parser.exit(
+            2,
+            f"bench_training.py needs {' and '.join(missing)} (the 'bench' extra): "
+            'pip install -e ".[bench]"\n',
+        )
     if args.quick:
         print(_common.SMOKE_RUN, flush=True)
     loads = {"start": check_quiet("start")}

@@ -16,8 +16,8 @@ files (searched recursively), or without one to generate 400 spoken digits
 offline (needs ``pip install "skvae[dask,synth]"``; under a minute).
 """
 
+import argparse
 import os
-import sys
 import tempfile
 import time
 
@@ -64,9 +64,17 @@ def features_array(paths):
 
 
 if __name__ == "__main__":  # worker processes import this file
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "folder",
+        nargs="?",
+        help="folder of audio files, searched recursively (default: 400 "
+        "spoken digits generated offline with eSpeak NG)",
+    )
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        if len(sys.argv) > 1:
-            paths = list(load_audio_folder(sys.argv[1]).filenames)
+        if args.folder is not None:
+            paths = list(load_audio_folder(args.folder).filenames)
         else:
             corpus = make_spoken_digits(
                 n_speakers=8, n_repeats=5, random_state=0, out_dir=tmp

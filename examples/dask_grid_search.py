@@ -15,6 +15,7 @@ Run: ``python examples/dask_grid_search.py`` (needs ``pip install
 "skvae[dask]"``; about a minute on 2 cores).
 """
 
+import argparse
 import os
 import time
 import warnings
@@ -45,6 +46,7 @@ def quiet():
 
 
 if __name__ == "__main__":  # worker processes import this file
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
     quiet()
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(

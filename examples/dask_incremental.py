@@ -18,6 +18,7 @@ Run: ``python examples/dask_incremental.py`` (needs ``pip install
 "skvae[dask]"``; about a minute on 2 cores).
 """
 
+import argparse
 import os
 import tempfile
 import time
@@ -129,8 +130,13 @@ def train_streaming(paths, X_val, epochs, batch_rows=5_000):
 
 
 if __name__ == "__main__":  # worker processes import this file
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--epochs", type=int, default=3, help="passes over the shards (default: 3)"
+    )
+    args = parser.parse_args()
     warnings.filterwarnings("ignore", category=ConvergenceWarning)  # fixed epochs
-    epochs = 3
+    epochs = args.epochs
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_shards(tmp)
         (val_path,) = write_shards(tmp, n_shards=1, rows=5_000, seed=100)

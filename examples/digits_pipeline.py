@@ -7,6 +7,7 @@ bundled 8x8 digits (no download), so it runs anywhere in about a minute.
 Run: ``python examples/digits_pipeline.py``
 """
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from sklearn.svm import SVC
 
 from skvae import VAETransformer
 
+argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
 X, y = load_digits(return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.3, stratify=y, random_state=0

@@ -64,8 +64,19 @@ def grouped(step):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-home", default=None, help="folder holding fsdd/")
-    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument(
+        "--data-home",
+        metavar="DIR",
+        default=None,
+        help="folder holding fsdd/recordings (default: $SKVAE_DATA, then "
+        "scikit-learn's data home)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=60,
+        help="training epochs of each VAE (default: 60)",
+    )
     args = parser.parse_args(argv)
     sklearn.set_config(enable_metadata_routing=True)
 

@@ -11,7 +11,7 @@ Run: ``python examples/onnx_export.py [OUT_DIR]`` (needs ``pip install
 temporary folder.
 """
 
-import sys
+import argparse
 import tempfile
 import time
 import warnings
@@ -25,6 +25,14 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAETransformer, export_onnx
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument(
+    "out_dir",
+    nargs="?",
+    help="folder for vae_encoder.onnx and vae_decoder.onnx (default: a new "
+    "temporary folder)",
+)
+args = parser.parse_args()
 warnings.filterwarnings("ignore", category=ConvergenceWarning)  # short demo fit
 
 X, _ = load_digits(return_X_y=True)
@@ -32,7 +40,7 @@ X = X.astype(np.float32)  # ONNX graphs take float32
 vae = VAETransformer(n_components=8, hidden_layer_sizes=(128,), max_iter=50)
 vae.set_params(random_state=0).fit(X)
 
-out_dir = Path(sys.argv[1] if len(sys.argv) > 1 else tempfile.mkdtemp())
+out_dir = Path(args.out_dir or tempfile.mkdtemp())
 out_dir.mkdir(parents=True, exist_ok=True)
 for part in ("encoder", "decoder"):
     path = out_dir / f"vae_{part}.onnx"

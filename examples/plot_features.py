@@ -1,6 +1,4 @@
-"""
-From a folder of WAV files to a feature matrix, and from a row back to audio
-==============================================================================
+"""From a folder of WAV files to a feature matrix, and from a row back to audio.
 
 The speech front end on its own, without torch:
 
@@ -48,7 +46,7 @@ def find_recordings(out, data_home=None):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--out", metavar="FOLDER", help="output folder (default: a temporary one)"
     )

@@ -7,6 +7,7 @@ private skvae module.
 """
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -51,24 +52,102 @@ def test_no_sys_path_edits_and_no_private_skvae_imports(path):
     assert not private, f"{path.name} imports private skvae names: {private}"
 
 
-@pytest.mark.parametrize(
-    "path",
-    sorted((ROOT / "benchmarks").glob("bench_*.py")),
-    ids=lambda p: p.name,
-)
-def test_benchmark_help(path):
+# Runs every script's ``--help`` in ONE fresh interpreter (the heavy imports
+# are paid once): each script runs as ``__main__`` (as ``python script`` would,
+# with its folder first on sys.path) in an empty working folder. Training
+# (``Tensor.backward``) or reading FSDD before the options are parsed counts
+# as doing work. Prints one JSON line per script.
+HELP_RUNNER = r"""
+import argparse, contextlib, io, json, os, runpy, sys, tempfile, time
+import numpy, sklearn, torch, skvae, skvae.datasets
+
+def refuse(*args, **kwargs):
+    raise RuntimeError("work started before --help was handled")
+
+torch.Tensor.backward = refuse
+skvae.datasets.fetch_fsdd = refuse
+skvae.datasets.make_spoken_digits = refuse
+parsers = []
+_parse = argparse.ArgumentParser.parse_known_args
+
+def parse_known_args(self, *args, **kwargs):
+    parsers.append(self)
+    return _parse(self, *args, **kwargs)
+
+argparse.ArgumentParser.parse_known_args = parse_known_args
+for path in sys.argv[1:]:
+    parsers.clear()
+    out, err = io.StringIO(), io.StringIO()
+    code, error = None, None
+    cwd = tempfile.mkdtemp()
+    os.chdir(cwd)
+    sys.argv = [path, "--help"]
+    sys.path.insert(0, os.path.dirname(path))
+    start = time.perf_counter()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            runpy.run_path(path, run_name="__main__")
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException as exc:
+        error = repr(exc)
+    seconds = time.perf_counter() - start
+    del sys.path[0]
+    undocumented = [
+        "/".join(a.option_strings) or a.dest
+        for p in parsers
+        for a in p._actions
+        if not a.help and not isinstance(a, argparse._HelpAction)
+    ]
+    print(json.dumps(dict(
+        path=path, code=code, error=error, seconds=seconds, stdout=out.getvalue(),
+        stderr=err.getvalue()[-2000:], files=sorted(os.listdir(cwd)),
+        undocumented=undocumented,
+    )), flush=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def help_runs():
     res = subprocess.run(
-        [sys.executable, str(path), "--help"],
+        [sys.executable, "-c", HELP_RUNNER, *map(str, SCRIPTS)],
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=120,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
-    assert res.returncode == 0, res.stderr
-    assert res.stdout.startswith("usage:")
+    runs = [
+        json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")
+    ]
+    assert res.returncode == 0, res.stderr[-3000:]
+    return {Path(run["path"]).name: run for run in runs}
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_help_exits_0_at_once(path, help_runs):
+    run = help_runs[path.name]
+    assert run["error"] is None, run["error"]
+    assert run["code"] == 0, f"{path.name} --help did not exit 0: {run}"
+    assert run["stdout"].startswith("usage:"), run
+    # parsed before any work: no files written, no training, no data read
+    assert run["files"] == [], run["files"]
+    assert run["seconds"] < 10, run["seconds"]
+    # every option says what it does
+    assert run["undocumented"] == [], run["undocumented"]
     # the description is whole sentences, not a first line cut mid-sentence
-    description = res.stdout.split("\n\n")[1]
+    description = run["stdout"].split("\n\n")[1]
     assert description.rstrip().endswith("."), description
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in SCRIPTS if p.parent.name == "benchmarks"], ids=lambda p: p.name
+)
+def test_benchmarks_have_quick_and_data_options(path, help_runs):
+    out = help_runs[path.name]["stdout"]
+    assert "--quick" in out
+    if "fsdd" in path.read_text().lower():
+        assert "--data-home" in out
 
 
 @pytest.mark.slow
