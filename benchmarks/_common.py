@@ -34,7 +34,7 @@ def make_parser(doc):
     first = doc.strip().split("\n\n")[0]
     return argparse.ArgumentParser(
         description=" ".join(first.split()),
-        epilog="What is measured, and how, is described at the top of the script.",
+        epilog="What is measured, how, and the results: benchmarks/README.md.",
     )
 
 
@@ -61,9 +61,8 @@ def add_data_home(parser):
         "--data-home",
         metavar="DIR",
         default=None,
-        help="folder holding fsdd/recordings/*.wav (default: the first of "
-        "$SKVAE_DATA, scikit-learn's data home and ../shared/data that holds "
-        "FSDD); nothing is downloaded",
+        help="folder holding fsdd/recordings/*.wav (default: $SKVAE_DATA, else "
+        "scikit-learn's data home); nothing is downloaded",
     )
 
 
@@ -85,4 +84,4 @@ def load_fsdd(data_home, **kwargs):
     try:
         return fetch_fsdd(data_home, download_if_missing=False, **kwargs)
     except OSError as exc:
-        sys.exit(f"cannot load FSDD: {exc} (option: --data-home DIR)")
+        sys.exit(f"cannot load FSDD: {exc} (--data-home DIR or $SKVAE_DATA)")

@@ -1,26 +1,13 @@
 """skvae on Dask against the same work on one machine.
 
-1. Grid search of 8 candidates (VAE + SVC pipeline on scikit-learn's digits,
-   3-fold, 24 fits): ``GridSearchCV(n_jobs=2)`` with joblib's local process
-   pool vs the same search on a Dask ``LocalCluster`` of 2 worker processes
-   (1 thread each) through ``joblib.parallel_backend("dask")``. Both pools
-   are started and warmed up (torch imported) before timing; the cluster's
-   start-up is reported separately. Reports wall times, their ratio, and
-   whether both searches found the same best parameters and scores.
-2. Out-of-core training: ``dask_ml.wrappers.Incremental`` over a Dask array
-   read lazily from ``.npy`` shards (on the cluster, and with Dask's
-   threaded scheduler in this process), and a Dask-free loop of
-   ``partial_fit`` over memory-mapped batches, against in-memory ``fit`` for
-   the same number of epochs on the same rows: training throughput (rows
-   per second) and held-out ELBO.
+Grid search on a Dask ``LocalCluster`` against joblib's local processes, and
+out-of-core training (``Incremental``, ``partial_fit`` over memory-mapped
+batches) against in-memory ``fit``. Run from the repository root (needs the
+``dask`` extra)::
 
-All fits use ``n_threads=1``: each Dask worker has one thread, and
-Incremental trains one block at a time, so one core each is the like-for-like
-comparison (it also makes the grid search results bitwise comparable).
+    python benchmarks/bench_dask.py [--quick]
 
-Run: ``python benchmarks/bench_dask.py`` (about 3 minutes on 2 cores;
-``--quick`` for a smoke run). Needs ``pip install -e ".[dask]"``. Timings
-are noisy on a machine that other processes share.
+Protocol and results: ``benchmarks/README.md``.
 """
 
 import contextlib

@@ -1,27 +1,12 @@
 """Feature-extraction throughput on all FSDD recordings, as a multiple of real time.
 
-Measures, on the 3,000 files of the Free Spoken Digit Dataset (1,312 s of
-8 kHz audio), the wall time to go from file paths to a feature matrix:
+Wall time from the 3,000 file paths to a feature matrix: a plain librosa
+loop against ``SpeechFeatures(n_jobs=1)`` and ``n_jobs=2`` (issue 3). Run
+from the repository root::
 
-- baseline: a plain librosa loop (``librosa.load`` + ``librosa.feature.mfcc``
-  per file, same analysis parameters), in this process;
-- ``SpeechFeatures(n_jobs=1)`` and ``SpeechFeatures(n_jobs=2)``.
+    SKVAE_DATA=../shared/data python benchmarks/bench_features.py [--check] [--quick]
 
-The real-time factor is seconds of audio per second of wall time. After one
-warm-up call each (imports, filterbank; for n_jobs=2 the first call, which
-starts the worker processes, is reported as "cold pool"), the configurations
-are timed in ``--repeats`` interleaved rounds (the slow librosa loop in the
-first three only), so that a burst of load from another process hits all of
-them alike; the best and the median times are reported. The n_jobs speed-up
-is best t(n_jobs=1) / best t(n_jobs=2). Goals (issue 3): at least 1,000x
-real time with n_jobs=2 and a speed-up of at least 1.7 on 2 cores.
-
-Run from the repository root::
-
-    python benchmarks/bench_features.py [--data-home ../shared/data] [--check]
-
-``--check`` exits with status 1 when a goal is missed. Other processes
-running at the same time distort the figures: the load average is printed.
+Protocol and results: ``benchmarks/README.md``.
 """
 
 import os

@@ -1,123 +1,16 @@
 """Spoken digits from new voices: held-out FSDD speakers and cross-corpus tests.
 
-Measures how well digit recognisers generalise to voices and recordings they
-were not trained on (issue 15): leave-one-speaker-out (LOSO) on the Free
-Spoken Digit Dataset, FSDD -> generated eSpeak NG voices and back, and the
-official split with few labels and noise as a check that nothing regresses.
-Features everywhere: 20 MFCCs (40 mel bands) of pre-emphasised (0.97) audio
-trimmed at 30 dB, resampled to 32 frames (640 values, frame-major), as in
-``benchmarks/bench_recognition.py``; extracted once per corpus.
+Accuracy of digit recognisers on voices and recordings they were not trained
+on (issue 15): leave-one-speaker-out on FSDD, FSDD -> generated eSpeak NG
+voices and back, and the official split with few labels and noise, for rows
+with speaker CMVN, VAEs, FactorizedVAE, generated voices and voice
+augmentation. ``--validate`` scores the candidate settings on validation
+columns instead. Run from the repository root::
 
-Corpora:
+    SKVAE_DATA=../shared/data nice python benchmarks/bench_generalization.py
 
-- FSDD: 3,000 utterances, 6 (male) speakers, 8 kHz.
-- Generated: ``make_spoken_digits(n_speakers=96, n_repeats=3,
-  random_state=15)``, every one of eSpeak NG's 96 voices (8 English accents
-  x 12 variants, male and female, each with its own drawn pitch, pitch
-  range and rate), 10 digits x 3 repetitions each, 8 kHz. Its speakers are
-  split once (fixed permutation, seed 15) into 32 *test* voices (960
-  utterances), 16 *validation* voices and 48 *training* voices: three
-  disjoint sets. eSpeak NG's renderings were seen to differ slightly
-  between runs, so the generated columns may move by a few thousandths
-  from run to run (0.778 and 0.776 for the baseline's FSDD -> gen).
-
-Columns (accuracies):
-
-- LOSO mean / worst: train on 5 FSDD speakers, test on the 6th; mean over
-  the 6 held-out speakers, and the worst speaker (lowest mean over seeds);
-- FSDD -> gen: train on all of FSDD, test on the 32 generated test voices;
-- gen -> FSDD: train on the 48 generated training voices, test on all of
-  FSDD (rows that add generated voices to FSDD have no such column: "-");
-- official: FSDD index 5-49 train, 0-4 test;
-- 3% / 10% labels: the representation fitted on all official training
-  inputs without labels, the SVC on a stratified 3% (81) or 10% (270) of
-  the training labels (the same 5 label draws, seeds 0-4, for every row);
-- 10 dB: the official-split model tested on the official test audio with
-  white noise added to the waveform at 10 dB SNR (fixed noise seed);
-- s/fit: mean seconds to fit the representation and the SVC on a LOSO
-  training set (2,500 FSDD rows; more with extra generated voices or
-  augmented copies), on one thread.
-
-Rows. "speaker CMVN" is ``skvae.features.GroupStandardScaler`` with groups =
-speaker, applied in every set separately: training rows by the rows of
-their speaker, test rows by the (unlabelled) test rows of their speaker.
-
-- raw + SVC; speaker CMVN -> raw + SVC, *the baseline to beat*;
-- speaker CMVN -> denoising VAE + SVC: ``VAETransformer(n_components=16,
-  corruption_std=1)``, hidden (256, 128), 60 epochs, the best VAE row of
-  ``bench_recognition.py``;
-- FactorizedVAE: ``skvae.FactorizedVAE`` (16-D content latent, 8-D group
-  latent, ``discriminative_weight=10``, ``group_latent_std=0.5``, hidden
-  (256, 128), 60 epochs) fitted with groups = speaker; ``transform(X,
-  groups=speaker)`` gives the content latents, every speaker's group latent
-  inferred from its own rows in the set (a held-out speaker's or a test
-  voice's from its unlabelled test rows, as speaker CMVN does);
-- "+ generated voices": the 48 generated training voices added as extra
-  training speakers to the FSDD training rows of every column (never the
-  test or validation voices). They come from the same synthesiser as the
-  FSDD -> gen test voices, so that column says little for these rows;
-- "+ voice perturbation": ``skvae.augment.VoicePerturbation`` copies of
-  every training utterance (FSDD and generated training voices): each
-  utterance keeps 2 of the 5 candidates speed 0.9 / 1.1 and vocal-tract
-  length (Praat) 0.9 / 1.1 / 1.2, drawn at random (fixed seed), and the
-  originals. Every copy is rendered and its features extracted once per
-  corpus (a copy depends only on its own utterance), then a split's
-  training rows take the copies of its training utterances: the same rows
-  as ``ResamplingPipeline(VoicePerturbation(n_copies=2), SpeechFeatures,
-  ...)`` in each fit, at a fraction of the cost. Copies are speaker-CMVN
-  grouped per source speaker and perturbation
-  (``augmented_groups="perturbation"``). s/fit includes the copies' share
-  of the rendering time;
-- "+ voice conversion": ``skvae.augment.VoiceConversionSampler`` with a
-  FactorizedVAE (the settings above) fitted on each training set; every
-  training row gets one copy in another training speaker's voice, grouped
-  by target voice for CMVN. Fitted inside each task, so s/fit includes it;
-- few labels with added rows: the representation sees every added row;
-  the SVC gets only the labelled FSDD rows and their perturbed or
-  converted copies (no generated voice).
-
-Every number is the mean +- (population) standard deviation over seeds: VAE
-seeds 0 and 1 (``--seeds``), and over seeds x label draws for few labels.
-Deterministic rows (no VAE) run once: their +- 0 is exact.
-
-How the settings were chosen. Row settings that are not copied from
-``bench_recognition.py`` were chosen with ``--validate``, which replaces the
-reported columns by validation columns that touch no reported test: "val
-LOSO", for each held-out FSDD speaker s, trains on 4 of the other 5 FSDD
-speakers and validates on the 5th (the speaker after s in sorted order);
-"val FSDD -> gen" trains on all of FSDD and validates on the 16 generated
-validation voices. One setting per row is chosen (by the mean of both
-validation columns), not one per held-out speaker, so a speaker that is a
-reported LOSO test in its own fold serves as an inner validation speaker in
-another fold. The generated test voices are used for nothing but the
-reported column. Validation accuracies (val LOSO mean / val FSDD -> gen,
-1 seed; baseline speaker CMVN -> raw + SVC 0.875 / 0.798):
-
-- FactorizedVAE group latent: 2-D 0.720 / 0.475, 8-D 0.709 / 0.604, 16-D
-  0.728 / 0.442; 8-D without the discriminative term 0.695 / 0.519;
-  denoising (``corruption_std=1``) 0.729 / 0.542: 8-D, discriminative
-  weight 10, not denoising. After speaker CMVN: denoising 0.840 / 0.717,
-  not 0.831 / 0.702: denoising;
-- voice perturbation (raw rows): speed 0.9 + 1.1 0.893 / 0.912; VTLP 2
-  copies of 0.9 / 1.1 / 1.2 0.886 / 0.923, 3 copies 0.883 / 0.929; all 5
-  candidates 0.887 / 0.931; 2 of the 5 0.890 / 0.923: 2 of 5 (within 0.003
-  of all 5, with 40 % of the added rows);
-- voice conversion, one copy per row: 0.860 / 0.785 (below the baseline;
-  reported as measured, not tuned further);
-- generated voices: all 48 training voices 0.889 / 0.994 (their number was
-  not tuned);
-- the SVC's C: 10 instead of the default 1 lowers both the baseline (0.873
-  / 0.787) and the denoising VAE row (0.837 / 0.660, against 0.845 / 0.708
-  at C=1): C=1 everywhere.
-
-Run from the repository root::
-
-    nice python benchmarks/bench_generalization.py [--data-home ../shared/data]
-
-``--quick`` is a smoke run (a fifth of FSDD, 12 generated voices, 3 epochs,
-1 seed, 1 label draw): its numbers mean nothing and no goal is judged.
-``--rows`` selects rows by number or name; ``--n-jobs`` processes run the
-fits in parallel (default 2), torch on one thread each.
+Corpora, rows, columns, how each setting was chosen and results:
+``benchmarks/README.md``.
 """
 
 import os
@@ -179,7 +72,7 @@ GOALS = dict(loso=0.92, worst=0.85, cross_gain=0.10, official=0.99, f3=0.92, cos
 BASELINE = "speaker CMVN -> raw + SVC"
 BEST_VAE = "speaker CMVN -> denoising VAE + SVC"
 
-# FactorizedVAE (FHVAE) settings, chosen with --validate (see the docstring)
+# FactorizedVAE (FHVAE) settings, chosen with --validate (see benchmarks/README.md)
 FVAE = dict(
     n_components=16,
     n_group_components=8,

@@ -1,37 +1,12 @@
 """Latency where a person waits: skvae predict on one file, and streaming.
 
-Measures, in one run, on this machine (issue 17):
+Cold ``skvae predict MODEL one.wav`` against ``import sklearn``, streaming
+files per second through ``skvae predict MODEL -``, and the wall time of
+``skvae train`` (issue 17). Run from the repository root::
 
-- floors: ``python -c "import sklearn"`` and ``python -c "import sklearn,
-  torch"`` (what any scikit-learn program, and any torch one, pays to
-  start);
-- the main job, ``skvae train --out DIR`` (its wall time; it also makes the
-  model the rest uses, unless ``--model`` names one);
-- cold ``skvae predict MODEL one.wav`` on a 0.6 s recording at 48 kHz (so it
-  is resampled), a new process each time: with the prediction cache that
-  ``skvae train`` fills (what a user gets), and with ``--no-cache`` (the
-  model read from its skops file, as the first prediction on a machine the
-  model was copied to);
-- streaming: ``skvae predict MODEL -`` with 1,000 file paths written to its
-  standard input; the per-file time after start-up is the time from its
-  first answer line to its last divided by 999 (median of 3 runs), its
-  inverse the rate in files per second.
+    SKVAE_DATA=../shared/data python benchmarks/bench_latency.py [--model DIR]
 
-Each command of the first three items runs ``--repeats`` times (after one
-untimed warm-up run, which fills the operating system's file cache) in
-interleaved rounds, so that a burst of load from another process hits all of
-them alike; the median is reported with the minimum. Goals: cold predict at
-most 1.5x ``import sklearn`` (medians), streaming at least 200 files/s.
-
-Run from the repository root::
-
-    python benchmarks/bench_latency.py [--data-home ../shared/data] [--model DIR]
-
-The 1,000 files are FSDD recordings (8 kHz) when FSDD is found, else
-utterances generated with eSpeak NG. Other processes running at the same
-time distort the figures: the load average is printed. ``--quick`` is a
-smoke run (``skvae train --quick`` on 60 generated files, 1 repeat, 20
-streamed files): its numbers mean nothing and it judges no goal.
+Protocol and results: ``benchmarks/README.md``.
 """
 
 import os

@@ -1,73 +1,17 @@
-"""Open-set recognition on spoken digits: how well the recogniser rejects
-words it does not know, against density and confidence baselines (issue 16).
+"""Open-set recognition on spoken digits: rejecting words the recogniser does
+not know.
 
-Recogniser: :func:`skvae.recipes.make_recognizer`'s steps after the front end
-(log-mel 32 frames x 40 mel bands -> ``VAETransformer`` 16-D -> calibrated
-one-vs-rest SVC), wrapped in :class:`skvae.RejectOptionClassifier` with the
-settings ``make_recognizer(reject=True)`` uses: the default score (the VAE's
-ELBO of the log-mel row plus the classifier's log max probability, each a
-z-score on held-out known rows), a 5 % target false-rejection rate,
-threshold from one stratified 20 % hold-out (``cv=0.2``), then refit on all
-training rows (``refit=True``: ``estimator_`` is the recogniser without
-rejection, fitted on every training row). It is fitted on the feature rows,
-computed once.
+ROC AUC and rejection rates of ``make_recognizer(reject=True)``'s score
+against density and confidence baselines, for generated non-digit words,
+reversed digits, noise and tones, and held-out digits (issue 16).
+``--split validation`` runs the validation protocol the settings were
+chosen on. Run from the repository root::
 
-Known: FSDD test digits (official split, 300 files). Unknown, each scored
-against the known ones:
+    SKVAE_DATA=../shared/data python benchmarks/bench_openset.py [--quick]
+        [--split test|validation]
 
-- **generated words**: 20 English words that are not digits, by 8 generated
-  eSpeak NG speakers (``skvae.datasets.make_spoken_words``), 160 clips;
-- **reversed digits**: the FSDD test digits played backwards (300);
-- **noise/tone**: white and pink noise, pure tones and chirps, 50 each,
-  with the length and level of a random test utterance
-  (``skvae.evaluation.make_outlier_clips``).
-
-Control: the digits said by the same 8 generated speakers
-(``make_spoken_digits``), *known* words in synthetic voices. How often they
-are rejected tells how much of the generated-word result is the synthetic
-voice rather than the word. And **held-out digits**: recognisers trained on
-5 digits of the FSDD training split (0-4, and 0, 2, 4, 6, 8), tested on the
-other 5 digits of the test split said by FSDD's own speakers, real unknown
-words with no change of voice or recording (``cv=0.2, refit=False`` there).
-
-Metrics: ROC AUC known vs unknown; the fraction of unknowns rejected at the
-threshold that keeps 95 % of the known test words (each detector's own
-5 % quantile of its known test scores: the usual TNR at 95 % TPR, a
-comparison of detectors, not a deployable threshold); the recogniser's
-accuracy on the known words each detector keeps there; and, for skvae, the
-same at its learned threshold (the deployed setting).
-
-Baselines, on the same log-mel rows standardised on the training rows, all
-with their default settings: the maximum class probability of
-LogisticRegression and of the recogniser's calibrated SVC (on the log-mel
-rows, no VAE); ``PCA(16).score_samples``; ``GaussianMixture(10,
-covariance_type="diag").score_samples`` (one component per digit; a full
-1280 x 1280 covariance cannot be estimated from 2,700 rows);
-``OneClassSVM().score_samples``; ``IsolationForest().score_samples``.
-
-Settings were chosen on a validation protocol, never on the test set:
-``--split validation`` trains on FSDD training rows of index 10-49, uses
-index 5-9 as the known rows, the other 20 words of ``make_spoken_words``'s
-list (said by other generated speakers), reversed validation digits and
-clips drawn with another seed. The default score was chosen there, among
-the rows below and, in exploratory runs on the same protocol, the
-importance-weighted bound, Gaussians of each digit's latent codes, the
-conditional VAE's (``VAEClassifier``) class-conditional likelihood and
-sums and minima of these, each part standardised by its median and
-5 %, 1 % or 25 % quantile, by its median absolute deviation or by its mean
-and standard deviation. The sum of ELBO and confidence, each a z-score, had
-the highest or within 0.002 of the highest AUC against all unknowns pooled
-and against held-out digits; either part alone fell 0.01-0.04 short on one
-of them (ELBO on noise, confidence on words and reversed speech).
-
-Run from the repository root::
-
-    python benchmarks/bench_openset.py [--data-home ../shared/data]
-        [--split test|validation] [--quick]
-
-``--quick`` is a smoke run (300 training rows, few epochs, few clips): its
-numbers mean nothing, so it prints no verdict. Torch and BLAS run on one
-thread; the load average is printed.
+Data, baselines, metrics, how the score was chosen and results:
+``benchmarks/README.md``.
 """
 
 import os
@@ -145,7 +89,7 @@ def auc(known, unknown):
 
 def recogniser(quick):
     """The steps of make_recognizer after the front end, with reject=True's
-    settings (see the module docstring)."""
+    settings (see benchmarks/README.md)."""
     pipe = make_recognizer(max_iter=5 if quick else 300, n_threads=1)[1:]
     return pipe
 

@@ -1,71 +1,12 @@
 """Spoken-digit recognition on FSDD: raw features, PCA and VAE latents + SVC/LR.
 
-Measures, on the Free Spoken Digit Dataset (3,000 utterances, 6 speakers,
-10 digits), how well a classifier does on different representations of the
-same MFCC features (issue 4). Features: 20 MFCCs (40 mel bands) of
-pre-emphasised (0.97) audio trimmed of silence at 30 dB, resampled to 32
-frames: 640 values per utterance, frame-major. Rows of the table:
+Accuracy on the official split, leave-one-speaker-out, 3 % and 10 % of the
+labels and 10 / 0 dB noise, for each representation of the same MFCC rows,
+with and without per-speaker CMVN (issue 4). Run from the repository root::
 
-- raw: StandardScaler + SVC on the 640 features;
-- PCA: StandardScaler + PCA (as many components as the VAE latent) + SVC;
-- VAE: a ``VAETransformer`` (posterior means, no label seen) + SVC, in five
-  variants: plain MLP encoder; denoising (``corruption_std=1``: Gaussian
-  noise on the standardised encoder input during training, still clean
-  audio only); speaker-conditioned decoder (``groups`` = speaker of each
-  training row); 1-D convolutional encoder over time
-  (``frame_shape=(32, 20)``, 64 channels); convolutional and
-  speaker-conditioned. The same fitted VAEs also feed a
-  LogisticRegression (the "+ LR" rows). Every VAE: 16 latents, hidden
-  layers (256, 128), beta=1, 60 epochs, batch 256.
+    SKVAE_DATA=../shared/data python benchmarks/bench_recognition.py [--quick]
 
-A last row per front end is the semi-supervised ``VAEClassifier`` (M2):
-no separate classifier, its own q(y | x) predicts; for the few-label
-columns it is fitted on all training rows with the unlabelled ones marked
--1, for the other columns on all labels (1 seed; settings tuned for MFCC
-rows in ``benchmarks/bench_generative.py``).
-
-Every row runs on two front ends: as above ("global": each representation
-standardises with training-set statistics), and after per-speaker CMVN
-("speaker CMVN -> ...": ``skvae.features.GroupStandardScaler`` normalises
-each speaker's rows by that speaker's own mean and variance, separately in
-every set; a held-out speaker is normalised with its own unlabelled test
-utterances, as speaker-adaptive recognisers do). The conv variants run on
-the global front end only (slowest, never better there).
-
-Columns (accuracies):
-
-- official: train on utterance index 5-49, test on 0-4 (300 utterances);
-- LOSO: leave one speaker out; mean over the 6 held-out speakers, and the
-  worst speaker (the one with the lowest mean over seeds);
-- 3% / 10% labels: the representation is fitted on ALL official training
-  inputs without labels (the official-split model, reused), the classifier
-  on a stratified 3% (81) or 10% (270) of the training labels only; the
-  same 5 label draws (seeds 0-4) for every row and VAE seed;
-- 10 dB / 0 dB: the official-split models (trained on clean audio) tested on
-  the test audio with white Gaussian noise added to the waveform at that SNR
-  (noise power relative to the mean power of the whole recording, leading
-  and trailing silence included; fixed noise seed), features extracted
-  after the noise.
-
-Every number is the mean +- the (population) standard deviation over
-seeds: VAE seeds 0 and 1 (``--seeds``), and for the few-label columns over
-VAE seeds x label draws.
-Raw and PCA (full SVD) are deterministic: their +-0 on official, LOSO and
-noise columns is exact, and their few-label spread is over label draws only.
-The VAE hyperparameters were chosen among a handful of configurations tried
-on these same splits (no separate validation set), so the VAE numbers are
-slightly optimistic; no configuration was tuned per speaker.
-
-Run from the repository root::
-
-    python benchmarks/bench_recognition.py [--data-home ../shared/data] [--quick]
-
-``--quick`` is a smoke run (1 seed, few epochs, 1 label draw): its numbers
-mean nothing, so it prints no verdict on the goals. Torch runs
-on one thread per process; ``--n-jobs`` processes run the fits in parallel
-(default 2, one per core of a 2-core machine). Other processes running at
-the same time slow the benchmark: the load average at the start is printed
-with the total wall time.
+Rows, columns, seeds and results: ``benchmarks/README.md``.
 """
 
 import os

@@ -1,36 +1,13 @@
-"""How make_recognizer's defaults were chosen: options scored on validation voices.
+"""The options of make_recognizer scored on validation voices.
 
-``skvae.recipes.make_recognizer()`` is what ``skvae train`` fits: log-mel
-(40 bands x 32 frames, gain-normalised, trimmed) -> VAETransformer (16-D,
-early stopping) -> calibrated SVC. It predicts one file at a time, without
-knowing the speaker, so speaker CMVN (which needs several utterances of the
-speaker) is not an option for it. This benchmark scores the options that
-issue 15 asks about, and the ones that need no speaker, on two validation
-columns that touch none of the figures reported elsewhere:
+``skvae.recipes.make_recognizer()`` is what ``skvae train`` fits; this
+scores its default against voice perturbation, per-utterance CMVN and MFCC
+on two validation columns (FSDD george, and 16 generated validation voices)
+that touch no reported figure. Run from the repository root::
 
-- val george: trained on 4 FSDD speakers (jackson, lucas, nicolas, theo),
-  tested on george; yweweler, the held-out speaker of the main job's
-  report, is left out entirely;
-- val FSDD -> gen: trained on 5 FSDD speakers (all but yweweler), tested on
-  the 16 *validation* voices of ``benchmarks/bench_generalization.py``'s
-  split of ``make_spoken_digits(96, 3, random_state=15)`` (never its 32
-  test voices).
+    SKVAE_DATA=../shared/data python benchmarks/bench_recognizer_defaults.py
 
-Options (rows): the default; voice perturbation at fit time
-(``skvae.augment.VoicePerturbation``: speed 0.9 / 1.1, or vocal-tract
-length 0.9 / 1.1; two copies of every training utterance); per-utterance
-CMVN of the features (``SpeechFeatures(cmvn="mean" | "meanvar")``, no
-speaker needed); MFCC (20, pre-emphasis 0.97) in place of log-mel, with and
-without per-utterance mean normalisation. One seed (``random_state=0``).
-The last column is the mean of the two; the default is kept unless an
-option beats it on both columns.
-
-Run from the repository root (about 10 minutes on two CPU cores)::
-
-    python benchmarks/bench_recognizer_defaults.py [--data-home ../shared/data]
-
-``--quick`` is a smoke run (a fifth of the files, 2 generated voices, 3
-epochs): its numbers mean nothing and no choice is made.
+Protocol and results: ``benchmarks/README.md``.
 """
 
 import os
@@ -108,7 +85,7 @@ def main():
     args = parser.parse_args()
     if args.quick:
         print(_common.SMOKE_RUN)
-    warnings.filterwarnings("ignore", message=".*before the loss converged")
+    warnings.filterwarnings("ignore", message=".*used its epoch budget")
     fsdd = _common.load_fsdd(args.data_home, load_audio=True)
     gen = make_spoken_digits(96, 3, random_state=GEN_SEED)
     sets, X, y = _validation_sets(fsdd, gen)

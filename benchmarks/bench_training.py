@@ -1,29 +1,14 @@
 """Training and inference speed of VAETransformer against its baselines.
 
-Measures, in one run and with alternating rounds (the median of each is
-reported):
+Fit throughput against a hand-written torch loop and skorch, as a fraction
+of the matmul peak; transform throughput; peak memory; scaling with n; fit
+next to a competing process. ``--device cuda`` measures a GPU instead. Run
+from the repository root on an otherwise idle machine (needs the ``bench``
+extra: ``pip install -e ".[bench]"``)::
 
-1. the machine's fp32 matmul peak (1 and 2 threads);
-2. fit throughput of ``VAETransformer`` vs a minimal hand-written torch loop
-   of the same model and vs the same model as a skorch ``NeuralNet``, for
-   batch 128 and 256 on 1 and 2 threads, and the achieved GFLOP/s of fit as
-   a fraction of the matmul peak;
-3. transform throughput vs the raw module call and vs ``PCA.transform``;
-4. peak memory (RSS) of ``fit`` on 1,000,000 x 40 float32 rows;
-5. fit time per epoch for 10k, 100k and 1M rows (linear scaling);
-6. fit under a competing CPU-bound process, default thread setting vs a
-   forced 2-thread hand loop.
+    python benchmarks/bench_training.py [--quick] [--device cuda]
 
-With ``--device cuda`` it measures the GPU instead, against baselines on the
-same GPU and the same machine's CPU in the same run: the fp32 matmul peak,
-fit throughput of ``VAETransformer(device="cuda")`` vs the hand-written loop
-with the data already on the GPU, transform throughput vs the raw module
-call, and seconds per epoch on 1,000,000 rows on the GPU vs the CPU.
-
-Run: ``python benchmarks/bench_training.py`` (about 5 minutes on 2 cores;
-``--quick`` for a smoke run, whose numbers mean nothing: it judges no goal).
-Needs ``pip install -e ".[bench]"`` (skorch, psutil). Run it on an otherwise
-idle machine.
+Sections and results: ``benchmarks/README.md``.
 """
 
 import contextlib

@@ -31,7 +31,7 @@ Run from the repository root::
 
 FSDD is read from ``--data-home`` (a folder holding ``fsdd/recordings``),
 else from where :func:`skvae.datasets.find_fsdd_home` finds it
-(``$SKVAE_DATA``, scikit-learn's data home, ``../shared/data``); nothing is
+(``$SKVAE_DATA``, else scikit-learn's data home); nothing is
 downloaded.
 """
 
