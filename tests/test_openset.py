@@ -321,6 +321,104 @@ def test_audio_paths_are_inputs(tmp_path):
     assert rej.score_samples(files[:3]).shape == (3,)
 
 
+def test_int8_classes_get_a_reject_label_that_does_not_wrap():
+    """Fault 7 of issue 21: -1 and -128 as int8 classes gave 127, not -129."""
+    rng = np.random.RandomState(7)
+    X, y = _blobs(40, [-4, 4], rng)
+    y = np.where(y == 0, -128, -1).astype(np.int8)
+    rej = RejectOptionClassifier(_pca_lr()).fit(X, y)
+    assert rej.reject_label_ == -129 and rej.reject_label_ not in rej.classes_
+    pred = rej.predict(np.vstack([X[:3], X[:1] + 100]))
+    assert pred[-1] == -129 and pred.dtype.kind == "i"
+    assert set(pred[:3].tolist()) <= {-128, -1}
+
+
+class _NanScore(ClassifierMixin, BaseEstimator):
+    """LogisticRegression whose likelihood is NaN for one training row."""
+
+    def fit(self, X, y):
+        self.lr_ = LogisticRegression().fit(X, y)
+        self.classes_ = self.lr_.classes_
+        return self
+
+    def predict(self, X):
+        return self.lr_.predict(X)
+
+    def score_samples(self, X):
+        X = np.asarray(X)
+        s = -np.abs(X[:, 0]) + 0.0
+        s[X[:, 1] == 123.0] = np.nan  # the marked row
+        return s
+
+
+def test_a_nan_held_out_score_leaves_a_finite_threshold():
+    """Fault 1 of issue 21: one NaN held-out score made threshold_ NaN, and
+    nothing was ever rejected."""
+    rng = np.random.RandomState(3)
+    X, y = _blobs(100, [-1, 1], rng)
+    X[5, 1] = 123.0
+    with pytest.warns(UserWarning, match="1 of 200 held-out scores are not finite"):
+        rej = RejectOptionClassifier(
+            _NanScore(), score_method="likelihood", target_false_rejection=0.1
+        ).fit(X, y)
+    assert np.isnan(rej.calibration_scores_).sum() == 1
+    assert np.isfinite(rej.threshold_)
+    finite = rej.calibration_scores_[np.isfinite(rej.calibration_scores_)]
+    assert rej.threshold_ == np.quantile(finite, 0.1, method="lower")
+    pred = rej.predict([[0.1, 0, 0, 0, 0, 0], [50.0, 0, 0, 0, 0, 0]])
+    assert pred[0] != -1 and pred[1] == -1  # rejection still happens
+    # too few finite scores: a clear error, not a silent threshold
+    X[: len(X) // 2 + 1, 1] = 123.0
+    with pytest.raises(ValueError, match="101 of the 200 held-out scores are infinite"):
+        RejectOptionClassifier(_NanScore(), score_method="likelihood").fit(X, y)
+
+
+class _Counting(VAETransformer):
+    """A VAETransformer that counts the passes of its encoder over a batch."""
+
+    passes = 0
+
+    def transform(self, X):
+        type(self).passes += 1
+        return super().transform(X)
+
+    def score_samples(self, X, **kw):
+        type(self).passes += 1
+        return super().score_samples(X, **kw)
+
+
+def test_predict_with_score_runs_each_step_once():
+    """Labels, probabilities and scores of predict_with_score equal those of
+    predict, predict_proba and score_samples; the VAE sees the batch twice
+    (codes and ELBO, one encoder pass each) instead of six times."""
+    rng = np.random.RandomState(0)
+    X, y = _blobs(60, [-4, 0, 4], rng)
+    inner = Pipeline(
+        [
+            ("vae", _Counting(2, hidden_layer_sizes=(8,), max_iter=5, random_state=0)),
+            ("clf", LogisticRegression()),
+        ]
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        rej = RejectOptionClassifier(inner, cv=3, random_state=0).fit(X, y)
+    X_new = np.vstack([X[::10], X[:3] + 40])
+    _Counting.passes = 0
+    labels, proba, scores = rej.predict_with_score(X_new)
+    assert _Counting.passes == 2
+    _Counting.passes = 0
+    assert_array_equal(labels, rej.predict(X_new))
+    assert_allclose(proba, rej.predict_proba(X_new))
+    assert_allclose(scores, rej.score_samples(X_new))
+    assert _Counting.passes == 2 + 1 + 2  # predict, predict_proba, score_samples
+    assert (labels == -1).any() and (labels != -1).any()
+    # without a Pipeline, or with a callable score: the methods one by one
+    plain = RejectOptionClassifier(LogisticRegression()).fit(X, y)
+    labels, proba, scores = plain.predict_with_score(X_new)
+    assert_array_equal(labels, plain.predict(X_new))
+    assert_allclose(scores, plain.score_samples(X_new))
+
+
 # --------------------------------------------------------------------------
 # bad input
 # --------------------------------------------------------------------------
