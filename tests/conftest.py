@@ -2,7 +2,8 @@
 
 Tests that need the Free Spoken Digit Dataset use the ``fsdd_home`` fixture.
 It looks where :func:`skvae.datasets.find_fsdd_home` does: ``$SKVAE_DATA``,
-scikit-learn's data home, then ``../shared/data``. When the data is missing,
+then scikit-learn's data home; pass the data with
+``SKVAE_DATA=../shared/data python -m pytest``. When the data is missing,
 the test *fails* in CI (``CI`` is set) and is skipped on a user's machine.
 """
 
@@ -36,10 +37,7 @@ def pytest_unconfigure(config):
 def fsdd_home():
     home = find_fsdd_home()
     if home is None:
-        msg = (
-            "FSDD not found: set SKVAE_DATA to a folder holding fsdd/recordings/*.wav "
-            "or place it at ../shared/data/fsdd"
-        )
+        msg = "FSDD not found: set SKVAE_DATA to a folder holding fsdd/recordings/*.wav"
         if os.environ.get("CI"):
             pytest.fail(msg)
         pytest.skip(msg)

@@ -8,8 +8,14 @@ import pytest
 import soundfile as sf
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skvae.features import AudioReadError, load_audio, write_wav
-from skvae.features._audio import _check_sources, _parse_wav, _read_soundfile
+from skvae.audio import (
+    AudioReadError,
+    _parse_wav,
+    _read_soundfile,
+    check_utterances,
+    load_audio,
+    write_wav,
+)
 
 SR = 8000
 
@@ -242,7 +248,7 @@ def test_devices_are_refused_without_reading(device):
 
 
 def test_size_limits(tmp_path):
-    from skvae.features._audio import MAX_BYTES
+    from skvae.audio import MAX_BYTES
 
     assert MAX_BYTES == 2**30
     path = write_wav(tmp_path / "one_second.wav", tone(duration=1.0), SR)  # 16 kB
@@ -356,20 +362,20 @@ def test_integer_waveforms_are_scaled_as_pcm():
 )
 def test_bad_containers(X, error, match):
     with pytest.raises(error, match=match):
-        _check_sources(X)
+        check_utterances(X)
 
 
 def test_containers(tmp_path):
     import pandas as pd
 
     paths = [str(tmp_path / "a.wav"), tmp_path / "b.wav"]
-    out = _check_sources(paths)
+    out = check_utterances(paths)
     assert out == [str(p) for p in paths]
-    assert _check_sources(pd.DataFrame({"path": paths}))[1] == str(paths[1])
-    assert _check_sources(pd.Series([str(p) for p in paths])) == out
-    rows = _check_sources(np.ones((3, 5)))
+    assert check_utterances(pd.DataFrame({"path": paths}))[1] == str(paths[1])
+    assert check_utterances(pd.Series([str(p) for p in paths])) == out
+    rows = check_utterances(np.ones((3, 5)))
     assert len(rows) == 3 and rows[0].shape == (5,)
-    mixed = _check_sources([paths[0], np.ones(4)])  # defined: each row by type
+    mixed = check_utterances([paths[0], np.ones(4)])  # defined: each row by type
     assert mixed[0] == paths[0] and mixed[1].dtype == np.float32
 
 

@@ -83,29 +83,43 @@ def test_deltas_match_librosa_nearest():
         (22050, 1023, 64, 0.0, 8000.0),
     ],
 )
-def test_filterbank_is_librosas(sr, n_fft, n_mels, fmin, fmax):
-    """The workers build the same filterbank as librosa, without librosa."""
-    from skvae.features._kernel import mel_filterbank
-
-    ref = librosa.filters.mel(
-        sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float64
-    )
-    assert_allclose(mel_filterbank(sr, n_fft, n_mels, fmin, fmax), ref, atol=1e-12)
-
-
-def test_plan_travels_as_its_parameters():
-    import pickle
-
+def test_fit_stores_librosas_analysis_arrays(sr, n_fft, n_mels, fmin, fmax):
     from scipy.fft import dct
 
-    from skvae.features._kernel import dct_matrix
+    params = dict(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    fe = SpeechFeatures(kind="mfcc", n_mfcc=13, **params).fit()
+    mel = librosa.filters.mel(
+        sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax, dtype=np.float64
+    )
+    assert_array_equal(fe.mel_basis_, mel)
+    assert_array_equal(fe.window_, librosa.filters.get_window("hann", n_fft))
+    ref = dct(np.eye(n_mels), type=2, norm="ortho", axis=0)[:13]
+    assert_allclose(fe.dct_matrix_, ref, atol=1e-12)
+    assert SpeechFeatures(**params).fit().dct_matrix_ is None  # log-mel
 
-    plan = SpeechFeatures(sr=SR, kind="mfcc", output="pad")._plan()
-    blob = pickle.dumps(plan)
-    assert len(blob) < 1000  # not the matrices: cheap per joblib task
-    assert pickle.loads(blob) is plan  # rebuilt once per process, cached
-    ref = dct(np.eye(40), type=2, norm="ortho", axis=0)[:13]
-    assert_allclose(dct_matrix(13, 40), ref, atol=1e-12)
+
+def test_fitted_front_end_transforms_the_same_after_pickling():
+    """What fit stores travels with the model: the features are the same
+    after a pickle round trip, and equal librosa's mel spectrogram."""
+    import pickle
+
+    X = [chirp(), tone(300.0), noise(900)]
+    for kind in ("logmel", "mfcc"):
+        fe = SpeechFeatures(sr=SR, kind=kind, n_frames=20).fit(X)
+        loaded = pickle.loads(pickle.dumps(fe))
+        assert_array_equal(loaded.mel_basis_, fe.mel_basis_)
+        assert_array_equal(loaded.transform(X), fe.transform(X))
+        unfitted = SpeechFeatures(**fe.get_params())  # computes the arrays itself
+        assert_array_equal(unfitted.transform(X), fe.transform(X))
+    frames, _ = loaded.set_params(kind="logmel").fit().transform_frames([chirp()])
+    assert_allclose(frames, librosa_logmel(chirp()).T, atol=2e-3)
+
+
+def test_parameters_changed_after_fit_are_refused():
+    fe = SpeechFeatures(sr=SR, n_mels=20).fit()
+    with pytest.raises(ValueError, match="changed after fit"):
+        fe.set_params(n_mels=30).transform([tone()])
+    assert fe.fit().transform([tone()]).shape == (1, 32 * 30)
 
 
 def test_defaults_follow_sample_rate():
@@ -292,13 +306,13 @@ def test_level_makes_features_independent_of_the_gain(params):
 
 
 def test_level_sets_the_active_rms():
-    from skvae.features._kernel import _set_level, active_rms
+    from skvae.features._spectrogram import active_rms, set_level
 
     y = _with_silence(tone(amp=0.5))
     assert_allclose(active_rms(y, HOP), 0.5 / np.sqrt(2), rtol=1e-3)  # not the zeros
-    out = _set_level(y * 0.01, -20.0, HOP)
+    out = set_level(y * 0.01, -20.0, HOP)
     assert_allclose(active_rms(out, HOP), 0.1, rtol=1e-6)
-    assert_array_equal(_set_level(np.zeros(100), -20.0, HOP), 0.0)  # silence stays
+    assert_array_equal(set_level(np.zeros(100), -20.0, HOP), 0.0)  # silence stays
     # the same features for the same level, whatever the input's gain
     a = SpeechFeatures(sr=SR, level=-30.0).transform([y])
     b = SpeechFeatures(sr=SR).transform([out * 10 ** (-10 / 20)])
@@ -308,8 +322,8 @@ def test_level_sets_the_active_rms():
 def test_inverse_transform_writes_at_the_level(tmp_path):
     """Generated audio comes out at the level, so that the file written
     gives back the features of the waveform."""
-    from skvae.features import load_audio, write_wav
-    from skvae.features._kernel import active_rms
+    from skvae.audio import load_audio, write_wav
+    from skvae.features._spectrogram import active_rms
 
     fe = SpeechFeatures(sr=SR, level=-20.0, n_frames=40)
     Z = fe.transform([chirp() * 0.01])
@@ -335,41 +349,6 @@ def test_inverse_transform_writes_at_the_level(tmp_path):
 # --------------------------------------------------------------------------
 # fixed-size rows
 # --------------------------------------------------------------------------
-@pytest.mark.parametrize("fitted", [True, False])
-def test_front_end_saved_before_band_limit_and_level_loads(fitted):
-    """A SpeechFeatures pickled (or skops-saved) by an skvae without
-    ``band_limit``, ``level`` and ``training_sr_`` behaves as it did then."""
-    import pickle
-
-    from sklearn.base import clone
-
-    fe = SpeechFeatures(sr=SR, n_mels=20, n_frames=16, top_db=30)
-    if fitted:
-        fe.fit()
-    state = dict(fe.__getstate__())
-    for key in ("band_limit", "level", "training_sr_"):
-        state.pop(key, None)
-    old = SpeechFeatures.__new__(SpeechFeatures)
-    old.__setstate__(state)
-    assert old.band_limit is False and old.level is None
-    again = clone(old)  # what 'skvae sample' and 'skvae report' do
-    assert again.get_params()["band_limit"] is False
-    repr(old)
-    X = [tone(), 0.1 * chirp()]
-    then = SpeechFeatures(sr=SR, n_mels=20, n_frames=16, top_db=30, band_limit=False)
-    expected = then.fit().transform(X)
-    assert_array_equal(again.fit().transform(X), expected)
-    if fitted:
-        assert old.training_sr_ is None
-        assert_array_equal(old.transform(X), expected)
-    # through pickle, as an old model file holds it
-    for key in ("band_limit", "level", "training_sr_"):
-        fe.__dict__.pop(key, None)
-    loaded = pickle.loads(pickle.dumps(fe))
-    assert (loaded.band_limit, loaded.level) == (False, None)
-    assert_array_equal(clone(loaded).fit().transform(X), expected)
-
-
 def test_resample_rows_are_time_major_and_keep_the_ends():
     y = chirp()
     fe = SpeechFeatures(sr=SR, n_mels=20, n_frames=10)
@@ -693,11 +672,11 @@ def test_front_end_never_imports_torch():
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-def test_worker_kernel_imports_neither_sklearn_nor_librosa():
+def test_worker_module_imports_neither_sklearn_nor_librosa():
     """The parallel workers import only numpy for WAV files: fast start-up."""
     code = (
         "import sys\n"
-        "import skvae.features._kernel\n"
+        "import skvae.features._spectrogram\n"
         "heavy = ('sklearn', 'librosa', 'torch', 'scipy', 'soundfile')\n"
         "bad = [m for m in heavy if m in sys.modules]\n"
         "assert not bad, bad\n"
@@ -707,14 +686,14 @@ def test_worker_kernel_imports_neither_sklearn_nor_librosa():
 
 def test_long_audio_is_processed_in_blocks(monkeypatch):
     """Bounded memory for long audio: the FFT runs over blocks of frames."""
-    from skvae.features import _kernel
+    from skvae.features import _spectrogram
 
     ys = [noise(40000), noise(3000, seed=1), noise(500, seed=2), noise(9000, seed=3)]
     fe = SpeechFeatures(sr=SR, kind="mfcc")
     whole, _ = fe.transform_frames(ys)
-    monkeypatch.setattr(_kernel, "_BLOCK_ELEMENTS", N_FFT * 7)
-    monkeypatch.setattr(_kernel, "_BATCH_SAMPLES", 5000)
-    monkeypatch.setattr(_kernel, "_WORKSPACE_MAX_BYTES", 20000)
+    monkeypatch.setattr(_spectrogram, "_BLOCK_ELEMENTS", N_FFT * 7)
+    monkeypatch.setattr(_spectrogram, "_BATCH_SAMPLES", 5000)
+    monkeypatch.setattr(_spectrogram, "_WORKSPACE_MAX_BYTES", 20000)
     blocked, _ = fe.transform_frames(ys)
     # other block sizes are other matrix products, whose rounding some BLAS
     # kernels change (the last bit of a float64): equal up to that
@@ -725,16 +704,16 @@ def test_rows_do_not_depend_on_batching_bit_for_bit(monkeypatch):
     """In float64, before the cast to float32 that hides most rounding: an
     utterance's frames are the same alone or batched with others, also for
     a one-frame utterance and one longer than a block, on any BLAS kernel."""
-    from skvae.features import _kernel
+    from skvae.features import _spectrogram
 
-    monkeypatch.setattr(_kernel, "_BLOCK_ELEMENTS", N_FFT * 9)
+    monkeypatch.setattr(_spectrogram, "_BLOCK_ELEMENTS", N_FFT * 9)
     ys = [noise(40, seed=1), chirp(), noise(3000, seed=2), tone(duration=0.02)]
     for kind in ("logmel", "mfcc"):
         plan = SpeechFeatures(sr=SR, kind=kind)._plan()
-        batched, _ = _kernel._frames_chunk(ys, 0, plan)
-        shuffled, _ = _kernel._frames_chunk(ys[::-1] + ys, 0, plan)
+        batched, _ = _spectrogram._frames_chunk(ys, 0, plan)
+        shuffled, _ = _spectrogram._frames_chunk(ys[::-1] + ys, 0, plan)
         for i, y in enumerate(ys):
-            alone = _kernel._frames_chunk([y], 0, plan)[0][0]
+            alone = _spectrogram._frames_chunk([y], 0, plan)[0][0]
             assert_array_equal(batched[i], alone)
             assert_array_equal(shuffled[len(ys) - 1 - i], alone)
             assert_array_equal(shuffled[len(ys) + i], alone)
@@ -799,7 +778,7 @@ def test_trim_is_librosas_bit_for_bit(seed):
     lengths from one sample to several frames."""
     from types import SimpleNamespace
 
-    from skvae.features._kernel import _trim
+    from skvae.features._spectrogram import _trim
 
     rng = np.random.default_rng(seed)
     for _ in range(200):
@@ -824,7 +803,7 @@ def test_trim_is_librosas_bit_for_bit(seed):
 def test_resampling_is_librosas_bit_for_bit(orig_sr):
     """Files at another rate are resampled as librosa.resample(res_type=
     "soxr_hq") does (the same soxr call and length fix), without librosa."""
-    from skvae.features._audio import _resample
+    from skvae.audio import resample
 
     rng = np.random.default_rng(orig_sr)
     for n in (1, 2, 5, 99, 1000, 12345):
@@ -832,23 +811,28 @@ def test_resampling_is_librosas_bit_for_bit(orig_sr):
         ref = librosa.resample(
             y.astype(np.float64), orig_sr=orig_sr, target_sr=SR, res_type="soxr_hq"
         )
-        assert_array_equal(_resample(y, orig_sr, SR), ref.astype(np.float32))
+        assert_array_equal(resample(y, orig_sr, SR), ref.astype(np.float32))
 
 
-def test_features_of_files_at_another_rate_import_no_librosa(tmp_path):
-    """Extracting features (resampling, trimming, deltas) never imports
-    librosa: its first import costs seconds, and compiles numba kernels on a
-    fresh install. Only inverse_transform (Griffin-Lim) uses librosa."""
+def test_fitted_front_end_transforms_without_librosa(tmp_path):
+    """A fitted front end, loaded in a fresh process, extracts features
+    (resampling, trimming, deltas, level) without importing librosa or
+    numba: only fit and inverse_transform use librosa."""
+    import pickle
+
     path = tmp_path / "wide.wav"
     t = np.arange(4800) / 48000
     sf.write(path, (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), 48000)
+    fe = SpeechFeatures(sr=SR, kind="mfcc", delta_order=2, level=-20.0, top_db=40)
+    expected = fe.fit([tone()]).transform([path])
+    (tmp_path / "fe.pkl").write_bytes(pickle.dumps(fe))
     code = (
-        "import sys\n"
-        "from skvae.features import SpeechFeatures\n"
-        f"fe = SpeechFeatures(sr=8000, kind='mfcc', delta_order=2, level=-20.0)\n"
-        f"X = fe.fit([{str(path)!r}]).transform([{str(path)!r}])\n"
-        "assert X.shape == (1, fe.n_frames * 3 * fe.n_mfcc), X.shape\n"
+        "import pickle, sys\n"
+        f"fe = pickle.loads(open({str(tmp_path / 'fe.pkl')!r}, 'rb').read())\n"
+        f"X = fe.transform([{str(path)!r}])\n"
         "assert 'librosa' not in sys.modules, 'librosa was imported'\n"
         "assert 'numba' not in sys.modules, 'numba was imported'\n"
+        "sys.stdout.buffer.write(X.tobytes())\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    assert_array_equal(np.frombuffer(out.stdout, np.float32), expected.ravel())

@@ -13,35 +13,31 @@ like any other step. Needs the ``augment`` extra
   mixed) speakers' voices by a speaker-factorised
   (:class:`~skvae.FactorizedVAE`) or speaker-conditioned
   (:class:`~skvae.VAETransformer` with groups) decoder fitted at fit time.
+  It needs torch, so it is imported on first use.
 - :class:`ResamplingPipeline`: an :class:`imblearn.pipeline.Pipeline`
   that takes ``groups`` and re-indexes them (and any row-aligned metadata)
   after each sampler with its ``sample_indices_``, so that speaker CMVN
   (:class:`~skvae.features.GroupStandardScaler`) and speaker-conditioned
   models after a sampler get groups aligned with the resampled rows.
-
-The public names are defined in private modules and loaded on first use, so
-that the waveform sampler does not import torch.
 """
 
-import importlib
+from ._pipeline import ResamplingPipeline
+from ._waveform import VoicePerturbation, perturb_voice
 
-# public name -> private module that defines it
-_LAZY_ATTRS = {
-    "VoicePerturbation": "._waveform",
-    "perturb_voice": "._waveform",
-    "ResamplingPipeline": "._pipeline",
-    "VoiceConversionSampler": "._model",
-}
-
-__all__ = list(_LAZY_ATTRS)
+__all__ = [
+    "ResamplingPipeline",
+    "VoiceConversionSampler",
+    "VoicePerturbation",
+    "perturb_voice",
+]
 
 
 def __getattr__(name):
-    if name in _LAZY_ATTRS:
-        module = importlib.import_module(_LAZY_ATTRS[name], __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
+    if name == "VoiceConversionSampler":  # imports torch
+        from ._model import VoiceConversionSampler
+
+        globals()[name] = VoiceConversionSampler
+        return VoiceConversionSampler
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

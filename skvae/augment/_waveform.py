@@ -1,24 +1,13 @@
 """VoicePerturbation: speed, vocal-tract-length and pitch copies of utterances.
 
-Why these libraries. Speed perturbation is plain resampling (Ko et al.,
-2015, as in Kaldi's ``sp0.9`` / ``sp1.1``): soxr, as
-:func:`librosa.resample` (``res_type="soxr_hq"``) runs it and the front
-end already does, bit for bit. Vocal-tract-length perturbation must move
-the formants and keep the pitch, and pitch perturbation must move the
-pitch and keep the formants. :mod:`librosa.effects` cannot: its
-``pitch_shift`` scales the whole spectrum, formants and harmonics
-together. ``audiomentations`` has no vocal-tract-length (formant)
-transform, and installing it here downgrades soxr from 1.1 to 0.5 under
-librosa and the front end, with three more compiled dependencies. Praat
-does both, with its PSOLA-based "Change gender" command (formant shift
-ratio, new pitch median, duration kept): ``praat-parselmouth`` is Praat's
-maintained Python binding (one wheel, needing only NumPy), so no signal
-processing is written here. Both are in the ``augment`` extra:
-``pip install "skvae[augment]"``.
-
-This module never imports torch.
+Speed perturbation is resampling (soxr, :func:`skvae.audio.resample`).
+Vocal-tract-length perturbation moves the formants and keeps the pitch;
+pitch perturbation moves the pitch and keeps the formants: both are Praat's
+PSOLA-based "Change gender" command, through ``praat-parselmouth`` (the
+``augment`` extra: ``pip install "skvae[augment]"``). Never imports torch.
 """
 
+import math
 import warnings
 from numbers import Integral, Real
 
@@ -30,10 +19,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length, column_or_1d
 
-from ..features._audio import _check_sources, _resample, load_audio
+from ..audio import AudioReadError, check_utterances, load_audio, resample
 
 #: Praat's pitch search range for speech (Hz): men to children
 PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0
+#: Praat's pitch analysis needs three periods of the pitch floor: 40 ms
+MIN_PRAAT_SECONDS = 3.0 / PITCH_FLOOR
+#: the sample rates accepted: from narrow-band speech to studio audio
+MIN_SR, MAX_SR = 4000, 768_000
 #: the range a factor may take: a factor outside it is a mistake, not a voice
 FACTOR_RANGE = (0.5, 2.0)
 #: the most semitones a pitch copy may move
@@ -83,6 +76,26 @@ def _praat():
     return parselmouth
 
 
+def _check_duration(y, sr, kind, index=None):
+    """Refuse a waveform too short for Praat's pitch analysis (vtlp, pitch)."""
+    if kind != "speed" and y.shape[0] < math.ceil(3 * sr / PITCH_FLOOR):
+        where = "the waveform" if index is None else f"X[{index}]"
+        raise ValueError(
+            f"{where} lasts {1000 * y.shape[0] / sr:.1f} ms, too short for {kind} "
+            f"perturbation, which needs at least {1000 * MIN_PRAAT_SECONDS:.0f} ms "
+            f"(Praat analyses the pitch over three periods of {PITCH_FLOOR:g} Hz). "
+            "Drop or pad such utterances, or use speed perturbation alone, "
+            "which takes any length."
+        )
+
+
+def _check_sr(sr):
+    if not isinstance(sr, Integral) or isinstance(sr, bool):
+        raise TypeError(f"sr must be an int; got {sr!r}")
+    if not MIN_SR <= sr <= MAX_SR:
+        raise ValueError(f"sr must be in [{MIN_SR}, {MAX_SR}] Hz; got {sr}")
+
+
 def _change_gender(y, sr, formant_ratio, pitch_factor, seed):
     """Praat's "Change gender" on one waveform, duration kept."""
     parselmouth = _praat()
@@ -127,7 +140,7 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     y : array-like of shape (n_samples,)
         A mono waveform.
     sr : int
-        Its sample rate in Hz.
+        Its sample rate in Hz, from 4,000 to 768,000.
     kind : {"speed", "vtlp", "pitch"}
         ``"speed"``: play ``value`` times faster (resampling): duration
         divided by ``value``, every frequency (pitch and formants)
@@ -135,7 +148,8 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
         (a vocal tract ``1 / value`` times as long), pitch and duration
         kept. ``"pitch"``: pitch moved by ``value`` semitones, formants and
         duration kept; an utterance without voiced frames is returned
-        unchanged.
+        unchanged. ``"vtlp"`` and ``"pitch"`` need a waveform of at least
+        40 ms (Praat's pitch analysis: three periods of 75 Hz).
     value : float
         The speed or formant factor, or the semitones.
     seed : int, default=0
@@ -148,6 +162,12 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     -------
     y_new : np.ndarray [shape=(n_samples_new,), dtype=float32]
         The perturbed copy.
+
+    Raises
+    ------
+    ValueError
+        ``kind`` or ``value`` is not valid, ``sr`` is out of range, or the
+        waveform is too short for ``"vtlp"`` or ``"pitch"``.
 
     Examples
     --------
@@ -166,20 +186,18 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
         or not low <= float(value) <= high
     ):
         raise ValueError(f"a {kind} value must be in [{low}, {high}]; got {value!r}")
+    _check_sr(sr)
     y, sr = load_audio(y, sr=sr)
-    if kind == "speed":
-        # n / value samples at the same rate: faster and higher. The front
-        # end's resampler: librosa.resample(res_type="soxr_hq") bit for bit,
-        # without importing librosa
-        return _resample(y, sr * float(value), sr).astype(np.float32, copy=False)
+    _check_duration(y, sr, kind)
+    if kind == "speed":  # n / value samples at the same rate: faster, higher
+        return resample(y, sr * float(value), sr)
     if kind == "vtlp":
         return _change_gender(y, sr, float(value), 1.0, seed)
     return _change_gender(y, sr, 1.0, 2.0 ** (float(value) / 12.0), seed)
 
 
-def _render(source, sr, jobs, seeds):
-    y, _ = load_audio(source, sr=sr)
-    return y, [
+def _render(y, sr, jobs, seeds):
+    return [
         perturb_voice(y, sr, kind, value, seed=seed)
         for (kind, value), seed in zip(jobs, seeds)
     ]
@@ -206,18 +224,20 @@ class VoicePerturbation(BaseSampler):
     ----------
     sr : int, default=16000
         Sample rate of the waveforms in ``X``, and of the output (files are
-        read at this rate). Give it the ``sr`` of the ``SpeechFeatures``
-        that follows.
+        read at this rate), from 4,000 Hz (below it the audio holds little
+        more than the pitch and the first formant, and Praat's pitch range
+        reaches 600 Hz) to 768,000 Hz. Give it the ``sr`` of the
+        ``SpeechFeatures`` that follows.
     speed : sequence of float, default=(0.9, 1.1)
         Speed factors (resampling): ``1.1`` is 10 % shorter and every
         frequency 10 % higher. Each in [0.5, 2], not 1.
     vtlp : sequence of float, default=()
         Vocal-tract-length (formant) factors: ``1.1`` moves the formants
         10 % up (a shorter vocal tract), pitch and duration kept (Praat).
-        Each in [0.5, 2], not 1.
+        Each in [0.5, 2], not 1. Needs utterances of at least 40 ms.
     pitch : sequence of float, default=()
         Pitch shifts in semitones, formants and duration kept (Praat).
-        Each in [-12, 12], not 0.
+        Each in [-12, 12], not 0. Needs utterances of at least 40 ms.
     n_copies : int or None, default=None
         Copies per utterance, each a different candidate drawn at random;
         None: one copy per candidate. At most the number of candidates.
@@ -254,12 +274,11 @@ class VoicePerturbation(BaseSampler):
 
     Notes
     -----
-    Measured on FSDD leave-one-speaker-out (20 MFCC x 32 frames, speaker
-    CMVN, SVC), settings chosen on four validation speakers (each held out
-    from the other three, the test speakers left out): ``vtlp=(0.9, 1.1)``
-    0.886 against 0.866 without copies (``speed=(0.9, 1.1)`` 0.882, pitch
-    +-2 semitones 0.865). On the test speakers: nicolas 0.782 -> 0.838,
-    jackson 0.946 -> 0.932.
+    ``fit_resample`` reads every utterance first, and with ``vtlp`` or
+    ``pitch`` refuses, before any perturbation, an utterance shorter than
+    the 40 ms Praat's pitch analysis needs, with a ``ValueError`` naming its
+    row and duration: a copy that is not what its ``perturbations_`` entry
+    says would be worse than none.
 
     References
     ----------
@@ -287,7 +306,7 @@ class VoicePerturbation(BaseSampler):
     sampling_strategy = "auto"
 
     _parameter_constraints: dict = {
-        "sr": [Interval(Integral, 1, None, closed="left")],
+        "sr": [Interval(Integral, MIN_SR, MAX_SR, closed="both")],
         "speed": ["array-like", Real, None],
         "vtlp": ["array-like", Real, None],
         "pitch": ["array-like", Real, None],
@@ -355,7 +374,7 @@ class VoicePerturbation(BaseSampler):
             The sampler.
         """
         self._candidates()
-        sources = _check_sources(X)
+        sources = check_utterances(X)
         self._check_y(y, sources)
         self.n_features_in_ = 1
         return self
@@ -392,8 +411,17 @@ class VoicePerturbation(BaseSampler):
 
     def _fit_resample(self, X, y):
         cands = self._candidates()
-        sources = _check_sources(X)
+        sources = check_utterances(X)
         y = self._check_y(y, sources)
+        waves = []
+        for i, source in enumerate(sources):
+            try:
+                waves.append(load_audio(source, sr=self.sr)[0])
+            except AudioReadError as exc:
+                raise exc.with_index(i) from exc
+        for kind in dict.fromkeys(kind for kind, _ in cands if kind != "speed"):
+            for i, wave in enumerate(waves):
+                _check_duration(wave, self.sr, kind, i)
         rng = check_random_state(self.random_state)
         if self.n_copies is None:
             jobs = [list(cands)] * len(sources)
@@ -404,16 +432,16 @@ class VoicePerturbation(BaseSampler):
             ]
         seeds = [rng.randint(0, 2**31 - 1, size=len(job)) for job in jobs]
         rendered = Parallel(n_jobs=self.n_jobs)(
-            delayed(_render)(source, self.sr, job, seed)
-            for source, job, seed in zip(sources, jobs, seeds)
+            delayed(_render)(wave, self.sr, job, seed)
+            for wave, job, seed in zip(waves, jobs, seeds)
         )
         X_new, index, done, used = [], [], [], []
         if self.keep_original:
-            X_new += [orig for orig, _ in rendered]
+            X_new += waves
             index += list(range(len(sources)))
             done += [("original", 1.0)] * len(sources)
             used += [0] * len(sources)
-        for i, ((_, copies), job, seed) in enumerate(zip(rendered, jobs, seeds)):
+        for i, (copies, job, seed) in enumerate(zip(rendered, jobs, seeds)):
             X_new += copies
             index += [i] * len(copies)
             done += job

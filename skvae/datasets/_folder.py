@@ -67,7 +67,7 @@ def load_audio_folder(
         File name endings (case-insensitive) of the files to take.
     load_audio : bool, default=False
         Put the waveforms (1-D float32 arrays) in ``data`` instead of the
-        paths. Files are read as in :func:`skvae.features.load_audio`.
+        paths. Files are read as in :func:`skvae.audio.load_audio`.
     sr : int or None, default=None
         Sample rate of the loaded waveforms; None keeps each file's own rate
         (then ``sr`` of the Bunch is None if the rates differ).
@@ -111,7 +111,7 @@ def load_audio_folder(
     >>> import os, tempfile
     >>> import numpy as np
     >>> from skvae.datasets import load_audio_folder
-    >>> from skvae.features import write_wav
+    >>> from skvae.audio import write_wav
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     for name in ["3_ann_0.wav", "3_bob_0.wav", "7_ann_0.wav"]:
     ...         _ = write_wav(os.path.join(tmp, name), np.zeros(800), 8000)
@@ -146,12 +146,12 @@ def load_audio_folder(
 
     data, out_sr = filenames, None
     if load_audio:
-        from ..features._audio import _load_path
+        from ..audio import load_audio as load
 
         data = np.empty(len(files), dtype=object)
         rates = set()
         for i, p in enumerate(filenames):
-            data[i], rate = _load_path(p, sr, i)
+            data[i], rate = load(p, sr=sr)
             rates.add(rate)
         out_sr = rates.pop() if len(rates) == 1 else None
 

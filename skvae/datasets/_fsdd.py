@@ -283,10 +283,9 @@ def fetch_fsdd(
     ----------
     data_home : str or os.PathLike, default=None
         Folder holding (or to hold) ``fsdd/``. None means the first folder
-        of :func:`find_fsdd_home` that holds FSDD (``$SKVAE_DATA``,
-        scikit-learn's data home, ``../shared/data``), else downloads into
-        ``$SKVAE_DATA`` if set, else scikit-learn's data home; see
-        :func:`get_data_home`.
+        of :func:`find_fsdd_home` that holds FSDD (``$SKVAE_DATA``, then
+        scikit-learn's data home), else downloads into ``$SKVAE_DATA`` if
+        set, else scikit-learn's data home; see :func:`get_data_home`.
     subset : {"all", "train", "test"}, default="all"
         The official split: ``index`` 0-4 is the test set, 5-49 training.
     load_audio : bool, default=False
@@ -402,11 +401,11 @@ def fetch_fsdd(
 
     data, out_sr = filenames, _FSDD_SR
     if load_audio:
-        from ..features._audio import _load_path
+        from ..audio import load_audio as load
 
         data = np.empty(len(filenames), dtype=object)
         for i, path in enumerate(filenames):
-            data[i], out_sr = _load_path(path, sr, i)
+            data[i], out_sr = load(path, sr=sr)
 
     if return_X_y:
         return data, target
@@ -424,29 +423,16 @@ def fetch_fsdd(
 
 
 def fsdd_search_paths(data_home=None):
-    """Data homes where FSDD may already be, in the order they are tried.
-
-    ``data_home`` alone when given; else ``$SKVAE_DATA``, scikit-learn's data
-    home, and a ``shared/data`` folder beside the working folder or beside
-    this checkout.
-    """
+    """Data homes where FSDD may already be, in the order they are tried:
+    ``data_home`` alone when given, else ``$SKVAE_DATA`` (if set) and
+    scikit-learn's data home."""
     if data_home is not None:
         return [Path(data_home).expanduser()]
-    homes = []
-    env = os.environ.get("SKVAE_DATA")
-    if env:
-        homes.append(Path(env).expanduser())
-    sk = os.environ.get("SCIKIT_LEARN_DATA")
-    homes.append(Path(sk).expanduser() if sk else Path.home() / "scikit_learn_data")
-    homes.append(Path.cwd().parent / "shared" / "data")
-    homes.append(Path(__file__).resolve().parents[3] / "shared" / "data")
-    seen, unique = set(), []
-    for h in homes:
-        key = os.path.abspath(h)
-        if key not in seen:
-            seen.add(key)
-            unique.append(h)
-    return unique
+    homes = [os.environ.get("SKVAE_DATA"), os.environ.get("SCIKIT_LEARN_DATA")]
+    homes = [Path(h).expanduser() for h in homes if h]
+    if not os.environ.get("SCIKIT_LEARN_DATA"):
+        homes.append(Path.home() / "scikit_learn_data")
+    return list(dict.fromkeys(homes))
 
 
 def find_fsdd_home(data_home=None):
@@ -460,8 +446,8 @@ def find_fsdd_home(data_home=None):
     Parameters
     ----------
     data_home : str or os.PathLike, default=None
-        Look only here. None: ``$SKVAE_DATA``, scikit-learn's data home,
-        then ``../shared/data`` (beside the working folder or this checkout).
+        Look only here. None: ``$SKVAE_DATA``, then scikit-learn's data home
+        (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``).
 
     Returns
     -------

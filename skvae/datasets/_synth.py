@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
-from ..features._audio import write_wav
+from ..audio import write_wav
 from ._espeak import synthesize
 from ._fsdd import DIGIT_NAMES
 

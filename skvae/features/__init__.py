@@ -1,27 +1,29 @@
 """Speech front end: audio in, fixed-size feature rows out, and back to audio.
 
-Built on librosa and soundfile; never imports torch. The public names are
-defined in private modules and loaded on first use, so that the joblib
-workers of the extractors, which import only ``skvae.features._kernel``,
-start without importing scikit-learn or librosa.
+Built on librosa (at ``fit``) and NumPy; never imports torch.
 
 - :class:`SpeechFeatures`: log-mel / MFCC rows (and frames) of utterances,
-  a scikit-learn transformer that learns only the bandwidth of its training
-  audio, with optional gain normalisation and ``inverse_transform`` back to
-  audio through Griffin-Lim.
+  a scikit-learn transformer that stores its analysis window, mel filterbank
+  and DCT matrix at ``fit``, with optional gain normalisation and
+  ``inverse_transform`` back to audio through Griffin-Lim.
 - :func:`extract_features`: the same for one utterance, as a function.
 - :class:`GroupStandardScaler`: per-speaker (per-group) mean and variance
   normalisation of feature rows.
-- :func:`load_audio`, :func:`write_wav`, :class:`AudioReadError`: audio I/O.
+- :func:`load_audio`, :func:`write_wav`, :class:`AudioReadError`: audio I/O,
+  from :mod:`skvae.audio`.
+
+The names are loaded on first use, so that the joblib workers of the
+extractors, which import only ``skvae.features._spectrogram``, start without
+importing scikit-learn or librosa.
 """
 
 import importlib
 
-# public name -> private module that defines it
+# public name -> the module that defines it
 _LAZY_ATTRS = {
-    "AudioReadError": "._audio",
-    "load_audio": "._audio",
-    "write_wav": "._audio",
+    "AudioReadError": "..audio",
+    "load_audio": "..audio",
+    "write_wav": "..audio",
     "GroupStandardScaler": "._normalize",
     "SpeechFeatures": "._spectral",
     "extract_features": "._spectral",
@@ -31,12 +33,11 @@ __all__ = list(_LAZY_ATTRS)
 
 
 def __getattr__(name):
-    if name in _LAZY_ATTRS:
-        module = importlib.import_module(_LAZY_ATTRS[name], __name__)
-        value = getattr(module, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name not in _LAZY_ATTRS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY_ATTRS[name], __name__), name)
+    globals()[name] = value
+    return value
 
 
 def __dir__():

@@ -10,8 +10,8 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from . import _kernel
-from ._audio import _check_sources, _file_sr
+from ..audio import AudioReadError, check_utterances, get_samplerate
+from . import _spectrogram
 
 __all__ = ["SpeechFeatures", "extract_features"]
 
@@ -37,11 +37,14 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     ``output`` says. :meth:`transform_frames` returns the frames themselves,
     for frame-level models.
 
-    ``fit`` learns one thing, the bandwidth of the training audio
-    (``training_sr_``, from the files' headers); ``transform`` can also be
-    called without it, and then analyses every input in its full band.
-    Extraction runs in parallel over chunks of utterances with ``n_jobs``;
-    the output does not depend on ``n_jobs``.
+    ``fit`` learns the bandwidth of the training audio (``training_sr_``,
+    from the files' headers) and computes the analysis window, the mel
+    filterbank and the DCT matrix with librosa and scipy; ``transform`` is
+    plain NumPy over these stored arrays and imports neither librosa nor
+    numba. ``transform`` can also be called without ``fit``: it then
+    computes the arrays as ``fit`` does and analyses every input in its full
+    band. Extraction runs in parallel over chunks of utterances with
+    ``n_jobs``; the output does not depend on ``n_jobs``.
 
     Parameters
     ----------
@@ -142,11 +145,20 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         (from the files' headers; ``sr`` for waveforms), at most ``sr``:
         the training audio has no content above ``training_sr_ / 2`` Hz.
         None when ``fit`` got no ``X``.
+    window_ : ndarray of shape (n_fft_,)
+        The periodic Hann window, ``librosa.filters.get_window("hann",
+        n_fft_)``.
+    mel_basis_ : ndarray of shape (n_mels, 1 + n_fft_ // 2)
+        The mel filterbank, ``librosa.filters.mel`` (Slaney scale and
+        normalisation) in float64.
+    dct_matrix_ : ndarray of shape (n_mfcc, n_mels) or None
+        The orthonormal DCT-II that turns log-mel frames into MFCCs, as
+        ``scipy.fft.dct(norm="ortho")``; None for ``kind="logmel"``.
 
     See Also
     --------
     extract_features : The same features for one utterance, as a function.
-    skvae.features.load_audio : How utterances are read.
+    skvae.audio.load_audio : How utterances are read.
     librosa.feature.melspectrogram, librosa.feature.mfcc : The reference.
 
     Notes
@@ -156,9 +168,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     n_samples // hop_length`` centred frames); a silent utterance gives the
     features of silence (-100 dB); clipped audio is analysed as it is. An
     unreadable, empty, truncated or non-audio file, a FIFO or device, a
-    file over 1 GiB (see :func:`~skvae.features.load_audio`) or one whose
+    file over 1 GiB (see :func:`skvae.audio.load_audio`) or one whose
     header declares a sample rate outside 1 to 768 kHz raises
-    :class:`~skvae.features.AudioReadError` naming its row and path, and a
+    :class:`skvae.audio.AudioReadError` naming its row and path, and a
     waveform holding NaN or infinite values raises ``ValueError``: no row is
     ever dropped.
 
@@ -250,18 +262,6 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         self.stats = stats
         self.n_jobs = n_jobs
 
-    def __setstate__(self, state):
-        # A front end saved before ``band_limit`` and ``level`` existed (in a
-        # pickled or skops model) lacks them: give it the behaviour it was
-        # fitted with, no band limit (it learned no ``training_sr_``) and no
-        # gain normalisation, so that it transforms, clones and prints.
-        state = dict(state)
-        state.setdefault("band_limit", "training_sr_" in state)
-        state.setdefault("level", None)
-        if "n_fft_" in state:
-            state.setdefault("training_sr_", None)
-        super().__setstate__(state)
-
     # ------------------------------------------------------------------
     # parameters
     # ------------------------------------------------------------------
@@ -296,29 +296,60 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
                 )
         return int(n_fft), int(hop), fmax, stats
 
+    def _analysis_arrays(self, n_fft, fmax):
+        """The window, mel filterbank and DCT matrix (librosa and scipy)."""
+        import librosa
+        from scipy.fft import dct
+
+        window = librosa.filters.get_window("hann", n_fft, fftbins=True)
+        mel_basis = librosa.filters.mel(
+            sr=self.sr,
+            n_fft=n_fft,
+            n_mels=self.n_mels,
+            fmin=self.fmin,
+            fmax=fmax,
+            dtype=np.float64,
+        )
+        dct_matrix = None
+        if self.kind == "mfcc":
+            dct_matrix = dct(np.eye(self.n_mels), type=2, norm="ortho", axis=0)
+            dct_matrix = np.ascontiguousarray(dct_matrix[: self.n_mfcc])
+        return np.asarray(window, dtype=np.float64), mel_basis, dct_matrix
+
     def _plan(self):
         n_fft, hop, fmax, stats = self._resolved()
+        if hasattr(self, "mel_basis_"):
+            arrays = self.window_, self.mel_basis_, self.dct_matrix_
+            n_mfcc = self.n_mfcc if self.kind == "mfcc" else None
+            if (
+                arrays[0].shape != (n_fft,)
+                or arrays[1].shape != (self.n_mels, 1 + n_fft // 2)
+                or (None if arrays[2] is None else arrays[2].shape[0]) != n_mfcc
+            ):
+                raise ValueError(
+                    f"the parameters of this {type(self).__name__} changed after "
+                    "fit (n_fft, n_mels, kind or n_mfcc): fit it again"
+                )
+        else:
+            arrays = self._analysis_arrays(n_fft, fmax)
         band_sr = getattr(self, "training_sr_", None) if self.band_limit else None
-        return _kernel.make_plan(
-            self.kind,
-            int(self.sr),
-            n_fft,
-            hop,
-            int(self.n_mels),
-            int(self.n_mfcc) if self.kind == "mfcc" else 0,
-            float(self.fmin),
-            float(fmax),
-            float(self.preemphasis) if self.preemphasis else None,
-            None if self.top_db is None else float(self.top_db),
-            int(self.delta_order),
-            int(self.delta_width),
-            self.cmvn,
-            int(self.context),
-            self.output,
-            int(self.n_frames),
-            stats if self.output == "stats" else (),
-            None if band_sr is None else int(band_sr),
-            None if self.level is None else float(self.level),
+        return _spectrogram.Plan(
+            sr=int(self.sr),
+            hop_length=hop,
+            window=arrays[0],
+            mel_basis=arrays[1],
+            dct=arrays[2],
+            preemphasis=float(self.preemphasis) if self.preemphasis else None,
+            top_db=None if self.top_db is None else float(self.top_db),
+            delta_order=int(self.delta_order),
+            delta_width=int(self.delta_width),
+            cmvn=self.cmvn,
+            context=int(self.context),
+            output=self.output,
+            n_frames=int(self.n_frames),
+            stats=stats if self.output == "stats" else (),
+            band_sr=None if band_sr is None or band_sr >= self.sr else int(band_sr),
+            level=None if self.level is None else float(self.level),
         )
 
     # ------------------------------------------------------------------
@@ -326,11 +357,13 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Learn the bandwidth of the training audio; validate the parameters.
+        """Learn the bandwidth of the training audio; compute the analysis arrays.
 
         ``training_sr_`` becomes the lowest native sample rate in ``X`` (read
         from the files' headers only; ``sr`` for waveforms), at most ``sr``.
-        :meth:`transform` works without ``fit`` too, with no band limit.
+        ``window_``, ``mel_basis_`` and ``dct_matrix_`` are computed by
+        librosa and scipy. :meth:`transform` works without ``fit`` too, with
+        no band limit.
 
         Parameters
         ----------
@@ -345,19 +378,22 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         self : object
             This transformer.
         """
-        self.n_fft_, self.hop_length_, _, _ = self._resolved()
+        self.n_fft_, self.hop_length_, fmax, _ = self._resolved()
         self.training_sr_ = None
         if X is not None:
-            sr = int(self.sr)
-            rates = [
-                _file_sr(item, i) if isinstance(item, str) else sr
-                for i, item in enumerate(_check_sources(X))
-            ]
-            self.training_sr_ = min(sr, *rates)
+            rates = [int(self.sr)]  # waveforms are at sr
+            for i, item in enumerate(check_utterances(X)):
+                try:
+                    rates += [get_samplerate(item)] if isinstance(item, str) else []
+                except AudioReadError as exc:
+                    raise exc.with_index(i) from exc
+            self.training_sr_ = min(rates)
+        arrays = self._analysis_arrays(self.n_fft_, fmax)
+        self.window_, self.mel_basis_, self.dct_matrix_ = arrays
         return self
 
     def _run(self, X, chunk_fn, stacklevel):
-        sources = _check_sources(X)
+        sources = check_utterances(X)
         plan = self._plan()
         bounds = range(0, len(sources), _CHUNK_SIZE)
         tasks = [(sources[i : i + _CHUNK_SIZE], i) for i in bounds]
@@ -409,7 +445,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             band-limited to it (see ``band_limit``).
         """
         check_is_fitted(self)
-        return np.vstack([rows for (rows,) in self._run(X, _kernel.rows_chunk, 4)])
+        return np.vstack([rows for (rows,) in self._run(X, _spectrogram.rows_chunk, 4)])
 
     def transform_frames(self, X):
         """Extract the frame features of every utterance, for frame-level models.
@@ -431,7 +467,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             each utterance's frames.
         """
         check_is_fitted(self)
-        results = self._run(X, _kernel.frames_chunk, 3)
+        results = self._run(X, _spectrogram.frames_chunk, 3)
         frames = np.vstack([f for f, _ in results])
         counts = np.concatenate([c for _, c in results])
         return frames, np.repeat(np.arange(counts.size), counts)
@@ -443,7 +479,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         and Griffin-Lim phase reconstruction
         (``librosa.feature.inverse.mel_to_stft`` and ``librosa.griffinlim``);
         pre-emphasis is undone. This lets rows decoded by a VAE be listened
-        to; write them with :func:`~skvae.features.write_wav`. Only defined
+        to; write them with :func:`skvae.audio.write_wav`. Only defined
         for ``output`` "resample" or "pad" without deltas, CMVN or context,
         which lose information.
 
@@ -463,7 +499,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             every row lasts ``n_frames`` frames, whatever the original length.
             With ``level``, each is at that active RMS level (or lower, if its
             peak would exceed 0.99 of full scale), so that writing it with
-            :func:`~skvae.features.write_wav` and reading it back gives the
+            :func:`skvae.audio.write_wav` and reading it back gives the
             features :meth:`transform` gives the waveform.
         """
         check_is_fitted(self)
@@ -476,6 +512,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
                 f"cmvn={self.cmvn!r}, context={self.context}"
             )
         import librosa
+        from scipy.signal import lfilter
 
         n_feat = self.n_mfcc if self.kind == "mfcc" else self.n_mels
         X = check_array(X, dtype=[np.float64, np.float32])
@@ -506,10 +543,10 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
                 length=length,
                 random_state=random_state,
             )
-            if self.preemphasis:
-                y = _kernel._deemphasis(y, self.preemphasis)
+            if self.preemphasis:  # undo y[n] - coef * y[n - 1]
+                y = lfilter([1.0], [1.0, -self.preemphasis], y)
             if self.level is not None:
-                y = _kernel._set_level(y, self.level, hop)
+                y = _spectrogram.set_level(y, self.level, hop)
                 peak = np.abs(y).max()
                 if peak > _MAX_PEAK:  # keep it writable as PCM, unclipped
                     y *= _MAX_PEAK / peak

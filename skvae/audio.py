@@ -1,10 +1,15 @@
-"""Reading and writing audio: file paths or waveforms in, mono float32 out.
+"""Audio I/O: read files or waveforms as mono float32, resample, write WAV.
 
-This module is imported by the parallel workers of the feature extractors, so
-it imports only numpy at module level: PCM and float WAV files are decoded by
-numpy alone, soundfile (libsndfile) is imported for the other formats and
-soxr (the resampler librosa uses) only when a file has to be resampled;
-librosa is never imported here.
+Imports only numpy at module level: PCM and float WAV files are decoded by
+numpy, soundfile (libsndfile) is imported for the other formats and soxr
+for resampling. Never imports librosa or torch.
+
+- :func:`load_audio`: one utterance, from a file or a waveform, checked.
+- :func:`write_wav`: a waveform to a WAV file.
+- :func:`resample`: soxr's high-quality resampler, as ``librosa.resample``.
+- :func:`get_samplerate`: a file's sample rate, from its header.
+- :func:`check_utterances`: a sequence of utterances (``X``) as a list.
+- :class:`AudioReadError`: a file that cannot be read, and why.
 """
 
 import io
@@ -14,22 +19,27 @@ from numbers import Integral, Real
 
 import numpy as np
 
-__all__ = ["AudioReadError", "load_audio", "write_wav"]
+__all__ = [
+    "AudioReadError",
+    "MAX_BYTES",
+    "check_utterances",
+    "get_samplerate",
+    "load_audio",
+    "resample",
+    "write_wav",
+]
 
-# WAVE format tags handled by the fast reader (others go through libsndfile)
-_WAVE_FORMAT_PCM = 0x0001
-_WAVE_FORMAT_IEEE_FLOAT = 0x0003
-_WAVE_FORMAT_EXTENSIBLE = 0xFFFE
-# a data chunk size of 0xFFFFFFFF means "unknown, read to the end of file"
-_WAV_SIZE_UNKNOWN = 0xFFFFFFFF
-
-#: The most bytes an audio file, its decoded float32 samples or a resampled
-#: float64 waveform may take (1 GiB, 4.5 hours of 16 kHz audio in float32):
-#: a bound on the memory one utterance can claim; see ``load_audio``.
+#: The most bytes an audio file, its samples decoded to float32 or a
+#: resampled float64 waveform may take by default (1 GiB, 4.5 hours of 16 kHz
+#: audio in float32): a bound on the memory one utterance can claim.
 MAX_BYTES = 1 << 30
 #: The sample rates a file header may declare, in Hz: others are corrupt.
 MIN_SR, MAX_SR = 1000, 768_000
 
+_PCM, _FLOAT, _EXTENSIBLE = 0x0001, 0x0003, 0xFFFE  # WAVE format tags
+_WAV_SIZE_UNKNOWN = 0xFFFFFFFF  # data chunk size: read to the end of file
+_WAV_ENCODINGS = {(_PCM, 8), (_PCM, 16), (_PCM, 24), (_PCM, 32), (_FLOAT, 32)}
+_WAV_ENCODINGS.add((_FLOAT, 64))
 _FILE_KINDS = (
     (stat.S_ISFIFO, "a FIFO (named pipe)"),
     (stat.S_ISCHR, "a character device"),
@@ -58,7 +68,7 @@ class AudioReadError(ValueError, OSError):
 
     Examples
     --------
-    >>> from skvae.features import AudioReadError, load_audio
+    >>> from skvae.audio import AudioReadError, load_audio
     >>> try:
     ...     load_audio("no/such/file.wav")
     ... except AudioReadError as exc:
@@ -76,14 +86,26 @@ class AudioReadError(ValueError, OSError):
     def __reduce__(self):  # keep the attributes across joblib workers
         return type(self), (self.path, self.reason, self.index)
 
+    def with_index(self, index):
+        """The same error, for the file at ``X[index]``.
+
+        Parameters
+        ----------
+        index : int
+            Position of the file in ``X``.
+
+        Returns
+        -------
+        error : AudioReadError
+            A new error naming the row.
+        """
+        return type(self)(self.path, self.reason, index)
+
 
 def _is_path(source):
     return isinstance(source, str | os.PathLike)
 
 
-# --------------------------------------------------------------------------
-# file reading
-# --------------------------------------------------------------------------
 def _check_sr(sr, path):
     if not MIN_SR <= sr <= MAX_SR:
         raise AudioReadError(
@@ -102,46 +124,46 @@ def _check_decoded_size(n_values, path, max_bytes):
         )
 
 
+def _wav_chunks(buf):
+    """The ``'fmt '`` chunk's bytes and the data chunk's (start, size) of a
+    RIFF/WAVE byte string (None where absent), or None if not RIFF/WAVE."""
+    if len(buf) < 12 or buf[:4] != b"RIFF" or buf[8:12] != b"WAVE":
+        return None
+    pos, fmt, n = 12, None, len(buf)
+    while pos + 8 <= n:
+        cid, size = buf[pos : pos + 4], int.from_bytes(buf[pos + 4 : pos + 8], "little")
+        if cid == b"data":
+            return fmt, (pos + 8, size)
+        if cid == b"fmt ":
+            fmt = buf[pos + 8 : pos + 8 + min(size, 40)]
+        pos += 8 + size + (size & 1)
+    return fmt, None
+
+
 def _parse_wav(buf, path, max_bytes=MAX_BYTES):
     """Decode a RIFF/WAVE byte string with numpy.
 
     Returns ``(data, sr)`` with ``data`` of shape (n_samples, n_channels)
-    float32, or None when the file is a WAVE encoding this reader does not
-    handle (ADPCM, mu-law, ...), which is then left to libsndfile. Raises
-    AudioReadError for WAV files that are truncated or hold no samples:
-    libsndfile would silently read what is there.
+    float32, or None when the file is not WAVE or a WAVE encoding this reader
+    does not handle (ADPCM, mu-law, ...), which is then left to libsndfile.
+    Raises AudioReadError for WAV files that are truncated or hold no
+    samples: libsndfile would silently read what is there.
     """
-    if len(buf) < 12 or buf[:4] != b"RIFF" or buf[8:12] != b"WAVE":
+    chunks = _wav_chunks(buf)
+    if chunks is None:
         return None
-    pos, fmt, data_start, declared = 12, None, None, None
-    n = len(buf)
-    while pos + 8 <= n:
-        cid = buf[pos : pos + 4]
-        size = int.from_bytes(buf[pos + 4 : pos + 8], "little")
-        body = pos + 8
-        if cid == b"fmt ":
-            if size < 16 or body + 16 > n:
-                raise AudioReadError(path, "truncated: incomplete 'fmt ' chunk")
-            fmt = buf[body : body + min(size, 40, n - body)]
-        elif cid == b"data":
-            data_start, declared = body, size
-            break
-        pos = body + size + (size & 1)
+    fmt, data_chunk = chunks
+    if fmt is not None and len(fmt) < 16:
+        raise AudioReadError(path, "truncated: incomplete 'fmt ' chunk")
+    if data_chunk is None:
+        what = "no 'fmt ' and no 'data' chunk" if fmt is None else "no 'data' chunk"
+        raise AudioReadError(path, f"truncated or corrupt WAV: {what}")
     if fmt is None:
-        if data_start is None:
-            raise AudioReadError(
-                path, "truncated or corrupt WAV: no 'fmt ' and no 'data' chunk"
-            )
         return None  # 'fmt ' after 'data': unusual, let libsndfile decide
-    if data_start is None:
-        raise AudioReadError(path, "truncated or corrupt WAV: no 'data' chunk")
-
-    tag = int.from_bytes(fmt[0:2], "little")
-    channels = int.from_bytes(fmt[2:4], "little")
+    tag, channels = (int.from_bytes(fmt[i : i + 2], "little") for i in (0, 2))
     sr = int.from_bytes(fmt[4:8], "little")
-    block_align = int.from_bytes(fmt[12:14], "little")
-    bits = int.from_bytes(fmt[14:16], "little")
-    if tag == _WAVE_FORMAT_EXTENSIBLE and len(fmt) >= 26:
+    block_align, bits = (int.from_bytes(fmt[i : i + 2], "little") for i in (12, 14))
+    if tag == _EXTENSIBLE and len(fmt) >= 26:
         tag = int.from_bytes(fmt[24:26], "little")  # sub-format GUID
     if channels == 0 or sr == 0:
         raise AudioReadError(
@@ -149,22 +171,10 @@ def _parse_wav(buf, path, max_bytes=MAX_BYTES):
         )
     _check_sr(sr, path)
     width = bits // 8
-    if (
-        bits % 8
-        or block_align != channels * width
-        or (tag, bits)
-        not in {
-            (_WAVE_FORMAT_PCM, 8),
-            (_WAVE_FORMAT_PCM, 16),
-            (_WAVE_FORMAT_PCM, 24),
-            (_WAVE_FORMAT_PCM, 32),
-            (_WAVE_FORMAT_IEEE_FLOAT, 32),
-            (_WAVE_FORMAT_IEEE_FLOAT, 64),
-        }
-    ):
+    if bits % 8 or block_align != channels * width or (tag, bits) not in _WAV_ENCODINGS:
         return None
-
-    available = n - data_start
+    start, declared = data_chunk
+    available = len(buf) - start
     if declared == _WAV_SIZE_UNKNOWN:
         declared = available - available % block_align
     if declared > available:
@@ -178,22 +188,21 @@ def _parse_wav(buf, path, max_bytes=MAX_BYTES):
         raise AudioReadError(path, "the file holds no audio samples (zero length)")
     count = n_frames * channels
     _check_decoded_size(count, path, max_bytes)
-    if tag == _WAVE_FORMAT_IEEE_FLOAT:
+    if tag == _FLOAT:
         dtype = "<f4" if bits == 32 else "<f8"
-        data = np.frombuffer(buf, dtype, count, data_start).astype(np.float32)
+        data = np.frombuffer(buf, dtype, count, start).astype(np.float32)
     elif bits == 8:  # unsigned
-        data = np.frombuffer(buf, np.uint8, count, data_start).astype(np.float32)
+        data = np.frombuffer(buf, np.uint8, count, start).astype(np.float32)
         data = (data - 128.0) * np.float32(1 / 128)
     elif bits == 24:
-        raw = np.frombuffer(buf, np.uint8, count * 3, data_start).reshape(-1, 3)
+        raw = np.frombuffer(buf, np.uint8, count * 3, start).reshape(-1, 3)
         word = np.zeros((count, 4), np.uint8)
         word[:, 1:] = raw  # little endian: low byte zero, sample in top 3
         data = word.view("<i4").ravel().astype(np.float32) * np.float32(2.0**-31)
     else:
         dtype = "<i2" if bits == 16 else "<i4"
-        scale = np.float32(2.0 ** -(bits - 1))
-        data = np.frombuffer(buf, dtype, count, data_start).astype(np.float32)
-        data *= scale
+        data = np.frombuffer(buf, dtype, count, start).astype(np.float32)
+        data *= np.float32(2.0 ** -(bits - 1))
     return data.reshape(n_frames, channels), sr
 
 
@@ -202,8 +211,7 @@ def _read_soundfile(buf, path, max_bytes=MAX_BYTES):
 
     try:
         with sf.SoundFile(io.BytesIO(buf)) as f:
-            sr = f.samplerate
-            expected = f.frames
+            sr, expected = f.samplerate, f.frames
             _check_sr(sr, path)
             _check_decoded_size(expected * f.channels, path, max_bytes)
             data = f.read(dtype="float32", always_2d=True)
@@ -251,53 +259,8 @@ def _open_regular(path):
     return os.fdopen(fd, "rb")
 
 
-def _wav_header_sr(head):
-    """The sample rate in the 'fmt ' chunk of the start of a WAV file, or
-    None (not a WAV file, or the chunk is not in ``head``)."""
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
-        return None
-    pos = 12
-    while pos + 8 <= len(head):
-        cid = head[pos : pos + 4]
-        size = int.from_bytes(head[pos + 4 : pos + 8], "little")
-        if cid == b"fmt ":
-            body = head[pos + 8 : pos + 16]
-            return int.from_bytes(body[4:8], "little") if len(body) == 8 else None
-        if cid == b"data":
-            return None
-        pos += 8 + size + (size & 1)
-    return None
-
-
-def _file_sr(path, index=None):
-    """A file's native sample rate, from its header only (checked)."""
-    path = os.fspath(path)
-    try:
-        with _open_regular(path) as fh:
-            sr = _wav_header_sr(fh.read(1 << 16))
-            if sr is None:
-                import soundfile as sf
-
-                fh.seek(0)
-                try:
-                    with sf.SoundFile(fh) as f:
-                        sr = f.samplerate
-                except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
-                    # not audio: let the full read say why, with its message
-                    fh.seek(0)
-                    _read_file(path)
-                    raise
-        _check_sr(sr, path)
-    except AudioReadError as exc:
-        if index is not None:
-            raise AudioReadError(exc.path, exc.reason, index) from exc.__cause__
-        raise
-    return sr
-
-
 def _read_file(path, max_bytes=MAX_BYTES):
     """Read a file into ((n_samples, n_channels) float32, native sr)."""
-    path = os.fspath(path)
     with _open_regular(path) as fh:
         size = os.fstat(fh.fileno()).st_size
         if size > max_bytes:
@@ -310,75 +273,107 @@ def _read_file(path, max_bytes=MAX_BYTES):
     if not buf:
         raise AudioReadError(path, "empty file (0 bytes)")
     parsed = _parse_wav(buf, path, max_bytes)
-    if parsed is None:
-        parsed = _read_soundfile(buf, path, max_bytes)
-    return parsed
+    return _read_soundfile(buf, path, max_bytes) if parsed is None else parsed
 
 
-def _resample(y, orig_sr, target_sr, path=None, index=None, max_bytes=MAX_BYTES):
-    """Resample a waveform (soxr, high quality), refusing huge outputs."""
+def get_samplerate(path):
+    """The sample rate of an audio file, read from its header only.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        An audio file.
+
+    Returns
+    -------
+    sr : int
+        Its native sample rate in Hz.
+
+    Raises
+    ------
+    AudioReadError
+        The file cannot be read, is not audio, or declares a sample rate
+        outside 1,000 to 768,000 Hz.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skvae.audio import get_samplerate, write_wav
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     get_samplerate(write_wav(os.path.join(tmp, "a.wav"), np.zeros(8), 8000))
+    8000
+    """
+    path = os.fspath(path)
+    with _open_regular(path) as fh:
+        chunks = _wav_chunks(fh.read(1 << 16))
+        fmt = None if chunks is None else chunks[0]
+        if fmt is not None and len(fmt) >= 8:
+            sr = int.from_bytes(fmt[4:8], "little")
+        else:
+            import soundfile as sf
+
+            fh.seek(0)
+            try:
+                with sf.SoundFile(fh) as f:
+                    sr = f.samplerate
+            except (sf.LibsndfileError, RuntimeError, TypeError, ValueError):
+                _read_file(path)  # not audio: the full read says why
+                raise
+    _check_sr(sr, path)
+    return sr
+
+
+def resample(y, orig_sr, target_sr, *, max_bytes=MAX_BYTES):
+    """Resample a waveform with soxr (high quality), as ``librosa.resample``.
+
+    The same output as ``librosa.resample(y, orig_sr=orig_sr,
+    target_sr=target_sr, res_type="soxr_hq")``: soxr in float64, then the
+    length fixed to ``ceil(n_samples * target_sr / orig_sr)``.
+
+    Parameters
+    ----------
+    y : np.ndarray [shape=(n_samples,)]
+        A mono waveform.
+    orig_sr, target_sr : float
+        Its sample rate, and the rate wanted, in Hz.
+    max_bytes : int, default=2**30
+        The most bytes the output may take in float64, as soxr computes it.
+
+    Returns
+    -------
+    y_new : np.ndarray [shape=(ceil(n_samples * target_sr / orig_sr),), dtype=float32]
+        The resampled waveform.
+
+    Raises
+    ------
+    ValueError
+        The output would be larger than ``max_bytes``, or empty.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.audio import resample
+    >>> resample(np.zeros(8000), 8000, 16000).shape
+    (16000,)
+    """
     n_in = y.shape[0]
-    n_out = -(-n_in * target_sr // orig_sr)
-    if 8 * n_out > max_bytes:  # soxr works in float64
-        reason = (
-            f"resampling its {y.shape[0]} samples from {orig_sr} Hz to "
-            f"{target_sr} Hz would give {n_out} samples ({8 * n_out} bytes in "
-            f"float64), more than max_bytes={max_bytes}"
+    n_out = int(np.ceil(n_in * (float(target_sr) / orig_sr)))
+    if 8 * n_out > max_bytes:
+        raise ValueError(
+            f"resampling its {n_in} samples from {orig_sr} Hz to {target_sr} Hz "
+            f"would give {n_out} samples ({8 * n_out} bytes in float64), more "
+            f"than max_bytes={max_bytes}"
         )
-        if path is None:
-            prefix = "" if index is None else f"X[{index}]: "
-            raise ValueError(f"{prefix}waveform: {reason}")
-        raise AudioReadError(path, reason, index)
-    import soxr  # librosa's resampler; imported on first use
+    if n_out == 0:
+        raise ValueError(f"too short to resample from {orig_sr} Hz to {target_sr} Hz")
+    import soxr
 
-    # librosa.resample(y, res_type="soxr_hq") step by step (same output, bit
-    # for bit), without importing librosa: soxr, then the length fixed to
-    # ceil(n * ratio) samples (zero-padded or cut)
     y = soxr.resample(
         y.astype(np.float64), in_rate=orig_sr, out_rate=target_sr, quality="soxr_hq"
     )
-    n_fixed = int(np.ceil(n_in * (float(target_sr) / orig_sr)))
-    if y.shape[0] > n_fixed:
-        y = y[:n_fixed]
-    elif y.shape[0] < n_fixed:
-        y = np.pad(y, (0, n_fixed - y.shape[0]))
-    if y.size == 0:
-        reason = f"too short to resample from {orig_sr} Hz to {target_sr} Hz"
-        if path is None:
-            prefix = "" if index is None else f"X[{index}]: "
-            raise ValueError(f"{prefix}waveform is {reason}")
-        raise AudioReadError(path, reason, index)
+    y = y[:n_out] if y.shape[0] >= n_out else np.pad(y, (0, n_out - y.shape[0]))
     return np.ascontiguousarray(y, dtype=np.float32)
-
-
-def _finish(y, name, index=None):
-    """Check a mono waveform holds samples and no NaN/inf."""
-    if not np.isfinite(y).all():
-        if name is None:
-            prefix = "" if index is None else f"X[{index}]: "
-            raise ValueError(f"{prefix}waveform contains NaN or infinite values")
-        raise AudioReadError(name, "the audio contains NaN or infinite samples", index)
-    return y
-
-
-def _read_mono(path, index=None, max_bytes=MAX_BYTES):
-    """Read a file as a mono float32 waveform at its own rate: (y, file_sr)."""
-    try:
-        data, file_sr = _read_file(path, max_bytes)
-    except AudioReadError as exc:
-        if index is not None:
-            raise AudioReadError(exc.path, exc.reason, index) from exc.__cause__
-        raise
-    y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
-    _finish(y, os.fspath(path), index)
-    return np.ascontiguousarray(y), file_sr
-
-
-def _load_path(path, sr, index=None, max_bytes=MAX_BYTES):
-    y, file_sr = _read_mono(path, index, max_bytes)
-    if sr is not None and file_sr != sr:
-        y = _resample(y, file_sr, sr, os.fspath(path), index, max_bytes)
-    return y, (file_sr if sr is None else sr)
 
 
 _INT_SCALE = {1: 2.0**-7, 2: 2.0**-15, 4: 2.0**-31, 8: 2.0**-63}
@@ -403,7 +398,7 @@ def _as_waveform(y, index=None):
     if arr.size == 0:
         raise ValueError(f"{prefix}waveform is empty (0 samples)")
     kind = arr.dtype.kind
-    if kind == "b" or kind not in "iuf":
+    if kind not in "iuf":
         raise TypeError(
             f"{prefix}a waveform must hold real numbers; got dtype {arr.dtype}"
         )
@@ -413,7 +408,16 @@ def _as_waveform(y, index=None):
         mid = 2 ** (8 * arr.dtype.itemsize - 1)
         arr = (arr.astype(np.float64) - mid).astype(np.float32) / np.float32(mid)
     out = np.ascontiguousarray(arr, dtype=np.float32)
-    return _finish(out, None, index)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{prefix}waveform contains NaN or infinite values")
+    return out
+
+
+def _check_int(value, name, low):
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int; got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}; got {value}")
 
 
 def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
@@ -428,15 +432,13 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
         down to mono by averaging the channels. Integer waveforms are scaled
         as PCM (full scale becomes 1.0).
     sr : int or None, default=None
-        Target sample rate. Files at another rate are resampled (soxr, high
-        quality). None keeps a file's own rate. A waveform is taken to be at
-        ``sr`` already, which must then be given.
+        Target sample rate. Files at another rate are resampled
+        (:func:`resample`). None keeps a file's own rate. A waveform is taken
+        to be at ``sr`` already, which must then be given.
     max_bytes : int, default=2**30
         The most bytes a file, its samples decoded to float32, or the
-        resampled waveform (in float64, as soxr computes it) may take (1 GiB
-        by default, 4.5 hours of 16 kHz audio in float32):
-        larger ones raise :class:`AudioReadError` before the memory is
-        taken.
+        resampled waveform (in float64) may take: larger ones raise
+        :class:`AudioReadError` before the memory is taken.
 
     Returns
     -------
@@ -465,7 +467,7 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
     Examples
     --------
     >>> import numpy as np
-    >>> from skvae.features import load_audio
+    >>> from skvae.audio import load_audio
     >>> y, sr = load_audio(np.zeros(8000), sr=8000)
     >>> y.dtype, y.shape, sr
     (dtype('float32'), (8000,), 8000)
@@ -474,15 +476,22 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
         not isinstance(sr, Integral) or isinstance(sr, bool) or sr <= 0
     ):
         raise ValueError(f"sr must be a positive int or None; got {sr!r}")
-    if not isinstance(max_bytes, Integral) or isinstance(max_bytes, bool):
-        raise TypeError(f"max_bytes must be an int; got {max_bytes!r}")
-    if max_bytes < 1:
-        raise ValueError(f"max_bytes must be positive; got {max_bytes}")
-    if _is_path(source):
-        return _load_path(source, sr, max_bytes=max_bytes)
-    if sr is None:
-        raise ValueError("sr must be given for a waveform: its rate is unknown")
-    return _as_waveform(source), int(sr)
+    _check_int(max_bytes, "max_bytes", 1)
+    if not _is_path(source):
+        if sr is None:
+            raise ValueError("sr must be given for a waveform: its rate is unknown")
+        return _as_waveform(source), int(sr)
+    path = os.fspath(source)
+    data, file_sr = _read_file(path, max_bytes)
+    y = data[:, 0] if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+    if not np.isfinite(y).all():
+        raise AudioReadError(path, "the audio contains NaN or infinite samples")
+    if sr is None or sr == file_sr:
+        return np.ascontiguousarray(y), file_sr
+    try:
+        return resample(y, file_sr, sr, max_bytes=max_bytes), int(sr)
+    except ValueError as exc:
+        raise AudioReadError(path, str(exc)) from None
 
 
 def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
@@ -514,7 +523,7 @@ def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from skvae.features import load_audio, write_wav
+    >>> from skvae.audio import load_audio, write_wav
     >>> tone = 0.5 * np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     out = write_wav(os.path.join(tmp, "tone.wav"), tone, 8000)
@@ -525,10 +534,9 @@ def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
     if not isinstance(sr, Integral) or isinstance(sr, bool) or sr <= 0:
         raise ValueError(f"sr must be a positive int; got {sr!r}")
     y = _as_waveform(y).astype(np.float64)
-    if normalize:
-        peak = np.abs(y).max()
-        if peak > 0:
-            y = y * (0.99 / peak)
+    peak = np.abs(y).max()
+    if normalize and peak > 0:
+        y = y * (0.99 / peak)
     if not str(subtype).upper().startswith(("FLOAT", "DOUBLE")):
         y = np.clip(y, -1.0, 1.0)
     import soundfile as sf
@@ -538,16 +546,8 @@ def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
     return path
 
 
-def _check_sources(X):
-    """Turn ``X`` into a list of utterances, one per row.
-
-    Each utterance is a ``str`` file path (read later, in the workers) or a
-    validated 1-D float32 waveform. Accepted ``X``: a list, tuple or 1-D
-    object array of paths and/or waveforms (they may be mixed; each row is
-    handled by its own type), a 2-D numeric array whose rows are waveforms of
-    equal length, a 2-D array or DataFrame with a single column of paths, or
-    a pandas/polars Series.
-    """
+def _as_items(X):
+    """The rows of ``X`` as a list, refusing containers that are not rows."""
     if _is_path(X):
         raise TypeError(
             "X must be a sequence of utterances (file paths or waveforms), one per "
@@ -563,52 +563,81 @@ def _check_sources(X):
             X = X.to_numpy()
         elif hasattr(X, "__array__"):
             X = np.asarray(X)
-    if isinstance(X, np.ndarray):
-        if X.dtype.kind == "c":
-            raise ValueError("Complex data not supported: waveforms must be real.")
-        if X.ndim == 1:
-            if X.dtype.kind in "biuf":
-                raise ValueError(
-                    "X is a 1-D numeric array, which is ambiguous: X must be a "
-                    "sequence of utterances, one per row. Reshape your data: pass "
-                    "one waveform y as [y], several as a list or as a 2-D array "
-                    "(n_utterances, n_samples)."
-                )
-            items = list(X)
-        elif X.ndim == 2:
-            if X.dtype.kind in "OUS" and X.shape[1] == 1 and X.shape[0] > 0:
-                # a single column of paths or waveforms (e.g. a DataFrame
-                # column), unless it holds numbers: waveforms of one sample
-                first = X[0, 0]
-                items = list(X) if isinstance(first, Real) else list(X[:, 0])
-            elif X.dtype.kind in "biufO":
-                if X.shape[1] == 0 and X.shape[0] > 0:
-                    raise ValueError(
-                        f"Found array with 0 feature(s) (shape={X.shape}) while a "
-                        "minimum of 1 is required: the waveforms are empty "
-                        "(0 samples)."
-                    )
-                items = list(X)
-            else:
-                raise TypeError(
-                    f"a 2-D X of dtype {X.dtype} must have a single column of "
-                    "file paths"
-                )
-        else:
-            raise ValueError(
-                "X must be 1-D (a sequence of utterances) or 2-D (rows of "
-                f"equal-length waveforms); got an array of shape {X.shape}"
-            )
-    elif isinstance(X, list | tuple):
-        items = list(X)
-    else:
+    if isinstance(X, list | tuple):
+        return list(X)
+    if not isinstance(X, np.ndarray):
         try:
-            items = list(X)
+            return list(X)
         except TypeError:
             raise TypeError(
                 "X must be a sequence of utterances (file paths or 1-D "
                 f"waveforms); got {type(X).__name__}"
             ) from None
+    if X.dtype.kind == "c":
+        raise ValueError("Complex data not supported: waveforms must be real.")
+    if X.ndim == 1:
+        if X.dtype.kind in "biuf":
+            raise ValueError(
+                "X is a 1-D numeric array, which is ambiguous: X must be a "
+                "sequence of utterances, one per row. Reshape your data: pass "
+                "one waveform y as [y], several as a list or as a 2-D array "
+                "(n_utterances, n_samples)."
+            )
+        return list(X)
+    if X.ndim != 2:
+        raise ValueError(
+            "X must be 1-D (a sequence of utterances) or 2-D (rows of "
+            f"equal-length waveforms); got an array of shape {X.shape}"
+        )
+    if X.dtype.kind in "OUS" and X.shape[1] == 1 and X.shape[0] > 0:
+        # a single column of paths or waveforms (e.g. a DataFrame column),
+        # unless it holds numbers: waveforms of one sample
+        return list(X) if isinstance(X[0, 0], Real) else list(X[:, 0])
+    if X.dtype.kind not in "biufO":
+        raise TypeError(
+            f"a 2-D X of dtype {X.dtype} must have a single column of file paths"
+        )
+    if X.shape[1] == 0 and X.shape[0] > 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
+            "1 is required: the waveforms are empty (0 samples)."
+        )
+    return list(X)
+
+
+def check_utterances(X):
+    """Check a sequence of utterances and return it as a list, one per row.
+
+    Parameters
+    ----------
+    X : sequence or array-like
+        Utterances, one per row: a list, tuple, 1-D object array or
+        pandas/polars Series of file paths and/or 1-D waveforms (they may be
+        mixed; each row is handled by its own type), a 2-D numeric array
+        whose rows are waveforms of equal length, or a 2-D array or
+        DataFrame with a single column of paths.
+
+    Returns
+    -------
+    utterances : list of (str or np.ndarray [shape=(n_samples,), dtype=float32])
+        Each row as a ``str`` path (not read here) or a checked waveform.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``X`` is not a sequence of utterances, is empty, or a row is not a
+        path or a finite, real, non-empty 1-D waveform; the message names
+        the row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.audio import check_utterances
+    >>> rows = check_utterances(["a.wav", np.zeros(3, dtype=np.int16)])
+    >>> rows[0], rows[1].dtype
+    ('a.wav', dtype('float32'))
+    """
+    items = _as_items(X)
     if len(items) == 0:
         raise ValueError("X holds no utterances (0 rows): at least one is required.")
     if all(isinstance(item, Real) for item in items):
