@@ -192,6 +192,9 @@ def test_sampler_reads_files_at_its_rate(tmp_path):
         ({"speed": (0.9,), "n_copies": 2}, "n_copies=2 is more than"),
         ({"speed": (), "keep_original": False}, "nothing to return"),
         ({"sr": 0}, "sr"),
+        ({"sr": 1}, r"'sr' parameter of VoicePerturbation must be an int in"),
+        ({"sr": 100}, r"range \[4000, 768000\]"),
+        ({"sr": 3999}, r"range \[4000, 768000\]"),
         ({"n_copies": 0}, "n_copies"),
     ],
 )
@@ -225,6 +228,37 @@ def test_bad_input_is_named():
         perturb_voice(good, SR, "speed", 0.0)
     with pytest.raises(ValueError, match="a pitch value must be in"):
         perturb_voice(good, SR, "pitch", float("nan"))
+
+
+@pytest.mark.parametrize("kind", ["vtlp", "pitch"])
+def test_utterances_too_short_for_praat_are_refused_up_front(kind, monkeypatch):
+    """Fault 6: an utterance under 40 ms (three periods of Praat's 75 Hz
+    pitch floor) gets a ValueError naming its row and duration before any
+    copy is made, not a PraatError from the middle of the work."""
+    from skvae.augment import _waveform
+
+    calls = []
+    real = _waveform._change_gender
+    monkeypatch.setattr(
+        _waveform, "_change_gender", lambda *a: calls.append(a) or real(*a)
+    )
+    value = (1.1,) if kind == "vtlp" else (2.0,)
+    sampler = VoicePerturbation(sr=SR, speed=(), **{kind: value})
+    X = [_tone(300.0), _tone(300.0)[:319], _tone(200.0)]  # 319 samples: 39.9 ms
+    with pytest.raises(
+        ValueError, match=rf"X\[1\] lasts 39.9 ms, too short for {kind}"
+    ):
+        sampler.fit_resample(X, [0, 1, 2])
+    assert calls == []  # nothing was perturbed
+    with pytest.raises(ValueError, match=r"the waveform lasts 39.9 ms.*at least 40 ms"):
+        perturb_voice(X[1], SR, kind, value[0])
+    # 40 ms is enough, and speed perturbation takes any length
+    X[1] = _tone(300.0)[:320]
+    X_new, _ = sampler.fit_resample(X, [0, 1, 2])
+    assert [len(x) for x in X_new[3:]] == [len(x) for x in X]
+    tiny = [np.full(3, 0.1, np.float32)]
+    X_new, _ = VoicePerturbation(sr=SR, speed=(0.9,)).fit_resample(tiny, [0])
+    assert [len(x) for x in X_new] == [3, 4]
 
 
 def test_voice_perturbation_is_an_estimator():

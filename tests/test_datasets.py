@@ -24,6 +24,7 @@ from skvae.datasets import (
     get_data_home,
     load_audio_folder,
     make_spoken_digits,
+    resolve_corpus,
 )
 from skvae.features import SpeechFeatures
 
@@ -221,6 +222,30 @@ def test_fetch_fsdd_without_data_home_uses_the_copy_on_the_machine(
     assert len(bunch.data) == 20
     assert bunch.filenames[0].startswith(str(shared))
     assert not sk_home.exists()
+
+
+def test_fsdd_is_looked_for_in_skvae_data_then_scikit_learn_data_only(
+    tmp_path, monkeypatch
+):
+    """No folder of the team's layout (../shared/data, beside the working
+    folder or the checkout) is searched: $SKVAE_DATA says where FSDD is."""
+    env, sk = tmp_path / "env", tmp_path / "sk"
+    monkeypatch.setenv("SKVAE_DATA", str(env))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(sk))
+    assert _fsdd.fsdd_search_paths() == [env, sk]
+    fake_recordings(tmp_path / "shared" / "data" / "fsdd" / "recordings", n_index=1)
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    assert find_fsdd_home() is None
+    assert resolve_corpus()["kind"] == "generated"
+    fake_recordings(sk / "fsdd" / "recordings", n_index=1)
+    assert find_fsdd_home() == sk
+    fake_recordings(env / "fsdd" / "recordings", n_index=1)
+    assert find_fsdd_home() == env  # $SKVAE_DATA first
+    assert resolve_corpus() == {"kind": "fsdd", "data_home": str(env)}
+    assert fetch_fsdd().filenames[0].startswith(str(env))
+    monkeypatch.delenv("SKVAE_DATA")
+    assert find_fsdd_home() == sk
 
 
 def test_fetch_fsdd_offline_without_fsdd_says_what_to_do(tmp_path, monkeypatch):
