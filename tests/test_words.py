@@ -1,4 +1,4 @@
-"""make_spoken_words (skvae.datasets._words): generated non-digit words."""
+"""make_spoken_words (skvae.datasets._synth): generated non-digit words."""
 
 import numpy as np
 import pytest

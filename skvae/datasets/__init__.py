@@ -20,8 +20,7 @@ from ._base import get_data_home
 from ._corpus import load_corpus, resolve_corpus, split_corpus
 from ._folder import load_audio_folder
 from ._fsdd import fetch_fsdd, find_fsdd_home
-from ._synth import make_spoken_digits
-from ._words import make_spoken_words
+from ._synth import make_spoken_digits, make_spoken_words
 
 __all__ = [
     "fetch_fsdd",

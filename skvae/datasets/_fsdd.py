@@ -21,18 +21,10 @@ from ._base import _data_home_path, _download, _sha256
 
 __all__ = ["fetch_fsdd", "find_fsdd_home"]
 
-DIGIT_NAMES = (
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-)
+# fmt: off
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven",
+               "eight", "nine")
+# fmt: on
 
 RemoteArchive = namedtuple(
     "RemoteArchive",

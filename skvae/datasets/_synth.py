@@ -1,4 +1,4 @@
-"""An offline, generated multi-speaker spoken-digit corpus (eSpeak NG)."""
+"""Offline, generated multi-speaker spoken digits and words (eSpeak NG)."""
 
 import os
 from numbers import Integral, Real
@@ -11,49 +11,53 @@ from ..audio import write_wav
 from ._espeak import synthesize
 from ._fsdd import DIGIT_NAMES
 
-__all__ = ["make_spoken_digits"]
+__all__ = ["make_spoken_digits", "make_spoken_words"]
 
+# fmt: off
 #: English voices of eSpeak NG (accents) used for the generated speakers
-VOICES = (
-    "en-us",
-    "en",
-    "en-gb-x-rp",
-    "en-029",
-    "en-gb-scotland",
-    "en-gb-x-gbclan",
-    "en-gb-x-gbcwmd",
-    "en-us-nyc",
-)
+VOICES = ("en-us", "en", "en-gb-x-rp", "en-029", "en-gb-scotland",
+          "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
 #: voice variants (timbre, sex) combined with the voices
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+#: Default vocabulary of :func:`make_spoken_words`: 40 common English words,
+#: none a digit name or its homophone ("won", "to", "for", "ate" are left
+#: out); a few sound close to a digit ("on", "wait"), as real unknown words do.
+WORDS = ("yes", "no", "up", "down", "left", "right", "stop", "go", "hello",
+         "please", "cat", "dog", "bird", "house", "happy", "water", "apple",
+         "table", "music", "morning", "on", "off", "open", "close", "start",
+         "help", "wait", "again", "forward", "follow", "learn", "visual",
+         "window", "coffee", "green", "yellow", "marvin", "sheila", "computer",
+         "thank you")
+# fmt: on
 
 _DESCR = """\
 .. _spoken_digits_dataset:
 
-Generated spoken digits (eSpeak NG)
------------------------------------
+Generated spoken digits and words (eSpeak NG)
+---------------------------------------------
 
-An offline stand-in for the Free Spoken Digit Dataset: the English words
-"zero" to "nine" synthesised by the eSpeak NG formant synthesiser (shipped in
-the PyPI package ``espeakng-loader``). Each *speaker* is an English accent
-(``en-us``, ``en-gb-x-rp``, ``en-029``, ``en-gb-scotland``, ...) combined with
-a voice variant (``+m1``...``+m7``, ``+f1``...``+f5``) and its own base pitch,
-pitch range and speaking rate; each repetition varies pitch, rate and level
-a little, and white noise can be added at a given SNR. Utterances are
-resampled to ``sr`` (8 kHz like FSDD by default) and trimmed of leading and
-trailing silence. The output is deterministic for a given ``random_state``.
-
-**Characteristics**
+English words rendered offline by the eSpeak NG formant synthesiser (shipped
+in the PyPI package ``espeakng-loader``): the digits "zero" to "nine"
+(:func:`make_spoken_digits`, an offline stand-in for FSDD) or other words
+(:func:`make_spoken_words`). Each *speaker* is an English accent (``en-us``,
+``en-gb-x-rp``, ``en-029``, ``en-gb-scotland``, ...) combined with a voice
+variant (``+m1``...``+m7``, ``+f1``...``+f5``) and its own base pitch, pitch
+range and speaking rate; with the same ``n_speakers`` and ``random_state``
+both functions draw the same speakers. Each repetition varies pitch, rate
+and level a little, and white noise can be added at a given SNR. Utterances
+are resampled to ``sr`` (8 kHz like FSDD by default) and trimmed of leading
+and trailing silence. The output is deterministic for a given
+``random_state``.
 
 =================  ===============================================
-Utterances         n_speakers * 10 * n_repeats
-Classes            10 (digits 0-9)
+Utterances         n_speakers * n_words * n_repeats
 Speakers           n_speakers (at most 96)
-Split              repetition index < max(1, n_repeats // 10) is test
+Test split         (digits) repetition index < max(1, n_repeats // 10)
 Sample rate        ``sr`` (default 8000 Hz), mono float32
 =================  ===============================================
 
-Synthetic speech is much more regular than real speech: use it for tests,
+Synthetic speech is much more regular than real speech, and differs from
+recordings in ways a model of recordings notices: use it for tests,
 examples and offline runs, and FSDD (:func:`skvae.datasets.fetch_fsdd`) to
 measure anything that matters.
 """
@@ -72,14 +76,13 @@ def _trim(y, threshold_db=-40.0):
 def _draw_speakers(rng, n_speakers):
     """``n_speakers`` distinct eSpeak NG voices with drawn pitch and rate."""
     combos = [(v, s) for v in VOICES for s in VARIANTS]
-    chosen = rng.choice(len(combos), size=n_speakers, replace=False)
     speakers = []
-    for k in chosen:
-        voice, variant = combos[k]
+    for k in rng.choice(len(combos), size=n_speakers, replace=False):
+        voice = "+".join(combos[k])
         speakers.append(
             {
-                "name": f"{voice}+{variant}",
-                "voice": f"{voice}+{variant}",
+                "name": voice,
+                "voice": voice,
                 "pitch": int(rng.randint(25, 76)),
                 "pitch_range": int(rng.randint(30, 81)),
                 "rate": int(rng.randint(140, 201)),
@@ -128,20 +131,45 @@ def _speak(speakers, texts, n_repeats, rng, sr, snr_db):
     return data, meta
 
 
-@validate_params(
-    {
-        "n_speakers": [
-            Interval(Integral, 1, len(VOICES) * len(VARIANTS), closed="both")
-        ],
-        "n_repeats": [Interval(Integral, 1, None, closed="left")],
-        "sr": [Interval(Integral, 1000, None, closed="left")],
-        "snr_db": [Interval(Real, None, None, closed="neither"), None],
-        "random_state": ["random_state"],
-        "out_dir": [str, os.PathLike, None],
-        "return_X_y": ["boolean"],
-    },
-    prefer_skip_nested_validation=True,
-)
+def _generate(texts, n_speakers, n_repeats, sr, snr_db, random_state, out_dir):
+    """The Bunch of both generators (without ``is_test``/``target_names``)."""
+    rng = check_random_state(random_state)
+    speakers = _draw_speakers(rng, n_speakers)
+    data, meta = _speak(speakers, texts, n_repeats, rng, sr, snr_db)
+    target = np.empty(len(meta), dtype=object)
+    target[:] = [m[0] for m in meta]
+    bunch = Bunch(
+        data=data,
+        target=target,
+        speaker=np.array([m[1] for m in meta], dtype=object),
+        index=np.array([m[2] for m in meta], dtype=int),
+        speaker_info=[dict(s) for s in speakers],
+        sr=int(sr),
+        DESCR=_DESCR,
+    )
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        names = []
+        for y, label, spk, rep in zip(data, target, bunch.speaker, bunch.index):
+            stem = "-".join(str(label).split())
+            path = os.path.join(os.fspath(out_dir), f"{stem}_{spk}_{rep}.wav")
+            names.append(write_wav(path, y, sr))
+        bunch.filenames = np.array(names, dtype=object)
+    return bunch
+
+
+_PARAMS = {
+    "n_speakers": [Interval(Integral, 1, len(VOICES) * len(VARIANTS), closed="both")],
+    "n_repeats": [Interval(Integral, 1, None, closed="left")],
+    "sr": [Interval(Integral, 1000, None, closed="left")],
+    "snr_db": [Interval(Real, None, None, closed="neither"), None],
+    "random_state": ["random_state"],
+    "out_dir": [str, os.PathLike, None],
+    "return_X_y": ["boolean"],
+}
+
+
+@validate_params(_PARAMS, prefer_skip_nested_validation=True)
 def make_spoken_digits(
     n_speakers=6,
     n_repeats=10,
@@ -160,8 +188,7 @@ def make_spoken_digits(
     white noise may be added. The result mirrors :func:`fetch_fsdd` (waveforms
     in ``data``, ``target``, ``speaker``, ``index``, ``is_test``), so the two
     are interchangeable. Synthesis runs in a helper process, which makes the
-    output exactly reproducible for an int ``random_state``. About 1,000
-    utterances per second.
+    output reproducible for an int ``random_state``.
 
     Read more in the dataset description, ``DESCR``.
 
@@ -219,6 +246,7 @@ def make_spoken_digits(
     See Also
     --------
     fetch_fsdd : The real recordings this corpus imitates.
+    make_spoken_words : Other words, by the same kind of speakers.
 
     Examples
     --------
@@ -229,33 +257,101 @@ def make_spoken_digits(
     >>> digits.target[:3], digits.data[0].dtype
     (array([0, 1, 2]), dtype('float32'))
     """
-    rng = check_random_state(random_state)
-    speakers = _draw_speakers(rng, n_speakers)
-    data, meta = _speak(
-        speakers, list(enumerate(DIGIT_NAMES)), n_repeats, rng, sr, snr_db
-    )
+    texts = list(enumerate(DIGIT_NAMES))
+    bunch = _generate(texts, n_speakers, n_repeats, sr, snr_db, random_state, out_dir)
+    bunch.target = bunch.target.astype(int)
+    bunch.is_test = bunch.index < max(1, n_repeats // 10)
+    bunch.target_names = np.array(DIGIT_NAMES)
+    return (bunch.data, bunch.target) if return_X_y else bunch
 
-    target = np.array([m[0] for m in meta], dtype=int)
-    speaker = np.array([m[1] for m in meta], dtype=object)
-    index = np.array([m[2] for m in meta], dtype=int)
-    bunch = Bunch(
-        data=data,
-        target=target,
-        speaker=speaker,
-        index=index,
-        is_test=index < max(1, n_repeats // 10),
-        target_names=np.array(DIGIT_NAMES),
-        speaker_info=[{k: v for k, v in s.items()} for s in speakers],
-        sr=int(sr),
-        DESCR=_DESCR,
-    )
-    if out_dir is not None:
-        os.makedirs(out_dir, exist_ok=True)
-        names = []
-        for y, d, spk, rep in zip(data, target, speaker, index):
-            path = os.path.join(os.fspath(out_dir), f"{d}_{spk}_{rep}.wav")
-            names.append(write_wav(path, y, sr))
-        bunch.filenames = np.array(names, dtype=object)
-    if return_X_y:
-        return bunch.data, bunch.target
-    return bunch
+
+def _check_words(words):
+    words = list(words)  # a single string is refused by validate_params
+    if not words:
+        raise ValueError("words is empty: give at least one word")
+    bad = [w for w in words if not isinstance(w, str) or not w.strip()]
+    if bad:
+        raise ValueError(f"words must be non-empty strings; got {bad[:3]!r}")
+    dup = sorted({w for w in words if words.count(w) > 1})
+    if dup:
+        raise ValueError(f"words holds duplicates: {dup}")
+    return words
+
+
+@validate_params(
+    {"words": ["array-like", None], **_PARAMS}, prefer_skip_nested_validation=True
+)
+def make_spoken_words(
+    words=None,
+    n_speakers=6,
+    n_repeats=1,
+    *,
+    sr=8000,
+    snr_db=None,
+    random_state=None,
+    out_dir=None,
+    return_X_y=False,
+):
+    """Generate spoken English words offline with eSpeak NG.
+
+    Every speaker says every word ``n_repeats`` times. Speakers and
+    variations are drawn as in :func:`make_spoken_digits`: with the same
+    ``n_speakers`` and ``random_state`` the speakers are the same, so a
+    digit recogniser can be tested on other words said by the voices of the
+    digits. The default words (``WORDS``) are 40 common words that are not
+    digits: the unknown words of an open-set test.
+
+    Synthetic speech differs from recordings (it is regular, noiseless,
+    band-limited differently), so a model trained on recordings may reject
+    generated words for sounding synthetic rather than for being other
+    words: compare with generated *digits* by the same voices to tell the
+    two apart.
+
+    Parameters
+    ----------
+    words : sequence of str or None, default=None
+        The words (or short phrases) to say; None: ``WORDS``.
+    n_speakers : int, default=6
+        Number of synthetic speakers, at most 96 (8 accents x 12 variants).
+    n_repeats : int, default=1
+        Repetitions of each word by each speaker.
+    sr, snr_db, random_state, return_X_y
+        As for :func:`make_spoken_digits`.
+    out_dir : str or os.PathLike, default=None
+        Also write the utterances as 16-bit WAV files
+        ``{word}_{speaker}_{index}.wav`` (spaces in a word become ``-``)
+        into this folder; their paths are in ``filenames``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        As of :func:`make_spoken_digits`, without ``is_test``, with the word
+        said (a string) in ``target`` and the words, in the order given, in
+        ``target_names``.
+
+    (data, target) : tuple if ``return_X_y`` is True
+
+    Raises
+    ------
+    ValueError
+        ``words`` is a single string (not a sequence), empty, or holds
+        duplicates or a non-string.
+
+    See Also
+    --------
+    make_spoken_digits : The digits, by the same kind of speakers.
+
+    Examples
+    --------
+    >>> from skvae.datasets import make_spoken_words
+    >>> words = make_spoken_words(["yes", "stop"], n_speakers=2, random_state=0)
+    >>> len(words.data), words.target.tolist()
+    (4, ['yes', 'stop', 'yes', 'stop'])
+    >>> sorted(set(words.speaker))  # the speakers of make_spoken_digits(2, ...)
+    ['en-gb-x-rp+m3', 'en-us-nyc+m1']
+    """
+    words = list(WORDS) if words is None else _check_words(words)
+    texts = [(w, w) for w in words]
+    bunch = _generate(texts, n_speakers, n_repeats, sr, snr_db, random_state, out_dir)
+    bunch.target_names = np.array(words, dtype=object)
+    return (bunch.data, bunch.target) if return_X_y else bunch
