@@ -36,7 +36,7 @@ from skvae.evaluation import (
     stratified_subset,
 )
 from skvae.features import GroupStandardScaler
-from skvae.recipes import RecognizerPipeline, extract_features, make_recognizer
+from skvae.recipes import RecognizerPipeline, make_recognizer
 
 FAST = dict(
     n_components=4, hidden_layer_sizes=(32,), n_mels=16, n_frames=16, max_iter=2
@@ -452,14 +452,14 @@ def recognizer_run():
 
     corpus = load_corpus("generated", n_speakers=3, n_repeats=2)
     train, test, _ = split_corpus(corpus, "random", random_state=0)
-    features = make_recognizer(**FAST)["features"]
-    F = extract_features(features, corpus.data, train=train)
+    features = make_recognizer(**FAST)["features"].fit(corpus.data[train])
+    F = features.transform(corpus.data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         bundle = train_recognizer(
             F[train],
             corpus.target[train],
-            audio=corpus.data[train],
+            features=features,
             durations=corpus.duration[train],
             **FAST,
         )
@@ -468,10 +468,10 @@ def recognizer_run():
 
 def test_recognizer_accuracies(recognizer_run):
     corpus, F, train, test, bundle = recognizer_run
-    y, pipe = corpus.target, bundle["pipeline"]
-    acc, pred = recognizer_accuracies(pipe, F[train], y[train], F[test], y[test])
+    y, rec = corpus.target, bundle["recognizer"]
+    acc, pred = recognizer_accuracies(rec, F[train], y[train], F[test], y[test])
     assert list(acc) == ["VAE (4-D) + SVC", "PCA (4-D) + SVC", "log-mel (256-D) + SVC"]
-    np.testing.assert_array_equal(pred, pipe[1:].predict(F[test]))
+    np.testing.assert_array_equal(pred, rec["model"].predict(F[test]))
     assert acc["VAE (4-D) + SVC"] == np.mean(pred == y[test])
 
 
@@ -490,21 +490,21 @@ def test_generation_check(recognizer_run):
 @pytest.mark.parametrize("level", [-20.0, None])
 def test_generation_check_counts_the_files_as_written(recognizer_run, tmp_path, level):
     """What 'skvae predict' says of the WAV files is what was counted, also
-    for a model whose features follow the level (level=None, as models saved
-    before gain normalisation): the files are written peak-normalised."""
+    for a front end without gain normalisation (level=None): the files are
+    written peak-normalised."""
     import copy
 
     from skvae.recipes import recognize_files, write_utterances
 
     bundle = copy.deepcopy(recognizer_run[-1])
-    pipe = bundle["pipeline"]
-    pipe["features"].set_params(level=level)
+    rec = bundle["recognizer"]
+    rec["features"].set_params(level=level)
     generated = generation_check(bundle, n_per_class=3, random_state=1)
     for g in generated:
         folder = tmp_path / str(g["label"])
         folder.mkdir()
         paths = write_utterances(g["waves"], folder, g["label"], 8000)
-        res = recognize_files(pipe, paths)
+        res = recognize_files(rec, paths)
         heard = res.classes[res.proba.argmax(axis=1)]
         np.testing.assert_array_equal(heard, g["predicted"])
         assert g["recognised"] == np.sum(heard == g["label"])
@@ -533,18 +533,22 @@ def test_evaluate_recognizer(recognizer_run):
 
 
 def test_speaker_held_out(recognizer_run):
-    corpus, F, _, _, _ = recognizer_run
-    y = corpus.target
-    assert speaker_held_out(F, y, None, **FAST) is None
-    assert speaker_held_out(F, y, corpus.speaker, min_speakers=4, **FAST) is None
+    corpus, F, _, _, bundle = recognizer_run
+    y, fe = corpus.target, bundle["recognizer"]["features"]
+    assert speaker_held_out(F, y, None, features=fe, **FAST) is None
+    assert (
+        speaker_held_out(F, y, corpus.speaker, features=fe, min_speakers=4, **FAST)
+        is None
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        res = speaker_held_out(F, y, corpus.speaker, random_state=3, **FAST)
+        res = speaker_held_out(
+            F, y, corpus.speaker, features=fe, random_state=3, **FAST
+        )
         again = speaker_held_out(
-            F, y, corpus.speaker, audio=corpus.data, random_state=3, **FAST
+            F, y, corpus.speaker, features=fe, random_state=3, **FAST
         )
     assert again == res  # one seed for the speaker, the recogniser, the baselines
-    # (the front end, fitted on the audio or not, does not touch the rows F)
     assert len(res["held_out"]) == 1
     assert res["n_test"] == int(np.sum(corpus.speaker == res["held_out"][0]))
     assert res["label"] == f"held-out speaker {res['held_out'][0]}"

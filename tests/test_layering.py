@@ -67,7 +67,12 @@ PACKAGE_MODULES = {
         ("_model_file",),
         ("_predictor", "_train"),
     ],
-    "skvae.evaluation": [("_common",), ("_perturb",), ("_protocols",), ("_checks",)],
+    "skvae.evaluation": [
+        ("_common",),
+        ("_perturb",),
+        ("_protocols", "_generation", "_open_set_check"),
+        ("_summary",),
+    ],
     "skvae.report": [("_figures",), ("_page",)],
     "skvae.cli": [("parser",)],
 }

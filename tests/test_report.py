@@ -142,8 +142,3 @@ def test_generated_caption_describes_the_generator(tmp_path):
     html = report.write_report(tmp_path / "a", _content()).read_text()
     assert "conditional VAE (VAEClassifier)" in html
     assert "Gaussian fitted to each label" not in html
-    content = _content()
-    content["captions"] = {"generated.png": report.GAUSSIAN_SAMPLER_CAPTION}
-    html = report.write_report(tmp_path / "b", content).read_text()
-    assert "Gaussian fitted to each label" in html
-    assert "conditional VAE (VAEClassifier)" not in html

@@ -1,6 +1,6 @@
 """How well a speech model does, measured against baselines in the same run.
 
-Protocols:
+Protocols (``_protocols``):
 
 - :func:`baseline_scores`, :func:`recognizer_accuracies`: a model's
   accuracy next to PCA and raw-feature baselines with the same classifier,
@@ -10,12 +10,16 @@ Protocols:
   every speaker in turn (mean and worst speaker).
 - :func:`few_label_scores`: a representation fitted on all training inputs
   without labels, a classifier on a stratified few of the labels.
-- :func:`evaluate_recognizer`, :func:`generation_check`,
-  :func:`open_set_check`, :func:`latent_map`, :func:`format_summary`,
-  :func:`compare_to_baselines`: everything the summary and the report of
-  ``skvae train`` show.
 
-Data helpers shared by the benchmarks and examples:
+What ``skvae train`` prints and reports: :func:`evaluate_recognizer`,
+:func:`latent_map`, :func:`format_summary`, :func:`compare_to_baselines`
+(``_summary``); :func:`generation_check`, :func:`generated_rate`
+(``_generation``); :func:`open_set_check`, :func:`format_open_set`
+(``_open_set_check``). They take the recogniser of
+:func:`skvae.recipes.make_recognizer` and read its ``"features"`` and
+``"model"`` steps.
+
+Data helpers shared by the benchmarks and examples (``_perturb``):
 
 - :func:`add_noise`: noise at a given signal-to-noise ratio;
 - :func:`stratified_subset`, :func:`hide_labels`: a labelled subset;
@@ -26,16 +30,8 @@ Data helpers shared by the benchmarks and examples:
 ``numpy.random.Generator``; an instance is used and advanced as is.
 """
 
-from ._checks import (
-    compare_to_baselines,
-    evaluate_recognizer,
-    format_open_set,
-    format_summary,
-    generated_rate,
-    generation_check,
-    latent_map,
-    open_set_check,
-)
+from ._generation import generated_rate, generation_check
+from ._open_set_check import format_open_set, open_set_check
 from ._perturb import (
     OUTLIER_KINDS,
     add_noise,
@@ -49,6 +45,12 @@ from ._protocols import (
     leave_one_speaker_out,
     recognizer_accuracies,
     speaker_held_out,
+)
+from ._summary import (
+    compare_to_baselines,
+    evaluate_recognizer,
+    format_summary,
+    latent_map,
 )
 
 __all__ = [

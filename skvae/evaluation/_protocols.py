@@ -7,8 +7,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch
 
-from .. import recipes
-from ._common import _info, _rows
+from ._common import _info
 from ._perturb import stratified_subset
 
 
@@ -80,20 +79,21 @@ def baseline_scores(
 
 
 def recognizer_accuracies(
-    pipeline, F_train, y_train, F_test, y_test, *, random_state=0
+    recognizer, F_train, y_train, F_test, y_test, *, random_state=0
 ):
     """Accuracy of a fitted recogniser and of its PCA and raw baselines.
 
-    The baselines use a fresh copy of the recogniser's classifier without
-    its probability calibration, which does not change the labels it
-    predicts (only accuracy is compared) and would cost more fits.
+    The recogniser answers every test row (a reject option's rejections are
+    measured by :func:`open_set_check`). The baselines use a fresh copy of
+    its classifier without the probability calibration, which does not
+    change the labels it predicts.
 
     Parameters
     ----------
-    pipeline : RecognizerPipeline
-        A recogniser of :func:`skvae.recipes.make_recognizer`, fitted.
+    recognizer : RecognizerPipeline
+        Fitted (:func:`skvae.recipes.make_recognizer`'s shape).
     F_train, y_train, F_test, y_test : arrays
-        Front-end rows and labels (:func:`skvae.recipes.extract_features`).
+        Front-end rows (``recognizer["features"].transform``) and labels.
     random_state : int, default=0
         Seed of PCA.
 
@@ -107,25 +107,19 @@ def recognizer_accuracies(
 
     Examples
     --------
-    >>> from skvae.datasets import load_corpus, split_corpus
+    >>> from skvae.datasets import make_spoken_digits
     >>> from skvae.evaluation import recognizer_accuracies
-    >>> from skvae.recipes import extract_features, fit_recognizer, make_recognizer
-    >>> corpus = load_corpus("generated", n_speakers=3, n_repeats=2)
-    >>> train, test, _ = split_corpus(corpus, "random")
-    >>> F = extract_features(make_recognizer()["features"], corpus.data, train=train)
-    >>> y = corpus.target
-    >>> pipe = fit_recognizer(
-    ...     F[train], y[train], audio=corpus.data[train], n_components=4, max_iter=2)
-    >>> acc, pred = recognizer_accuracies(pipe, F[train], y[train], F[test], y[test])
+    >>> from skvae.recipes import make_recognizer
+    >>> d = make_spoken_digits(3, 2, random_state=0)
+    >>> rec = make_recognizer(n_components=4, max_iter=2).fit(d.data, d.target)
+    >>> F = rec["features"].transform(d.data)
+    >>> acc, pred = recognizer_accuracies(rec, F, d.target, F, d.target)
     >>> list(acc)
     ['VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
     """
-    # with a reject option: the accuracy of the recogniser it wraps, every
-    # test utterance answered (open_set_check measures the rejections)
-    pipeline = recipes.recognizer_pipeline(pipeline)
-    k = pipeline.named_steps["vae"].n_components
-    clf = pipeline.named_steps["clf"]
-    pred = pipeline[1:].predict(F_test)
+    rows = getattr(recognizer["model"], "estimator_", recognizer["model"])
+    k, clf = rows["vae"].n_components, rows["clf"]
+    pred = rows.predict(F_test)
     out = {f"VAE ({k}-D) + SVC": float(np.mean(pred == y_test))}
     out.update(
         baseline_scores(
@@ -144,13 +138,13 @@ def recognizer_accuracies(
 
 
 def speaker_held_out(
-    F, y, speaker, *, audio=None, min_speakers=3, random_state=0, verbose=0, **params
+    F, y, speaker, *, features, min_speakers=3, random_state=0, verbose=0, **params
 ):
     """Train the recogniser again without one speaker and test on that speaker.
 
     The speaker is drawn with ``GroupShuffleSplit(test_size=1)``; the
     recogniser (:func:`skvae.recipes.fit_recognizer`) and the baselines of
-    :func:`recognizer_accuracies` are fitted on the other speakers.
+    :func:`recognizer_accuracies` are fitted on the rows of the others.
 
     Parameters
     ----------
@@ -160,11 +154,8 @@ def speaker_held_out(
         Labels.
     speaker : array-like of shape (n_utterances,) or None
         Who speaks each utterance.
-    audio : array-like of shape (n_utterances,) or None, default=None
-        The utterances (file paths or waveforms); the recogniser's front end
-        is fitted on those of the other speakers. Only the rows ``F`` are
-        classified here, so None (a front end fitted without audio) gives
-        the same accuracies.
+    features : SpeechFeatures
+        The fitted front end ``F`` came from (the recogniser's front end).
     min_speakers : int, default=3
         With fewer speakers the check is not made (None is returned).
     random_state : int, default=0
@@ -183,6 +174,8 @@ def speaker_held_out(
     """
     from sklearn.model_selection import GroupShuffleSplit
 
+    from ..recipes import fit_recognizer
+
     if speaker is None or len(set(np.asarray(speaker).tolist())) < min_speakers:
         return None
     y, speaker = np.asarray(y), np.asarray(speaker)
@@ -195,22 +188,23 @@ def speaker_held_out(
         f"{', '.join(held)} ({len(train):,} utterances), testing on it "
         f"({len(test):,})",
     )
-    pipe = recipes.fit_recognizer(
+    rec = fit_recognizer(
         F[train],
         y[train],
-        audio=None if audio is None else _rows(audio, train),
+        features=features,
         verbose=verbose,
         random_state=random_state,
         **params,
     )
     acc, _ = recognizer_accuracies(
-        pipe, F[train], y[train], F[test], y[test], random_state=random_state
+        rec, F[train], y[train], F[test], y[test], random_state=random_state
     )
+    rows = getattr(rec["model"], "estimator_", rec["model"])
     return {
         "held_out": held,
         "n_test": int(len(test)),
         "accuracy": acc,
-        "epochs": int(recipes.recognizer_pipeline(pipe).named_steps["vae"].n_iter_),
+        "epochs": int(rows["vae"].n_iter_),
         "label": f"held-out speaker {', '.join(held)}",
     }
 

@@ -28,10 +28,9 @@ from ._figures import plot_loss as plot_loss
 from ._figures import plot_open_set as plot_open_set
 from ._figures import plot_reconstructions as plot_reconstructions
 from ._page import FIGURES as FIGURES
-from ._page import GAUSSIAN_SAMPLER_CAPTION as GAUSSIAN_SAMPLER_CAPTION
 from ._page import OPEN_SET_FIGURE as OPEN_SET_FIGURE
 from ._page import write_recognizer_report, write_report
 
-# the plot_* functions, INSTALL_HINT, FIGURES, GAUSSIAN_SAMPLER_CAPTION and
-# OPEN_SET_FIGURE stay reachable as skvae.report.<name>, as before the split
+# the plot_* functions, INSTALL_HINT, FIGURES and OPEN_SET_FIGURE are
+# reachable as skvae.report.<name>
 __all__ = ["check_available", "write_recognizer_report", "write_report"]

@@ -92,17 +92,6 @@ OPEN_SET_FIGURE = (
     "digits too.",
 )
 
-#: The caption of generated.png for models saved before the conditional VAE,
-#: which generate from a Gaussian fitted to each label's latent codes.
-GAUSSIAN_SAMPLER_CAPTION = (
-    "Log-mel spectrograms decoded by the recogniser's VAE from latent codes "
-    "drawn from a Gaussian fitted to each label's training codes (this model "
-    "was saved before skvae trained a conditional VAE to generate). Each "
-    "title says how many of that label's generated utterances the recogniser "
-    "itself labelled correctly, from the WAV files written for them. Listen "
-    "to them below."
-)
-
 _CSS = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
        padding: 0 1em; color: #222; line-height: 1.45; }
@@ -207,8 +196,6 @@ def write_report(out_dir, content):
           (paths relative to ``out_dir``), ``recognised`` and ``n``, and
           optionally ``heard_as`` (the label recognised for each WAV file);
         - ``confusion``: ``y_true``, ``y_pred``, ``labels``;
-        - ``captions`` (optional): ``{figure file name: caption}`` replacing
-          the captions of :data:`FIGURES`;
         - ``open_set`` (optional, for a recogniser with a reject option):
           :func:`skvae.evaluation.open_set_check`'s ``scores``,
           ``threshold``, ``target``, ``rejected``, ``known_kept``,
@@ -254,14 +241,12 @@ def write_report(out_dir, content):
         ),
     ]
     parts += [f"<p>{_esc(note)}</p>" for note in content.get("notes", ())]
-    captions = content.get("captions", {})
     figures = list(FIGURES)
     open_set = content.get("open_set")
     if open_set:
         plot_open_set(out / OPEN_SET_FIGURE[0], open_set)
         figures.insert(2, OPEN_SET_FIGURE)
     for name, heading, caption in figures:
-        caption = captions.get(name, caption)
         parts.append(
             f'<h2>{_esc(heading)}</h2><figure><img src="{name}" '
             f'alt="{_esc(heading)}"><figcaption>{_esc(caption)}</figcaption></figure>'
@@ -311,12 +296,11 @@ def write_recognizer_report(
     import librosa
 
     from ..evaluation import compare_to_baselines, generated_rate
-    from ..recipes import recognizer_pipeline, write_utterances
+    from ..recipes import write_utterances
 
-    model = bundle["pipeline"]
-    pipe = recognizer_pipeline(model)
-    fe = pipe.named_steps["features"]
-    vae = pipe.named_steps["vae"]
+    rec = bundle["recognizer"]
+    fe, model = rec["features"], rec["model"]
+    vae = getattr(model, "estimator_", model)["vae"]
     meta = bundle["metadata"]
     out = Path(out_dir)
     samples = out / "samples"
@@ -374,7 +358,7 @@ def write_recognizer_report(
         "command": command,
         "run": run,
         "accuracy": accuracy,
-        "chance": 1.0 / len(bundle["classes"]),
+        "chance": 1.0 / len(rec.classes_),
         "notes": notes,
         "history": vae.history_,
         "latent": evaluation["latent"],
@@ -388,11 +372,9 @@ def write_recognizer_report(
         "confusion": {
             "y_true": evaluation["y_test"],
             "y_pred": evaluation["y_pred"],
-            "labels": list(bundle["classes"]),
+            "labels": list(rec.classes_),
         },
     }
     if evaluation.get("open_set"):
         content["open_set"] = evaluation["open_set"]
-    if bundle.get("generator") is None:  # a model saved before the generator
-        content["captions"] = {"generated.png": GAUSSIAN_SAMPLER_CAPTION}
     return write_report(out, content)

@@ -1,0 +1,246 @@
+"""What ``skvae train`` prints and reports: the evaluation and its summary."""
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from ._common import _info, _rows
+from ._generation import generated_rate, generation_check
+from ._open_set_check import format_open_set, open_set_check
+from ._protocols import recognizer_accuracies
+
+
+def compare_to_baselines(accuracy):
+    """Where the recogniser wins and where it loses against its baselines.
+
+    Parameters
+    ----------
+    accuracy : dict of str to dict of str to float
+        ``{column: {model: accuracy}}``, the recogniser (the VAE pipeline)
+        first in each column, then the baselines measured in the same run.
+
+    Returns
+    -------
+    lines : list of str
+        One sentence per column with at least one baseline.
+
+    Examples
+    --------
+    >>> from skvae.evaluation import compare_to_baselines
+    >>> compare_to_baselines({"official": {"VAE + SVC": 0.973,
+    ...     "PCA + SVC": 0.973, "raw + SVC": 0.987}})
+    ['official: the VAE pipeline loses, 0.973 vs 0.987 for raw + SVC (-0.014)']
+    """
+    lines = []
+    for column, models in accuracy.items():
+        names = list(models)
+        if len(names) < 2:
+            continue
+        ours = models[names[0]]
+        best = max(names[1:], key=lambda name: models[name])
+        diff = ours - models[best]
+        verdict = "wins" if diff > 0 else "ties" if diff == 0 else "loses"
+        lines.append(
+            f"{column}: the VAE pipeline {verdict}, {ours:.3f} vs "
+            f"{models[best]:.3f} for {best} ({diff:+.3f})"
+        )
+    return lines
+
+
+def format_summary(evaluation, split_info, speaker_eval=None):
+    """The lines ``skvae train`` prints: accuracies and generated utterances.
+
+    Parameters
+    ----------
+    evaluation : dict
+        From :func:`evaluate_recognizer` (``accuracy`` and ``generated``).
+    split_info : dict
+        The split's ``info`` (its ``text`` titles the accuracies).
+    speaker_eval : dict or None, default=None
+        From :func:`speaker_held_out`.
+
+    Returns
+    -------
+    lines : list of str
+
+    Examples
+    --------
+    >>> from skvae.evaluation import format_summary
+    >>> evaluation = {"accuracy": {"VAE (16-D) + SVC": 0.96},
+    ...               "generated": [{"recognised": 9, "n": 10}]}
+    >>> print("\\n".join(format_summary(evaluation, {"text": "official split"})))
+    accuracy, official split:
+      VAE (16-D) + SVC             0.960
+    generated utterances recognised as the requested label: 9/10 (90%)
+    """
+    groups = [(split_info["text"], evaluation["accuracy"])]
+    if speaker_eval:
+        title = (
+            f"{speaker_eval['label']} ({speaker_eval['n_test']:,} test utterances, "
+            "model trained without them)"
+        )
+        groups.append((title, speaker_eval["accuracy"]))
+    lines = []
+    for title, accuracy in groups:
+        lines.append(f"accuracy, {title}:")
+        lines += [f"  {name:<28} {value:.3f}" for name, value in accuracy.items()]
+        lines += [
+            "  " + line.split(": ", 1)[1]
+            for line in compare_to_baselines({title: accuracy})
+        ]
+    hit, total = generated_rate(evaluation["generated"])
+    rejected = sum(g.get("rejected", 0) for g in evaluation["generated"])
+    lines.append(
+        f"generated utterances recognised as the requested label: {hit}/{total} "
+        f"({hit / max(total, 1):.0%})"
+        + (f"; {rejected} rejected as unknown" if rejected else "")
+    )
+    lines += format_open_set(evaluation.get("open_set"))
+    return lines
+
+
+def _pick_examples(y, n=5):
+    """Indices of up to n examples with distinct labels, spread over labels."""
+    labels = np.unique(y)
+    chosen = labels[np.linspace(0, len(labels) - 1, min(n, len(labels))).astype(int)]
+    return np.array([np.flatnonzero(y == c)[0] for c in chosen])
+
+
+def latent_map(Z, labels, speakers=None, *, random_state=0, max_points=1000):
+    """A 2-D map of latent codes: t-SNE (PCA below 10 points).
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_samples, n_components)
+        Latent codes.
+    labels : ndarray of shape (n_samples,)
+        Label of each code.
+    speakers : ndarray of shape (n_samples,) or None, default=None
+        Speaker of each code.
+    random_state : int, default=0
+        Seeds the subsample and t-SNE.
+    max_points : int, default=1000
+        At most this many codes (drawn at random) are mapped.
+
+    Returns
+    -------
+    latent : dict
+        ``points`` (m, 2), ``labels``, ``speakers``, ``axis_labels`` and
+        ``method`` ("t-SNE" or "PCA"): the ``latent`` of
+        :func:`skvae.report.write_report`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.evaluation import latent_map
+    >>> Z = np.random.RandomState(0).normal(size=(8, 3))
+    >>> m = latent_map(Z, np.arange(8) % 2)
+    >>> m["method"], m["points"].shape
+    ('PCA', (8, 2))
+    """
+    from sklearn.manifold import TSNE
+
+    if len(Z) > max_points:
+        keep = np.sort(
+            np.random.default_rng(random_state).choice(len(Z), max_points, False)
+        )
+        Z, labels = Z[keep], labels[keep]
+        speakers = None if speakers is None else speakers[keep]
+    if len(Z) >= 10:
+        perplexity = min(30.0, (len(Z) - 1) / 3)
+        points = TSNE(
+            2, perplexity=perplexity, init="pca", random_state=random_state
+        ).fit_transform(Z)
+        axes, method = ("t-SNE 1", "t-SNE 2"), "t-SNE"
+    else:
+        points = PCA(2, random_state=random_state).fit_transform(Z)
+        axes, method = ("latent PC 1", "latent PC 2"), "PCA"
+    return {
+        "points": points,
+        "labels": labels,
+        "speakers": speakers,
+        "axis_labels": axes,
+        "method": method,
+    }
+
+
+def evaluate_recognizer(
+    bundle,
+    F,
+    y,
+    train,
+    test,
+    *,
+    speaker=None,
+    audio=None,
+    random_state=0,
+    n_check=10,
+    verbose=0,
+):
+    """Everything the summary and the report of ``skvae train`` show.
+
+    Parameters
+    ----------
+    bundle : dict
+        A model that can generate (:func:`skvae.recipes.train_recognizer`,
+        :func:`skvae.recipes.load_recognizer`).
+    F : ndarray of shape (n_utterances, n_features)
+        Front-end rows of all utterances.
+    y : array-like of shape (n_utterances,)
+        Labels.
+    train, test : ndarray of int
+        The split (:func:`skvae.datasets.split_corpus`).
+    speaker : array-like of shape (n_utterances,) or None, default=None
+        Speakers, to colour the latent map.
+    audio : array-like of shape (n_utterances,) or None, default=None
+        The utterances (file paths or waveforms). For a recogniser with a
+        reject option, the test ones are played backwards and imitated by
+        noise for :func:`open_set_check`; None skips that check.
+    random_state : int, default=0
+        Seeds the baselines, the generated utterances and the map.
+    n_check : int, default=10
+        Utterances generated per label (:func:`generation_check`).
+    verbose : int, default=0
+        If > 0, say what is being done, with progress bars, on stderr.
+
+    Returns
+    -------
+    evaluation : dict
+        ``accuracy`` (:func:`recognizer_accuracies`), ``y_test``, ``y_pred``,
+        ``latent`` (:func:`latent_map` of the test codes),
+        ``reconstructions`` (a few test rows and their VAE reconstructions),
+        ``generated`` (:func:`generation_check`) and, for a recogniser with
+        a reject option and ``audio``, ``open_set`` (:func:`open_set_check`).
+    """
+    rec = bundle["recognizer"]
+    vae = getattr(rec["model"], "estimator_", rec["model"])["vae"]
+    y = np.asarray(y)
+    _info(verbose, "evaluating against the PCA and raw-feature baselines ...")
+    acc, pred = recognizer_accuracies(
+        rec, F[train], y[train], F[test], y[test], random_state=random_state
+    )
+    _info(verbose, "generating utterances of every label and recognising them ...")
+    generated = generation_check(
+        bundle, n_per_class=n_check, random_state=random_state, verbose=verbose
+    )
+    examples = test[_pick_examples(y[test])]
+    recon = vae.inverse_transform(vae.transform(F[examples]))
+    speakers = None if speaker is None else np.asarray(speaker)[test]
+    out = {
+        "accuracy": acc,
+        "y_test": y[test],
+        "y_pred": pred,
+        "latent": latent_map(
+            vae.transform(F[test]), y[test], speakers, random_state=random_state
+        ),
+        "reconstructions": [
+            {"label": y[i], "original": F[i], "reconstruction": r}
+            for i, r in zip(examples, recon)
+        ],
+        "generated": generated,
+    }
+    if audio is not None and hasattr(rec["model"], "threshold_"):
+        _info(verbose, "scoring known and unknown utterances for the reject option ...")
+        out["open_set"] = open_set_check(
+            rec, F[test], y[test], _rows(audio, test), random_state=random_state
+        )
+    return out
