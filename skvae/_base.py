@@ -4,15 +4,15 @@
 :class:`~skvae.VAEClassifier` have in common: input standardisation, module
 construction, the training run as named steps (:meth:`BaseVAE._fit`), label
 lookup, chunked inference and sampling, and conversions to tensors. Weights
-files and pickling come from :class:`~skvae._saving.SaveableMixin` (its
-:meth:`~skvae._saving.SaveableMixin.save` is the only public method), the
-NumPy input checks from :mod:`skvae._checks`.
+files and pickling come from :class:`~skvae._serialize.SaveableMixin` (its
+:meth:`~skvae._serialize.SaveableMixin.save` is the only public method), the
+NumPy input checks from :mod:`skvae._validation`.
 """
 
 import contextlib
 import math
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import torch
@@ -21,25 +21,25 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
-    StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._checks import (
+from ._device import resolve_device
+from ._params import SHARED_PARAMETERS
+from ._serialize import SaveableMixin, build_module
+from ._threads import ThreadTuner, torch_threads, training_threads
+from ._training import Trainer, TrainingData
+from ._vae import VAE
+from ._validation import (
     _available_memory,
     _check_decoded,
     _check_float32_range,
     _is_constant,
     _mean_std,
 )
-from ._device import resolve_device
-from ._saving import SaveableMixin
-from ._training import ThreadTuner, Trainer, TrainingData, torch_threads
-from ._vae import ACTIVATIONS, LIKELIHOODS, VAE
-from ._weights import build_module
 
-__all__ = ["BaseVAE", "store_params"]
+__all__ = ["BaseVAE"]
 
 _MAX_SEED = np.iinfo(np.int32).max
 
@@ -56,55 +56,19 @@ _ARCHITECTURE = (
 _INFERENCE_PARAMS = ("inference_batch_size", "n_threads")
 
 
-def store_params(estimator, params):
-    """Store constructor arguments as attributes: the body of every ``__init__``.
-
-    scikit-learn reads the parameters from the signature of the estimator's
-    own ``__init__`` (no ``**kwargs``), so each estimator lists them all; this
-    stores them unchanged, as sklearn requires, without a line per parameter.
-    Call it as ``store_params(self, locals())``.
-    """
-    for name, value in params.items():
-        if name != "self":
-            setattr(estimator, name, value)
-
-
 class BaseVAE(SaveableMixin, BaseEstimator):
     """Base class of the VAE estimators (not public).
 
     Subclasses set ``_module_class`` and may override ``_module_kwargs``, and
-    the weights-file hooks of :class:`~skvae._saving.SaveableMixin`
+    the weights-file hooks of :class:`~skvae._serialize.SaveableMixin`
     (``_weights_extra`` / ``_restore_fitted`` / ``_check_restored``).
     """
 
     _module_class = VAE
-    #: constraints of the parameters both estimators have; subclasses extend
+    #: constraints of the parameters every estimator has; subclasses extend
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "frame_shape": [tuple, list, None],
-        "activation": [StrOptions(set(ACTIVATIONS))],
-        "likelihood": [StrOptions(set(LIKELIHOODS))],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
-        "standardize": ["boolean", StrOptions({"auto"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "warm_start": ["boolean"],
-        "random_state": ["random_state"],
-        "device": [str, torch.device],
-        "n_threads": [Interval(Integral, 1, None, closed="left"), None],
-        "inference_batch_size": [Interval(Integral, 1, None, closed="left")],
-        "verbose": ["verbose"],
+        **{name: spec[1] for name, spec in SHARED_PARAMETERS.items()},
     }
     #: whether n_components may not exceed n_features (an autoencoder's
     #: bottleneck); a classifier's latent space has no such limit
@@ -331,7 +295,7 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         if before_training is not None:
             before_training(self.module_)
         early = self.early_stopping and not incremental
-        with torch_threads(self.n_threads):
+        with torch_threads(self._fit_threads(X)):
             # float64 rows are standardised in float64 before the cast to the
             # network's float32 (rows around 1e8 keep their spread)
             standardized = X.dtype == np.float64
@@ -427,15 +391,23 @@ class BaseVAE(SaveableMixin, BaseEstimator):
                 group["weight_decay"] = self.alpha
         return self._optimizer
 
+    def _fit_threads(self, X):
+        """The ``n_threads`` of a fit: with None, :func:`training_threads` of
+        a step's work (batch rows x network weights)."""
+        if self.n_threads is not None:
+            return self.n_threads
+        n_weights = sum(p.numel() for p in self.module_.parameters())
+        return training_threads(min(self.batch_size, X.shape[0]) * n_weights)
+
     def _thread_tuner(self, incremental):
-        """A ThreadTuner for CPU training with ``n_threads=None``, else None.
+        """A ThreadTuner for CPU training with ``n_threads="tune"``, else None.
 
         Must run inside ``torch_threads``: the most threads it tries is the
         count set there. partial_fit keeps its tuner from call to call: a
         fresh one would re-probe every thread count on every batch, which
         costs most of a short call on a busy machine.
         """
-        if self.n_threads is not None or self.device_.type != "cpu":
+        if self.n_threads != "tune" or self.device_.type != "cpu":
             return None
         max_threads = torch.get_num_threads()
         if max_threads <= 1:
@@ -461,9 +433,13 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             and max_epochs == self.max_iter
             and len(self.history_) > 0
         ):
+            score = "validation score" if self.early_stopping else "training loss"
             warnings.warn(
-                f"{type(self).__name__} stopped after max_iter={self.max_iter} epochs "
-                "before the loss converged; consider a larger max_iter.",
+                f"{type(self).__name__} used its epoch budget (max_iter="
+                f"{self.max_iter}) while the {score} still improved by more than "
+                f"tol={self.tol} per sample within {self.n_iter_no_change} epochs. "
+                "A VAE's ELBO often keeps rising long after its codes are useful; "
+                "to train on, raise max_iter or set early_stopping=True.",
                 ConvergenceWarning,
                 stacklevel=5,
             )
@@ -537,6 +513,20 @@ class BaseVAE(SaveableMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # conversions
     # ------------------------------------------------------------------
+    def _check_codes(self, X, width):
+        """Latent codes for ``inverse_transform``: as many finite columns as
+        the fitted module's attribute ``width`` says."""
+        check_is_fitted(self)
+        width = getattr(self.module_, width)
+        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
+        if Z.shape[1] != width:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform expects "
+                f"latent codes with n_components={width} features."
+            )
+        _check_float32_range(Z, "X (latent codes)", "use codes of transform")
+        return Z
+
     def _as_float32(self, X):
         """X as float32 (no copy when it already is), checked to be finite."""
         with np.errstate(over="ignore"):

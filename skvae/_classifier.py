@@ -12,10 +12,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import BaseVAE, store_params
-from ._checks import _check_n_samples, _index_in, _one_per_row
-from ._saving import register_saveable
+from ._base import BaseVAE
+from ._params import vae_parameters
+from ._serialize import register_saveable
 from ._vae import SemiSupervisedVAE
+from ._validation import _check_n_samples, _index_in, _one_per_row
 
 __all__ = ["VAEClassifier"]
 
@@ -24,6 +25,7 @@ UNLABELLED = -1
 
 
 @register_saveable
+@vae_parameters(n_components=16, classification_weight="auto")
 class VAEClassifier(ClassifierMixin, BaseVAE):
     """Semi-supervised classifier and class-conditional generator (VAE "M2").
 
@@ -55,119 +57,24 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     ----------
     n_components : int, default=16
         Dimension of the latent style z.
-
-    hidden_layer_sizes : array-like of int or int, default=(256, 128)
-        Widths of the hidden layers of the encoder and of the classifier; the
-        decoder mirrors them.
-
-    frame_shape : tuple of (int, int) or None, default=None
-        ``(n_frames, n_coefficients)`` for rows that are flattened
-        time-frequency matrices; the encoder then starts with 1-D
-        convolutions over time (see :class:`VAETransformer`).
-
-    activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
-            default="relu"
-        Non-linearity after every hidden layer.
-
-    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
-        Observation model p(x | y, z).
-
     classification_weight : float or "auto", default="auto"
         Weight of log q(y | x) on labelled rows (alpha in Kingma et al.).
         ``"auto"`` is ``0.1 * n_features * n_samples / n_labelled``: the
         ELBO grows with the number of features, and fewer labels need a
         stronger weight per label to keep the classifier's term visible.
-
-    beta : float, default=1.0
-        Weight of the KL term.
-
-    kl_warmup : int, default=0
-        Epochs of linear KL warm-up.
-
-    standardize : bool or "auto", default="auto"
-        Standardise features inside the estimator (in float64 for float64
-        input; see :class:`VAETransformer`).
-
-    learning_rate_init : float, default=1e-3
-        Adam learning rate.
-
-    batch_size : int, default=256
-        Mini-batch size.
-
-    max_iter : int, default=200
-        Maximum number of epochs.
-
-    tol : float, default=1e-4
-        Minimum improvement per sample (nats) that counts as progress.
-
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and keep the weights of
-        the best validation epoch.
-
-    validation_fraction : float, default=0.1
-        Fraction of rows held out when ``early_stopping=True``.
-
-    n_iter_no_change : int, default=10
-        Epochs without improvement before training stops.
-
-    alpha : float, default=0.0
-        L2 penalty (weight decay).
-
-    warm_start : bool, default=False
-        Continue from the previous solution on the next ``fit``.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling and noise. An int with a fixed
-        ``n_threads`` gives bitwise-reproducible fits on one CPU; with
-        ``n_threads=None`` the thread count follows the machine's load, and
-        results may differ in the last bits (see :class:`VAETransformer`).
-
-    device : str or torch.device, default="cpu"
-        ``"cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``.
-
-    n_threads : int or None, default=None
-        Torch CPU threads inside this estimator's methods (capped at the
-        CPUs this process may use). None tunes the count during ``fit`` from
-        measured step times; an int makes fits bitwise reproducible (see
-        :class:`VAETransformer`).
-
-    inference_batch_size : int, default=4096
-        Rows per chunk at prediction and sampling time.
-
-    verbose : int, default=0
-        Show a progress bar when > 0.
+    {shared_parameters}
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
         The class labels (unlabelled marker excluded).
-
     module_ : skvae._vae.SemiSupervisedVAE
         The fitted torch module.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
-
-    mean_, scale_ : ndarray of shape (n_features_in_,)
-        Standardisation applied inside the model.
-
     classification_weight_ : float
         The weight of log q(y | x) actually used.
-
     n_labelled_ : int
         Number of labelled rows in the training data.
-
-    history_ : list of dict
-        Per-epoch training records (see :class:`VAETransformer`).
-
-    n_iter_ : int
-        Number of epochs run.
-
-    device_ : torch.device
-        Device the fitted module lives on.
+    {shared_attributes}
 
     See Also
     --------
@@ -212,35 +119,6 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
             StrOptions({"auto"}),
         ],
     }
-
-    def __init__(
-        self,
-        n_components=16,
-        *,
-        hidden_layer_sizes=(256, 128),
-        frame_shape=None,
-        activation="relu",
-        likelihood="gaussian",
-        classification_weight="auto",
-        beta=1.0,
-        kl_warmup=0,
-        standardize="auto",
-        learning_rate_init=1e-3,
-        batch_size=256,
-        max_iter=200,
-        tol=1e-4,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        alpha=0.0,
-        warm_start=False,
-        random_state=None,
-        device="cpu",
-        n_threads=None,
-        inference_batch_size=4096,
-        verbose=0,
-    ):
-        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):

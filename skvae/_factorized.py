@@ -12,28 +12,34 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from ._base import BaseVAE, store_params
-from ._checks import (
+from ._base import BaseVAE
+from ._factorized_module import FactorizedVAEModule
+from ._params import vae_parameters
+from ._serialize import register_saveable
+from ._validation import (
     _check_decoded,
     _check_float32_range,
     _check_no_missing,
     _index_in,
     _one_per_row,
 )
-from ._fhvae import FactorizedVAEModule
-from ._saving import register_saveable
 
 __all__ = ["FactorizedVAE"]
 
 #: learning rate of the table of group means, relative to
-#: ``learning_rate_init``: Adam moves a parameter by about its learning rate
-#: per step, and a group's mean, touched only by that group's rows, must
-#: travel several units in a few hundred steps (at 1x it lagged the rows'
-#: latents by a factor 3 after 60 epochs of 1,200 rows)
+#: ``learning_rate_init``: a group's mean, moved only by that group's rows,
+#: must travel several units in a few hundred Adam steps
 _GROUP_MEANS_LR_FACTOR = 10.0
 
 
 @register_saveable
+@vae_parameters(
+    n_components=2,
+    n_group_components=2,
+    discriminative_weight=10.0,
+    group_latent_std=0.5,
+    corruption_std=0.0,
+)
 class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Speaker-factorised VAE: a group latent and a content latent per row.
 
@@ -50,13 +56,10 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         x ~ N(f(z1, z2), diag(sigma^2))       the decoder
 
     with encoders q(z2 | x) and q(z1 | x, z2). Training maximises the ELBO
-    of every row (the prior of mu2_g shared by the N_g rows of group g) plus
-    ``discriminative_weight`` times log p(g | z2), the softmax over the
-    training groups of N(z2; mu2_g, group_latent_std^2 I): group latents of
-    different groups are kept apart. Since z2 varies little within a group
-    (a tighter prior than z1's) and the decoder already receives it, what
-    is shared by a group's rows (the voice) goes to z2 and what varies from
-    row to row (the word) to z1.
+    of every row plus ``discriminative_weight`` times log p(g | z2), which
+    keeps the latents of different groups apart. Since z2 varies little
+    within a group, what a group's rows share (the voice) goes to z2 and what
+    varies from row to row (the word) to z1.
 
     **Groups never seen in fit.** The latent of a group is inferred from
     its own rows, unlabelled: with p(mu2) = N(0, I) and the rows' posterior
@@ -64,11 +67,9 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     ``sum_n m_n / (N + group_latent_std^2)`` (FHVAE's estimate).
     ``transform(X, groups=g)`` gives the mean of q(z1 | x, z2) with each
     row's z2 set to its group's inferred latent, so rows of a new speaker
-    are encoded with that speaker's voice factored out. The groups passed to
-    ``transform`` are not matched to those of ``fit``: every call infers
-    each group's latent from the rows it is given (as
-    :class:`~skvae.features.GroupStandardScaler` estimates a group's
-    statistics), so pass several rows of a group at once.
+    are encoded with that speaker's voice factored out. Every call infers
+    each group's latent from the rows it is given (groups are not matched to
+    those of ``fit``), so pass several rows of a group at once.
 
     **Without groups**, ``transform(X)`` treats each row as its own group
     (its group latent is inferred from the row alone), so a row's code does
@@ -80,10 +81,9 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     :class:`~sklearn.pipeline.Pipeline` or a search:
     ``set_fit_request(groups=True).set_transform_request(groups=True)``.
 
-    ``partial_fit`` is not offered: the table of group means is sized by the
-    groups of the first call and the prior of each mean is spread over its
-    group's row count, which a stream of batches does not know in advance;
-    ``warm_start=True`` continues training on the fitted groups instead.
+    ``partial_fit`` is not offered (the table of group means needs every
+    group's row count); ``warm_start=True`` continues training on the
+    fitted groups.
 
     Parameters
     ----------
@@ -94,111 +94,31 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         Dimension of the group latent z2.
     discriminative_weight : float, default=10.0
         Weight of the discriminative term log p(g | z2) (FHVAE's alpha; 10 as
-        in its paper). 0 turns it off. It is not called ``alpha``, which is
-        the L2 penalty here as in every skvae estimator. FHVAE needs it
-        against many short sequences whose latents would otherwise collapse;
-        with a few speakers of many rows each (FSDD) it changed the results
-        little (0, 10 and 100 gave the same accuracy within noise).
+        in its paper); 0 turns it off.
     group_latent_std : float, default=0.5
         Standard deviation of a row's group latent around its group's mean,
         p(z2 | mu2_g) = N(mu2_g, group_latent_std^2 I) (FHVAE's 0.5). Smaller
         values tie the rows of a group more tightly.
-    hidden_layer_sizes : array-like of int or int, default=(256, 128)
-        Widths of the hidden layers of each encoder; the decoder mirrors them.
-    frame_shape : tuple of (int, int) or None, default=None
-        ``(n_frames, n_coefficients)`` of rows that are flattened
-        time-frequency matrices: the content encoder then starts with 1-D
-        convolutions over time, as in :class:`~skvae.VAETransformer`. The
-        group encoder is always an MLP.
-    activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
-            default="relu"
-        Non-linearity after every hidden layer.
-    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
-        Observation model p(x | z1, z2).
-    beta : float, default=1.0
-        Weight of the KL terms (of both latents).
-    kl_warmup : int, default=0
-        Epochs over which the KL weight rises linearly to ``beta``.
-    standardize : bool or "auto", default="auto"
-        Standardise features inside the estimator, as in
-        :class:`~skvae.VAETransformer`.
     corruption_std : float, default=0.0
         Gaussian noise added to the standardised encoder inputs during
         training (denoising); 0 disables it.
-    learning_rate_init : float, default=1e-3
-        Learning rate of the Adam optimizer.
-    batch_size : int, default=256
-        Mini-batch size; clipped to the number of samples.
-    max_iter : int, default=200
-        Maximum number of epochs.
-    tol : float, default=1e-4
-        Minimum improvement of the loss per sample that counts as progress.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows and stop when their
-        score stops improving; the best weights are restored.
-    validation_fraction : float, default=0.1
-        Fraction of rows held out when ``early_stopping=True``.
-    n_iter_no_change : int, default=10
-        Epochs without improvement by ``tol`` before training stops.
-    alpha : float, default=0.0
-        L2 penalty (weight decay) of the optimizer.
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution; its groups
-        must then be among the fitted ones.
-    random_state : int, RandomState instance or None, default=None
-        Seeds initialisation, shuffling, the noise and the validation split;
-        with an int and ``n_threads=1``, fits are bitwise reproducible on one
-        machine (see :class:`~skvae.VAETransformer`).
-    device : str or torch.device, default="cpu"
-        Where to train and infer (``"cpu"``, ``"cuda"``, ``"mps"``, ``"auto"``).
-    n_threads : int or None, default=None
-        Torch intra-op CPU threads inside this estimator's methods, as in
-        :class:`~skvae.VAETransformer`.
-    inference_batch_size : int, default=4096
-        Rows per chunk in the inference methods.
-    verbose : int, default=0
-        If > 0, show a progress bar with the per-epoch loss.
+    {shared_parameters}
 
     Attributes
     ----------
-    module_ : skvae._fhvae.FactorizedVAEModule
+    module_ : skvae._factorized_module.FactorizedVAEModule
         The fitted torch module.
     groups_ : ndarray of shape (n_groups,) or None
         The distinct groups passed to ``fit`` (sorted), or None when fitted
         without groups.
     group_latents_ : ndarray of shape (n_groups, n_group_components)
         The mean latent mu2_g of each training group, in the order of
-        ``groups_`` (one row, the single group of all rows, when fitted
-        without groups). Learned during training, then set at the end of
-        ``fit`` to the posterior mean given the group's training rows: the
-        estimate :meth:`group_latent` makes for any group, so training and
-        new groups are described alike.
+        ``groups_`` (one row when fitted without groups): at the end of
+        ``fit``, the posterior mean given the group's training rows, the
+        estimate :meth:`group_latent` makes for any group.
     group_sizes_ : ndarray of shape (n_groups,)
         Training rows of each group.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
-    mean_ : ndarray of shape (n_features_in_,)
-        Per-feature mean subtracted before encoding.
-    scale_ : ndarray of shape (n_features_in_,)
-        Per-feature scale divided out before encoding.
-    history_ : list of dict
-        One record per epoch (``loss``, ``reconstruction``, ``kl``, ...), as
-        in :class:`~skvae.VAETransformer`; ``reconstruction`` includes the
-        weighted discriminative term.
-    loss_curve_ : list of float
-        Training loss of each epoch.
-    validation_scores_ : list of float or None
-        Validation score of each epoch with early stopping, else None.
-    best_loss_ : float
-        Lowest training loss reached.
-    best_validation_score_ : float or None
-        Best validation score with early stopping, else None.
-    n_iter_ : int
-        Number of epochs run.
-    device_ : torch.device
-        Device the fitted module lives on.
+    {shared_attributes}
 
     See Also
     --------
@@ -252,38 +172,6 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         "group_latent_std": [Interval(Real, 0, None, closed="neither")],
         "corruption_std": [Interval(Real, 0, None, closed="left")],
     }
-
-    def __init__(
-        self,
-        n_components=2,
-        *,
-        n_group_components=2,
-        discriminative_weight=10.0,
-        group_latent_std=0.5,
-        hidden_layer_sizes=(256, 128),
-        frame_shape=None,
-        activation="relu",
-        likelihood="gaussian",
-        beta=1.0,
-        kl_warmup=0,
-        standardize="auto",
-        corruption_std=0.0,
-        learning_rate_init=1e-3,
-        batch_size=256,
-        max_iter=200,
-        tol=1e-4,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        alpha=0.0,
-        warm_start=False,
-        random_state=None,
-        device="cpu",
-        n_threads=None,
-        inference_batch_size=4096,
-        verbose=0,
-    ):
-        store_params(self, locals())
 
     # ------------------------------------------------------------------
     # fitting
@@ -377,16 +265,8 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         return optimizer
 
     def fit_transform(self, X, y=None, *, groups=None):
-        """Fit, then encode X: ``fit(X, groups=groups).transform(X, groups=groups)``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : Ignored
-            Not used, present for API consistency.
-        groups : array-like of shape (n_samples,), default=None
-            Group of each row.
+        """``fit(X, groups=groups).transform(X, groups=groups)``: see :meth:`fit`
+        and :meth:`transform`.
 
         Returns
         -------
@@ -653,15 +533,7 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         X_original : ndarray of shape (n_samples, n_features_in_)
             Decoder means, in the dtype of the codes.
         """
-        check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        d1 = self.module_.n_content
-        if Z.shape[1] != d1:
-            raise ValueError(
-                f"X has {Z.shape[1]} features, but inverse_transform expects "
-                f"content codes with n_components={d1} features."
-            )
-        _check_float32_range(Z, "X (latent codes)", "use codes of transform")
+        Z = self._check_codes(X, "n_content")
         default = np.repeat(self._average_latent()[None], Z.shape[0], axis=0)
         latents = self._target_latents(Z.shape[0], groups, group_latents, default)
         return self._decode(Z, latents, Z.dtype)

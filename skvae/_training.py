@@ -1,10 +1,9 @@
-"""The training loop: epochs, validation, early stopping, history; threads.
+"""The training loop: epochs, validation, early stopping, history.
 
 Knows torch and the :class:`~skvae._vae.VAE` module, not scikit-learn. The
-loop is written for speed on in-memory data: the data is a tensor on the
-training device, mini-batches are gathered by index (no DataLoader), the loss
-is accumulated on the device and read back once per epoch, and validation runs
-under ``torch.inference_mode``.
+data is a tensor on the training device, mini-batches are gathered by index
+(no DataLoader), the loss is accumulated on the device and read back once per
+epoch, and validation runs under ``torch.inference_mode``.
 
 :meth:`Trainer.run` is a loop over :meth:`Trainer.run_epoch`, which trains one
 epoch (:func:`train_one_epoch`), checks that the weights stayed finite,
@@ -12,184 +11,24 @@ validates (:func:`evaluate`) and records the epoch; :meth:`Trainer.update_best`
 then tracks the best epoch for convergence and early stopping.
 """
 
-import contextlib
 import math
-import os
 import sys
-import threading
-import time
 import warnings
 from dataclasses import dataclass, field
 
 import torch
 
-from ._device import device_available, resolve_device
+from ._threads import ThreadTuner
 from .exceptions import TrainingDiverged
 
 __all__ = [
     "EpochResult",
-    "ThreadTuner",
     "Trainer",
     "TrainingData",
     "TrainingDiverged",
-    "available_cpus",
-    "capped_threads",
-    "default_n_threads",
-    "device_available",
     "evaluate",
-    "resolve_device",
-    "torch_threads",
     "train_one_epoch",
 ]
-
-
-def available_cpus():
-    """Number of CPUs this process may run on (affinity-aware)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def default_n_threads():
-    """Torch intra-op threads used when ``n_threads=None``.
-
-    Torch's own setting already honours ``OMP_NUM_THREADS``, which joblib's
-    loky workers set to ``cpu_count // n_jobs``; it is capped by the CPUs this
-    process may use, so nested parallelism never oversubscribes.
-    """
-    return max(1, min(torch.get_num_threads(), available_cpus()))
-
-
-def capped_threads(n_threads):
-    """``n_threads`` capped at :func:`available_cpus`, with a warning.
-
-    More threads than CPUs only make them wait for each other, and a huge
-    count (``10**6``) makes the OpenMP runtime run out of memory or crash
-    while it starts them.
-    """
-    n = int(n_threads)
-    cpus = available_cpus()
-    if n > cpus:
-        warnings.warn(
-            f"n_threads={n} is more than the {cpus} CPU(s) this process may use; "
-            f"using {cpus}.",
-            UserWarning,
-            stacklevel=4,
-        )
-        return cpus
-    return n
-
-
-_THREADS_LOCK = threading.RLock()
-
-
-@contextlib.contextmanager
-def torch_threads(n_threads, *, keep_default=False):
-    """Run the block with ``n_threads`` torch intra-op threads, then restore.
-
-    ``n_threads=None`` means :func:`default_n_threads`; with
-    ``keep_default=True`` it means "leave torch's setting alone", which lets
-    several Python threads run inference on one model at once. Changing the
-    count is process-global, so blocks that change it are serialised by a lock.
-    """
-    if n_threads is None and keep_default:
-        yield torch.get_num_threads()
-        return
-    n = default_n_threads() if n_threads is None else capped_threads(n_threads)
-    with _THREADS_LOCK:
-        before = torch.get_num_threads()
-        if n != before:
-            torch.set_num_threads(n)
-        try:
-            yield n
-        finally:
-            # the block may have changed it too (ThreadTuner)
-            if torch.get_num_threads() != before:
-                torch.set_num_threads(before)
-
-
-class ThreadTuner:
-    """Chooses torch's intra-op thread count from measured step times.
-
-    More threads are faster on an idle machine, but when another process
-    holds a core, torch's worker threads wait for each other at every
-    operation and training can run several times slower than on one thread
-    (measured here: 2 threads fell from 40.6k to 7.4k samples/s next to one
-    busy process, while 1 thread kept 25.9k). So the tuner times a few real
-    training steps with each candidate count, keeps the fastest, and checks
-    again after an interval that doubles while the choice holds.
-
-    Parameters
-    ----------
-    max_threads : int
-        The most threads to use.
-    probe_steps : int
-        Timed steps per candidate (after one untimed step to settle).
-    interval : float
-        Seconds before the first re-check; doubles up to ``max_interval``.
-    """
-
-    def __init__(self, max_threads, probe_steps=5, interval=2.0, max_interval=32.0):
-        self.options = sorted({1, max(1, max_threads // 2), max_threads})
-        self.threads = max_threads
-        self.probe_steps = probe_steps
-        self.base_interval = interval
-        self.interval = interval
-        self.max_interval = max_interval
-        self.choices = []  # (time, threads) after each probe, for inspection
-        self._plan = []  # thread counts of the coming probe steps (None: untimed)
-        self._times = {}
-        self._running = None  # (threads, timed) of the step in progress
-        self._last = None
-        self._next_probe = 0.0
-
-    def epoch_start(self):
-        """Forget the clock: time across epoch boundaries is not a step."""
-        self._last = None
-        self._running = None
-
-    def _start_probe(self):
-        self._plan = []
-        for n in self.options:
-            self._plan.append((n, False))
-            self._plan.extend([(n, True)] * self.probe_steps)
-        self._times = {n: [] for n in self.options}
-
-    def tick(self):
-        """Call before each training step."""
-        now = time.perf_counter()
-        if self._running is not None and self._last is not None:
-            n, timed = self._running
-            if timed:
-                self._times[n].append(now - self._last)
-        self._running = None
-        if not self._plan and self._times:
-            self._decide(now)
-        if not self._plan and now >= self._next_probe:
-            self._start_probe()
-        if self._plan:
-            n, timed = self._plan.pop(0)
-            self._running = (n, timed)
-            if torch.get_num_threads() != n:
-                torch.set_num_threads(n)
-        self._last = time.perf_counter()
-
-    def _decide(self, now):
-        medians = {n: sorted(t)[len(t) // 2] for n, t in self._times.items() if t}
-        self._times = {}
-        if not medians:
-            return
-        best = min(medians, key=medians.get)
-        self.interval = (
-            min(self.interval * 2, self.max_interval)
-            if best == self.threads
-            else self.base_interval
-        )
-        self.threads = best
-        self.choices.append((now, best))
-        torch.set_num_threads(best)
-        self._next_probe = now + self.interval
 
 
 @dataclass

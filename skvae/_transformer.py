@@ -18,16 +18,16 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._base import BaseVAE, store_params
-from ._checks import (
+from ._base import BaseVAE
+from ._params import vae_parameters
+from ._serialize import register_saveable
+from ._validation import (
     _check_decoded,
-    _check_float32_range,
     _check_n_samples,
     _check_no_missing,
     _index_in,
     _one_per_row,
 )
-from ._saving import register_saveable
 
 __all__ = ["VAETransformer"]
 
@@ -36,6 +36,7 @@ _N_ELBO_DRAWS = 8
 
 
 @register_saveable
+@vae_parameters(n_components=2, corruption_std=0.0)
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Variational autoencoder as a scikit-learn transformer.
 
@@ -71,169 +72,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     ----------
     n_components : int, default=2
         Dimension of the latent space. At most the number of features.
-
-    hidden_layer_sizes : array-like of int or int, default=(256, 128)
-        Widths of the encoder's hidden layers; the decoder mirrors them.
-
-    frame_shape : tuple of (int, int) or None, default=None
-        ``(n_frames, n_coefficients)`` when each row is a flattened
-        time-frequency matrix in frame-major order, as
-        :class:`~skvae.features.SpeechFeatures` makes (``n_frames`` x
-        ``n_mels`` or ``n_mfcc``, no deltas). The encoder then begins with two
-        1-D convolutions over time (kernel 5, stride 2,
-        ``hidden_layer_sizes[0]`` channels) followed by the remaining dense
-        layers. None: a plain MLP encoder.
-
-    activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, \
-            default="relu"
-        Non-linearity after every hidden layer.
-
-    likelihood : {"gaussian", "bernoulli"}, default="gaussian"
-        Observation model p(x | z). ``"gaussian"`` has a learned per-feature
-        variance and suits real-valued features (MFCC, log-mel);
-        ``"bernoulli"`` needs data in [0, 1].
-
-    beta : float, default=1.0
-        Weight of the KL term (beta-VAE). ``beta=1`` is the true ELBO.
-
-    kl_warmup : int, default=0
-        Number of epochs over which the KL weight rises linearly from
-        ``beta / kl_warmup`` to ``beta``. 0 disables warm-up.
-
-    standardize : bool or "auto", default="auto"
-        Standardise features to zero mean and unit variance inside the
-        estimator (statistics learned at fit). Every output in feature space
-        (``inverse_transform``, ``sample``) and every likelihood is in the
-        caller's original units. ``"auto"`` means True for the Gaussian
-        likelihood and False for the Bernoulli one, which needs raw [0, 1]
-        data. float64 input is standardised in float64 before the cast to
-        the network's float32, so data far from zero (around 1e8, say) keep
-        their spread. A feature is constant when its spread is within the
-        rounding error of its mean (a relative test: data of any scale is
-        standardised); constant features are reproduced exactly.
-
     corruption_std : float, default=0.0
         Standard deviation of the Gaussian noise added to the standardised
         encoder input during training (denoising VAE); 0 disables it.
-
-    learning_rate_init : float, default=1e-3
-        Learning rate of the Adam optimizer.
-
-    batch_size : int, default=256
-        Mini-batch size for training; clipped to the number of samples.
-
-    max_iter : int, default=200
-        Maximum number of epochs (passes over the training data).
-
-    tol : float, default=1e-4
-        Minimum improvement of the training loss (or, with early stopping, of
-        the validation score) per sample, in nats, that counts as progress.
-
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the rows, stop when the validation
-        score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
-        restore the weights of the best validation epoch.
-
-    validation_fraction : float, default=0.1
-        Fraction of rows held out when ``early_stopping=True``.
-
-    n_iter_no_change : int, default=10
-        Epochs without improvement by ``tol`` before training stops.
-
-    alpha : float, default=0.0
-        L2 penalty (weight decay) of the optimizer.
-
-    warm_start : bool, default=False
-        When True, ``fit`` continues from the previous solution (weights,
-        optimizer state and standardisation) instead of starting afresh.
-
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the reparameterisation noise
-        and the validation split. Torch's global RNG is never touched. With
-        an int and a fixed ``n_threads``, fitting twice on the same CPU with
-        the same torch build gives bitwise-identical weights. With
-        ``n_threads=None`` the thread count is tuned from measured step times
-        and so follows the machine's load, and some BLAS libraries (MKL on
-        Intel Xeon, for one) round matrix products differently for different
-        thread counts: such fits agree to float32 rounding at first but may
-        differ in the last bits, and drift apart over many epochs. Fits on
-        another CPU, BLAS, torch version or on a GPU are not bitwise equal
-        either.
-
-    device : str or torch.device, default="cpu"
-        Where to train and infer: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
-        ``"mps"``, or ``"auto"`` (CUDA when available, else CPU). Fitted models
-        are always pickled with CPU tensors, so a GPU-trained model loads on a
-        machine without a GPU.
-
-    n_threads : int or None, default=None
-        Torch intra-op CPU threads used inside this estimator's methods (the
-        global setting is restored afterwards). None means torch's current
-        setting capped by the CPUs this process may use; inside joblib/loky
-        workers, e.g. ``GridSearchCV(n_jobs=2)``, joblib limits that to
-        ``cpu_count // n_jobs`` so workers do not oversubscribe the machine.
-        A count above the CPUs this process may use is capped at that number,
-        with a warning. During ``fit`` on the CPU, None lets a tuner switch
-        between 1, half and all of those threads, whichever trains fastest
-        under the current load; set an int (e.g. 1) for fits that are
-        bitwise reproducible (see ``random_state``).
-
-    inference_batch_size : int, default=4096
-        Rows per chunk in ``transform``, ``inverse_transform``,
-        ``score_samples`` and ``sample``; bounds their memory.
-
-    verbose : int, default=0
-        If > 0, show a progress bar with the per-epoch loss.
+    {shared_parameters}
 
     Attributes
     ----------
     module_ : skvae._vae.VAE
         The fitted torch module.
-
-    n_features_in_ : int
-        Number of features seen during fit.
-
-    feature_names_in_ : ndarray of shape (n_features_in_,)
-        Names of features seen during fit, when X has string column names.
-
-    mean_ : ndarray of shape (n_features_in_,)
-        Per-feature mean subtracted before encoding (zeros when not
-        standardising).
-
-    scale_ : ndarray of shape (n_features_in_,)
-        Per-feature scale divided out before encoding (ones when not
-        standardising).
-
-    history_ : list of dict
-        One record per epoch: ``epoch``, ``beta``, ``loss`` (beta-weighted
-        negative ELBO per sample), ``reconstruction`` (negative
-        log-likelihood per sample), ``kl`` and, with early stopping,
-        ``validation_score``, ``validation_reconstruction`` and
-        ``validation_kl``. Values are in the standardised space.
-
-    loss_curve_ : list of float
-        Training loss of each epoch.
-
-    validation_scores_ : list of float or None
-        Validation score (negative loss, higher is better) of each epoch with
-        early stopping, else None.
-
-    best_loss_ : float
-        Lowest training loss reached.
-
-    best_validation_score_ : float or None
-        Best validation score with early stopping, else None.
-
-    n_iter_ : int
-        Number of epochs run (cumulative over ``partial_fit`` and warm starts).
-
-    device_ : torch.device
-        Device the fitted module lives on.
-
+    {shared_attributes}
     groups_ : ndarray or None
         The distinct groups passed to ``fit`` (sorted), or None when fitted
         without groups.
-
     group_prior_ : ndarray of shape (n_groups,) or None
         Frequency of each group in the training data.
 
@@ -277,35 +128,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         **BaseVAE._parameter_constraints,
         "corruption_std": [Interval(Real, 0, None, closed="left")],
     }
-
-    def __init__(
-        self,
-        n_components=2,
-        *,
-        hidden_layer_sizes=(256, 128),
-        frame_shape=None,
-        activation="relu",
-        likelihood="gaussian",
-        beta=1.0,
-        kl_warmup=0,
-        standardize="auto",
-        corruption_std=0.0,
-        learning_rate_init=1e-3,
-        batch_size=256,
-        max_iter=200,
-        tol=1e-4,
-        early_stopping=False,
-        validation_fraction=0.1,
-        n_iter_no_change=10,
-        alpha=0.0,
-        warm_start=False,
-        random_state=None,
-        device="cpu",
-        n_threads=None,
-        inference_batch_size=4096,
-        verbose=0,
-    ):
-        store_params(self, locals())
 
     # ------------------------------------------------------------------
     # fitting
@@ -545,17 +367,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         X_original : ndarray of shape (n_samples, n_features_in_)
             Reconstructed rows, in the dtype of the codes.
         """
-        check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32], input_name="X")
-        n_components = self.module_.n_components
-        if Z.shape[1] != n_components:
-            raise ValueError(
-                f"X has {Z.shape[1]} features, but inverse_transform expects "
-                f"latent codes with n_components={n_components} features."
-            )
-        _check_float32_range(
-            Z, "X (latent codes)", "use codes of the size transform gives"
-        )
+        Z = self._check_codes(X, "n_components")
         codes = self._inference_codes(groups, Z.shape[0])
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
         # float64 codes: decode to the standardised space, then back to the

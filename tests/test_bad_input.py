@@ -178,7 +178,7 @@ def _many_threads(n_threads):
 
 
 def _capped_at_the_cpus(result):
-    from skvae._training import available_cpus
+    from skvae._threads import available_cpus
 
     Z, messages = result
     assert np.isfinite(Z).all()

@@ -68,9 +68,9 @@ def _low_rank(n, seed=0, n_features=10, rank=2):
 def _worker_threads():
     import torch
 
-    import skvae._training as training
+    import skvae._threads as threads
 
-    return torch.get_num_threads(), training.default_n_threads()
+    return torch.get_num_threads(), threads.default_n_threads()
 
 
 # ---------------------------------------------------------------- threads
@@ -301,7 +301,7 @@ def test_partial_fit_does_not_reprobe_threads_on_every_call(monkeypatch):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        vae = _incremental_vae()
+        vae = _incremental_vae(n_threads="tune")
         X = _low_rank(1000)
         for start in range(0, 1000, 250):
             vae.partial_fit(X[start : start + 250])

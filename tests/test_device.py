@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import skvae
 import skvae._device as devices
-import skvae._saving as saving
+import skvae._serialize as serialize
 from skvae import VAETransformer
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -251,7 +251,7 @@ def test_gpu_trained_model_loaded_on_cpu_matches(X, how, monkeypatch, tmp_path):
     est = est.fit(X) if how == "fit" else est.partial_fit(X).partial_fit(X)
     blob = pickle.dumps(est)
     # load as on a machine without a GPU
-    monkeypatch.setattr(saving, "device_available", lambda d: d.type == "cpu")
+    monkeypatch.setattr(serialize, "device_available", lambda d: d.type == "cpu")
     loaded = pickle.loads(blob)
     assert loaded.device_ == torch.device("cpu")
     gpu, cpu = _outputs(est, X), _outputs(loaded, X)

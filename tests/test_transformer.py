@@ -7,6 +7,8 @@ and weights files in ``test_persistence.py``; devices in ``test_device.py``;
 the training loop itself in ``test_training.py``.
 """
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -23,6 +25,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
+import skvae._threads as threads
 import skvae._training as training
 from skvae import VAEClassifier, VAETransformer
 from skvae.exceptions import TrainingDiverged
@@ -375,9 +378,9 @@ def test_thread_count_used_inside_and_restored(blobs, monkeypatch):
     assert torch.get_num_threads() == before
 
 
-def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
+def test_tune_uses_the_tuner_and_restores(blobs, monkeypatch):
     made = []
-    real = training.ThreadTuner
+    real = threads.ThreadTuner
 
     def spy(*args, **kwargs):
         made.append(real(*args, **kwargs))
@@ -385,11 +388,41 @@ def test_default_threads_use_the_tuner_and_restore(blobs, monkeypatch):
 
     monkeypatch.setattr("skvae._base.ThreadTuner", spy)
     before = torch.get_num_threads()
-    VAETransformer(n_components=2, **FAST).fit(blobs[0])
+    VAETransformer(n_components=2, n_threads="tune", **FAST).fit(blobs[0])
     assert torch.get_num_threads() == before
-    assert len(made) == (1 if training.default_n_threads() > 1 else 0)
+    assert len(made) == (1 if threads.default_n_threads() > 1 else 0)
+    VAETransformer(n_components=2, **FAST).fit(blobs[0])
     VAETransformer(n_components=2, n_threads=1, **FAST).fit(blobs[0])
-    assert len(made) <= 1  # an explicit n_threads disables tuning
+    assert len(made) <= 1  # the default and an int never tune
+
+
+def test_default_fit_does_not_follow_the_load(blobs, monkeypatch):
+    """Fault 11: n_threads=None took its thread count from timed steps, and 1
+    and 2 threads round differently, so one random_state gave another model
+    on a busy machine. The default count now comes from the problem size and
+    the CPUs: a busy CPU and a clock that favours one thread change nothing,
+    and the default fit equals the fit with that count given explicitly."""
+    X = blobs[0]
+    kw = dict(n_components=2, hidden_layer_sizes=(256, 128), max_iter=2, random_state=0)
+    est = VAETransformer(**kw).fit(X)
+    quiet = est.transform(X)
+    n = est._fit_threads(X)
+    assert n == threads.default_n_threads()  # a network this size earns every CPU
+    clock = {"t": 0.0}
+
+    def one_thread_looks_fastest():
+        clock["t"] += 1.0 if torch.get_num_threads() == 1 else 50.0
+        return clock["t"]
+
+    monkeypatch.setattr(threads.time, "perf_counter", one_thread_looks_fastest)
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        loaded = VAETransformer(**kw).fit(X).transform(X)
+    finally:
+        busy.kill()
+        busy.wait()
+    assert_array_equal(loaded, quiet)
+    assert_array_equal(VAETransformer(n_threads=n, **kw).fit(X).transform(X), quiet)
 
 
 @pytest.mark.parametrize("cls", [VAETransformer, VAEClassifier])
@@ -399,7 +432,7 @@ def test_fits_are_bitwise_reproducible_for_a_fixed_thread_count(blobs, cls):
     With an int and a fixed n_threads, two fits are bitwise equal. Different
     thread counts agree to float32 rounding only: MKL on an Intel Xeon (the
     GPU machine's CPU) gives other last bits for some matrix products with 2
-    threads than with 1, so n_threads=None, whose thread tuner follows the
+    threads than with 1, so n_threads="tune", whose thread tuner follows the
     machine's load, promises no bitwise equality.
     """
     X, y = blobs

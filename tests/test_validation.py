@@ -1,4 +1,4 @@
-"""The plain-NumPy input checks and column statistics (``skvae/_checks.py``).
+"""The plain-NumPy input checks and column statistics (``skvae/_validation.py``).
 
 Their use through the estimators is tested in ``test_bad_input.py``.
 """
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skvae._checks import _index_in, _is_constant, _mean_std, _one_per_row
+from skvae._validation import _index_in, _is_constant, _mean_std, _one_per_row
 
 
 def test_chunked_mean_std_matches_numpy():

@@ -1,10 +1,12 @@
-"""Find every public estimator class that skvae exports."""
+"""Utilities for developers and tests: find every public estimator of skvae."""
 
 import importlib
 import inspect
 import pkgutil
 
 from sklearn.base import BaseEstimator
+
+__all__ = ["all_estimators"]
 
 
 def all_estimators():

@@ -1,0 +1,194 @@
+"""Torch's CPU thread count inside the estimators' methods.
+
+A fit with ``n_threads=None`` uses a count fixed by the problem size and the
+CPUs (:func:`training_threads`), so the same ``random_state`` gives the same
+model whatever the machine's load: thread counts round matrix products
+differently. ``n_threads="tune"`` opts in to :class:`ThreadTuner`, which
+times training steps and follows the load: faster on a busy machine, but
+its results depend on the timings.
+"""
+
+import contextlib
+import os
+import threading
+import time
+import warnings
+
+import torch
+
+__all__ = [
+    "ThreadTuner",
+    "available_cpus",
+    "capped_threads",
+    "default_n_threads",
+    "torch_threads",
+    "training_threads",
+]
+
+#: multiply-adds of one training step (batch rows x network weights) that
+#: make one more thread worth its synchronisation cost
+WORK_PER_THREAD = 2**21
+
+
+def available_cpus():
+    """Number of CPUs this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def default_n_threads():
+    """Torch intra-op threads used when ``n_threads=None``.
+
+    Torch's own setting already honours ``OMP_NUM_THREADS``, which joblib's
+    loky workers set to ``cpu_count // n_jobs``; it is capped by the CPUs this
+    process may use, so nested parallelism never oversubscribes.
+    """
+    return max(1, min(torch.get_num_threads(), available_cpus()))
+
+
+def training_threads(step_work):
+    """Threads of a fit with ``n_threads=None``: one per :data:`WORK_PER_THREAD`
+    multiply-adds of a training step, at least 1, at most
+    :func:`default_n_threads`. Deterministic: it never looks at the clock.
+
+    Examples
+    --------
+    >>> from skvae._threads import training_threads
+    >>> training_threads(1000)
+    1
+    """
+    return max(1, min(default_n_threads(), int(step_work) // WORK_PER_THREAD))
+
+
+def capped_threads(n_threads):
+    """``n_threads`` capped at :func:`available_cpus`, with a warning.
+
+    More threads than CPUs only make them wait for each other, and a huge
+    count (``10**6``) makes the OpenMP runtime run out of memory or crash
+    while it starts them.
+    """
+    n = int(n_threads)
+    cpus = available_cpus()
+    if n > cpus:
+        warnings.warn(
+            f"n_threads={n} is more than the {cpus} CPU(s) this process may use; "
+            f"using {cpus}.",
+            UserWarning,
+            stacklevel=4,
+        )
+        return cpus
+    return n
+
+
+_THREADS_LOCK = threading.RLock()
+
+
+@contextlib.contextmanager
+def torch_threads(n_threads, *, keep_default=False):
+    """Run the block with ``n_threads`` torch intra-op threads, then restore.
+
+    ``n_threads=None`` (or ``"tune"``) means :func:`default_n_threads`; with
+    ``keep_default=True`` it means "leave torch's setting alone", which lets
+    several Python threads run inference on one model at once. Changing the
+    count is process-global, so blocks that change it are serialised by a lock.
+    """
+    auto = n_threads is None or n_threads == "tune"
+    if auto and keep_default:
+        yield torch.get_num_threads()
+        return
+    n = default_n_threads() if auto else capped_threads(n_threads)
+    with _THREADS_LOCK:
+        before = torch.get_num_threads()
+        if n != before:
+            torch.set_num_threads(n)
+        try:
+            yield n
+        finally:
+            # the block may have changed it too (ThreadTuner)
+            if torch.get_num_threads() != before:
+                torch.set_num_threads(before)
+
+
+class ThreadTuner:
+    """Chooses torch's intra-op thread count from measured step times
+    (``n_threads="tune"``).
+
+    When another process holds a core, torch's threads wait for each other
+    at every operation, and training can run several times slower than on
+    one thread. The tuner times a few real training steps with each
+    candidate count, keeps the fastest, and checks again after an interval
+    that doubles while the choice holds. The count then follows the load,
+    and so do the last bits of the fitted weights.
+
+    Parameters
+    ----------
+    max_threads : int
+        The most threads to use.
+    probe_steps : int
+        Timed steps per candidate (after one untimed step to settle).
+    interval : float
+        Seconds before the first re-check; doubles up to ``max_interval``.
+    """
+
+    def __init__(self, max_threads, probe_steps=5, interval=2.0, max_interval=32.0):
+        self.options = sorted({1, max(1, max_threads // 2), max_threads})
+        self.threads = max_threads
+        self.probe_steps = probe_steps
+        self.base_interval = interval
+        self.interval = interval
+        self.max_interval = max_interval
+        self.choices = []  # (time, threads) after each probe, for inspection
+        self._plan = []  # thread counts of the coming probe steps (None: untimed)
+        self._times = {}
+        self._running = None  # (threads, timed) of the step in progress
+        self._last = None
+        self._next_probe = 0.0
+
+    def epoch_start(self):
+        """Forget the clock: time across epoch boundaries is not a step."""
+        self._last = None
+        self._running = None
+
+    def _start_probe(self):
+        self._plan = []
+        for n in self.options:
+            self._plan.append((n, False))
+            self._plan.extend([(n, True)] * self.probe_steps)
+        self._times = {n: [] for n in self.options}
+
+    def tick(self):
+        """Call before each training step."""
+        now = time.perf_counter()
+        if self._running is not None and self._last is not None:
+            n, timed = self._running
+            if timed:
+                self._times[n].append(now - self._last)
+        self._running = None
+        if not self._plan and self._times:
+            self._decide(now)
+        if not self._plan and now >= self._next_probe:
+            self._start_probe()
+        if self._plan:
+            n, timed = self._plan.pop(0)
+            self._running = (n, timed)
+            if torch.get_num_threads() != n:
+                torch.set_num_threads(n)
+        self._last = time.perf_counter()
+
+    def _decide(self, now):
+        medians = {n: sorted(t)[len(t) // 2] for n, t in self._times.items() if t}
+        self._times = {}
+        if not medians:
+            return
+        best = min(medians, key=medians.get)
+        self.interval = (
+            min(self.interval * 2, self.max_interval)
+            if best == self.threads
+            else self.base_interval
+        )
+        self.threads = best
+        self.choices.append((now, best))
+        torch.set_num_threads(best)
+        self._next_probe = now + self.interval
