@@ -3,16 +3,18 @@
 import numpy as np
 
 INSTALL_HINT = 'pip install "skvae[report]"'
+_NOTE = dict(textcoords="offset points", fontsize=8, color="0.3")
 
 
-def _figure_class():
+def _figure(**kwargs):
+    """A matplotlib Figure (no pyplot, no GUI backend)."""
     try:
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError(
             f"The report needs matplotlib, which is not installed: {INSTALL_HINT}"
         ) from exc
-    return Figure
+    return Figure(layout="constrained", **kwargs)
 
 
 def check_available():
@@ -23,7 +25,7 @@ def check_available():
     >>> from skvae.report import check_available
     >>> check_available()  # matplotlib is installed: nothing happens
     """
-    _figure_class()
+    _figure()
 
 
 def _save(fig, path):
@@ -31,26 +33,15 @@ def _save(fig, path):
     return path
 
 
-def _mel_ticks(ax, n_mels, mel_hz):
-    """Label the mel-band axis in Hz (a few ticks)."""
-    ticks = np.unique(np.linspace(0, n_mels - 1, 5).round().astype(int))
-    ax.set_yticks(ticks)
-    if mel_hz is not None:
-        ax.set_yticklabels([f"{mel_hz[t]:.0f}" for t in ticks])
-
-
 def _spectrogram(ax, row, spec, vmin, vmax):
+    """Draw a time-major log-mel row; the mel axis labelled in Hz."""
     image = np.asarray(row, dtype=float).reshape(spec["n_frames"], spec["n_mels"]).T
-    im = ax.imshow(
-        image,
-        origin="lower",
-        aspect="auto",
-        cmap="magma",
-        vmin=vmin,
-        vmax=vmax,
-        interpolation="nearest",
-    )
-    _mel_ticks(ax, spec["n_mels"], spec.get("mel_hz"))
+    kw = dict(origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+    im = ax.imshow(image, vmin=vmin, vmax=vmax, **kw)
+    ticks = np.unique(np.linspace(0, spec["n_mels"] - 1, 5).round().astype(int))
+    ax.set_yticks(ticks)
+    if spec.get("mel_hz") is not None:
+        ax.set_yticklabels([f"{spec['mel_hz'][t]:.0f}" for t in ticks])
     return im
 
 
@@ -60,14 +51,15 @@ def _db_range(rows):
 
 
 def plot_loss(path, history):
-    Figure = _figure_class()
+    """Loss and KL term per epoch, on training and validation rows."""
     epochs = np.array([h["epoch"] for h in history])
     loss = np.array([h["loss"] for h in history])
     val = [h.get("validation_score") for h in history]
     has_val = all(v is not None for v in val)
-    fig = Figure(figsize=(11, 4), layout="constrained")
+    fig = _figure(figsize=(11, 4))
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(epochs, loss, color="C0", lw=1.8, label="training")
+    both = loss
     if has_val:
         val_loss = -np.array(val, dtype=float)
         ax1.plot(epochs, val_loss, color="C1", lw=1.8, label="validation (held out)")
@@ -80,105 +72,68 @@ def plot_loss(path, history):
             xy=(best, 1.0),
             xycoords=("data", "axes fraction"),
             xytext=(-4 if right else 4, -12),
-            textcoords="offset points",
             ha="right" if right else "left",
-            fontsize=9,
-            color="0.3",
+            **_NOTE,
         )
         both = np.concatenate([loss, val_loss])
-    else:
-        both = loss
-    # the first epochs are far above the rest: zoom on where training went
-    if len(both) > 3:
+    if len(both) > 3:  # the first epochs are far above the rest: zoom on the rest
         lo, hi = np.min(both), np.percentile(both, 95)
         pad = 0.05 * (hi - lo) if hi > lo else 1.0
         ax1.set_ylim(lo - pad, hi + pad)
-    ax1.set(xlabel="epoch", ylabel="loss (negative ELBO per utterance)")
-    ax1.set_title("Loss")
-    ax1.legend(frameon=False)
-    ax1.grid(alpha=0.3)
-
-    kl = np.array([h["kl"] for h in history])
-    ax2.plot(epochs, kl, color="C0", lw=1.8, label="training")
+    ax1.set(xlabel="epoch", ylabel="loss (negative ELBO per utterance)", title="Loss")
+    ax2.plot(epochs, [h["kl"] for h in history], color="C0", lw=1.8, label="training")
     if has_val and all(h.get("validation_kl") is not None for h in history):
-        vkl = np.array([h["validation_kl"] for h in history])
+        vkl = [h["validation_kl"] for h in history]
         ax2.plot(epochs, vkl, color="C1", lw=1.8, label="validation (held out)")
-    ax2.set(xlabel="epoch", ylabel="KL(q(z|x) || p(z)) per utterance (nats)")
-    ax2.set_title("KL term (information kept in the latent code)")
-    ax2.legend(frameon=False)
-    ax2.grid(alpha=0.3)
+    ax2.set(
+        xlabel="epoch",
+        ylabel="KL(q(z|x) || p(z)) per utterance (nats)",
+        title="KL term (information kept in the latent code)",
+    )
+    for ax in (ax1, ax2):
+        ax.legend(frameon=False)
+        ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
-def _legend_cols(n):
-    return 1 if n <= 12 else 2
-
-
-def _text_markers(labels):
-    """Draw each point as its label (e.g. the digit) when labels are short."""
-    kinds = [str(v) for v in dict.fromkeys(labels.tolist())]
-    if all(len(k) <= 3 and k.isalnum() for k in kinds):
-        return {k: f"${k}$" for k in kinds}
-    return None
-
-
 def plot_latent(path, latent):
-    Figure = _figure_class()
+    """The 2-D latent map, coloured by label and, if given, by speaker."""
     import matplotlib
     from matplotlib.lines import Line2D
 
     points = np.asarray(latent["points"])
     labels = np.asarray(latent["labels"])
-    speakers = latent.get("speakers")
-    panels = 2 if speakers is not None else 1
-    fig = Figure(figsize=(6.4 * panels, 5.4), layout="constrained")
-    axes = np.atleast_1d(fig.subplots(1, panels))
-    xlabel, ylabel = latent.get("axis_labels", ("component 1", "component 2"))
-    text = _text_markers(labels)
     groups = [("label", labels)]
-    if speakers is not None:
-        groups.append(("speaker", np.asarray(speakers)))
+    if latent.get("speakers") is not None:
+        groups.append(("speaker", np.asarray(latent["speakers"])))
+    fig = _figure(figsize=(6.4 * len(groups), 5.4))
+    axes = np.atleast_1d(fig.subplots(1, len(groups)))
+    names = [str(v) for v in dict.fromkeys(labels.tolist())]
+    # each point drawn as its label (e.g. the digit) when labels are short
+    text = all(len(k) <= 3 and k.isalnum() for k in names)
     label_kinds = list(dict.fromkeys(sorted(labels.tolist())))
     for ax, (what, values) in zip(axes, groups):
         kinds = list(dict.fromkeys(sorted(values.tolist())))
-        cmap = "tab10" if len(kinds) <= 10 else "tab20"
-        colors = matplotlib.colormaps[cmap]
+        colors = matplotlib.colormaps["tab10" if len(kinds) <= 10 else "tab20"]
         handles = []
         for k, kind in enumerate(kinds):
             color = colors(k % colors.N)
             for lab in label_kinds:
                 sel = (values == kind) & (labels == lab)
-                if not sel.any():
-                    continue
-                ax.scatter(
-                    points[sel, 0],
-                    points[sel, 1],
-                    s=55 if text else 20,
-                    alpha=0.85,
-                    color=color,
-                    marker=text[str(lab)] if text else "o",
-                    linewidths=0 if text else 0.4,
-                    edgecolors="none" if text else "white",
-                )
+                style = dict(s=55, marker=f"${lab}$", linewidths=0, edgecolors="none")
+                if not text:
+                    style = dict(s=20, marker="o", linewidths=0.4, edgecolors="white")
+                if sel.any():
+                    ax.scatter(*points[sel].T, alpha=0.85, color=color, **style)
             handles.append(
-                Line2D(
-                    [],
-                    [],
-                    ls="",
-                    marker="o",
-                    markersize=7,
-                    color=color,
-                    label=str(kind),
-                )
+                Line2D([], [], ls="", marker="o", markersize=7, color=color, label=kind)
             )
+        xlabel, ylabel = latent.get("axis_labels", ("component 1", "component 2"))
         ax.set(xlabel=xlabel, ylabel=ylabel)
         if latent.get("method") == "t-SNE":  # t-SNE coordinates mean nothing
-            ax.set_xticks([])
-            ax.set_yticks([])
-        title = f"Test utterances coloured by {what}"
-        if text:
-            title += ", drawn as their label"
-        ax.set_title(title)
+            ax.set(xticks=[], yticks=[])
+        drawn = ", drawn as their label" if text else ""
+        ax.set_title(f"Test utterances coloured by {what}{drawn}")
         ax.legend(
             handles=handles,
             title=what,
@@ -187,67 +142,62 @@ def plot_latent(path, latent):
             loc="center left",
             bbox_to_anchor=(1.0, 0.5),
             frameon=False,
-            ncols=_legend_cols(len(kinds)),
+            ncols=1 if len(kinds) <= 12 else 2,
         )
     return _save(fig, path)
 
 
-def plot_reconstructions(path, items, spec):
-    Figure = _figure_class()
-    n = len(items)
-    vmin, vmax = _db_range(
-        [it["original"] for it in items] + [it["reconstruction"] for it in items]
-    )
-    fig = Figure(figsize=(2.5 * n + 1.2, 5.4), layout="constrained")
-    axes = np.array(fig.subplots(2, n, sharex=True, sharey=True)).reshape(2, n)
-    im = None
-    for j, it in enumerate(items):
-        im = _spectrogram(axes[0, j], it["original"], spec, vmin, vmax)
-        axes[0, j].set_title(f"label {it['label']}: original")
-        _spectrogram(axes[1, j], it["reconstruction"], spec, vmin, vmax)
-        axes[1, j].set_title("VAE reconstruction")
-        axes[1, j].set_xlabel("frame (time, length-normalised)")
-    axes[0, 0].set_ylabel("mel frequency (Hz)")
-    axes[1, 0].set_ylabel("mel frequency (Hz)")
+def _spectrogram_grid(path, panels, spec, n_rows, n_cols, size, ylabel_col=True):
+    """Spectrograms ``(row, title, xlabel)`` in a grid that shares one colour
+    scale; None leaves a cell empty."""
+    vmin, vmax = _db_range([p[0] for p in panels if p is not None])
+    fig = _figure(figsize=size)
+    axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= len(panels) or panels[k] is None:
+            ax.set_visible(False)
+            continue
+        row, title, xlabel = panels[k]
+        im = _spectrogram(ax, row, spec, vmin, vmax)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel(xlabel)
+        if k % n_cols == 0:
+            ax.set_ylabel("mel frequency (Hz)")
     fig.colorbar(im, ax=axes, label="log-mel energy (dB)", shrink=0.9)
     return _save(fig, path)
+
+
+def plot_reconstructions(path, items, spec):
+    """Original log-mel rows (top) and their VAE reconstructions (bottom)."""
+    top = [(it["original"], f"label {it['label']}: original", "") for it in items]
+    frame = "frame (time, length-normalised)"
+    bottom = [(it["reconstruction"], "VAE reconstruction", frame) for it in items]
+    n = len(items)
+    return _spectrogram_grid(path, top + bottom, spec, 2, n, (2.5 * n + 1.2, 5.4))
 
 
 def plot_generated(path, items, spec):
-    Figure = _figure_class()
-    n = len(items)
-    cols = min(5, n)
-    rows = -(-n // cols)
-    vmin, vmax = _db_range([it["row"] for it in items])
-    fig = Figure(figsize=(2.5 * cols + 1.2, 2.7 * rows + 0.4), layout="constrained")
-    axes = np.array(fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False))
-    im = None
-    for k, ax in enumerate(axes.flat):
-        if k >= n:
-            ax.set_visible(False)
-            continue
-        it = items[k]
-        im = _spectrogram(ax, it["row"], spec, vmin, vmax)
+    """One generated log-mel row per label, titled with how it was heard."""
+    cols = min(5, len(items))
+    rows = -(-len(items) // cols)
+    panels = []
+    for k, it in enumerate(items):
         title = f"generated {it['label']}"
         if it.get("n"):
             title += f"\nheard as {it['label']}: {it['recognised']}/{it['n']}"
-        ax.set_title(title, fontsize=10)
-        if k % cols == 0:
-            ax.set_ylabel("mel frequency (Hz)")
-        if k // cols == rows - 1:
-            ax.set_xlabel("frame")
-    fig.colorbar(im, ax=axes, label="log-mel energy (dB)", shrink=0.9)
-    return _save(fig, path)
+        panels.append((it["row"], title, "frame" if k // cols == rows - 1 else ""))
+    size = (2.5 * cols + 1.2, 2.7 * rows + 0.4)
+    return _spectrogram_grid(path, panels, spec, rows, cols, size)
 
 
 def plot_confusion(path, confusion):
-    Figure = _figure_class()
+    """The confusion matrix of the test utterances."""
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     labels = list(confusion["labels"])
     cm = confusion_matrix(confusion["y_true"], confusion["y_pred"], labels=labels)
     size = max(5.0, 0.5 * len(labels) + 2.0)
-    fig = Figure(figsize=(size + 0.8, size), layout="constrained")
+    fig = _figure(figsize=(size + 0.8, size))
     ax = fig.subplots()
     disp = ConfusionMatrixDisplay(cm, display_labels=[str(v) for v in labels])
     disp.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d")
@@ -260,7 +210,6 @@ def plot_confusion(path, confusion):
 
 def plot_open_set(path, open_set):
     """Histograms of the in-vocabulary scores of known and unknown utterances."""
-    Figure = _figure_class()
     scores = {k: np.asarray(v, dtype=float) for k, v in open_set["scores"].items()}
     finite = np.concatenate([v[np.isfinite(v)] for v in scores.values()])
     threshold = open_set["threshold"]
@@ -269,21 +218,20 @@ def plot_open_set(path, open_set):
     spread = np.nanpercentile(known, 99) - np.nanpercentile(known, 1)
     low = max(finite.min(), threshold - 3 * max(spread, 1e-9))
     high = finite.max()
-    bins = np.linspace(low, high, 50)
-    fig = Figure(figsize=(8.5, 4.4), layout="constrained")
+    fig = _figure(figsize=(8.5, 4.4))
     ax = fig.subplots()
     for k, (kind, values) in enumerate(scores.items()):
-        shown = np.clip(values[np.isfinite(values)], low, high)
-        below = float(np.mean(values < threshold))
+        is_known = kind.startswith("known")
         ax.hist(
-            shown,
-            bins=bins,
+            np.clip(values[np.isfinite(values)], low, high),
+            bins=np.linspace(low, high, 50),
             density=True,
-            histtype="step" if kind.startswith("known") else "stepfilled",
-            alpha=1.0 if kind.startswith("known") else 0.35,
-            lw=2 if kind.startswith("known") else 1,
+            histtype="step" if is_known else "stepfilled",
+            alpha=1.0 if is_known else 0.35,
+            lw=2 if is_known else 1,
             color=f"C{k}",
-            label=f"{kind} (n={values.size}, {below:.0%} rejected)",
+            label=f"{kind} (n={values.size}, "
+            f"{np.mean(values < threshold):.0%} rejected)",
         )
     ax.axvline(threshold, color="0.2", ls="--", lw=1.2)
     ax.annotate(
@@ -291,36 +239,29 @@ def plot_open_set(path, open_set):
         xy=(threshold, 1.0),
         xycoords=("data", "axes fraction"),
         xytext=(4, -12),
-        textcoords="offset points",
-        fontsize=8,
-        color="0.2",
+        **_NOTE,
     )
-    ax.set_xlabel("in-vocabulary score (scores below the left edge are drawn at it)")
-    ax.set_ylabel("density")
-    ax.set_title(
-        f"Reject option: target {open_set['target']:.0%} of known words rejected"
+    ax.set(
+        xlabel="in-vocabulary score (scores below the left edge are drawn at it)",
+        ylabel="density",
+        title=f"Reject option: target {open_set['target']:.0%} of known words rejected",
     )
     ax.legend(frameon=False, fontsize=8, loc="upper left")
     return _save(fig, path)
 
 
 def plot_accuracy(path, accuracy, chance=None):
-    Figure = _figure_class()
+    """Accuracy bars of the recogniser and its baselines, per test set."""
     groups = list(accuracy)
     models = list(dict.fromkeys(m for g in groups for m in accuracy[g]))
     width = 0.8 / len(models)
-    fig = Figure(figsize=(max(6.5, 3.2 * len(groups) + 2.5), 4.6), layout="constrained")
+    fig = _figure(figsize=(max(6.5, 3.2 * len(groups) + 2.5), 4.6))
     ax = fig.subplots()
     x = np.arange(len(groups))
     for k, model in enumerate(models):
         values = [accuracy[g].get(model, np.nan) for g in groups]
-        bars = ax.bar(
-            x + (k - (len(models) - 1) / 2) * width,
-            values,
-            width * 0.92,
-            label=model,
-            color=f"C{k}",
-        )
+        offset = (k - (len(models) - 1) / 2) * width
+        bars = ax.bar(x + offset, values, width * 0.92, label=model, color=f"C{k}")
         ax.bar_label(bars, fmt="%.3f", padding=2, fontsize=9)
     if chance is not None:
         ax.axhline(chance, color="0.3", ls="--", lw=1)
@@ -329,15 +270,11 @@ def plot_accuracy(path, accuracy, chance=None):
             xy=(1.0, chance),
             xycoords=("axes fraction", "data"),
             xytext=(-4, 3),
-            textcoords="offset points",
             ha="right",
-            fontsize=8,
-            color="0.3",
+            **_NOTE,
         )
     ax.set_xticks(x, groups)
-    ax.set_ylim(0, 1.06)
-    ax.set_yticks(np.linspace(0, 1, 6))
-    ax.set_ylabel("accuracy")
+    ax.set(ylim=(0, 1.06), yticks=np.linspace(0, 1, 6), ylabel="accuracy")
     ax.set_title("Recognition accuracy: same run, same split, same classifier")
     ax.legend(
         frameon=False,

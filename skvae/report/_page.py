@@ -3,18 +3,8 @@
 import html
 from pathlib import Path
 
-import numpy as np
-
 from .._version import __version__
-from ._figures import (
-    plot_accuracy,
-    plot_confusion,
-    plot_generated,
-    plot_latent,
-    plot_loss,
-    plot_open_set,
-    plot_reconstructions,
-)
+from . import _figures as fig
 
 # The figures, in page order: (file name, heading, caption).
 FIGURES = (
@@ -118,27 +108,19 @@ def _table(rows, header=None, numeric=()):
     if header:
         out.append("<tr>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>")
     for row in rows:
-        cells = []
-        for j, v in enumerate(row):
-            cls = ' class="num"' if j in numeric else ""
-            cells.append(f"<td{cls}>{_esc(v)}</td>")
+        num = [' class="num"' if j in numeric else "" for j in range(len(row))]
+        cells = (f"<td{c}>{_esc(v)}</td>" for c, v in zip(num, row))
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+    return "\n".join([*out, "</table>"])
 
 
 def _open_set_table(open_set):
+    kept = f"{open_set['accuracy_kept']:.3f} ({open_set['accuracy_all']:.3f})"
     rows = [
         ("known test utterances kept", f"{open_set['known_kept']:.3f}"),
-        (
-            "accuracy on the kept ones (on all, without rejection)",
-            f"{open_set['accuracy_kept']:.3f} ({open_set['accuracy_all']:.3f})",
-        ),
+        ("accuracy on the kept ones (on all, without rejection)", kept),
     ]
-    rows += [
-        (f"{kind}: rejected", f"{value:.3f}")
-        for kind, value in open_set["rejected"].items()
-    ]
+    rows += [(f"{k}: rejected", f"{v:.3f}") for k, v in open_set["rejected"].items()]
     notes = "".join(f"<p>{_esc(n)}</p>" for n in open_set.get("notes", ()))
     return _table(rows, numeric=(1,)) + notes
 
@@ -208,22 +190,19 @@ def write_report(out_dir, content):
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    spec = content["spectrogram"]
-    plot_accuracy(out / "accuracy.png", content["accuracy"], content.get("chance"))
-    plot_confusion(out / "confusion.png", content["confusion"])
-    plot_latent(out / "latent.png", content["latent"])
-    plot_reconstructions(out / "reconstructions.png", content["reconstructions"], spec)
-    plot_generated(out / "generated.png", content["generated"], spec)
-    plot_loss(out / "loss.png", content["history"])
-
-    models = list(dict.fromkeys(m for g in content["accuracy"].values() for m in g))
+    spec, accuracy = content["spectrogram"], content["accuracy"]
+    fig.plot_accuracy(out / "accuracy.png", accuracy, content.get("chance"))
+    fig.plot_confusion(out / "confusion.png", content["confusion"])
+    fig.plot_latent(out / "latent.png", content["latent"])
+    fig.plot_reconstructions(
+        out / "reconstructions.png", content["reconstructions"], spec
+    )
+    fig.plot_generated(out / "generated.png", content["generated"], spec)
+    fig.plot_loss(out / "loss.png", content["history"])
+    models = list(dict.fromkeys(m for g in accuracy.values() for m in g))
     acc_rows = [
-        [model]
-        + [
-            "" if model not in g else f"{g[model]:.3f}"
-            for g in content["accuracy"].values()
-        ]
-        for model in models
+        [m] + [f"{g[m]:.3f}" if m in g else "" for g in accuracy.values()]
+        for m in models
     ]
     parts = [
         "<!doctype html>",
@@ -234,17 +213,13 @@ def write_report(out_dir, content):
         "<h2>Run</h2>",
         _table(content["run"]),
         "<h2>Accuracy</h2>",
-        _table(
-            acc_rows,
-            header=["model", *content["accuracy"]],
-            numeric=range(1, 1 + len(content["accuracy"])),
-        ),
+        _table(acc_rows, ["model", *accuracy], numeric=range(1, 1 + len(accuracy))),
     ]
     parts += [f"<p>{_esc(note)}</p>" for note in content.get("notes", ())]
     figures = list(FIGURES)
     open_set = content.get("open_set")
     if open_set:
-        plot_open_set(out / OPEN_SET_FIGURE[0], open_set)
+        fig.plot_open_set(out / OPEN_SET_FIGURE[0], open_set)
         figures.insert(2, OPEN_SET_FIGURE)
     for name, heading, caption in figures:
         parts.append(
@@ -315,13 +290,24 @@ def write_recognizer_report(
             item["heard_as"] = list(g["predicted"][:n_wavs])
         generated.append(item)
 
-    mel_hz = librosa.mel_frequencies(n_mels=fe.n_mels + 2, fmin=fe.fmin, fmax=fe.sr / 2)
+    mel_hz = librosa.mel_frequencies(fe.n_mels + 2, fmin=fe.fmin, fmax=fe.sr / 2)
     accuracy = {f"test set ({split_info['kind']} split)": evaluation["accuracy"]}
     speaker_eval = meta.get("speaker_eval")
     if speaker_eval and meta.get("data") == corpus.spec:
         accuracy[speaker_eval["label"]] = speaker_eval["accuracy"]
     hit, total = generated_rate(evaluation["generated"])
     stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "--max-iter reached"
+    described = (
+        f"VAE {vae.n_components}-D latent, hidden layers "
+        f"{tuple(vae.hidden_layer_sizes)}, {vae.n_iter_} epochs ({stopped}) "
+        "-> SVC with calibrated probabilities"
+    )
+    if hasattr(model, "threshold_"):
+        described += (
+            f"; reject option (answers {model.reject_label_} below a score "
+            f"threshold set to reject {model.target_false_rejection:.0%} of "
+            "known words)"
+        )
     run = [
         ("data", corpus.description),
         ("split", split_info["text"]),
@@ -330,19 +316,7 @@ def write_recognizer_report(
             f"log-mel, {fe.n_mels} bands x {fe.n_frames} frames per utterance, "
             f"{fe.sr} Hz, silence trimmed at {fe.top_db} dB",
         ),
-        (
-            "model",
-            f"VAE {vae.n_components}-D latent, hidden layers "
-            f"{tuple(vae.hidden_layer_sizes)}, {vae.n_iter_} epochs ({stopped}) "
-            "-> SVC with calibrated probabilities"
-            + (
-                f"; reject option (answers {model.reject_label_} below a score "
-                f"threshold set to reject {model.target_false_rejection:.0%} of "
-                "known words)"
-                if hasattr(model, "threshold_")
-                else ""
-            ),
-        ),
+        ("model", described),
         ("model file", meta.get("model_file", bundle.get("path", ""))),
         ("training time", f"{meta.get('train_seconds', float('nan')):.0f} s"),
         ("skvae", meta.get("skvae_version", __version__)),
@@ -362,11 +336,9 @@ def write_recognizer_report(
         "notes": notes,
         "history": vae.history_,
         "latent": evaluation["latent"],
-        "spectrogram": {
-            "n_frames": fe.n_frames,
-            "n_mels": fe.n_mels,
-            "mel_hz": np.asarray(mel_hz[1:-1]),
-        },
+        "spectrogram": dict(
+            n_frames=fe.n_frames, n_mels=fe.n_mels, mel_hz=mel_hz[1:-1]
+        ),
         "reconstructions": evaluation["reconstructions"],
         "generated": generated,
         "confusion": {
@@ -375,6 +347,4 @@ def write_recognizer_report(
             "labels": list(rec.classes_),
         },
     }
-    if evaluation.get("open_set"):
-        content["open_set"] = evaluation["open_set"]
-    return write_report(out, content)
+    return write_report(out, content | {"open_set": evaluation.get("open_set")})
