@@ -12,18 +12,22 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
 from skvae import VAEClassifier, VAETransformer, save
-from skvae._numpy_encoder import NumpyEncoder, read_numpy
+from skvae._format import decode
+from skvae._numpy_encoder import NumpyEncoder
 from skvae.recipes import (
+    PredictionCache,
+    _model_file,
     _predictor,
     load_predictor,
     load_recognizer,
     make_recognizer,
     recognize_files,
+    recognizer_bundle,
     save_recognizer,
 )
 
 SR = 8000
-pytestmark = pytest.mark.filterwarnings("ignore:.*before the loss converged")
+pytestmark = pytest.mark.filterwarnings("ignore:.*used its epoch budget")
 
 
 def _rows(n=80, d=12, seed=0, dtype=np.float32):
@@ -101,14 +105,14 @@ def test_numpy_encoder_checks_its_input_and_clones_with_its_weights(tmp_path):
     assert_array_equal(copy.transform(X), enc.transform(X))
 
 
-def test_read_numpy_reads_what_skvae_save_writes(tmp_path):
+def test_decode_reads_what_skvae_save_writes(tmp_path):
     X = _rows()
     vae = VAETransformer(n_components=2, hidden_layer_sizes=(8,), max_iter=2).fit(X)
-    content = read_numpy(save(vae, tmp_path / "v.safetensors").read_bytes())
-    assert content["estimator"] == "VAETransformer"
-    assert_array_equal(content["arrays"]["mean_"], vae.mean_)
+    content = decode(save(vae, tmp_path / "v.safetensors").read_bytes())
+    assert content.estimator == "VAETransformer"
+    assert_array_equal(content.arrays["mean_"], vae.mean_)
     state = vae.module_.state_dict()
-    assert_array_equal(content["module"]["mean_head.weight"], state["mean_head.weight"])
+    assert_array_equal(content.module["mean_head.weight"], state["mean_head.weight"])
 
 
 # --------------------------------------------------------------------------
@@ -128,9 +132,9 @@ def model(tmp_path_factory):
     X = [_tone(f, s) for f in freqs.values() for s in range(12)]
     y = np.repeat(list(freqs), 12)
     pipe = make_recognizer(n_components=4, hidden_layer_sizes=(16,), n_mels=16)
-    pipe.set_params(vae__max_iter=10, clf__cv=2, features__n_frames=8)
+    pipe.set_params(model__vae__max_iter=10, model__clf__cv=2, features__n_frames=8)
     pipe.fit(X, y)
-    path = save_recognizer({"pipeline": pipe, "classes": pipe.classes_}, root)
+    path = save_recognizer(recognizer_bundle(pipe, y), root)
     files = []
     for k, f in enumerate(freqs.values()):
         for s in (100, 101):
@@ -149,11 +153,11 @@ def cache(tmp_path, monkeypatch):
 
 def test_predictor_predicts_as_the_full_model(model, cache):
     path, files = model
-    full = recognize_files(load_recognizer(path)["pipeline"], files)
+    full = recognize_files(load_recognizer(path)["recognizer"], files)
     bundle = load_predictor(path, cache=False)
-    assert type(bundle["pipeline"].named_steps["vae"]) is NumpyEncoder
+    assert type(bundle["recognizer"]["model"]["vae"]) is NumpyEncoder
     assert "generator" not in bundle and bundle["path"] == str(path)
-    fast = recognize_files(bundle["pipeline"], files)
+    fast = recognize_files(bundle["recognizer"], files)
     assert_array_equal(fast.labels, full.labels)
     assert_allclose(fast.proba, full.proba, rtol=0, atol=1e-6)
     assert not cache.exists()  # cache=False neither reads nor writes
@@ -161,7 +165,7 @@ def test_predictor_predicts_as_the_full_model(model, cache):
 
 def test_cache_is_filled_then_read_instead_of_the_model(model, cache, monkeypatch):
     path, files = model
-    first = recognize_files(load_predictor(path)["pipeline"], files)
+    first = recognize_files(load_predictor(path)["recognizer"], files)
     entries = list(cache.glob("*.pickle"))
     assert len(entries) == 1
     assert (cache.stat().st_mode & 0o777) == 0o700
@@ -170,8 +174,8 @@ def test_cache_is_filled_then_read_instead_of_the_model(model, cache, monkeypatc
     def no_model_file(*args, **kwargs):
         raise AssertionError("the model file was read despite the cache")
 
-    monkeypatch.setattr(_predictor, "_load_bundle", no_model_file)
-    again = recognize_files(load_predictor(path)["pipeline"], files)
+    monkeypatch.setattr(_model_file, "_load_file", no_model_file)
+    again = recognize_files(load_predictor(path)["recognizer"], files)
     assert_array_equal(again.proba, first.proba)
 
 
@@ -180,9 +184,9 @@ def test_cache_entries_others_can_write_are_ignored(model, cache, monkeypatch):
     load_predictor(path)
     (entry,) = cache.glob("*.pickle")
     calls = []
-    real = _predictor._load_bundle
+    real = _model_file._load_file
     monkeypatch.setattr(
-        _predictor, "_load_bundle", lambda *a, **k: calls.append(1) or real(*a, **k)
+        _model_file, "_load_file", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     os.chmod(entry, 0o664)  # group-writable: someone else could have put it
     load_predictor(path)
@@ -194,22 +198,23 @@ def test_cache_entries_others_can_write_are_ignored(model, cache, monkeypatch):
 
 def test_damaged_cache_entry_is_replaced(model, cache):
     path, files = model
-    expected = recognize_files(load_predictor(path)["pipeline"], files).proba
+    expected = recognize_files(load_predictor(path)["recognizer"], files).proba
     (entry,) = cache.glob("*.pickle")
     entry.write_bytes(b"not a pickle")
-    got = recognize_files(load_predictor(path)["pipeline"], files).proba
+    got = recognize_files(load_predictor(path)["recognizer"], files).proba
     assert_array_equal(got, expected)
-    assert pickle.loads(entry.read_bytes())["pipeline"] is not None
+    assert pickle.loads(entry.read_bytes())["recognizer"] is not None
 
 
 def test_a_changed_model_file_is_not_served_from_the_cache(model, cache, tmp_path):
     path, files = model
     load_predictor(path)
     other = load_recognizer(path)
-    pipe = other["pipeline"].set_params(clf__cv=3)
-    pipe.fit([_tone(f, s) for f in (300.0, 900.0) for s in range(8)], [0] * 8 + [1] * 8)
-    copy = save_recognizer({"pipeline": pipe, "classes": pipe.classes_}, tmp_path)
-    assert list(load_predictor(copy)["classes"]) == [0, 1]
+    pipe = other["recognizer"].set_params(model__clf__cv=3)
+    y = [0] * 8 + [1] * 8
+    pipe.fit([_tone(f, s) for f in (300.0, 900.0) for s in range(8)], y)
+    copy = save_recognizer(recognizer_bundle(pipe, y), tmp_path)
+    assert list(load_predictor(copy)["recognizer"].classes_) == [0, 1]
     assert len(list(cache.glob("*.pickle"))) == 2
 
 
@@ -228,14 +233,15 @@ def test_a_reject_option_keeps_the_torch_vae(tmp_path, cache):
     """The reject option scores rows with the VAE's likelihood: torch's."""
     X = [_tone(f, s) for f in (300.0, 1500.0) for s in range(16)]
     pipe = make_recognizer(n_components=2, hidden_layer_sizes=(8,), reject=True)
-    pipe.set_params(estimator__vae__max_iter=5, estimator__clf__cv=2)
-    pipe.set_params(estimator__features__n_frames=8, estimator__features__n_mels=16)
-    pipe.fit(X, np.repeat([0, 1], 16))
-    path = save_recognizer({"pipeline": pipe, "classes": pipe.classes_}, tmp_path)
+    pipe.set_params(model__estimator__vae__max_iter=5, model__estimator__clf__cv=2)
+    pipe.set_params(features__n_frames=8, features__n_mels=16)
+    y = np.repeat([0, 1], 16)
+    pipe.fit(X, y)
+    path = save_recognizer(recognizer_bundle(pipe, y), tmp_path)
     bundle = load_predictor(path)
-    vae = bundle["pipeline"].estimator_.named_steps["vae"]
+    vae = bundle["recognizer"]["model"].estimator_["vae"]
     assert type(vae) is VAETransformer
-    assert_array_equal(bundle["pipeline"].predict(X), pipe.predict(X))
+    assert_array_equal(bundle["recognizer"].predict(X), pipe.predict(X))
 
 
 def test_a_cached_prediction_imports_neither_torch_nor_librosa_nor_skops(model):
@@ -244,7 +250,7 @@ def test_a_cached_prediction_imports_neither_torch_nor_librosa_nor_skops(model):
     code = (
         "import sys\n"
         "from skvae.recipes import load_predictor, recognize_files\n"
-        f"res = recognize_files(load_predictor({str(path)!r})['pipeline'], "
+        f"res = recognize_files(load_predictor({str(path)!r})['recognizer'], "
         f"{files!r})\n"
         "assert len(res.files) == len(res.labels) > 0\n"
         "heavy = ('torch', 'librosa', 'numba', 'skops')\n"
@@ -335,7 +341,7 @@ class _Marker:
 
 
 def _entry(cache, path):
-    return cache / f"{_predictor._key(path.read_bytes())}{_predictor._SUFFIX}"
+    return cache / f"{_predictor._key(path.read_bytes())}{PredictionCache.suffix}"
 
 
 def test_a_symlinked_cache_entry_is_never_loaded(model, cache, tmp_path):
@@ -350,7 +356,7 @@ def test_a_symlinked_cache_entry_is_never_loaded(model, cache, tmp_path):
     _entry(cache, path).symlink_to(target)
     bundle = load_predictor(path)
     assert not marker.exists()
-    assert type(bundle["pipeline"].named_steps["vae"]) is NumpyEncoder
+    assert type(bundle["recognizer"]["model"]["vae"]) is NumpyEncoder
     assert not _entry(cache, path).is_symlink()  # replaced by a real entry
 
 
@@ -375,7 +381,7 @@ def test_a_fifo_in_place_of_a_cache_entry_does_not_block(model, cache):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert not blocked
-    assert type(bundle["pipeline"].named_steps["vae"]) is NumpyEncoder
+    assert type(bundle["recognizer"]["model"]["vae"]) is NumpyEncoder
 
 
 def test_a_cache_folder_of_another_user_is_neither_read_nor_written(
@@ -386,9 +392,9 @@ def test_a_cache_folder_of_another_user_is_neither_read_nor_written(
     (entry,) = cache.glob("*.pickle")
     entry.unlink()
     calls = []
-    real = _predictor._load_bundle
+    real = _model_file._load_file
     monkeypatch.setattr(
-        _predictor, "_load_bundle", lambda *a, **k: calls.append(1) or real(*a, **k)
+        _model_file, "_load_file", lambda *a, **k: calls.append(1) or real(*a, **k)
     )
     uid = os.getuid()
     monkeypatch.setattr(os, "getuid", lambda: uid + 1)  # as if owned by another
@@ -410,7 +416,7 @@ def test_the_entry_is_that_of_the_bytes_hashed(model, cache, monkeypatch, tmp_pa
     other = load_recognizer(path)
     other["metadata"] = {"which": "new"}
     new = save_recognizer(other, tmp_path / "new.skops")
-    real = _predictor._load_bundle
+    real = _model_file._load_file
 
     def swapped(*args, **kwargs):
         os.replace(tmp_path / "swap", old)  # the file changes meanwhile
@@ -418,9 +424,9 @@ def test_the_entry_is_that_of_the_bytes_hashed(model, cache, monkeypatch, tmp_pa
 
     (tmp_path / "swap").write_bytes(new.read_bytes())
     original = path.read_bytes()
-    monkeypatch.setattr(_predictor, "_load_bundle", swapped)
+    monkeypatch.setattr(_model_file, "_load_file", swapped)
     first = load_predictor(old)
-    monkeypatch.setattr(_predictor, "_load_bundle", real)
+    monkeypatch.setattr(_model_file, "_load_file", real)
     assert first.get("metadata") != {"which": "new"}  # what was hashed was loaded
     old.write_bytes(original)
     assert load_predictor(old).get("metadata") != {"which": "new"}
@@ -443,7 +449,7 @@ def test_no_home_folder_or_an_unwritable_cache_still_predicts(
     from pathlib import Path
 
     path, files = model
-    expected = recognize_files(load_predictor(path, cache=False)["pipeline"], files)
+    expected = recognize_files(load_predictor(path, cache=False)["recognizer"], files)
     monkeypatch.delenv("SKVAE_CACHE_DIR", raising=False)
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
 
@@ -451,12 +457,12 @@ def test_no_home_folder_or_an_unwritable_cache_still_predicts(
         raise RuntimeError("Could not determine home directory.")
 
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
-    got = recognize_files(load_predictor(path)["pipeline"], files)
+    got = recognize_files(load_predictor(path)["recognizer"], files)
     assert_array_equal(got.proba, expected.proba)
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("SKVAE_CACHE_DIR", str(blocker / "cache"))  # cannot exist
-    got = recognize_files(load_predictor(path)["pipeline"], files)
+    got = recognize_files(load_predictor(path)["recognizer"], files)
     assert_array_equal(got.proba, expected.proba)
 
 
@@ -478,17 +484,17 @@ def test_concurrent_writes_and_reads_see_whole_entries(cache):
     from sklearn.dummy import DummyClassifier
 
     clf = DummyClassifier().fit([[0], [1]], [0, 1])
-    bundle = {"pipeline": clf, "padding": b"x" * 200_000}
+    bundle = {"recognizer": clf, "padding": b"x" * 200_000}
     results, failures = [], []
 
     def write(k):
         for i in range(30):
-            if not _predictor._write_cache(cache, f"{k}-{i % 3}", bundle):
+            if not PredictionCache(cache).write(f"{k}-{i % 3}", bundle):
                 failures.append((k, i))
 
     def read():
         for i in range(90):
-            got = _predictor._read_cache(cache, f"{i % 2}-{i % 3}")
+            got = PredictionCache(cache).read(f"{i % 2}-{i % 3}")
             results.append(got is None or got["padding"] == bundle["padding"])
 
     threads = [threading.Thread(target=write, args=(k,)) for k in range(2)]
@@ -513,21 +519,48 @@ def test_temporary_files_of_dead_writers_are_removed(cache):
     hours_ago = time.time() - 2 * 3600
     os.utime(stale, (hours_ago, hours_ago))
     clf = DummyClassifier().fit([[0], [1]], [0, 1])
-    assert _predictor._write_cache(cache, "k", {"pipeline": clf})
+    assert PredictionCache(cache).write("k", {"recognizer": clf})
     assert not stale.exists() and fresh.exists()
 
 
-def test_a_pickle_model_is_loaded_when_trusted_but_never_cached(model, cache, tmp_path):
-    import joblib
+def test_the_key_follows_the_code(model, cache, monkeypatch):
+    """An entry is never unpickled into code that changed: the key holds a
+    hash of skvae's source files."""
+    path, _ = model
+    load_predictor(path)
+    calls = []
+    real = _model_file._load_file
+    monkeypatch.setattr(
+        _model_file, "_load_file", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    load_predictor(path)
+    assert calls == []  # the same code: a hit
+    code = _predictor._code_key()
+    monkeypatch.setattr(_predictor, "_code_key", lambda: code + b"edited")
+    load_predictor(path)
+    assert calls == [1] and len(list(cache.glob("*.pickle"))) == 2
 
-    path, files = model
-    old = tmp_path / "model.joblib"
-    joblib.dump(load_recognizer(path), old)
-    with pytest.raises(ValueError, match="pickle"):
-        load_predictor(old)
-    bundle = load_predictor(old, trust_pickle=True)
-    assert len(recognize_files(bundle["pipeline"], files).files) == len(files)
-    assert not cache.exists() or not list(cache.glob("*.pickle"))
+
+def test_a_marker_is_created_only_in_a_private_folder_never_through_a_link(
+    cache, tmp_path, monkeypatch
+):
+    """Fault 2: the "first generation" marker of skvae sample / train is made
+    like a cache entry (O_NOFOLLOW | O_CREAT | O_EXCL in a checked folder)."""
+    folder = PredictionCache(cache)
+    assert not folder.has(".marker") and folder.touch(".marker")
+    assert folder.has(".marker") and folder.touch(".marker")  # exists: fine
+    assert (cache.stat().st_mode & 0o777) == 0o700
+    target = tmp_path / "victim"
+    (cache / ".planted").symlink_to(target)
+    assert not folder.touch(".planted") and not target.exists()
+    assert not folder.has(".planted")
+    os.chmod(cache, 0o777)  # others can write the folder: nothing made or trusted
+    assert not folder.touch(".other") and not (cache / ".other").exists()
+    assert not folder.has(".marker")
+    os.chmod(cache, 0o700)
+    uid = os.getuid()
+    monkeypatch.setattr(os, "getuid", lambda: uid + 1)  # owned by someone else
+    assert not folder.touch(".third") and not (cache / ".third").exists()
 
 
 # --------------------------------------------------------------------------
@@ -538,7 +571,7 @@ def test_a_bad_file_in_a_batch_keeps_the_order_and_the_rows(model, tmp_path):
     the rows of the others are those of the batch read, bit for bit, and
     every file keeps its place."""
     path, files = model
-    pipe = load_predictor(path, cache=False)["pipeline"]
+    pipe = load_predictor(path, cache=False)["recognizer"]
     batch = recognize_files(pipe, files)
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF....WAVE")
@@ -560,7 +593,7 @@ def test_paths_no_file_can_have_are_reported_not_raised(model, tmp_path):
     the system allows or a NUL byte is an unreadable file, not the end of
     the stream."""
     path, files = model
-    pipe = load_predictor(path, cache=False)["pipeline"]
+    pipe = load_predictor(path, cache=False)["recognizer"]
     odd = [str(tmp_path / ("n" * 300 + ".wav")), str(tmp_path / "a\x00b.wav")]
     res = recognize_files(pipe, [files[0], *odd, files[1]])
     assert res.files == files[:2]

@@ -173,11 +173,35 @@ def _load_corpus(args, console, spec=None):
     return corpus
 
 
+def _bar(verbose, **kwargs):
+    """A tqdm progress bar on stderr when ``verbose`` and stderr is a terminal
+    (in a log file a bar would write a line per redraw)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)
+
+
+def _rows(features, X, *, n_jobs=1, verbose=0):
+    """``features.transform(X)`` in chunks, with a progress bar."""
+    import numpy as np
+
+    features = features.set_params(n_jobs=n_jobs)
+    step = 64 * max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1))
+    rows = []
+    with _bar(verbose, total=len(X), desc="features", unit="utt") as bar:
+        for start in range(0, len(X), step):
+            rows.append(features.transform(X[start : start + step]))
+            bar.update(min(step, len(X) - start))
+    features.set_params(n_jobs=None)
+    return np.vstack(rows)
+
+
 def _split_and_extract(
     args, console, corpus, features, *, how, test_size, seed, refit=True
 ):
+    """The split, and the rows of every utterance; ``refit``: the front end is
+    fitted on the training utterances first (once)."""
     from ..datasets import split_corpus
-    from ..recipes import extract_features
 
     try:
         train, test, split = split_corpus(
@@ -190,41 +214,38 @@ def _split_and_extract(
     console.result(f"split: {split['text']}")
     console.detail(f"front end: {features}")
     t = time.perf_counter()
-    F = extract_features(
-        features,
-        corpus.data,
-        train=train,
-        refit=refit,
-        n_jobs=args.n_jobs,
-        verbose=console.bars,
-    )
+    if refit:
+        features.fit(corpus.data[train])
+    F = _rows(features, corpus.data, n_jobs=args.n_jobs, verbose=console.bars)
     console.detail(f"features: {F.shape} in {time.perf_counter() - t:.1f} s")
     return train, test, split, F
 
 
 class _FirstGeneration:
     """Say, the first time audio is generated with this installation of
-    librosa, that librosa compiles its numba kernels (Griffin-Lim and the
-    mel inversion: 20-30 s, once; numba caches them); remember that it was
-    done in the prediction cache's folder. Feature extraction and
-    prediction never import librosa, so only generating audio pays this."""
+    librosa, that librosa compiles its numba kernels (20-30 s, once);
+    remember that it was done with a marker file in the prediction cache's
+    folder (:class:`~skvae.recipes.PredictionCache`: private, never through
+    a symbolic link)."""
 
     def __init__(self, console):
         import hashlib
         from importlib.metadata import PackageNotFoundError, version
 
-        from ..recipes import cache_dir
+        from ..recipes import PredictionCache
 
         try:
             tag = f"{version('librosa')} {sys.prefix}"
         except PackageNotFoundError:
             tag = sys.prefix
-        digest = hashlib.sha256(tag.encode()).hexdigest()[:16]
+        self.marker = (
+            f".librosa-compiled-{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
+        )
         try:
-            self.marker = cache_dir() / f".librosa-compiled-{digest}"
-        except (RuntimeError, OSError):  # no home folder: no memory of it
-            self.marker = None
-        if self.marker is None or not self.marker.exists():
+            self.cache = PredictionCache() if hasattr(os, "getuid") else None
+        except RuntimeError:  # no home folder: no memory of it
+            self.cache = None
+        if self.cache is None or not self.cache.has(self.marker):
             console.info(
                 "note: the first audio generated with this installation makes "
                 "librosa compile its numba kernels (about 20-30 s, only once)"
@@ -234,12 +255,8 @@ class _FirstGeneration:
         return self
 
     def __exit__(self, kind, value, tb):
-        if kind is None and self.marker is not None and not self.marker.exists():
-            try:
-                self.marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                self.marker.touch()
-            except OSError:
-                pass  # the note is shown again next time: harmless
+        if kind is None and self.cache is not None:
+            self.cache.touch(self.marker)  # if not: the note comes again
         return False
 
 
@@ -286,9 +303,7 @@ def _load_model(args, *, generate=False):
     from ..recipes import load_recognizer
 
     try:
-        return load_recognizer(
-            args.model, require_generator=generate, trust_pickle=args.trust_pickle
-        )
+        return load_recognizer(args.model, require_generator=generate)
     except FileNotFoundError as exc:  # MODEL names nothing: a usage error
         raise UsageError(str(exc)) from exc
 
@@ -296,9 +311,23 @@ def _load_model(args, *, generate=False):
 # --------------------------------------------------------------------------
 # commands
 # --------------------------------------------------------------------------
+def _versions():
+    """Versions of skvae, scikit-learn, torch and Python, for the metadata."""
+    import sklearn
+    import torch
+
+    return {
+        "skvae_version": __version__,
+        "sklearn_version": sklearn.__version__,
+        "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+    }
+
+
 def _cmd_train(args, console):
     from .. import recipes, save
     from ..evaluation import generated_rate, speaker_held_out
+    from .staging import staged_folder
 
     start = time.perf_counter()
     out = _check_out(args.out)
@@ -319,7 +348,7 @@ def _cmd_train(args, console):
     reject = {}
     if args.reject:
         reject = {"reject": True, "target_false_rejection": args.false_rejection}
-    features = recipes.make_recognizer(**params).named_steps["features"]
+    features = recipes.make_recognizer(**params)["features"]
     train, test, split, F = _split_and_extract(
         args,
         console,
@@ -333,7 +362,7 @@ def _cmd_train(args, console):
     bundle = recipes.train_recognizer(
         F[train],
         y[train],
-        audio=corpus.data[train],
+        features=features,
         durations=corpus.duration[train],
         verbose=console.bars,
         **params,
@@ -343,7 +372,7 @@ def _cmd_train(args, console):
     speaker_eval = None
     if args.speaker_eval or (args.speaker_eval is None and split["kind"] != "speaker"):
         speaker_eval = speaker_held_out(
-            F, y, corpus.speaker, audio=corpus.data, verbose=console.bars, **params
+            F, y, corpus.speaker, features=features, verbose=console.bars, **params
         )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 
@@ -369,14 +398,15 @@ def _cmd_train(args, console):
         command=args.command_line,
         created=time.strftime("%Y-%m-%d %H:%M:%S"),
         model_file=str(model_path),
+        **_versions(),
     )
     _print_summary(console, evaluation, split, speaker_eval)
     console.info("writing the model" + (" and the report ..." if args.report else ""))
-    with recipes.staged_folder(out) as tmp:
+    with staged_folder(out) as tmp:
         recipes.save_recognizer(bundle, tmp)
         if args.weights:
-            vae = recipes.recognizer_pipeline(bundle["pipeline"]).named_steps["vae"]
-            save(vae, tmp / recipes.WEIGHTS_FILE)
+            model = bundle["recognizer"]["model"]
+            save(getattr(model, "estimator_", model)["vae"], tmp / recipes.WEIGHTS_FILE)
         if args.report:
             _write_report(args, tmp / "report", bundle, corpus, evaluation, split)
     console.result(f"model: {model_path}")
@@ -396,8 +426,7 @@ def _cmd_train(args, console):
         console.result(f"report: {out / 'report' / 'index.html'}")
     # an earlier run's outputs that this one did not replace (not deleted:
     # OUT may be any folder, and the files someone else's)
-    stale = [recipes.LEGACY_MODEL_FILE]
-    stale += [] if args.weights else [recipes.WEIGHTS_FILE]
+    stale = [] if args.weights else [recipes.WEIGHTS_FILE]
     stale += [] if args.report else ["report"]
     for name in stale:
         if (out / name).exists():
@@ -407,8 +436,7 @@ def _cmd_train(args, console):
 
 
 def _cmd_report(args, console):
-    from .. import recipes
-    from ..recipes import staged_folder
+    from .staging import staged_folder
 
     start = time.perf_counter()
     _check_report()
@@ -426,7 +454,7 @@ def _cmd_report(args, console):
         args,
         console,
         corpus,
-        recipes.recognizer_pipeline(bundle["pipeline"]).named_steps["features"],
+        bundle["recognizer"]["features"],
         how=args.split if args.split != "auto" else recorded.get("kind", "auto"),
         test_size=recorded.get("test_size", args.test_size),
         seed=seed,
@@ -447,9 +475,7 @@ def _load_predictor(args):
     from ..recipes import load_predictor
 
     try:
-        return load_predictor(
-            args.model, cache=not args.no_cache, trust_pickle=args.trust_pickle
-        )
+        return load_predictor(args.model, cache=not args.no_cache)
     except FileNotFoundError as exc:  # MODEL names nothing: a usage error
         raise UsageError(str(exc)) from exc
 
@@ -477,28 +503,53 @@ def _result_lines(res, top):
         yield line, None
 
 
+class _LongLine(str):
+    """A line of standard input too long to be a path (its start only)."""
+
+
+def _max_path():
+    try:
+        return os.pathconf("/", "PC_PATH_MAX")
+    except (AttributeError, OSError, ValueError):
+        return 4096
+
+
 def _stdin_paths(max_batch=256):
     """Batches of the paths on standard input, one per line, each batch as
-    soon as its lines have arrived (the complete lines read so far, at most
-    ``max_batch``): a path written by a person or a program is answered at
-    once, and a long list is processed in batches. Only the newly read bytes
-    are searched for line ends, so a very long line costs linear time."""
+    soon as its lines have arrived (at most ``max_batch``), so that a path is
+    answered at once. Lines are read in bounded chunks; a line longer than a
+    path can be (PC_PATH_MAX bytes) is not kept: it comes as a batch of its
+    own, a :class:`_LongLine` holding its first bytes."""
     if sys.stdin is None:  # standard input closed: no paths
         return
-    fd = sys.stdin.fileno()
-    partial = []  # the pieces of the line being read
+    fd, limit = sys.stdin.fileno(), _max_path()
+    partial, size, overlong = [], 0, False  # the line being read
     while True:
         chunk = os.read(fd, 1 << 16)
         pieces = chunk.split(b"\n") if chunk else [b""]
-        if len(pieces) > 1 or not chunk:
-            lines = [b"".join([*partial, pieces[0]]), *pieces[1:-1]]
-            partial = [pieces[-1]] if chunk else []
-        else:
-            lines = []
-            partial.append(pieces[0])
-        paths = [os.fsdecode(x.rstrip(b"\r")) for x in lines if x.strip()]
-        for i in range(0, len(paths), max_batch):
-            yield paths[i : i + max_batch]
+        lines = []
+        for k, piece in enumerate(pieces):
+            if not overlong:
+                partial.append(piece[: limit + 1 - size])
+                size += len(partial[-1])
+                overlong = size > limit
+            if k == len(pieces) - 1 and chunk:
+                break  # the line goes on in the next chunk
+            line = b"".join(partial)
+            lines.append(_LongLine(os.fsdecode(line[:60])) if overlong else line)
+            partial, size, overlong = [], 0, False
+        batch = []
+        for line in lines:
+            if isinstance(line, _LongLine):
+                yield from [batch, [line]] if batch else [[line]]
+                batch = []
+            elif line.strip():
+                batch.append(os.fsdecode(line.rstrip(b"\r")))
+                if len(batch) == max_batch:
+                    yield batch
+                    batch = []
+        if batch:
+            yield batch
         if not chunk:
             return
 
@@ -509,7 +560,9 @@ def _cmd_predict(args, console):
     streaming = "-" in args.files
     if streaming and args.files != ["-"]:
         raise UsageError("FILE '-' (paths from standard input) must come alone")
-    pipe = _load_predictor(args)["pipeline"]
+    if sys.stdout is None:  # started with stdout closed ('>&-')
+        raise OSError("standard output is closed: the results have nowhere to go")
+    rec = _load_predictor(args)["recognizer"]
     # a path that is not valid in the locale's encoding is written back as
     # the bytes it was given (as ls does), not refused mid-stream
     reconfigure = getattr(sys.stdout, "reconfigure", None)
@@ -519,7 +572,13 @@ def _cmd_predict(args, console):
     n_files = n_failed = 0
     res = None
     for batch in _stdin_paths() if streaming else [args.files]:
-        res = recognize_files(pipe, batch, expand_folders=not streaming)
+        if isinstance(batch[0], _LongLine):
+            reason = f"a line longer than {_max_path()} bytes is not a path"
+            console.error(f"{batch[0]}...: {reason}")
+            console.result(f"{batch[0]}...\terror\t{reason}")
+            n_files, n_failed = n_files + 1, n_failed + 1
+            continue
+        res = recognize_files(rec, batch, expand_folders=not streaming)
         for line, failure in _result_lines(res, top):
             if failure is not None:
                 console.error(failure)
@@ -538,26 +597,26 @@ def _cmd_predict(args, console):
     return EXIT_OK
 
 
-def _label_of(bundle, text):
-    for c in bundle["classes"]:
+def _label_of(recognizer, text):
+    for c in recognizer.classes_:
         if str(c) == text:
             return c
-    known = ", ".join(str(c) for c in bundle["classes"])
+    known = ", ".join(str(c) for c in recognizer.classes_)
     raise UsageError(f"--digit {text!r} is not a label of this model (labels: {known})")
 
 
 def _cmd_sample(args, console):
     import numpy as np
 
-    from .. import recipes
-    from ..recipes import generate_utterances, staged_folder, write_utterances
+    from ..recipes import generate_utterances, write_utterances
+    from .staging import staged_folder
 
     out = _check_out(args.out)
     bundle = _load_model(args, generate=True)
-    labels = [_label_of(bundle, d) for d in args.digit or []] or list(bundle["classes"])
+    rec = bundle["recognizer"]  # with a reject option: a rejected file is a miss
+    labels = [_label_of(rec, d) for d in args.digit or []] or list(rec.classes_)
     rng = np.random.default_rng(args.seed)
-    pipe = bundle["pipeline"]  # with a reject option: a rejected file is a miss
-    sr = recipes.recognizer_pipeline(pipe).named_steps["features"].sr
+    sr = rec["features"].sr
     names = []
     hit = 0
     with staged_folder(out) as tmp, _FirstGeneration(console):
@@ -567,7 +626,7 @@ def _cmd_sample(args, console):
             )
             # recognised as written: the WAV files, read back
             paths = write_utterances(waves, tmp, label, sr)
-            hit += int(np.sum(pipe.predict(paths) == label))
+            hit += int(np.sum(rec.predict(paths) == label))
             names += [Path(p).name for p in paths]
     for name in names:
         console.result(str(out / name))

@@ -73,8 +73,8 @@ band recordings are band-limited to it when recognised).
 
 DATA is one of:
   (nothing)   FSDD if it is already on this machine (in --data-home,
-              $SKVAE_DATA, scikit-learn's data home or a shared/data folder
-              beside the checkout), else a generated corpus; no network needed
+              $SKVAE_DATA or scikit-learn's data home), else a generated
+              corpus; no network needed
   fsdd        the Free Spoken Digit Dataset (downloaded unless --offline)
   generated   spoken digits synthesised offline with eSpeak NG (several
               accents and voices; see --synth-speakers, --synth-repeats)
@@ -107,15 +107,9 @@ examples:
 _MODEL_HELP = """\
 MODEL is the --out folder of 'skvae train' or its model.skops file. It is
 read with skops.io, never with pickle, trusting only Python's built-in
-types, NumPy and SciPy arrays, scikit-learn's public estimators and
-skvae.recipes.RecognizerPipeline, skvae._openset.RejectOptionClassifier,
-skvae.features._spectral.SpeechFeatures,
-sklearn.calibration._CalibratedClassifier, _SigmoidCalibration and
-_TemperatureScaling; the VAEs inside it are weights-only (safetensors and
-JSON). A file holding any other type is refused. Models saved by skvae
-before model.skops (model.joblib, a pickle, which can run any code when
-loaded) are refused too, unless --trust-pickle: retrain them, or pass
---trust-pickle for files you trust.
+types, NumPy and SciPy arrays, scikit-learn's estimators and skvae's own
+(skvae.recipes.trusted_types() lists them); a file holding any other type
+is refused, and so is a file that was edited or damaged.
 """
 
 _PREDICT_HELP = (
@@ -142,7 +136,8 @@ probabilities to 1e-6), and the model, once read from MODEL, is kept in a
 private cache ($SKVAE_CACHE_DIR, else ~/.cache/skvae/predictors; only
 you can write it, entries that others can write are ignored; 'skvae
 train' fills it for the model it writes), so later calls read neither
-skops nor torch. --no-cache reads MODEL itself every time.
+skops nor torch. --no-cache reads MODEL itself every time. A line of
+standard input longer than a path can be is answered as an error.
 
 """
     + _MODEL_HELP
@@ -187,20 +182,16 @@ _COMMON = [
 ]
 _CACHE = [
     ("--no-cache", dict(action="store_true", help="neither read nor fill the "
-                        "prediction cache (see 'skvae predict --help')")),
-]
-_TRUST = [
-    ("--trust-pickle", dict(action="store_true", help="also load a model.joblib "
-                            "(pickle) of an older skvae: only for files you "
-                            "trust, since pickle runs code when loaded")),
+                        "private cache of predict-only models (~/.cache/skvae/"
+                        "predictors, or $SKVAE_CACHE_DIR): load MODEL itself")),
 ]
 _DATA = [
     ("--label-from", dict(choices=("filename", "parent"), default="filename",
                           help="for a DATA folder: label = file name up to the first "
                           "'_' (default) or the name of the sub-folder")),
     ("--data-home", dict(metavar="DIR", help="folder holding fsdd/recordings/ "
-                         "(default: $SKVAE_DATA, scikit-learn's data home, "
-                         "../shared/data)")),
+                         "(default: $SKVAE_DATA, else scikit-learn's data "
+                         "home)")),
     ("--offline", dict(action="store_true", help="never download; fail instead")),
     ("--synth-speakers", dict(_N, default=GENERATED_SPEAKERS, help="speakers of the "
                               f"generated corpus (default {GENERATED_SPEAKERS})")),
@@ -286,16 +277,16 @@ _COMMANDS = [  # name, help, description, epilog, positionals, options
      "  find recordings -name '*.wav' | skvae predict skvae-run -",
      [("model", "the --out folder of 'skvae train', or its model.skops"),
       ("files", "audio files or folders; '-': paths from standard input")],
-     _CACHE + _TRUST),
+     _CACHE),
     ("sample", "generate new utterances of a label as WAV files",
      _SAMPLE_HELP, "example:\n  skvae sample skvae-run --digit 3 -n 5 --out samples",
      [("model", "the --out folder of 'skvae train', or its model.skops")],
-     _SAMPLE + _TRUST),
+     _SAMPLE),
     ("report", "write the report of a trained model (again)",
      _REPORT_HELP, "example:\n  skvae report skvae-run --out /tmp/report",
      [("model", "the --out folder of 'skvae train', or its model.skops"),
       ("data", "data to evaluate on (default: the model's training data)")],
-     _DATA + _REPORT + _TRUST),
+     _DATA + _REPORT),
 ]
 # fmt: on
 _POSITIONALS = {

@@ -1,8 +1,6 @@
-"""Generating utterances from a bundle, writing them, and recognising files."""
+"""Generating utterances with a saved model, writing them, recognising files."""
 
 from pathlib import Path
-
-from ._factories import _on_rows, recognizer_pipeline
 
 _NO_GENERATOR = (
     "'{path}' holds no generator (it was not saved by 'skvae train'), so it "
@@ -11,7 +9,7 @@ _NO_GENERATOR = (
 
 
 def can_generate(bundle):
-    """Whether a saved model can generate utterances.
+    """Whether a saved model can generate utterances (it holds a generator).
 
     Parameters
     ----------
@@ -21,16 +19,14 @@ def can_generate(bundle):
     Returns
     -------
     bool
-        True for models saved by ``skvae train``; False for a plain
-        pipeline.
 
     Examples
     --------
     >>> from skvae.recipes import can_generate
-    >>> can_generate({"pipeline": None, "classes": [0, 1]})
+    >>> can_generate({"recognizer": None})
     False
     """
-    return "generator" in bundle or "latent_means" in bundle
+    return bundle.get("generator") is not None
 
 
 def _rows_to_audio(features, rows, duration):
@@ -63,8 +59,7 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
     The model's conditional VAE draws latent codes from the label's prior
     and decodes them with the label to log-mel rows (their means); rows are
     stretched to the label's median training duration and turned into audio
-    by Griffin-Lim. Models without a conditional VAE draw codes from the
-    Gaussian fitted to the label's training codes instead.
+    by Griffin-Lim.
 
     Parameters
     ----------
@@ -103,7 +98,7 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
 
     if not can_generate(bundle):
         raise ValueError(_NO_GENERATOR.format(path=bundle.get("path", "")))
-    classes = list(bundle["classes"])
+    classes = list(bundle["recognizer"].classes_)
     if label not in classes:
         raise ValueError(f"{label!r} is not a label of this model (labels: {classes})")
     rng = (
@@ -111,23 +106,17 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
         if isinstance(random_state, np.random.Generator)
         else np.random.default_rng(random_state)
     )
+    generator = bundle["generator"]
+    rows, _ = generator.sample(
+        n,
+        y=np.full(n, label, dtype=np.asarray(generator.classes_).dtype),
+        random_state=int(rng.integers(2**31 - 1)),
+        observation_noise=False,
+        temperature=temperature,
+    )
     k = classes.index(label)
-    pipe = recognizer_pipeline(bundle["pipeline"])
-    generator = bundle.get("generator")
-    if generator is not None:
-        rows, _ = generator.sample(
-            n,
-            y=np.full(n, label, dtype=np.asarray(generator.classes_).dtype),
-            random_state=int(rng.integers(2**31 - 1)),
-            observation_noise=False,
-            temperature=temperature,
-        )
-    else:
-        mean, cov = bundle["latent_means"][k], bundle["latent_covs"][k]
-        L = np.linalg.cholesky(cov)
-        Z = mean + temperature * rng.standard_normal((n, mean.size)) @ L.T
-        rows = pipe.named_steps["vae"].inverse_transform(Z)
-    waves = _rows_to_audio(pipe.named_steps["features"], rows, bundle["durations"][k])
+    fe = bundle["recognizer"]["features"]
+    waves = _rows_to_audio(fe, rows, bundle["durations"][k])
     return rows, waves
 
 
@@ -179,25 +168,17 @@ def write_utterances(waves, folder, label, sr, *, start=0):
     ]
 
 
-# --------------------------------------------------------------------------
-# recognising files
-# --------------------------------------------------------------------------
-def _unnamable(path):
-    """Why ``path`` cannot name a file at all, or None: a path with a NUL
-    byte (possible in a line of ``skvae predict MODEL -``) makes the
-    operating system's calls raise ValueError, not a reading error."""
-    return "the path contains a NUL byte" if "\x00" in path else None
-
-
-def recognize_files(pipeline, paths, *, expand_folders=True):
+def recognize_files(recognizer, paths, *, expand_folders=True):
     """Labels and class probabilities of audio files, past unreadable ones.
+
+    The front end (``recognizer["features"]``) reads the files of the batch
+    at once (file by file only when one of them cannot be read), and the
+    rows model (``recognizer["model"]``) answers all their rows at once.
 
     Parameters
     ----------
-    pipeline : fitted classifier
-        A recogniser (``bundle["pipeline"]``) whose first step, named
-        ``"features"``, reads audio, with or without reject option; or any
-        classifier taking paths.
+    recognizer : RecognizerPipeline
+        Fitted (``bundle["recognizer"]``), with or without reject option.
     paths : sequence of str or os.PathLike
         Audio files (any sample rate) or folders (searched for audio files).
     expand_folders : bool, default=True
@@ -208,23 +189,22 @@ def recognize_files(pipeline, paths, *, expand_folders=True):
     Returns
     -------
     result : Bunch
-        ``files`` (list of the paths read, folders expanded), ``labels``
-        (ndarray of shape (len(files),): the predicted labels, the reject
-        label where a reject option rejects), ``proba`` (ndarray of shape
-        (len(files), n_classes): probabilities among the known labels),
-        ``classes``, ``scores`` (the in-vocabulary scores of a reject
-        option, else None), ``threshold`` and ``reject_label`` (of the
-        reject option, else None), ``errors`` (list of ``(path, reason)``
-        of the files that could not be read) and ``order`` (one ``(read,
-        i)`` per file, in the order read: ``files[i]`` where ``read``, else
+        ``files`` (the paths read, folders expanded), ``labels`` (the
+        predicted labels, the reject label where a reject option rejects),
+        ``proba`` (probabilities among the known labels, shape (len(files),
+        n_classes)), ``classes``, ``scores`` (in-vocabulary scores of a
+        reject option, else None), ``threshold`` and ``reject_label`` (of
+        the reject option, else None), ``errors`` (``(path, reason)`` of the
+        files that could not be read) and ``order`` (one ``(read, i)`` per
+        file, in the order read: ``files[i]`` where ``read``, else
         ``errors[i]``).
 
     Examples
     --------
     >>> from skvae.recipes import load_recognizer, recognize_files
-    >>> pipe = load_recognizer("skvae-run")["pipeline"]  # doctest: +SKIP
-    >>> res = recognize_files(pipe, ["a.wav", "recordings/"])  # doctest: +SKIP
-    >>> res.classes[res.proba.argmax(axis=1)]  # doctest: +SKIP
+    >>> rec = load_recognizer("skvae-run")["recognizer"]  # doctest: +SKIP
+    >>> res = recognize_files(rec, ["a.wav", "recordings/"])  # doctest: +SKIP
+    >>> res.labels  # doctest: +SKIP
     """
     import numpy as np
     from sklearn.utils import Bunch
@@ -247,51 +227,46 @@ def recognize_files(pipeline, paths, *, expand_folders=True):
                 files.append(str(p))  # reported as unreadable
         else:
             files.append(str(p))
-    from .. import RejectOptionClassifier
-
-    inner = recognizer_pipeline(pipeline)
-    features = getattr(inner, "named_steps", {}).get("features")
+    features, model = recognizer["features"], recognizer["model"]
     rows, ok, errors, order = [], [], [], []
-    named = [_unnamable(path) is None for path in files]
-    if features is not None and files and all(named):
+    if files and not any("\x00" in f for f in files):
         try:  # all at once (the common case), else file by file below
-            rows = list(features.transform(files))
+            rows = [features.transform(files)]
             ok, order = list(files), [(True, i) for i in range(len(files))]
         except AudioReadError:
             rows = []
     if not ok:
         for path in files:
             try:
-                reason = _unnamable(path)
-                if reason is not None:
-                    raise AudioReadError(path, reason)
-                row = path if features is None else features.transform([path])[0]
-                rows.append(row)
+                if "\x00" in path:  # the OS would raise ValueError
+                    raise AudioReadError(path, "the path contains a NUL byte")
+                rows.append(features.transform([path]))
                 order.append((True, len(ok)))
                 ok.append(path)
             except AudioReadError as exc:
                 order.append((False, len(errors)))
                 errors.append((exc.path, exc.reason))
-    classes = pipeline.classes_
-    reject = isinstance(pipeline, RejectOptionClassifier)
-    model = pipeline if features is None else _on_rows(pipeline)
-    X = rows if features is None or not ok else np.vstack(rows)
+    classes = recognizer.classes_
+    reject = hasattr(model, "threshold_")
     proba = np.empty((0, len(classes)))
     labels = np.empty(0, dtype=np.asarray(classes).dtype)
     scores = np.empty(0) if reject else None
     if ok:
-        proba = model.predict_proba(X)
-        labels = model.predict(X)
+        X = np.vstack(rows)
         if reject:
-            scores = model.score_samples(X)
+            labels, proba, scores = model.predict_with_score(X)
+        else:
+            proba = model.predict_proba(X)
+            labels = classes[proba.argmax(axis=1)]
     return Bunch(
         files=ok,
         labels=labels,
         proba=proba,
         classes=classes,
         scores=scores,
-        threshold=pipeline.threshold_ if reject else None,
-        reject_label=pipeline.reject_label_ if reject else None,
+        threshold=model.threshold_ if reject else None,
+        reject_label=model.reject_label_ if reject else None,
         errors=errors,
         order=order,
     )
+

@@ -1,32 +1,22 @@
 """load_predictor: a recogniser loaded for prediction only, quickly.
 
-Two things make loading a model slow, and neither is needed to predict:
+Loading a model file imports :mod:`skops.io` (which imports all of
+scikit-learn) and torch, seconds that a prediction does not need. The
+predict-only recogniser (its VAE step run by NumPy, no generator) is
+therefore kept in a cache of pickles, read back without skops or torch.
 
-- torch (2-5 s to import): a VAE step of a recogniser is replaced by a
-  :class:`~skvae._numpy_encoder.NumpyEncoder`, which computes the same
-  posterior means (to float32 rounding) with NumPy;
-- :mod:`skops.io` (5-8 s to import): it lists every scikit-learn estimator
-  when it is imported, which imports all of scikit-learn and, through it,
-  torch, pandas and dask. The predict-only recogniser is therefore kept in
-  a cache, keyed by the SHA-256 of the model file and the versions that
-  could change its meaning, so that later loads read it with :mod:`pickle`
-  and import only the modules it is made of.
-
-The cache holds pickles, which can run code when loaded, so it is guarded
-like an SSH key: it lives in a folder only its owner can write
-(``$SKVAE_CACHE_DIR``, else ``$XDG_CACHE_HOME/skvae``, else
-``~/.cache/skvae``; created with mode 0700), every entry is written by
-skvae itself from a model it loaded safely (skops, trusted types only), and
-an entry or folder that is not owned by the current user, or that others can
-write, is ignored, as is an entry that is a symbolic link or not a regular
-file (the checks are made on the folder and the file actually opened, so
-that nothing can be swapped in between). A model file that changes gets a
-new key, and the entry stored under a key is made from the bytes hashed
-(a model file replaced while it is being loaded cannot be stored under the
-key of its former content). At most :data:`CACHE_MAX_ENTRIES` entries are
-kept (the least recently used go). On systems without POSIX ownership
-(``os.getuid``), or without a home folder to put the cache in, there is no
-cache.
+Pickles can run code when loaded, so the cache is guarded like an SSH key:
+it lives in a folder only its owner can write (:func:`cache_dir`, created
+with mode 0700); every entry is written by skvae from a model it loaded
+safely (skops, trusted types only); an entry or folder not owned by the
+current user, or that others can write, is ignored, as is an entry that is a
+symbolic link or not a regular file (the checks are made on the folder and
+the file actually opened). An entry's key is the SHA-256 of the model
+file's bytes, of the source code of skvae (so that an entry is never
+unpickled into code that changed) and of the versions of scikit-learn,
+NumPy and Python. At most :data:`CACHE_MAX_ENTRIES` entries are kept (the
+least recently used go). Without POSIX ownership (``os.getuid``) or a home
+folder for the cache, there is no cache.
 """
 
 import contextlib
@@ -36,23 +26,11 @@ import pickle
 import secrets
 import stat
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from ._model_file import _existing_model, _load_bundle
-
-#: part of every cache key: bump it when a class that cache entries hold
-#: (NumpyEncoder, SpeechFeatures, RecognizerPipeline...) changes its
-#: attributes, so that older entries are never unpickled into the new code
-#: (development versions of skvae all carry the same version number)
-_CACHE_FORMAT = 1
 #: predict-only recognisers kept in the cache; the least recently used go
 CACHE_MAX_ENTRIES = 16
-_SUFFIX = ".predictor.pickle"
-_TMP_PREFIX = ".tmp-"
-#: a temporary file older than this (seconds) was left by a writer that died
-_STALE_TMP_S = 3600
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
@@ -61,8 +39,8 @@ def cache_dir():
     """The folder of the prediction cache (it may not exist yet).
 
     ``$SKVAE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/skvae/predictors``
-    (if it is an absolute path: the XDG specification says to ignore a
-    relative one), else ``~/.cache/skvae/predictors``.
+    (if it is an absolute path, as the XDG specification says), else
+    ``~/.cache/skvae/predictors``.
 
     Returns
     -------
@@ -74,6 +52,12 @@ def cache_dir():
         If the home folder is needed and cannot be determined
         (:meth:`pathlib.Path.home`); :func:`load_predictor` then loads
         without the cache.
+
+    Examples
+    --------
+    >>> from skvae.recipes import cache_dir
+    >>> cache_dir().name
+    'predictors'
     """
     if os.environ.get("SKVAE_CACHE_DIR"):
         return Path(os.environ["SKVAE_CACHE_DIR"])
@@ -83,164 +67,206 @@ def cache_dir():
     return Path(base) / "skvae" / "predictors"
 
 
-def _private(st):
-    """Whether ``st`` (an ``os.stat_result``) belongs to this user and nobody
-    else can write it."""
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
-
-
-def _open_folder(folder):
-    """A descriptor of ``folder`` if it is a private folder, else None.
-
-    Every later access goes through the descriptor (``dir_fd``), so the
-    folder checked is the folder used, even if a path component is renamed
-    meanwhile.
-    """
-    try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if stat.S_ISDIR(st.st_mode) and _private(st):
-            return fd
-    except OSError:
-        pass
-    os.close(fd)
-    return None
-
-
-def _key(data):
-    """The cache key of a model file's content, in this environment."""
+def _code_key():
+    """SHA-256 of skvae's source files and the versions pickles depend on."""
     import numpy
     import sklearn
 
-    from .. import __version__
-
-    h = hashlib.sha256(data)
-    versions = (
-        f"cache format {_CACHE_FORMAT}; skvae {__version__}; "
-        f"sklearn {sklearn.__version__}; numpy {numpy.__version__}; "
-        f"python {sys.version_info[:2]}; {sys.platform}"
-    )
-    h.update(versions.encode())
-    return h.hexdigest()
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        h.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+    versions = f"{sklearn.__version__} {numpy.__version__} {sys.version_info[:2]}"
+    h.update(f"{versions} {sys.platform}".encode())
+    return h.digest()
 
 
-def _read_cache(folder, key):
-    dfd = _open_folder(folder)
-    if dfd is None:
-        return None
-    try:
-        # never a symbolic link; a FIFO must not block the open
-        flags = os.O_RDONLY | _NOFOLLOW | _NONBLOCK
-        fd = os.open(f"{key}{_SUFFIX}", flags, dir_fd=dfd)
-    except OSError:
-        return None
-    finally:
-        os.close(dfd)
-    with os.fdopen(fd, "rb") as fh:
+def _key(data):
+    """The cache key of a model file's bytes, in this code and environment."""
+    return hashlib.sha256(_code_key() + data).hexdigest()
+
+
+class PredictionCache:
+    """The prediction cache: a folder only this user can write.
+
+    Every access goes through a descriptor of the folder checked (owner,
+    not writable by others), and files are opened without following
+    symbolic links, so nothing can be swapped in between.
+
+    Parameters
+    ----------
+    path : str or os.PathLike or None, default=None
+        The folder (created with mode 0700 by :meth:`write` and
+        :meth:`touch`); None: :func:`cache_dir`.
+
+    Raises
+    ------
+    RuntimeError
+        ``path`` is None and there is no home folder (:func:`cache_dir`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skvae.recipes import PredictionCache
+    >>> cache = PredictionCache(tempfile.mkdtemp() + "/cache")
+    >>> cache.write("k", {"a": 1}), cache.read("k"), cache.read("other")
+    (True, {'a': 1}, None)
+    """
+
+    suffix = ".predictor.pickle"
+    tmp_prefix = ".tmp-"
+    stale_tmp_s = 3600  # a temporary file older than this was left by a dead writer
+
+    def __init__(self, path=None):
+        self.path = cache_dir() if path is None else Path(path)
+
+    @staticmethod
+    def _private(st):
+        return st.st_uid == os.getuid() and not st.st_mode & 0o022
+
+    @contextlib.contextmanager
+    def _opened(self, create=False):
+        """A descriptor of the folder if it is private, else None."""
+        if create:
+            with contextlib.suppress(OSError):
+                self.path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            yield None
+            return
         try:
             st = os.fstat(fd)
-            if not (stat.S_ISREG(st.st_mode) and _private(st)):
-                return None
-            bundle = pickle.load(fh)
-        except Exception:  # damaged or written by an incompatible library
-            return None
-        with contextlib.suppress(OSError):  # read-only cache: still a hit
-            os.utime(fd)  # recently used
-    ok = isinstance(bundle, dict) and hasattr(bundle.get("pipeline"), "predict")
-    return bundle if ok else None
+            yield fd if stat.S_ISDIR(st.st_mode) and self._private(st) else None
+        finally:
+            os.close(fd)
 
-
-def _evict(dfd):
-    """Remove the least recently used entries beyond :data:`CACHE_MAX_ENTRIES`,
-    and temporary files left by writers that died."""
-    entries, now = [], time.time()
-    with os.scandir(dfd) as it:
-        for entry in it:
-            try:
-                mtime = entry.stat(follow_symlinks=False).st_mtime
-            except OSError:  # removed by another process meanwhile
-                continue
-            if entry.name.endswith(_SUFFIX):
-                entries.append((mtime, entry.name))
-            elif entry.name.startswith(_TMP_PREFIX) and now - mtime > _STALE_TMP_S:
-                entries.append((-1.0, entry.name))  # always removed
-    entries.sort()
-    stale = [name for mtime, name in entries if mtime < 0]
-    kept = [name for mtime, name in entries if mtime >= 0]
-    for name in stale + kept[: max(0, len(kept) - CACHE_MAX_ENTRIES)]:
-        with contextlib.suppress(OSError):
-            os.unlink(name, dir_fd=dfd)
-
-
-def _write_cache(folder, key, bundle):
-    """Store ``bundle``; any failure leaves the cache as it was (best effort)."""
-    try:
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError:
-        return False
-    dfd = _open_folder(folder)
-    if dfd is None:
-        return False
-    try:
-        tmp = f"{_TMP_PREFIX}{secrets.token_hex(8)}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-        fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump(bundle, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, f"{key}{_SUFFIX}", src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp, dir_fd=dfd)
-            raise
-        _evict(dfd)
-    except Exception:
-        return False
-    finally:
-        os.close(dfd)
-    return True
-
-
-def _load_content(data, path):
-    """The predict-only bundle of ``data``, the bytes hashed for the key.
-
-    Loaded from a private copy of those bytes, not from ``path`` again: a
-    model file replaced between the hashing and the loading would otherwise
-    be stored under the key of its former content. None if no copy can be
-    written (then the caller loads ``path`` and caches nothing).
-    """
-    try:
-        tmp = tempfile.TemporaryDirectory(prefix="skvae-")
-    except OSError:
-        return None
-    with tmp:
-        copy = Path(tmp.name) / path.name
-        try:
-            copy.write_bytes(data)
+    def _open_file(self, dfd, name):
+        """A private regular file of the folder, opened for reading, or None."""
+        try:  # never a symbolic link; a FIFO must not block the open
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=dfd)
         except OSError:
             return None
-        try:
-            return _load_bundle(copy, predict_only=True)
-        except ValueError as exc:  # name the file the user gave, not the copy
-            raise ValueError(str(exc).replace(str(copy), str(path))) from exc
+        st = os.fstat(fd)
+        if stat.S_ISREG(st.st_mode) and self._private(st):
+            return os.fdopen(fd, "rb")
+        os.close(fd)
+        return None
+
+    def read(self, key):
+        """The object stored under ``key``, or None."""
+        with self._opened() as dfd:
+            fh = None if dfd is None else self._open_file(dfd, key + self.suffix)
+        if fh is None:
+            return None
+        with fh:
+            try:
+                obj = pickle.load(fh)
+            except Exception:  # damaged or written by other code
+                return None
+            with contextlib.suppress(OSError):  # read-only cache: still a hit
+                os.utime(fh.fileno())  # recently used
+        return obj
+
+    def write(self, key, obj):
+        """Store ``obj`` under ``key``; False where it cannot (best effort)."""
+        with self._opened(create=True) as dfd:
+            if dfd is None:
+                return False
+            tmp = f"{self.tmp_prefix}{secrets.token_hex(8)}"
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+                fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, key + self.suffix, src_dir_fd=dfd, dst_dir_fd=dfd)
+            except Exception:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dfd)
+                return False
+            self._evict(dfd)
+        return True
+
+    def has(self, name):
+        """Whether the folder holds a private regular file ``name``."""
+        with self._opened() as dfd:
+            fh = None if dfd is None else self._open_file(dfd, name)
+        if fh is not None:
+            fh.close()
+        return fh is not None
+
+    def touch(self, name):
+        """Create the empty file ``name`` (never through a symbolic link);
+        whether :meth:`has` it now."""
+        with self._opened(create=True) as dfd:
+            if dfd is None:
+                return False
+            try:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
+                os.close(os.open(name, flags, 0o600, dir_fd=dfd))
+            except FileExistsError:  # is it a file of ours, not a link?
+                return self.has(name)
+            except OSError:
+                return False
+        return True
+
+    def _evict(self, dfd):
+        """Remove the least recently used entries beyond CACHE_MAX_ENTRIES,
+        and temporary files left by writers that died."""
+        entries, old, now = [], [], time.time()
+        with os.scandir(dfd) as it:
+            for entry in it:
+                try:
+                    mtime = entry.stat(follow_symlinks=False).st_mtime
+                except OSError:  # removed by another process meanwhile
+                    continue
+                if entry.name.endswith(self.suffix):
+                    entries.append((mtime, entry.name))
+                elif entry.name.startswith(self.tmp_prefix):
+                    if now - mtime > self.stale_tmp_s:
+                        old.append(entry.name)
+        entries.sort()
+        old += [name for _, name in entries[: max(0, len(entries) - CACHE_MAX_ENTRIES)]]
+        for name in old:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=dfd)
 
 
-def load_predictor(path, *, cache=True, trust_pickle=False):
+def _cache():
+    """The PredictionCache, or None where there is none."""
+    if not hasattr(os, "getuid"):
+        return None
+    try:
+        return PredictionCache()
+    except RuntimeError:  # no home folder to keep a cache in
+        return None
+
+
+def _predict_only(bundle):
+    """The bundle for prediction: no generator, a NumPy encoder for the VAE."""
+    from .._format import encode
+    from .._numpy_encoder import NumpyEncoder
+
+    bundle.pop("generator", None)
+    model = bundle["recognizer"]["model"]
+    vae = getattr(model, "named_steps", {}).get("vae")  # no reject option
+    if vae is not None and hasattr(vae, "_to_weights"):
+        # an encoder NumPy cannot run (ValueError): the VAE stays
+        with contextlib.suppress(ValueError):
+            model.set_params(vae=NumpyEncoder(encode(vae._to_weights())).fit())
+    return bundle
+
+
+def load_predictor(path, *, cache=True):
     """Load a recogniser for prediction only, without torch where possible.
 
-    The bundle of :func:`load_recognizer`, except that its VAE steps are
-    :class:`~skvae._numpy_encoder.NumpyEncoder` steps (the same posterior
-    means, computed by NumPy; predictions equal to 1e-6) and it has no
-    generator. A VAE whose encoder NumPy cannot run (convolutional or
-    group-conditioned), and a recogniser with a reject option (which needs
-    the VAE's likelihood), keep their torch VAEs. With ``cache``, the result
+    The bundle of :func:`load_recognizer` without its generator, whose VAE
+    step (of a recogniser without reject option, and with a dense encoder)
+    is a :class:`~skvae._numpy_encoder.NumpyEncoder`: the same posterior
+    means, computed by NumPy, predictions equal to 1e-6. With ``cache``, it
     is kept in a private cache (see the module documentation), so that the
-    next load of the same file takes a fraction of a second instead of the
-    seconds :mod:`skops.io` and torch take to import. ``skvae predict`` loads
-    models this way; ``skvae train`` fills the cache for the model it writes.
+    next load of the same file imports neither :mod:`skops.io` nor torch.
+    ``skvae predict`` loads models this way.
 
     Parameters
     ----------
@@ -248,23 +274,16 @@ def load_predictor(path, *, cache=True, trust_pickle=False):
         The ``model.skops`` file, or the folder holding it.
     cache : bool, default=True
         Read and fill the prediction cache (:func:`cache_dir`).
-    trust_pickle : bool, default=False
-        As for :func:`load_recognizer` (a pickle model file is never cached).
 
     Returns
     -------
     bundle : dict
-        ``pipeline``, ``classes``, ``metadata``, ``path`` (the file) and the
-        other entries of the model file, without ``generator``.
+        ``recognizer``, ``durations``, ``metadata``, ``path`` (the file).
 
     Raises
     ------
     FileNotFoundError, ValueError
         As :func:`load_recognizer`.
-
-    See Also
-    --------
-    load_recognizer : The whole model, able to generate and to be refitted.
 
     Examples
     --------
@@ -272,31 +291,18 @@ def load_predictor(path, *, cache=True, trust_pickle=False):
     >>> load_predictor("no-such-run")
     Traceback (most recent call last):
     ...
-    FileNotFoundError: model 'no-such-run' does not exist (...)
+    FileNotFoundError: model 'no-such-run' does not exist: ...
     """
+    from ._model_file import _existing_model, _load_file
+
     path = _existing_model(path)
-    cache = cache and hasattr(os, "getuid")
-    if cache:
-        try:
-            folder = cache_dir()
-        except RuntimeError:  # no home folder to keep a cache in
-            cache = False
-    bundle = None
-    if cache:
-        data = path.read_bytes()
-        key = _key(data)
-        bundle = _read_cache(folder, key)
-        if bundle is not None:
-            bundle["path"] = str(path)
-            return bundle
-        if data[:2] == b"PK":  # skops files only: never a pickle model
-            bundle = _load_content(data, path)
-            if bundle is not None:
-                bundle.pop("generator", None)
-                bundle["path"] = str(path)
-                _write_cache(folder, key, bundle)
-    if bundle is None:
-        bundle = _load_bundle(path, trust_pickle=trust_pickle, predict_only=True)
-        bundle.pop("generator", None)
+    data = path.read_bytes()  # the bytes hashed are the bytes loaded
+    folder = _cache() if cache else None
+    key = None if folder is None else _key(data)
+    bundle = None if folder is None else folder.read(key)
+    if not (isinstance(bundle, dict) and hasattr(bundle.get("recognizer"), "predict")):
+        bundle = _predict_only(_load_file(path, data))
+        if folder is not None:
+            folder.write(key, {k: v for k, v in bundle.items() if k != "path"})
     bundle["path"] = str(path)
     return bundle

@@ -1,4 +1,4 @@
-"""Atomic writes: files and folders written aside and swapped in at once."""
+"""Atomic folder swaps: a folder's new contents written aside, then swapped in."""
 
 import contextlib
 import os
@@ -25,44 +25,6 @@ def _signals_held():
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def _file_mode(path):
-    """The mode of ``path`` if it exists, else what open() would give it."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _write_atomic(path, data):
-    """Write ``data`` (bytes) to ``path`` through a temporary file beside it.
-
-    The temporary file is flushed to disk and renamed over ``path``
-    (``os.replace``), so ``path`` holds either its old content or all of the
-    new one, never a part; on failure the temporary file is removed.
-    """
-    import tempfile
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
-    )
-    try:
-        if hasattr(os, "fchmod"):  # mkstemp's 0600: give the usual mode instead
-            os.fchmod(fd, _file_mode(path))
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _make_folder(path):
@@ -180,7 +142,7 @@ def staged_folder(path, *, remove=()):
     --------
     >>> import os, tempfile
     >>> from pathlib import Path
-    >>> from skvae.recipes import staged_folder
+    >>> from skvae.cli.staging import staged_folder
     >>> out = Path(tempfile.mkdtemp()) / "run"
     >>> with staged_folder(out) as tmp:
     ...     _ = (tmp / "a.txt").write_text("new")
