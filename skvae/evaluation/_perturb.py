@@ -24,16 +24,15 @@ def _noisy(wave, snr_db, rng, kind, exact_snr):
         raise ValueError(
             f"each signal must be a non-empty 1-D array, got shape {wave.shape}"
         )
-    if exact_snr:
-        noise = rng.standard_normal(wave.shape[0])
-        if kind == "pink":  # drawn after the white draw, as the benchmark did
-            noise = _pink(wave.shape[0], rng)
-        power = np.mean(wave.astype(np.float64) ** 2)
-        noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
-        return (wave + noise).astype(np.float32)
     power = np.mean(np.square(wave, dtype=np.float64))
-    std = np.sqrt(power / 10 ** (snr_db / 10))
-    return (wave + rng.normal(0.0, std, wave.shape)).astype(np.float32)
+    if not exact_snr:
+        noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), wave.shape)
+        return (wave + noise).astype(np.float32)
+    noise = rng.standard_normal(wave.shape[0])
+    if kind == "pink":  # drawn after the white draw
+        noise = _pink(wave.shape[0], rng)
+    noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
+    return (wave + noise).astype(np.float32)
 
 
 def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
@@ -46,18 +45,15 @@ def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
     ----------
     X : 1-D array, 2-D array or sequence of 1-D arrays
         One waveform; a matrix whose rows are signals; or several waveforms
-        of any lengths (a list, or an object array as in
-        :func:`skvae.datasets.fetch_fsdd` with ``load_audio=True``).
+        of any lengths (a list, or an object array).
     snr_db : float or array-like of float
         Signal-to-noise ratio in dB: one for all, or one per signal.
     kind : {"white", "pink"}, default="white"
         White Gaussian noise, or pink (1/f) noise (only with ``exact_snr``).
     exact_snr : bool, default=True
         True: the drawn noise is rescaled so that each signal's SNR is
-        exactly ``snr_db`` (``rng.standard_normal(n)`` draws, rescaled).
-        False: white noise of standard deviation
-        ``sqrt(power / 10 ** (snr_db / 10))`` (``rng.normal`` draws), so
-        the SNR holds in expectation.
+        exactly ``snr_db``. False: white noise of standard deviation
+        ``sqrt(power / 10 ** (snr_db / 10))``, the SNR in expectation.
     random_state : int, RandomState, Generator or None, default=None
         Seeds the noise. Signals are noised in order from the same stream.
 
@@ -66,23 +62,12 @@ def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
     X_noisy : like X, float32
         A 1-D array, a 2-D array, or an object array of 1-D arrays.
 
-    Notes
-    -----
-    Reproduces the copies this replaces draw for draw:
-    ``benchmarks/bench_generative.py``'s ``add_noise(wave, snr, rng, kind)``
-    and ``examples/denoising.py``'s ``add_white_noise(wave, snr, rng)`` are
-    ``add_noise(wave, snr, kind=kind, random_state=rng)`` (default
-    ``exact_snr=True``); ``benchmarks/bench_recognition.py``'s
-    ``add_noise(waves, snr, seed)`` is ``add_noise(waves, snr,
-    exact_snr=False, random_state=np.random.default_rng(seed))``.
-
     Examples
     --------
     >>> import numpy as np
     >>> from skvae.evaluation import add_noise
     >>> wave = np.sin(np.arange(8000) / 5.0).astype(np.float32)
-    >>> noisy = add_noise(wave, 10.0, random_state=0)
-    >>> noise = noisy - wave
+    >>> noise = add_noise(wave, 10.0, random_state=0) - wave
     >>> print(f"{10 * np.log10(np.mean(wave**2) / np.mean(noise**2)):.1f} dB")
     10.0 dB
     >>> add_noise([wave, wave[:800]], [0.0, 20.0], random_state=0)[1].shape
@@ -92,26 +77,20 @@ def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
         raise ValueError(f"kind must be 'white' or 'pink', got {kind!r}")
     if kind == "pink" and not exact_snr:
         raise ValueError("kind='pink' needs exact_snr=True")
-    rng = _rng(random_state)
-    single = isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 1
-    if single:
-        signals = [X]
-    elif isinstance(X, np.ndarray) and X.dtype != object and X.ndim == 2:
-        signals = list(X)
-    elif isinstance(X, np.ndarray) and X.dtype != object:
+    array = isinstance(X, np.ndarray) and X.dtype != object
+    if array and X.ndim not in (1, 2):
         raise ValueError(f"X must be 1-D or 2-D, got shape {X.shape}")
-    else:
-        signals = list(X)
-        if signals and np.isscalar(signals[0]):  # a plain list of numbers
-            single, signals = True, [np.asarray(X)]
+    signals = [X] if array and X.ndim == 1 else list(X)
+    single = array and X.ndim == 1
+    if not array and signals and np.isscalar(signals[0]):  # a list of numbers
+        single, signals = True, [np.asarray(X)]
     snrs = np.broadcast_to(np.asarray(snr_db, dtype=float), (len(signals),))
     if not np.all(np.isfinite(snrs)):
         raise ValueError(f"snr_db must be finite, got {snr_db!r}")
+    rng = _rng(random_state)
     out = [_noisy(w, s, rng, kind, exact_snr) for w, s in zip(signals, snrs)]
-    if single:
-        return out[0]
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        return np.stack(out)
+    if single or array:
+        return out[0] if single else np.stack(out)
     result = np.empty(len(out), dtype=object)
     result[:] = out
     return result
@@ -137,19 +116,8 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
     Returns
     -------
     indices : ndarray of int
-        With ``size``: in the (shuffled) order
-        :func:`~sklearn.model_selection.train_test_split` returns them, as
-        the copies it replaces used them; with ``n_per_class``: sorted.
-
-    Notes
-    -----
-    ``stratified_subset(y, fraction, random_state=draw)`` is the draw of
-    ``benchmarks/bench_recognition.py`` (``label_draw``),
-    ``examples/few_labels.py`` and ``examples/semi_supervised.py``;
-    ``benchmarks/bench_generative.py``'s ``labelled_subset(y, frac, seed)``
-    is ``stratified_subset(y, max(round(frac * len(y)), n_classes),
-    random_state=seed)`` (the same rows as the fraction on FSDD's 2,700
-    training rows at 3 % and 10 %).
+        With ``size``: in the (shuffled) order ``train_test_split`` returns
+        them; with ``n_per_class``: sorted.
 
     Examples
     --------
@@ -179,20 +147,18 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
                 f"smallest class count); too few rows of class(es) {small}"
             )
         rng = check_random_state(random_state)
-        picked = [
-            rng.choice(np.flatnonzero(y == c), n_per_class, replace=False)
-            for c in classes
-        ]
-        return np.sort(np.concatenate(picked))
+        rows = [np.flatnonzero(y == c) for c in classes]
+        return np.sort(
+            np.concatenate([rng.choice(r, n_per_class, False) for r in rows])
+        )
     if isinstance(size, bool) or not isinstance(size, int | float | np.number):
         raise ValueError(f"size must be a float in (0, 1) or an int, got {size!r}")
-    if isinstance(size, int | np.integer):
-        if not len(classes) <= size < len(y):
-            raise ValueError(
-                f"size={size} rows must be in [{len(classes)}, {len(y)}): at least "
-                "one per class, fewer than all rows"
-            )
-    elif not 0 < size < 1:
+    if isinstance(size, int | np.integer) and not len(classes) <= size < len(y):
+        raise ValueError(
+            f"size={size} rows must be in [{len(classes)}, {len(y)}): at least "
+            "one per class, fewer than all rows"
+        )
+    if not isinstance(size, int | np.integer) and not 0 < size < 1:
         raise ValueError(f"a fractional size must be in (0, 1), got {size}")
     indices, _ = train_test_split(
         np.arange(len(y)), train_size=size, stratify=y, random_state=random_state
@@ -226,17 +192,11 @@ def hide_labels(y, labelled, *, missing_label=-1):
     y = np.asarray(y)
     if np.any(y == missing_label):
         raise ValueError(f"y already holds missing_label={missing_label!r}")
-    if y.dtype.kind in "iu":
-        y_partial = np.full_like(y, missing_label)
-    else:
-        y_partial = np.full(y.shape, missing_label, dtype=object)
+    dtype = y.dtype if y.dtype.kind in "iu" else object
+    y_partial = np.full(y.shape, missing_label, dtype=dtype)
     labelled = np.asarray(labelled)
     y_partial[labelled] = y[labelled]
     return y_partial
-
-
-def _randint(rng, n):
-    return rng.integers(n) if isinstance(rng, np.random.Generator) else rng.randint(n)
 
 
 def make_outlier_clips(
@@ -279,16 +239,6 @@ def make_outlier_clips(
     clip_kinds : ndarray of str
         The kind of each clip.
 
-    Notes
-    -----
-    With its defaults and ``random_state=np.random.RandomState(0)`` this is
-    ``synthesise_outliers`` of ``benchmarks/bench_generative.py``, draw for
-    draw. ``examples/outliers.py`` (``kinds=("white noise", "tone",
-    "reversed speech", "speech in noise")``, ``n_per_kind=50``) draws the
-    same numbers; its clips differ only in the last bits (it reverses a
-    float64 copy of the utterance, and multiplies before dividing in the
-    tone's phase).
-
     Examples
     --------
     >>> import numpy as np
@@ -306,10 +256,11 @@ def make_outlier_clips(
     if not waveforms:
         raise ValueError("waveforms is empty: no utterance to take lengths from")
     rng = _rng(random_state)
+    draw = rng.integers if isinstance(rng, np.random.Generator) else rng.randint
     clips, clip_kinds = [], []
     for kind in kinds:
         for _ in range(n_per_kind):
-            ref = np.asarray(waveforms[_randint(rng, len(waveforms))])
+            ref = np.asarray(waveforms[draw(len(waveforms))])
             n = ref.shape[0]
             t = np.arange(n) / sr
             rms_ref = np.sqrt(np.mean(ref.astype(np.float64) ** 2))
