@@ -1,15 +1,10 @@
 """Audio I/O: read files or waveforms as mono float32, resample, write WAV.
 
-Imports only numpy at module level: PCM and float WAV files are decoded by
-numpy, soundfile (libsndfile) is imported for the other formats and soxr
-for resampling. Never imports librosa or torch.
-
-- :func:`load_audio`: one utterance, from a file or a waveform, checked.
-- :func:`write_wav`: a waveform to a WAV file.
-- :func:`resample`: soxr's high-quality resampler, as ``librosa.resample``.
-- :func:`get_samplerate`: a file's sample rate, from its header.
-- :func:`check_utterances`: a sequence of utterances (``X``) as a list.
-- :class:`AudioReadError`: a file that cannot be read, and why.
+:func:`load_audio` (with :class:`AudioReadError`), :func:`write_wav`,
+:func:`resample`, :func:`get_samplerate` and :func:`check_utterances` (the
+``X`` of the front end). Imports only numpy at module level: PCM and float
+WAV files are decoded by numpy, soundfile (libsndfile) is imported for the
+other formats and soxr for resampling. Never imports librosa or torch.
 """
 
 import io
@@ -29,9 +24,8 @@ __all__ = [
     "write_wav",
 ]
 
-#: The most bytes an audio file, its samples decoded to float32 or a
-#: resampled float64 waveform may take by default (1 GiB, 4.5 hours of 16 kHz
-#: audio in float32): a bound on the memory one utterance can claim.
+#: The most bytes an audio file, its decoded float32 samples or a resampled
+#: float64 waveform may take by default (1 GiB: 4.5 hours of 16 kHz audio).
 MAX_BYTES = 1 << 30
 #: The sample rates a file header may declare, in Hz: others are corrupt.
 MIN_SR, MAX_SR = 1000, 768_000
@@ -51,11 +45,8 @@ _FILE_KINDS = (
 class AudioReadError(ValueError, OSError):
     """An audio file could not be read.
 
-    Raised for files that do not exist, are not regular files (FIFOs,
-    devices, sockets, directories), are empty, too large, truncated, hold no
-    audio samples, declare an implausible sample rate, hold NaN or infinite
-    samples, or are not in an audio format that libsndfile can decode. It
-    subclasses both :class:`ValueError` and :class:`OSError`.
+    See :func:`load_audio` for when. It subclasses both :class:`ValueError`
+    and :class:`OSError`.
 
     Parameters
     ----------
@@ -87,18 +78,7 @@ class AudioReadError(ValueError, OSError):
         return type(self), (self.path, self.reason, self.index)
 
     def with_index(self, index):
-        """The same error, for the file at ``X[index]``.
-
-        Parameters
-        ----------
-        index : int
-            Position of the file in ``X``.
-
-        Returns
-        -------
-        error : AudioReadError
-            A new error naming the row.
-        """
+        """The same error, for the file at ``X[index]`` (a new error)."""
         return type(self)(self.path, self.reason, index)
 
 
@@ -115,13 +95,10 @@ def _check_sr(sr, path):
         )
 
 
-def _check_decoded_size(n_values, path, max_bytes):
-    if 4 * n_values > max_bytes:
-        raise AudioReadError(
-            path,
-            f"its {n_values} samples would take {4 * n_values} bytes as float32, "
-            f"more than max_bytes={max_bytes}",
-        )
+def _check_decoded_size(n, path, max_bytes):
+    if 4 * n > max_bytes:
+        reason = f"its {n} samples would take {4 * n} bytes as float32, more"
+        raise AudioReadError(path, f"{reason} than max_bytes={max_bytes}")
 
 
 def _wav_chunks(buf):
@@ -141,14 +118,9 @@ def _wav_chunks(buf):
 
 
 def _parse_wav(buf, path, max_bytes=MAX_BYTES):
-    """Decode a RIFF/WAVE byte string with numpy.
-
-    Returns ``(data, sr)`` with ``data`` of shape (n_samples, n_channels)
-    float32, or None when the file is not WAVE or a WAVE encoding this reader
-    does not handle (ADPCM, mu-law, ...), which is then left to libsndfile.
-    Raises AudioReadError for WAV files that are truncated or hold no
-    samples: libsndfile would silently read what is there.
-    """
+    """``(data (n_samples, n_channels) float32, sr)`` of a WAV file's bytes,
+    or None for other formats and encodings (left to libsndfile). A truncated
+    WAV raises AudioReadError: libsndfile would read what is there."""
     chunks = _wav_chunks(buf)
     if chunks is None:
         return None
@@ -289,12 +261,6 @@ def get_samplerate(path):
     sr : int
         Its native sample rate in Hz.
 
-    Raises
-    ------
-    AudioReadError
-        The file cannot be read, is not audio, or declares a sample rate
-        outside 1,000 to 768,000 Hz.
-
     Examples
     --------
     >>> import os, tempfile
@@ -325,11 +291,8 @@ def get_samplerate(path):
 
 
 def resample(y, orig_sr, target_sr, *, max_bytes=MAX_BYTES):
-    """Resample a waveform with soxr (high quality), as ``librosa.resample``.
-
-    The same output as ``librosa.resample(y, orig_sr=orig_sr,
-    target_sr=target_sr, res_type="soxr_hq")``: soxr in float64, then the
-    length fixed to ``ceil(n_samples * target_sr / orig_sr)``.
+    """Resample a waveform with soxr in float64, as ``librosa.resample(y,
+    orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")``.
 
     Parameters
     ----------
@@ -413,13 +376,6 @@ def _as_waveform(y, index=None):
     return out
 
 
-def _check_int(value, name, low):
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int; got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}; got {value}")
-
-
 def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
     """Load one utterance as a mono float32 waveform.
 
@@ -437,8 +393,8 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
         to be at ``sr`` already, which must then be given.
     max_bytes : int, default=2**30
         The most bytes a file, its samples decoded to float32, or the
-        resampled waveform (in float64) may take: larger ones raise
-        :class:`AudioReadError` before the memory is taken.
+        resampled waveform (in float64) may take, checked before the memory
+        is taken.
 
     Returns
     -------
@@ -450,13 +406,11 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
     Raises
     ------
     AudioReadError
-        A file does not exist, is not a regular file (a FIFO, a device such
-        as ``/dev/zero``, a directory: never read, so never blocking), is
-        empty, larger than ``max_bytes`` (or would be once decoded or
-        resampled), truncated, holds no samples, declares a sample rate
-        outside 1,000 to 768,000 Hz (a corrupt header), holds NaN or
-        infinite samples, or is not audio; the message names the file and
-        the reason.
+        A file does not exist, is not a regular file (a FIFO, a device, a
+        directory: never read, so never blocking), is empty, larger than
+        ``max_bytes`` (or would be once decoded or resampled), truncated,
+        holds no samples, declares a sample rate outside 1,000 to 768,000 Hz,
+        holds NaN or infinite samples, or is not audio.
     ValueError
         A waveform is empty, not 1-D or holds NaN or infinite values.
 
@@ -476,7 +430,10 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
         not isinstance(sr, Integral) or isinstance(sr, bool) or sr <= 0
     ):
         raise ValueError(f"sr must be a positive int or None; got {sr!r}")
-    _check_int(max_bytes, "max_bytes", 1)
+    if not isinstance(max_bytes, Integral) or isinstance(max_bytes, bool):
+        raise TypeError(f"max_bytes must be an int; got {max_bytes!r}")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be at least 1; got {max_bytes}")
     if not _is_path(source):
         if sr is None:
             raise ValueError("sr must be given for a waveform: its rate is unknown")
@@ -507,12 +464,10 @@ def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
         Sample rate in Hz.
     subtype : str, default="PCM_16"
         A soundfile WAV subtype: "PCM_16", "PCM_24", "PCM_32", "FLOAT", ...
-        Samples outside [-1, 1] are clipped for the PCM subtypes (they would
-        otherwise wrap around).
+        Samples outside [-1, 1] are clipped for the PCM subtypes.
     normalize : bool, default=False
         Scale the waveform so that its peak is at 0.99 of full scale first
-        (a silent waveform is left as it is). Useful for audio from a
-        generative model, whose level is arbitrary.
+        (a silent waveform is left as it is).
 
     Returns
     -------
@@ -548,56 +503,43 @@ def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
 
 def _as_items(X):
     """The rows of ``X`` as a list, refusing containers that are not rows."""
+    wrap = "X must be a sequence of utterances (file paths or waveforms), one per row"
     if _is_path(X):
-        raise TypeError(
-            "X must be a sequence of utterances (file paths or waveforms), one per "
-            f"row; got the single path {os.fspath(X)!r}. Wrap it in a list: [path]."
-        )
+        raise TypeError(f"{wrap}; got the single path {os.fspath(X)!r}: use [path].")
     if hasattr(X, "tocsr") or type(X).__module__.startswith("scipy.sparse"):
-        raise TypeError(
-            "Sparse input is not supported: X must hold utterances (file paths "
-            "or waveforms), one per row."
-        )
+        raise TypeError(f"Sparse input is not supported: {wrap}.")
     if not isinstance(X, list | tuple | np.ndarray):
         if hasattr(X, "to_numpy"):  # pandas / polars Series and DataFrame
             X = X.to_numpy()
         elif hasattr(X, "__array__"):
             X = np.asarray(X)
-    if isinstance(X, list | tuple):
-        return list(X)
     if not isinstance(X, np.ndarray):
         try:
             return list(X)
         except TypeError:
-            raise TypeError(
-                "X must be a sequence of utterances (file paths or 1-D "
-                f"waveforms); got {type(X).__name__}"
-            ) from None
+            raise TypeError(f"{wrap}; got {type(X).__name__}") from None
     if X.dtype.kind == "c":
         raise ValueError("Complex data not supported: waveforms must be real.")
-    if X.ndim == 1:
-        if X.dtype.kind in "biuf":
-            raise ValueError(
-                "X is a 1-D numeric array, which is ambiguous: X must be a "
-                "sequence of utterances, one per row. Reshape your data: pass "
-                "one waveform y as [y], several as a list or as a 2-D array "
-                "(n_utterances, n_samples)."
-            )
-        return list(X)
-    if X.ndim != 2:
+    if X.ndim == 1 and X.dtype.kind in "biuf":
+        raise ValueError(
+            "X is a 1-D numeric array, which is ambiguous: X must be a sequence "
+            "of utterances, one per row. Reshape your data: pass one waveform y "
+            "as [y], several as a list or as a 2-D array (n_utterances, n_samples)."
+        )
+    if X.ndim not in (1, 2):
         raise ValueError(
             "X must be 1-D (a sequence of utterances) or 2-D (rows of "
             f"equal-length waveforms); got an array of shape {X.shape}"
         )
-    if X.dtype.kind in "OUS" and X.shape[1] == 1 and X.shape[0] > 0:
+    if X.ndim == 2 and X.dtype.kind in "OUS" and X.shape[1] == 1 and len(X):
         # a single column of paths or waveforms (e.g. a DataFrame column),
         # unless it holds numbers: waveforms of one sample
         return list(X) if isinstance(X[0, 0], Real) else list(X[:, 0])
-    if X.dtype.kind not in "biufO":
+    if X.ndim == 2 and X.dtype.kind not in "biufO":
         raise TypeError(
             f"a 2-D X of dtype {X.dtype} must have a single column of file paths"
         )
-    if X.shape[1] == 0 and X.shape[0] > 0:
+    if X.ndim == 2 and X.shape[1] == 0 and len(X):
         raise ValueError(
             f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of "
             "1 is required: the waveforms are empty (0 samples)."
@@ -611,11 +553,9 @@ def check_utterances(X):
     Parameters
     ----------
     X : sequence or array-like
-        Utterances, one per row: a list, tuple, 1-D object array or
-        pandas/polars Series of file paths and/or 1-D waveforms (they may be
-        mixed; each row is handled by its own type), a 2-D numeric array
-        whose rows are waveforms of equal length, or a 2-D array or
-        DataFrame with a single column of paths.
+        Utterances, one per row: a list, tuple, 1-D object array or Series of
+        file paths and/or 1-D waveforms, a 2-D numeric array of equal-length
+        waveforms, or a 2-D array or DataFrame with one column of paths.
 
     Returns
     -------
@@ -625,9 +565,7 @@ def check_utterances(X):
     Raises
     ------
     TypeError, ValueError
-        ``X`` is not a sequence of utterances, is empty, or a row is not a
-        path or a finite, real, non-empty 1-D waveform; the message names
-        the row.
+        ``X`` is not that, or a row is not a path or a 1-D finite waveform.
 
     Examples
     --------

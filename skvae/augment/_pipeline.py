@@ -1,15 +1,11 @@
 """ResamplingPipeline: an imblearn Pipeline that resamples ``groups`` too.
 
-imbalanced-learn (0.13 and later) routes metadata such as ``groups`` to
-each step of its Pipeline, samplers included, but it routes the *input's*
-metadata: a step after a sampler that adds or drops rows receives a
-``groups`` array of the wrong length (``GroupStandardScaler`` then raises
-"groups has 30 entries, but X has 20 rows"), and ``fit_resample`` returns
-only ``(X, y)`` (imbalanced-learn issue 457, open). Samplers do record
-which input row each output row comes from (``sample_indices_``, as
-imbalanced-learn's under-samplers do): this pipeline re-indexes every
-row-aligned metadata array with it after each sampler, so an augmented
-copy inherits its source row's group (and sample weight).
+imbalanced-learn's Pipeline routes the *input's* metadata to every step: a
+step after a sampler that adds or drops rows would get a ``groups`` array
+of the wrong length (``fit_resample`` returns only ``(X, y)``). This
+pipeline re-indexes every row-aligned metadata array with each sampler's
+``sample_indices_``, so an added row inherits its source row's group (and
+sample weight).
 """
 
 import numpy as np

@@ -56,14 +56,12 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Sample rate the audio is analysed at. Files at another rate are
         resampled; waveforms are taken to be at ``sr`` already.
     band_limit : bool, default=True
-        Give later input no more bandwidth than the training audio had: if
-        the lowest native sample rate seen by :meth:`fit` (``training_sr_``)
-        is below ``sr``, input at a higher rate (files, or waveforms, which
-        are at ``sr``) is first resampled to ``training_sr_`` and then to
-        ``sr``, with a warning, exactly as a file at ``training_sr_`` is. A
-        recogniser fitted on 8 kHz recordings (nothing above 4 kHz) then sees
-        48 kHz recordings as it saw its training data, not with upper mel
-        bands it never saw filled. False analyses all input in its full band.
+        Give later input no more bandwidth than the training audio had: input
+        at a higher rate than ``training_sr_`` (files, or waveforms, which
+        are at ``sr``) is resampled to ``training_sr_`` and then to ``sr``,
+        with a warning. A recogniser fitted on 8 kHz recordings then sees
+        48 kHz ones as it saw its training data. False analyses all input in
+        its full band.
     n_fft : int or None, default=None
         FFT size (and window length; Hann window, centred frames). None
         means the power of two at or above 25 ms: 512 at 16 kHz, 256 at
@@ -87,17 +85,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         silent throughout is kept whole. None for no trimming.
     level : float or None, default=None
         Gain normalisation: scale every utterance (before trimming and
-        pre-emphasis) so that the RMS of its active part is ``level`` dBFS,
-        e.g. -20.0. The active part is its 10 ms blocks (``hop_length``
-        samples) within 30 dB of its loudest block, which does not depend
-        on the gain, so the features do not depend on the recording level
-        (up to rounding), and the log floor of silence sits at the same
-        distance below the speech whatever the gain. Applied the same way
-        by :meth:`transform` and :meth:`inverse_transform` (whose waveforms
-        come out at this level). Digital silence stays silent. None (the
-        default) for none: the features then follow the recording's gain;
-        per-utterance mean normalisation (``cmvn``) removes a gain only from
-        the log-mel bands above the floor of -100 dB.
+        pre-emphasis) so that the RMS of its active part (its ``hop_length``
+        blocks within 30 dB of its loudest block) is ``level`` dBFS, e.g.
+        -20.0: the features then do not depend on the recording's gain (up
+        to rounding). :meth:`inverse_transform` gives waveforms at this
+        level. Digital silence stays silent. None for none.
     delta_order : {0, 1, 2}, default=0
         Append deltas up to this order (``librosa.feature.delta`` with
         ``mode="nearest"``): the frame features become ``[static, delta,
@@ -108,8 +100,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Per-utterance normalisation of every frame feature: subtract the
         utterance's mean ("mean"), and also divide by its standard deviation
         ("meanvar"). A feature constant over the utterance (standard
-        deviation below 1e-8, e.g. in digital silence) becomes exactly 0, on
-        any CPU. None for none.
+        deviation below 1e-8) becomes exactly 0. None for none.
     context : int, default=0
         Stack each frame with ``context`` frames on each side (edges
         repeated), the offsets ``-context, ..., +context`` in that order.
@@ -129,10 +120,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Statistics for ``output="stats"``, among "mean", "std", "min", "max"
         and "median", concatenated in this order.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of 256 utterances. None means 1
-        unless in a :obj:`joblib.parallel_backend` context; -1 means all
-        processors. Each job is single-threaded (BLAS included), so
-        ``n_jobs`` is the number of cores used.
+        Parallel jobs (joblib) over chunks of 256 utterances, each on one
+        thread (BLAS included). None means 1 unless in a
+        :obj:`joblib.parallel_backend` context; -1 means all processors.
 
     Attributes
     ----------
@@ -142,18 +132,15 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         The resolved hop length. Set by :meth:`fit`.
     training_sr_ : int or None
         The lowest native sample rate of the audio given to :meth:`fit`
-        (from the files' headers; ``sr`` for waveforms), at most ``sr``:
-        the training audio has no content above ``training_sr_ / 2`` Hz.
-        None when ``fit`` got no ``X``.
+        (``sr`` for waveforms), at most ``sr``; None when ``fit`` got no
+        ``X``.
     window_ : ndarray of shape (n_fft_,)
-        The periodic Hann window, ``librosa.filters.get_window("hann",
-        n_fft_)``.
+        The periodic Hann window (``librosa.filters.get_window``).
     mel_basis_ : ndarray of shape (n_mels, 1 + n_fft_ // 2)
-        The mel filterbank, ``librosa.filters.mel`` (Slaney scale and
-        normalisation) in float64.
+        The mel filterbank (``librosa.filters.mel``, float64).
     dct_matrix_ : ndarray of shape (n_mfcc, n_mels) or None
-        The orthonormal DCT-II that turns log-mel frames into MFCCs, as
-        ``scipy.fft.dct(norm="ortho")``; None for ``kind="logmel"``.
+        The orthonormal DCT-II from log-mel frames to MFCCs
+        (``scipy.fft.dct``); None for ``kind="logmel"``.
 
     See Also
     --------
@@ -163,16 +150,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    Defined behaviour for awkward input: an utterance shorter than one FFT
-    window is zero-padded and gives one frame (more exactly ``1 +
-    n_samples // hop_length`` centred frames); a silent utterance gives the
-    features of silence (-100 dB); clipped audio is analysed as it is. An
-    unreadable, empty, truncated or non-audio file, a FIFO or device, a
-    file over 1 GiB (see :func:`skvae.audio.load_audio`) or one whose
-    header declares a sample rate outside 1 to 768 kHz raises
-    :class:`skvae.audio.AudioReadError` naming its row and path, and a
-    waveform holding NaN or infinite values raises ``ValueError``: no row is
-    ever dropped.
+    An utterance gives ``1 + n_samples // hop_length`` centred frames (at
+    least one); a silent one gives the features of silence (-100 dB). A file
+    :func:`skvae.audio.load_audio` cannot read raises
+    :class:`skvae.audio.AudioReadError` naming its row and path, a waveform
+    holding NaN or infinite values ``ValueError``: no row is ever dropped.
 
     Examples
     --------
@@ -262,9 +244,6 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         self.stats = stats
         self.n_jobs = n_jobs
 
-    # ------------------------------------------------------------------
-    # parameters
-    # ------------------------------------------------------------------
     def _resolved(self):
         """Validate the parameters and return the derived n_fft, hop_length."""
         self._validate_params()
@@ -367,9 +346,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of (str, os.PathLike or array-like of shape (n_samples,))
-            or array-like of shape (n_utterances, n_samples), default=None
-            Utterances, one per row.
+        X : sequence or array-like, default=None
+            Utterances, one per row, as for :meth:`transform`.
         y : None
             Ignored.
 
@@ -398,13 +376,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         bounds = range(0, len(sources), _CHUNK_SIZE)
         tasks = [(sources[i : i + _CHUNK_SIZE], i) for i in bounds]
         if len(tasks) == 1 or effective_n_jobs(self.n_jobs) == 1:
-            # every chunk runs with one BLAS thread (in the kernel), so that
-            # n_jobs is the number of cores used and extractions run side by
-            # side (Dask, grid search) do not oversubscribe the machine
             results = [chunk_fn(items, start, plan) for items, start in tasks]
-        else:
-            # the tasks are already chunks: no auto-batching (which groups
-            # short tasks and leaves one worker idle at the end), all queued
+        else:  # the tasks are already chunks: no auto-batching, all queued
             results = Parallel(n_jobs=self.n_jobs, batch_size=1, pre_dispatch="all")(
                 delayed(chunk_fn)(items, start, plan) for items, start in tasks
             )
@@ -426,12 +399,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : sequence of (str, os.PathLike or array-like of shape (n_samples,))
-            or array-like of shape (n_utterances, n_samples)
+        X : sequence or array-like
             Utterances, one per row: audio file paths and/or 1-D waveforms
-            at ``sr`` (a list, tuple, object array or Series, of any
-            lengths), a 2-D array of equal-length waveforms, or a 2-D
-            array/DataFrame with a single column of paths.
+            at ``sr``, as :func:`skvae.audio.check_utterances` takes them.
 
         Returns
         -------
@@ -458,13 +428,10 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         frames : ndarray of shape (n_frames_total, n_frame_features), float32
-            The frames of all utterances, utterance after utterance, after
-            deltas, CMVN and context stacking (``output`` and ``n_frames`` do
-            not apply). Column names: :meth:`get_frame_feature_names_out`.
+            The frames of all utterances, one after the other, after deltas,
+            CMVN and context stacking; see :meth:`get_frame_feature_names_out`.
         utterance : ndarray of shape (n_frames_total,), dtype intp
-            The row of ``X`` each frame comes from (non-decreasing), e.g. the
-            ``groups`` of a ``GroupKFold``; ``np.bincount(utterance)`` counts
-            each utterance's frames.
+            The row of ``X`` each frame comes from (non-decreasing).
         """
         check_is_fitted(self)
         results = self._run(X, _spectrogram.frames_chunk, 3)
@@ -475,13 +442,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     def inverse_transform(self, X, *, n_iter=32, random_state=0):
         """Turn rows of log-mel (or MFCC) features back into waveforms.
 
-        The mel power spectrogram is inverted by non-negative least squares
-        and Griffin-Lim phase reconstruction
-        (``librosa.feature.inverse.mel_to_stft`` and ``librosa.griffinlim``);
-        pre-emphasis is undone. This lets rows decoded by a VAE be listened
-        to; write them with :func:`skvae.audio.write_wav`. Only defined
-        for ``output`` "resample" or "pad" without deltas, CMVN or context,
-        which lose information.
+        Non-negative least squares and Griffin-Lim phase reconstruction
+        (``librosa.feature.inverse.mel_to_stft``, ``librosa.griffinlim``),
+        then pre-emphasis undone: rows decoded by a VAE can be listened to.
+        Only for ``output`` "resample" or "pad" without deltas, CMVN or
+        context, which lose information.
 
         Parameters
         ----------
@@ -495,12 +460,10 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         waveforms : ndarray of shape (n_rows, (n_frames - 1) * hop_length)
-            One float32 waveform at ``sr`` per row. With ``output="resample"``
-            every row lasts ``n_frames`` frames, whatever the original length.
-            With ``level``, each is at that active RMS level (or lower, if its
-            peak would exceed 0.99 of full scale), so that writing it with
-            :func:`skvae.audio.write_wav` and reading it back gives the
-            features :meth:`transform` gives the waveform.
+            One float32 waveform at ``sr`` per row. With ``level``, each is
+            at that active RMS level (or lower, if its peak would exceed 0.99
+            of full scale), so that it transforms to the same features once
+            written with :func:`skvae.audio.write_wav` and read back.
         """
         check_is_fitted(self)
         n_fft, hop, fmax, _ = self._resolved()
@@ -553,9 +516,6 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             out[i] = y
         return out
 
-    # ------------------------------------------------------------------
-    # feature names and tags
-    # ------------------------------------------------------------------
     def get_frame_feature_names_out(self):
         """Names of the frame features (the columns of :meth:`transform_frames`).
 
