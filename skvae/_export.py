@@ -30,9 +30,9 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils.validation import check_is_fitted
 
+from ._serialize import build_module
 from ._transformer import VAETransformer
 from ._version import __version__
-from ._weights import build_module
 
 __all__ = ["export_onnx", "export_torchscript"]
 
@@ -41,26 +41,17 @@ _INSTALL_HINT = 'pip install "skvae[onnx]"'
 _IO_NAMES = {"encoder": ("X", "Z"), "decoder": ("Z", "X")}
 
 
-class _Encoder(torch.nn.Module):
-    """``transform``: rows in the caller's units -> posterior means."""
+class _Part(torch.nn.Module):
+    """``transform`` (the encoder) or ``inverse_transform`` (the decoder)."""
 
-    def __init__(self, vae):
+    def __init__(self, vae, part):
         super().__init__()
-        self.vae = vae
+        self.vae, self.part = vae, part
 
     def forward(self, x):
-        return self.vae.encode_mean(x)
-
-
-class _Decoder(torch.nn.Module):
-    """``inverse_transform``: latent codes -> decoder means in caller's units."""
-
-    def __init__(self, vae):
-        super().__init__()
-        self.vae = vae
-
-    def forward(self, z):
-        return self.vae.reconstruct(z)
+        if self.part == "encoder":
+            return self.vae.encode_mean(x)
+        return self.vae.reconstruct(x)
 
 
 def _require(module, purpose):
@@ -75,10 +66,8 @@ def _require(module, purpose):
 
 
 def _part_module(estimator, part):
-    """A CPU, inference-only copy of the fitted network for ``part``.
-
-    The fitted estimator is left alone (its module may live on a GPU).
-    """
+    """A CPU, inference-only copy of the fitted network for ``part``, and an
+    example input of two rows (so that tracers keep the batch dynamic)."""
     check_is_fitted(estimator)
     source = estimator.module_
     if part == "decoder" and source.n_conditions:
@@ -87,15 +76,10 @@ def _part_module(estimator, part):
             "second input; exporting it is not supported. Export the encoder, "
             "or fit without groups."
         )
-    state = {k: v.detach().to("cpu", copy=True) for k, v in source.state_dict().items()}
-    vae = build_module(type(source), source.config(), state)
-    vae.eval()
-    vae.requires_grad_(False)
-    wrapper = _Encoder(vae) if part == "encoder" else _Decoder(vae)
+    vae = build_module(type(source), source.config(), source.state_dict())
+    vae.eval().requires_grad_(False)
     width = vae.n_features if part == "encoder" else vae.n_components
-    # two rows, so that tracers do not specialise the batch dimension to 1
-    example = torch.zeros(2, width, dtype=torch.float32)
-    return wrapper.eval(), example
+    return _Part(vae, part).eval(), torch.zeros(2, width, dtype=torch.float32)
 
 
 def _metadata(estimator, part):
@@ -128,29 +112,37 @@ def _has_dynamo_exporter():
 
 @contextlib.contextmanager
 def _quiet_torch_onnx():
-    """Silence torch's own chatter during an export we ask for deliberately.
-
-    The exporters log optional-operator notices (``torchvision is not
-    installed``) and warn about deprecations inside torch's own code paths,
-    which the caller can do nothing about.
-    """
+    """Silence torch's notices and deprecation warnings from its own code
+    during an export (the caller can do nothing about them)."""
     logger = logging.getLogger("torch.onnx")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            # torch.export's pytree internals (torch 2.13)
-            warnings.filterwarnings("ignore", message=r".*treespec.*")
-            # the legacy exporter announces its own deprecation
-            warnings.filterwarnings("ignore", message=r".*legacy TorchScript-based")
-            warnings.filterwarnings("ignore", message=r"The feature will be removed")
+            for message in (
+                r".*treespec.*",
+                r".*legacy TorchScript-based",
+                r"The feature will be removed",
+            ):
+                warnings.filterwarnings("ignore", message=message)
             yield
     finally:
         logger.setLevel(level)
 
 
-def _export_dynamo(wrapper, example, path, names, opset):
-    _require("onnxscript", "The ONNX export")
+def _export(wrapper, example, path, names, opset, dynamo):
+    if dynamo:
+        _require("onnxscript", "The ONNX export")
+        kwargs = {
+            "dynamo": True,
+            "dynamic_shapes": ({0: torch.export.Dim("batch")},),
+            "external_data": False,  # one self-contained file
+            "verbose": False,
+        }
+    else:
+        kwargs = {"dynamic_axes": {name: {0: "batch"} for name in names}}
+        if _has_dynamo_exporter():
+            kwargs["dynamo"] = False
     with _quiet_torch_onnx():
         torch.onnx.export(
             wrapper,
@@ -159,24 +151,6 @@ def _export_dynamo(wrapper, example, path, names, opset):
             input_names=[names[0]],
             output_names=[names[1]],
             opset_version=opset,
-            dynamo=True,
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            external_data=False,  # one self-contained file
-            verbose=False,
-        )
-
-
-def _export_legacy(wrapper, example, path, names, opset):
-    kwargs = {"dynamo": False} if _has_dynamo_exporter() else {}
-    with _quiet_torch_onnx():
-        torch.onnx.export(
-            wrapper,
-            (example,),
-            path,
-            input_names=[names[0]],
-            output_names=[names[1]],
-            opset_version=opset,
-            dynamic_axes={names[0]: {0: "batch"}, names[1]: {0: "batch"}},
             **kwargs,
         )
 
@@ -277,10 +251,7 @@ def export_onnx(estimator, path, *, part="encoder", opset=None, exporter="auto")
     names = _IO_NAMES[part]
     with tempfile.TemporaryDirectory() as tmp:
         raw = os.path.join(tmp, "model.onnx")
-        if use_dynamo:
-            _export_dynamo(wrapper, example, raw, names, opset)
-        else:
-            _export_legacy(wrapper, example, raw, names, opset)
+        _export(wrapper, example, raw, names, opset, use_dynamo)
         model = onnx.load(raw)
     model.doc_string = f"skvae {type(estimator).__name__} {part}: " + (
         "transform" if part == "encoder" else "inverse_transform"

@@ -1,18 +1,11 @@
 """skvae.save and skvae.load: weights-only model files.
 
-joblib/pickle files can execute arbitrary code when loaded. A weights-only
-file cannot: it is a safetensors file (a JSON header and raw tensor bytes,
-parsed without ``pickle``) whose header metadata holds the estimator's
-parameters and fitted state as JSON. Loading never unpickles anything.
-
-The file format lives in :mod:`skvae._weights`; each estimator describes
-itself and rebuilds itself through its own hooks (``_to_weights`` and the
-classmethod ``_from_weights`` of :class:`skvae._saving.SaveableMixin`). This
-module only finds the estimator class by the name stored in the file, among
-those registered with :func:`skvae._saving.register_saveable`.
+A weights-only file (:mod:`skvae._format`) holds the estimator's parameters,
+fitted attributes and network weights; loading it never unpickles anything,
+so it cannot execute code (unlike joblib/pickle files).
 """
 
-import warnings
+from pathlib import Path
 
 from sklearn.utils.validation import check_is_fitted
 
@@ -20,10 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 from . import _classifier, _factorized, _transformer  # noqa: F401
 from ._base import BaseVAE
 from ._device import resolve_device
-from ._saving import saveable_classes
-from ._version import __version__
-from ._weights import read
-from .exceptions import InconsistentVersionWarning
+from ._format import decode
+from ._serialize import _warn_version, saveable_classes
 
 __all__ = ["load", "save"]
 
@@ -31,10 +22,9 @@ __all__ = ["load", "save"]
 def save(estimator, path):
     """Save a fitted skvae estimator as a weights-only file.
 
-    The file is a safetensors file: tensors plus a JSON header, readable
-    without executing code (unlike joblib/pickle). It is written to a
-    temporary file beside ``path`` and renamed, so a failed save leaves no
-    partial file.
+    The file (safetensors: tensors plus a JSON header) is read without
+    executing code. It is written to a temporary file beside ``path`` and
+    renamed, so a failed save leaves no partial file.
 
     Parameters
     ----------
@@ -99,8 +89,9 @@ def load(path, *, device="cpu"):
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
-        If the file is not a skvae weights file (for example a pickle, which
-        is refused rather than executed) or is damaged.
+        If the file is not a skvae weights file (a pickle, for example, is
+        refused rather than executed) or is damaged; the message names the
+        problem.
 
     See Also
     --------
@@ -117,19 +108,15 @@ def load(path, *, device="cpu"):
     >>> load(path).classes_
     array(['a', 'b'], dtype='<U1')
     """
-    content = read(path)
-    cls = saveable_classes().get(content.estimator)
-    if cls is None:
-        raise ValueError(f"'{path}': unknown estimator {content.estimator!r}.")
-    if content.skvae_version != __version__:
-        warnings.warn(
-            InconsistentVersionWarning(
-                content.estimator, original=content.skvae_version, current=__version__
-            ),
-            stacklevel=2,
-        )
-    device = resolve_device(device)
+    path, device = Path(path), resolve_device(device)
+    if not path.is_file():
+        raise FileNotFoundError(f"No such model file: '{path}'")
     try:
+        content = decode(path.read_bytes())
+        cls = saveable_classes().get(content.estimator)
+        if cls is None:
+            raise ValueError(f"unknown estimator {content.estimator!r}.")
+        _warn_version(content.estimator, content.skvae_version)
         return cls._from_weights(content, device=device)
     except ValueError as exc:
         raise ValueError(f"'{path}': {exc}") from exc

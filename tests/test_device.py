@@ -153,8 +153,7 @@ def test_model_from_a_gpu_loads_and_runs_on_cpu(X, how):
     else:
         est = VAETransformer(warm_start=True, **FAST).fit(X)
     state = _as_if_trained_on(est, "cuda:0")
-    for tensor in state["_module_state"].values():
-        assert tensor.device.type == "cpu"
+    assert isinstance(state["_module"], bytes)  # the weights format: no device
     if torch.cuda.is_available():
         pytest.skip("loads onto the GPU here; covered by the requires_cuda tests")
     loaded = _load_state(state)

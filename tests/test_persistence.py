@@ -1,6 +1,8 @@
-"""Saving and loading fitted models: pickle/joblib, and the weights-only files
-of ``skvae.save`` / ``skvae.load`` (``skvae/_persistence.py``,
-``skvae/_weights.py``). GPU-to-CPU loading is in ``test_device.py``."""
+"""Saving and loading fitted models: pickle/joblib/skops states
+(``skvae/_serialize.py``), the weights format (``skvae/_format.py``), the
+weights-only files of ``skvae.save`` / ``skvae.load``
+(``skvae/_persistence.py``) and atomic writes (``skvae/_atomic.py``).
+GPU-to-CPU loading is in ``test_device.py``."""
 
 import io
 import json
@@ -19,7 +21,8 @@ from sklearn.decomposition import PCA
 
 import skvae
 from skvae import VAEClassifier, VAETransformer
-from skvae._weights import FORMAT, FORMAT_VERSION, build_module
+from skvae._format import FORMAT, FORMAT_VERSION, decode, encode
+from skvae._serialize import build_module
 from skvae.exceptions import InconsistentVersionWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -76,13 +79,17 @@ def test_joblib_round_trip_is_exact(model, data, tmp_path):
     assert loaded.get_params() == model.get_params()
 
 
-def test_pickle_holds_cpu_tensors_and_loads_where_saved_device_is_missing(model, data):
+def test_pickle_holds_weights_bytes_and_loads_where_saved_device_is_missing(
+    model, data
+):
     fake = pickle.loads(pickle.dumps(model))
     # pretend it was trained on a GPU: the pickle must still load on this CPU
     fake.device_ = torch.device("cuda", 3)
     state = fake.__getstate__()
-    for tensor in state["_module_state"].values():
-        assert tensor.device.type == "cpu"
+    assert state["device_"] == "cuda:3"
+    content = decode(state["_module"])
+    assert content.module_config == model.module_.config()
+    assert_array_equal(content.module["loc"], model.module_.loc.numpy())
     loaded = pickle.loads(pickle.dumps(fake))
     if torch.cuda.device_count() <= 3:
         assert loaded.device_ == torch.device("cpu")
@@ -224,8 +231,8 @@ def test_weights_only_keeps_feature_names(tmp_path):
 
 
 def test_file_layout_is_format_1(model, tmp_path):
-    """The layout documented in skvae/_weights.py: what older and newer skvae
-    versions rely on to read the file."""
+    """The layout documented in skvae/_format.py: what other skvae versions
+    rely on to read the file."""
     from safetensors import safe_open
 
     path = model.save(tmp_path / "m.safetensors")
@@ -269,8 +276,8 @@ def test_file_layout_is_format_1(model, tmp_path):
 
 
 def test_file_written_by_hand_in_format_1_loads(model, data, tmp_path):
-    """A file built from the documented layout alone (as skvae 0.1 wrote it)
-    loads and reproduces the model."""
+    """A file built from the documented layout alone loads and reproduces the
+    model."""
     tensors = {
         f"module.{k}": v.contiguous() for k, v in model.module_.state_dict().items()
     }
@@ -409,21 +416,39 @@ def test_missing_group_prior_is_refused(data, tmp_path):
 
 def test_weights_file_from_other_version_warns(model, tmp_path, monkeypatch):
     path = model.save(tmp_path / "m.safetensors")
-    monkeypatch.setattr("skvae._persistence.__version__", "9.9.9")
+    monkeypatch.setattr("skvae._serialize.__version__", "9.9.9")
     with pytest.warns(InconsistentVersionWarning, match="saved with skvae 0.1"):
         skvae.load(path)
 
 
-def test_failed_save_leaves_no_partial_file(model, tmp_path, monkeypatch):
-    def broken(tensors, filename, metadata=None):
-        with open(filename, "wb") as fh:
-            fh.write(b"half")
+def test_failed_save_leaves_the_old_file_and_no_partial_one(
+    model, tmp_path, monkeypatch
+):
+    path = tmp_path / "m.safetensors"
+    path.write_bytes(b"old")
+
+    def broken(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr("safetensors.torch.save_file", broken)
+    monkeypatch.setattr(os, "fsync", broken)  # fails after the data is written
     with pytest.raises(OSError, match="disk full"):
-        model.save(tmp_path / "m.safetensors")
-    assert list(tmp_path.iterdir()) == []
+        model.save(path)
+    assert list(tmp_path.iterdir()) == [path]
+    assert path.read_bytes() == b"old"
+
+
+def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path):
+    from skvae._atomic import write_atomic
+
+    path = tmp_path / "secret.bin"
+    path.write_bytes(b"old")
+    path.chmod(0o600)
+    write_atomic(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert path.stat().st_mode & 0o777 == 0o600
+    write_atomic(path, b"x", mode=0o640)
+    assert path.stat().st_mode & 0o777 == 0o640
+    assert sorted(tmp_path.iterdir()) == [path]
 
 
 def test_what_cannot_be_saved(model, data, tmp_path):
@@ -627,3 +652,113 @@ def test_classes_keep_their_dtype(data, tmp_path, y):
         assert other.classes_.dtype == clf.classes_.dtype == y.dtype
         assert_array_equal(other.classes_, y)
         assert other.predict(data[:3]).dtype == y.dtype
+
+
+# ---------------------------------------------------------------- skops states
+def _torch_objects(obj, where="state"):
+    """Paths of the torch objects (tensors, devices, generators...) in ``obj``."""
+    if type(obj).__module__.split(".")[0] == "torch":
+        return [where]
+    if isinstance(obj, dict):
+        items = obj.items()
+    elif isinstance(obj, list | tuple):
+        items = enumerate(obj)
+    else:
+        return []
+    return [p for k, v in items for p in _torch_objects(v, f"{where}[{k!r}]")]
+
+
+def _fitted_estimators(data, **params):
+    X = data.astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    groups = np.arange(len(X)) % 3
+    small = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, **params)
+    return {
+        "VAETransformer": (
+            VAETransformer(2, **small).fit(X, groups=groups),
+            "transform",
+        ),
+        "VAEClassifier": (VAEClassifier(2, **small).fit(X, y), "predict_proba"),
+        "FactorizedVAE": (
+            skvae.FactorizedVAE(2, **small).fit(X, groups=groups),
+            "transform",
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["VAETransformer", "VAEClassifier", "FactorizedVAE"])
+def test_skops_round_trips_a_pipeline_with_a_vae_step(data, name):
+    """Fault 4 of issue 21: a pipeline with a FactorizedVAE step (the VAEs in
+    general) saves with skops and loads, trusting the VAE's class alone."""
+    sio = require_optional("skops.io")
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    est, method = _fitted_estimators(data)[name]
+    pipe = Pipeline([("scale", StandardScaler().fit(data)), ("vae", est)])
+    blob = sio.dumps(pipe)
+    cls = type(est)
+    path = f"{cls.__module__}.{cls.__name__}"
+    assert sio.get_untrusted_types(data=blob) == [path]
+    back = sio.loads(blob, trusted=[path])
+    X = data.astype(np.float32)
+    assert_array_equal(getattr(back, method)(X), getattr(pipe, method)(X))
+    assert back[-1].device_ == torch.device("cpu")
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_state_holds_no_torch_object(data, warm_start):
+    for name, (est, _) in _fitted_estimators(data, warm_start=warm_start).items():
+        state = est.__getstate__()
+        assert _torch_objects(state) == [], name
+        assert isinstance(state["_module"], bytes)
+        assert ("_optimizer_state" in state) == warm_start
+
+
+def test_training_goes_on_identically_after_skops(data):
+    sio = require_optional("skops.io")
+    a = VAETransformer(n_components=2, warm_start=True, **{**FAST, "max_iter": 3})
+    a.partial_fit(data)
+    blob = sio.dumps(a)
+    b = sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
+    c = pickle.loads(pickle.dumps(a))
+    for est in (a, b, c):
+        est.partial_fit(data)
+    assert_array_equal(b.transform(data), a.transform(data))
+    assert_array_equal(c.transform(data), a.transform(data))
+
+
+# ------------------------------------------------- damaged bytes, both readers
+@pytest.mark.parametrize(
+    "damage, match",
+    [
+        (lambda raw: raw[: len(raw) // 2], "not a skvae weights file"),
+        (lambda raw: raw[:6], "not a skvae weights file"),
+        (lambda raw: b"", "not a skvae weights file"),
+        (lambda raw: pickle.dumps({"a": 1}), "not a skvae weights file"),
+        (lambda raw: raw.replace(b"skvae-weights", b"skvae-weightz"), "not a skvae"),
+        (
+            lambda raw: raw.replace(b'"format_version":"1"', b'"format_version":"x"'),
+            "damaged metadata",
+        ),
+        (lambda raw: raw.replace(b"attr.mean_", b"oops.mean_"), "unknown tensor"),
+        (lambda raw: "text", "not bytes|damaged file"),
+    ],
+)
+def test_damaged_bytes_give_a_clear_value_error_on_both_paths(model, damage, match):
+    from skvae._numpy_encoder import NumpyEncoder
+
+    raw = encode(model._to_weights())
+    assert decode(raw).estimator == "VAETransformer"
+    bad = damage(raw)
+    with pytest.raises(ValueError, match=match):
+        decode(bad)
+    if isinstance(bad, bytes):  # the NumPy reader
+        with pytest.raises(ValueError, match=match):
+            NumpyEncoder(bad).fit()
+    # the torch reader: the network of a pickled estimator
+    state = model.__getstate__()
+    state["_module"] = bad
+    fresh = VAETransformer.__new__(VAETransformer)
+    with pytest.raises(ValueError, match=match):
+        fresh.__setstate__(state)

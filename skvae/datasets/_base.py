@@ -3,9 +3,10 @@
 import hashlib
 import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
+
+from .._atomic import atomic_file
 
 __all__ = ["get_data_home"]
 
@@ -72,22 +73,16 @@ def _download(url, dest, sha256, *, timeout=60):
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            urllib.request.urlopen(url, timeout=timeout) as response,
-        ):
-            shutil.copyfileobj(response, out, 1 << 20)
-        actual = _sha256(tmp)
+    with (
+        atomic_file(dest) as out,
+        urllib.request.urlopen(url, timeout=timeout) as response,
+    ):
+        shutil.copyfileobj(response, out, 1 << 20)
+        out.flush()
+        actual = _sha256(out.name)
         if sha256 is not None and actual != sha256:
             raise OSError(
                 f"checksum mismatch for {url}: expected sha256 {sha256}, got "
                 f"{actual}. The download was discarded."
             )
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
     return dest

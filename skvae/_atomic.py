@@ -1,0 +1,58 @@
+"""Atomic file writes: a file holds its old content or all of the new one."""
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["atomic_file", "write_atomic"]
+
+
+@contextlib.contextmanager
+def atomic_file(path, *, mode=None):
+    """Open a temporary file beside ``path`` that replaces ``path`` at the end.
+
+    When the block ends normally the file is flushed to disk and renamed over
+    ``path`` (``os.replace``); when it raises, the file is removed and
+    ``path`` is left as it was. ``mode`` (permission bits) defaults to that
+    of the file replaced, or ``0o666`` less the umask for a new file. Yields
+    the file, open for writing bytes; its ``name`` is the temporary path.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> with atomic_file(path) as fh:
+    ...     _ = fh.write(b"new")
+    >>> open(path, "rb").read()
+    b'new'
+    """
+    path = Path(path)
+    if mode is None:
+        try:
+            mode = os.stat(path).st_mode & 0o7777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        os.close(fd)
+        os.chmod(tmp, mode)  # mkstemp's is 0o600
+        with open(tmp, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_atomic(path, data, *, mode=None):
+    """Write the bytes ``data`` to ``path`` with :func:`atomic_file`; return
+    ``path`` as a :class:`~pathlib.Path`."""
+    with atomic_file(path, mode=mode) as fh:
+        fh.write(data)
+    return Path(path)

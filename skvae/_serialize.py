@@ -1,0 +1,293 @@
+"""How a VAE estimator becomes bytes and back: weights files, pickle, skops.
+
+:class:`SaveableMixin`, a base of :class:`~skvae._base.BaseVAE`, describes a
+fitted estimator as :class:`~skvae._format.Weights` and rebuilds one from
+them (hooks ``_weights_extra``, ``_restore_fitted``, ``_check_restored``
+that subclasses extend), and gives it a state of plain values for pickle,
+joblib and :mod:`skops.io`: the network as weights-format bytes, no torch
+object, so a model trained on a GPU loads on a CPU-only machine.
+"""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from ._atomic import write_atomic
+from ._device import device_available
+from ._format import Weights, decode, encode
+from ._version import __version__
+from .exceptions import InconsistentVersionWarning
+
+__all__ = ["SaveableMixin", "build_module", "register_saveable", "saveable_classes"]
+
+#: fitted attributes every weights file stores as JSON (arrays: mean_, scale_)
+_JSON_ATTRS = (
+    "n_features_in_",
+    "n_iter_",
+    "best_loss_",
+    "best_validation_score_",
+    "history_",
+    "_score_seed",
+)
+#: class name -> estimator class, for the estimators that weights files hold
+_SAVEABLE = {}
+
+
+def build_module(module_class, config, state=None, *, device="cpu"):
+    """A torch module of ``module_class`` built from ``config`` (and weights).
+
+    Built on the ``meta`` device (no memory, no random initialisation), then
+    materialised on the CPU, given ``state`` (a state dict of tensors or
+    arrays; without it the tensors are uninitialised) and moved to
+    ``device``. Raises ``ValueError`` if ``config`` is not valid, ``state``
+    does not fit the module, or a weight is NaN or infinite.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skvae._vae import VAE
+    >>> source = VAE(4, 2, (8,))
+    >>> copy = build_module(VAE, source.config(), source.state_dict())
+    >>> all(torch.equal(a, b) for a, b in
+    ...     zip(source.state_dict().values(), copy.state_dict().values()))
+    True
+    """
+    try:
+        with torch.device("meta"):
+            module = module_class(**config)
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise ValueError(f"the module configuration is not valid ({exc}).") from exc
+    if state is not None:
+        # compared on the meta device, before any memory is allocated
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        given = {k: tuple(v.shape) for k, v in state.items()}
+        if given != expected:
+            wrong = sorted(set(given) ^ set(expected)) or sorted(
+                k for k in given if given[k] != expected[k]
+            )
+            raise ValueError(
+                f"tensors do not match the model (first mismatch: {wrong[0]!r})."
+            )
+    module = module.to_empty(device="cpu")
+    if state is not None:
+        state = _torch_tree(state)
+        try:
+            module.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"tensors do not match the model ({exc}).") from exc
+        for name, tensor in module.state_dict().items():
+            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+                raise ValueError(f"tensor {name!r} holds NaN or infinite values.")
+    return module.to(device)
+
+
+def _tree(obj, leaf):
+    """``obj`` (nested dicts, lists, tuples) with ``leaf`` applied to each leaf."""
+    if isinstance(obj, dict):
+        return {k: _tree(v, leaf) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(_tree(v, leaf) for v in obj)
+    return leaf(obj)
+
+
+def _numpy_tree(obj):
+    """``obj`` with every tensor replaced by a NumPy copy."""
+    return _tree(
+        obj, lambda v: v.detach().cpu().numpy().copy() if torch.is_tensor(v) else v
+    )
+
+
+def _torch_tree(obj):
+    """The inverse of :func:`_numpy_tree`."""
+    return _tree(
+        obj, lambda v: torch.from_numpy(v.copy()) if isinstance(v, np.ndarray) else v
+    )
+
+
+def register_saveable(cls):
+    """Class decorator: weights files can hold ``cls`` (not its subclasses)."""
+    _SAVEABLE[cls.__name__] = cls
+    return cls
+
+
+def saveable_classes():
+    """The registered estimator classes, by name (a copy)."""
+    return dict(_SAVEABLE)
+
+
+def _warn_version(name, saved):
+    if saved != __version__:
+        warnings.warn(
+            InconsistentVersionWarning(name, original=saved, current=__version__),
+            stacklevel=3,
+        )
+
+
+class SaveableMixin:
+    """Weights files and the pickle/skops state of the VAE estimators.
+
+    Relies on ``_module_class``, ``_set_fitted_module``, ``_make_optimizer``,
+    ``_make_generators``, and the fitted ``module_``, ``mean_``, ``scale_``.
+    Training state (optimizer, random streams) is kept, as NumPy arrays,
+    only when ``warm_start`` or ``partial_fit`` continues from it.
+    """
+
+    def save(self, path):
+        """Save the fitted model as a weights-only file; see :func:`skvae.save`.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            Destination, conventionally ending in ``.safetensors``.
+
+        Returns
+        -------
+        path : pathlib.Path
+            The written file.
+        """
+        check_is_fitted(self)
+        name = type(self).__name__
+        if _SAVEABLE.get(name) is not type(self):
+            raise TypeError(f"save supports {sorted(_SAVEABLE)}, got {name}.")
+        return write_atomic(path, encode(self._to_weights()))
+
+    def _to_weights(self):
+        """The fitted model as :class:`~skvae._format.Weights`."""
+        fitted = {k: getattr(self, k) for k in _JSON_ATTRS}
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(c) for c in self.feature_names_in_]
+        arrays = {"mean_": self.mean_, "scale_": self.scale_}
+        extra_fitted, extra_arrays = self._weights_extra()
+        params = self.get_params()
+        if isinstance(params.get("device"), torch.device):
+            params["device"] = str(params["device"])
+        return Weights(
+            estimator=type(self).__name__,
+            module_config=self.module_.config(),
+            module=_numpy_tree(self.module_.state_dict()),
+            params=params,
+            fitted={**fitted, **extra_fitted},
+            arrays={**arrays, **extra_arrays},
+        )
+
+    def _weights_extra(self):
+        """Subclass hook: (JSON fitted attributes, arrays) of the subclass."""
+        return {}, {}
+
+    @classmethod
+    def _from_weights(cls, content, *, device):
+        """The fitted estimator ``content`` describes (ValueError if damaged)."""
+        params = dict(content.params)
+        for key in ("hidden_layer_sizes", "frame_shape"):
+            if isinstance(params.get(key), list):
+                params[key] = tuple(params[key])
+        try:
+            est = cls(**params)
+            est._validate_params()  # e.g. inference_batch_size=-1
+            est._restore_fitted(content.fitted, content.arrays)
+            module = build_module(
+                cls._module_class, content.module_config, content.module, device=device
+            )
+            est._set_fitted_module(module, device)
+            est._check_restored()
+        except KeyError as exc:
+            raise ValueError(f"damaged file ({exc} is missing).") from exc
+        except (TypeError, AttributeError, IndexError, OverflowError) as exc:
+            raise ValueError(f"damaged file ({exc}).") from exc
+        est._partial = False
+        return est
+
+    def _check_restored(self):
+        """ValueError naming the first restored attribute that does not fit."""
+        n = self.module_.n_features
+        for name in ("n_features_in_", "n_iter_", "_score_seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, Integral):
+                raise ValueError(f"damaged file ({name} is not an integer).")
+        if not isinstance(self.history_, list):
+            raise ValueError("damaged file (history_ is not a list).")
+        if self.n_features_in_ != n:
+            raise ValueError(
+                f"damaged file (n_features_in_={self.n_features_in_!r}, but the "
+                f"network has {n} input features)."
+            )
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and names.shape != (n,):
+            raise ValueError(
+                f"damaged file (feature_names_in_ does not hold {n} names)."
+            )
+        for name in ("mean_", "scale_"):
+            value = np.asarray(getattr(self, name))
+            if value.shape != (n,) or value.dtype.kind != "f":
+                raise ValueError(
+                    f"damaged file ({name} is not {n} floating-point values)."
+                )
+            if not np.isfinite(value).all():
+                raise ValueError(f"damaged file ({name} holds NaN or infinity).")
+        if not np.all(self.scale_ > 0):
+            raise ValueError("damaged file (scale_ is not positive).")
+
+    def _restore_fitted(self, fitted, arrays):
+        """Set the fitted attributes that :meth:`_to_weights` stores."""
+        for k in _JSON_ATTRS:
+            setattr(self, k, fitted[k])
+        if "feature_names_in_" in fitted:
+            self.feature_names_in_ = np.asarray(
+                fitted["feature_names_in_"], dtype=object
+            )
+        self.mean_ = arrays["mean_"]
+        self.scale_ = arrays["scale_"]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if state is self.__dict__:
+            state = state.copy()
+        state["_skvae_version"] = __version__
+        state.pop("_tuner", None)  # timings of this machine only
+        module = state.pop("module_", None)
+        optimizer = state.pop("_optimizer", None)
+        generators = state.pop("_generators", None)
+        if module is None:
+            return state
+        state["device_"] = str(state["device_"])
+        content = Weights(
+            type(self).__name__, module.config(), _numpy_tree(module.state_dict())
+        )
+        state["_module"] = encode(content)
+        if self.warm_start or state.get("_partial", False):
+            if optimizer is not None:
+                state["_optimizer_state"] = _numpy_tree(optimizer.state_dict())
+            if generators is not None:
+                state["_generator_states"] = _numpy_tree(
+                    [g.get_state() for g in generators]
+                )
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        _warn_version(type(self).__name__, state.pop("_skvae_version", __version__))
+        data = state.pop("_module", None)
+        optimizer_state = state.pop("_optimizer_state", None)
+        generator_states = state.pop("_generator_states", None)
+        super().__setstate__(state)
+        if data is None:
+            return
+        saved_device = torch.device(state.get("device_", "cpu"))
+        device = saved_device if device_available(saved_device) else torch.device("cpu")
+        content = decode(data)
+        module = build_module(
+            self._module_class, content.module_config, content.module, device=device
+        )
+        self._set_fitted_module(module, device)
+        if optimizer_state is not None:
+            self._optimizer = self._make_optimizer()
+            self._optimizer.load_state_dict(_torch_tree(optimizer_state))
+        # a model moved off its GPU trains on with fresh generators (_fit)
+        if generator_states is not None and device.type == saved_device.type:
+            gens = self._make_generators(np.zeros(3, dtype=np.int64), device)
+            for g, s in zip(gens, generator_states):
+                g.set_state(_torch_tree(s))
+            self._generators = gens
