@@ -1,33 +1,22 @@
 """How well a speech model does, measured against baselines in the same run.
 
-Protocols (``_protocols``):
+- Protocols: :func:`baseline_scores` and :func:`recognizer_accuracies` (PCA
+  and raw-feature baselines with the same classifier, on the same split),
+  :func:`speaker_held_out` and :func:`leave_one_speaker_out` (speakers not
+  heard in training), :func:`few_label_scores` (a representation fitted
+  without labels, a classifier on a few of them).
+- What ``skvae train`` prints and reports: :func:`evaluate_recognizer`,
+  :func:`generation_check`, :func:`open_set_check`, :func:`latent_map` and
+  the summary lines (:func:`format_summary`, :func:`compare_to_baselines`).
+  They take the recogniser of :func:`skvae.recipes.make_recognizer` and
+  read its ``"features"`` and ``"model"`` steps.
+- Data for the benchmarks and examples: :func:`add_noise` (noise at an
+  SNR), :func:`stratified_subset` and :func:`hide_labels` (a labelled
+  subset), :func:`make_outlier_clips` (non-speech clips as long and loud as
+  speech).
 
-- :func:`baseline_scores`, :func:`recognizer_accuracies`: a model's
-  accuracy next to PCA and raw-feature baselines with the same classifier,
-  on the same split.
-- :func:`speaker_held_out`: train again without one speaker and test on
-  that speaker (what ``skvae train`` reports); :func:`leave_one_speaker_out`:
-  every speaker in turn (mean and worst speaker).
-- :func:`few_label_scores`: a representation fitted on all training inputs
-  without labels, a classifier on a stratified few of the labels.
-
-What ``skvae train`` prints and reports: :func:`evaluate_recognizer`,
-:func:`latent_map`, :func:`format_summary`, :func:`compare_to_baselines`
-(``_summary``); :func:`generation_check`, :func:`generated_rate`
-(``_generation``); :func:`open_set_check`, :func:`format_open_set`
-(``_open_set_check``). They take the recogniser of
-:func:`skvae.recipes.make_recognizer` and read its ``"features"`` and
-``"model"`` steps.
-
-Data helpers shared by the benchmarks and examples (``_perturb``):
-
-- :func:`add_noise`: noise at a given signal-to-noise ratio;
-- :func:`stratified_subset`, :func:`hide_labels`: a labelled subset;
-- :func:`make_outlier_clips`: non-speech clips as long and loud as speech.
-
-``random_state`` follows scikit-learn (None, an int seeding a
-``RandomState``, or a ``RandomState``) and also accepts a
-``numpy.random.Generator``; an instance is used and advanced as is.
+``random_state`` follows scikit-learn and also accepts a
+``numpy.random.Generator``, used and advanced as is.
 """
 
 from ._generation import generated_rate, generation_check

@@ -62,19 +62,14 @@ def baseline_scores(
     """
     name = classifier_name or type(classifier).__name__
     d = np.shape(X_train)[1]
+    pca = PCA(n_components, random_state=random_state)
     models = {
-        f"PCA ({n_components}-D) + {name}": make_pipeline(
-            StandardScaler(),
-            PCA(n_components, random_state=random_state),
-            clone(classifier),
-        ),
-        f"{feature_name} ({d}-D) + {name}": make_pipeline(
-            StandardScaler(), clone(classifier)
-        ),
+        f"PCA ({n_components}-D) + {name}": (StandardScaler(), pca, clone(classifier)),
+        f"{feature_name} ({d}-D) + {name}": (StandardScaler(), clone(classifier)),
     }
     return {
-        key: float(est.fit(X_train, y_train).score(X_test, y_test))
-        for key, est in models.items()
+        key: float(make_pipeline(*steps).fit(X_train, y_train).score(X_test, y_test))
+        for key, steps in models.items()
     }
 
 
@@ -83,10 +78,9 @@ def recognizer_accuracies(
 ):
     """Accuracy of a fitted recogniser and of its PCA and raw baselines.
 
-    The recogniser answers every test row (a reject option's rejections are
-    measured by :func:`open_set_check`). The baselines use a fresh copy of
-    its classifier without the probability calibration, which does not
-    change the labels it predicts.
+    The recogniser answers every test row (:func:`open_set_check` measures
+    a reject option). The baselines use a copy of its classifier without the
+    probability calibration, which does not change the labels.
 
     Parameters
     ----------
@@ -120,21 +114,10 @@ def recognizer_accuracies(
     rows = getattr(recognizer["model"], "estimator_", recognizer["model"])
     k, clf = rows["vae"].n_components, rows["clf"]
     pred = rows.predict(F_test)
-    out = {f"VAE ({k}-D) + SVC": float(np.mean(pred == y_test))}
-    out.update(
-        baseline_scores(
-            F_train,
-            y_train,
-            F_test,
-            y_test,
-            classifier=getattr(clf, "estimator", None) or clf,
-            n_components=k,
-            random_state=random_state,
-            feature_name="log-mel",
-            classifier_name="SVC",
-        )
-    )
-    return out, pred
+    kw = dict(n_components=k, random_state=random_state, feature_name="log-mel")
+    kw.update(classifier=getattr(clf, "estimator", None) or clf, classifier_name="SVC")
+    baselines = baseline_scores(F_train, y_train, F_test, y_test, **kw)
+    return {f"VAE ({k}-D) + SVC": float(np.mean(pred == y_test)), **baselines}, pred
 
 
 def speaker_held_out(
@@ -188,14 +171,8 @@ def speaker_held_out(
         f"{', '.join(held)} ({len(train):,} utterances), testing on it "
         f"({len(test):,})",
     )
-    rec = fit_recognizer(
-        F[train],
-        y[train],
-        features=features,
-        verbose=verbose,
-        random_state=random_state,
-        **params,
-    )
+    params.update(random_state=random_state, verbose=verbose)
+    rec = fit_recognizer(F[train], y[train], features=features, **params)
     acc, _ = recognizer_accuracies(
         rec, F[train], y[train], F[test], y[test], random_state=random_state
     )
@@ -253,18 +230,14 @@ def leave_one_speaker_out(estimator, X, y, speaker, *, groups=False):
     scores = {}
     for name in names:
         test = speaker == name
-        train = ~test
-        fit_kw = {"groups": speaker[train]} if groups else {}
-        score_kw = {"groups": speaker[test]} if groups else {}
-        model = clone(estimator).fit(X[train], y[train], **fit_kw)
+        fit_kw, score_kw = ({"groups": speaker[~test]}, {"groups": speaker[test]})
+        if not groups:
+            fit_kw, score_kw = {}, {}
+        model = clone(estimator).fit(X[~test], y[~test], **fit_kw)
         scores[name] = float(model.score(X[test], y[test], **score_kw))
     worst = min(scores, key=scores.get)
-    return Bunch(
-        scores=scores,
-        mean=float(np.mean(list(scores.values()))),
-        worst_speaker=worst,
-        worst=scores[worst],
-    )
+    mean = float(np.mean(list(scores.values())))
+    return Bunch(scores=scores, mean=mean, worst_speaker=worst, worst=scores[worst])
 
 
 def few_label_scores(
@@ -325,15 +298,14 @@ def few_label_scores(
     y_train = np.asarray(y_train)
     rep = clone(representation).fit(X_train)
     Z_train, Z_test = rep.transform(X_train), rep.transform(X_test)
-    scores = {"representation": []}
-    if raw_baseline:
-        scores["raw"] = []
+    scores = {"representation": [], **({"raw": []} if raw_baseline else {})}
     for draw in range(n_draws):
         lab = stratified_subset(y_train, size, random_state=draw)
         clf = clone(classifier).fit(Z_train[lab], y_train[lab])
         scores["representation"].append(clf.score(Z_test, y_test))
         if raw_baseline:
             raw = make_pipeline(StandardScaler(), clone(classifier))
-            raw.fit(X_train[lab], y_train[lab])
-            scores["raw"].append(raw.score(X_test, y_test))
+            scores["raw"].append(
+                raw.fit(X_train[lab], y_train[lab]).score(X_test, y_test)
+            )
     return {k: np.asarray(v, dtype=float) for k, v in scores.items()}

@@ -32,15 +32,14 @@ def compare_to_baselines(accuracy):
     """
     lines = []
     for column, models in accuracy.items():
-        names = list(models)
-        if len(names) < 2:
+        ours, *baselines = models
+        if not baselines:
             continue
-        ours = models[names[0]]
-        best = max(names[1:], key=lambda name: models[name])
-        diff = ours - models[best]
+        best = max(baselines, key=models.get)
+        diff = models[ours] - models[best]
         verdict = "wins" if diff > 0 else "ties" if diff == 0 else "loses"
         lines.append(
-            f"{column}: the VAE pipeline {verdict}, {ours:.3f} vs "
+            f"{column}: the VAE pipeline {verdict}, {models[ours]:.3f} vs "
             f"{models[best]:.3f} for {best} ({diff:+.3f})"
         )
     return lines
@@ -140,27 +139,20 @@ def latent_map(Z, labels, speakers=None, *, random_state=0, max_points=1000):
     from sklearn.manifold import TSNE
 
     if len(Z) > max_points:
-        keep = np.sort(
-            np.random.default_rng(random_state).choice(len(Z), max_points, False)
-        )
+        rng = np.random.default_rng(random_state)
+        keep = np.sort(rng.choice(len(Z), max_points, replace=False))
         Z, labels = Z[keep], labels[keep]
         speakers = None if speakers is None else speakers[keep]
     if len(Z) >= 10:
         perplexity = min(30.0, (len(Z) - 1) / 3)
-        points = TSNE(
-            2, perplexity=perplexity, init="pca", random_state=random_state
-        ).fit_transform(Z)
-        axes, method = ("t-SNE 1", "t-SNE 2"), "t-SNE"
+        tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=random_state)
+        points, axes, method = tsne.fit_transform(Z), ("t-SNE 1", "t-SNE 2"), "t-SNE"
     else:
         points = PCA(2, random_state=random_state).fit_transform(Z)
         axes, method = ("latent PC 1", "latent PC 2"), "PCA"
-    return {
-        "points": points,
-        "labels": labels,
-        "speakers": speakers,
-        "axis_labels": axes,
-        "method": method,
-    }
+    return dict(
+        points=points, labels=labels, speakers=speakers, axis_labels=axes, method=method
+    )
 
 
 def evaluate_recognizer(

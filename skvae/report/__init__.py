@@ -1,21 +1,12 @@
 """The report of a trained speech recogniser: PNG figures and an HTML page.
 
-Used by ``skvae train`` and ``skvae report`` (see :mod:`skvae.cli`).
-
-- :func:`write_recognizer_report`: the report of a saved model
-  (:mod:`skvae.recipes`) evaluated on a corpus (:mod:`skvae.evaluation`):
-  writes the generated WAV files, then calls :func:`write_report`.
-- :func:`write_report`: draws the figures and the page from plain NumPy
-  arrays and numbers, never a model.
-- :func:`check_available`: raises ``ImportError`` with an install hint when
-  matplotlib is missing.
-
-This module imports neither torch nor librosa at module level. Figures are
-made with matplotlib's object-oriented API (``matplotlib.figure.Figure``,
-rendered by Agg), so no GUI backend is selected and pyplot's global state is
-not touched.
-
-matplotlib is an optional dependency: ``pip install "skvae[report]"``.
+:func:`write_recognizer_report` writes the report of a trained model
+evaluated on a corpus (``skvae train``, ``skvae report``);
+:func:`write_report` draws it from plain arrays and numbers, never a model;
+:func:`check_available` raises ``ImportError`` with an install hint when
+matplotlib (``pip install "skvae[report]"``) is missing. The figures use
+matplotlib's object-oriented API (no pyplot, no GUI backend); importing
+this package imports neither torch nor librosa.
 """
 
 from ._figures import INSTALL_HINT as INSTALL_HINT
