@@ -42,23 +42,18 @@ def _factor_list(values, name, low, high, identity):
     try:
         values = tuple(values)
     except TypeError:
-        raise TypeError(
-            f"{name} must be a sequence of numbers; got {values!r}"
-        ) from None
+        msg = f"{name} must be a sequence of numbers; got {values!r}"
+        raise TypeError(msg) from None
     out = []
     for value in values:
         if not isinstance(value, Real) or isinstance(value, bool):
             raise TypeError(f"{name} must hold numbers; got {value!r}")
         value = float(value)
         if not np.isfinite(value) or not low <= value <= high:
-            raise ValueError(
-                f"every value of {name} must be in [{low}, {high}]; got {value}"
-            )
+            raise ValueError(f"every value of {name} must be in [{low}, {high}]")
         if value == identity:
-            raise ValueError(
-                f"{name} holds {value}, which changes nothing: the originals "
-                "are kept with keep_original=True"
-            )
+            reason = "the originals are kept with keep_original=True"
+            raise ValueError(f"{name} holds {value}, which changes nothing: {reason}")
         out.append(value)
     if len(set(out)) != len(out):
         raise ValueError(f"{name} holds a value twice: {values!r}")
@@ -153,10 +148,9 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     value : float
         The speed or formant factor, or the semitones.
     seed : int, default=0
-        Seed of Praat's random numbers (its overlap-add jitters unvoiced
-        stretches), for ``"vtlp"`` and ``"pitch"``: the same seed gives the
-        same copy. Praat's generator is global to the process, so do not
-        call this from several threads at once (processes are fine).
+        Seed of Praat's random numbers, for ``"vtlp"`` and ``"pitch"``: the
+        same seed gives the same copy. Praat's generator is global to the
+        process: do not call this from several threads at once.
 
     Returns
     -------
@@ -181,9 +175,9 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
         raise ValueError(f"kind must be 'speed', 'vtlp' or 'pitch'; got {kind!r}")
     low, high = (-MAX_SEMITONES, MAX_SEMITONES) if kind == "pitch" else FACTOR_RANGE
     if (
-        not isinstance(value, Real)
-        or isinstance(value, bool)
-        or not low <= float(value) <= high
+        isinstance(value, bool)
+        or not isinstance(value, Real)
+        or not low <= value <= high
     ):
         raise ValueError(f"a {kind} value must be in [{low}, {high}]; got {value!r}")
     _check_sr(sr)
@@ -223,11 +217,10 @@ class VoicePerturbation(BaseSampler):
     Parameters
     ----------
     sr : int, default=16000
-        Sample rate of the waveforms in ``X``, and of the output (files are
-        read at this rate), from 4,000 Hz (below it the audio holds little
-        more than the pitch and the first formant, and Praat's pitch range
-        reaches 600 Hz) to 768,000 Hz. Give it the ``sr`` of the
-        ``SpeechFeatures`` that follows.
+        Sample rate of the waveforms in ``X`` and of the output (files are
+        read at it): the ``sr`` of the ``SpeechFeatures`` that follows. From
+        4,000 Hz (below it the audio holds little more than the pitch and the
+        first formant, and Praat's pitch range reaches 600 Hz) to 768,000 Hz.
     speed : sequence of float, default=(0.9, 1.1)
         Speed factors (resampling): ``1.1`` is 10 % shorter and every
         frequency 10 % higher. Each in [0.5, 2], not 1.
@@ -245,8 +238,7 @@ class VoicePerturbation(BaseSampler):
         Return the original utterances too, first and in their order.
     random_state : int, RandomState instance or None, default=None
         Draws the candidates when ``n_copies`` is given, and seeds Praat's
-        random numbers for each copy: an int gives the same output on
-        every call.
+        random numbers for each copy.
     n_jobs : int or None, default=None
         Parallel jobs (joblib) over utterances; the output does not depend
         on it.

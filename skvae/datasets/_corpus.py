@@ -1,10 +1,4 @@
-"""One entry point for "FSDD, a folder, or the generated corpus".
-
-:func:`load_corpus` turns a source (``None``, ``"fsdd"``, ``"generated"``, a
-folder, or the ``spec`` of a corpus loaded before) into one Bunch with the
-same fields whatever the source; :func:`split_corpus` draws its held-out
-test set. Never imports torch.
-"""
+"""One entry point for "FSDD, a folder, or the generated corpus"."""
 
 import contextlib
 import os
@@ -17,9 +11,6 @@ from . import _fsdd  # module access: tests patch where FSDD is looked for
 
 __all__ = ["load_corpus", "resolve_corpus", "split_corpus"]
 
-SOURCE_KEYWORDS = ("fsdd", "generated")
-FSDD_NAME = "FSDD (Free Spoken Digit Dataset)"
-GENERATED_NAME = "generated spoken digits (eSpeak NG)"
 GENERATED_KEYS = ("kind", "n_speakers", "n_repeats", "random_state")
 
 _DESCR = """\
@@ -43,21 +34,8 @@ def resolve_corpus(
 
     Parameters
     ----------
-    source : None, "fsdd", "generated", str, os.PathLike or dict, default=None
-        None: FSDD if it is already on this machine (see
-        :func:`find_fsdd_home`), else the generated corpus. ``"fsdd"``: the
-        Free Spoken Digit Dataset. ``"generated"``: spoken digits
-        synthesised offline with eSpeak NG (:func:`make_spoken_digits`). A
-        folder: recordings labelled as :func:`load_audio_folder` says. A
-        dict: a ``spec`` returned before, returned as is.
-    data_home : str, os.PathLike or None, default=None
-        Where FSDD is looked for (None: the usual places).
-    label_from : {"filename", "parent"}, default="filename"
-        For a folder: labels from file names or from sub-folder names.
-    n_speakers, n_repeats : int, default=12, 20
-        Size of the generated corpus.
-    random_state : int, default=0
-        Seed of the generated corpus.
+    source, data_home, label_from, n_speakers, n_repeats, random_state
+        As for :func:`load_corpus`.
 
     Returns
     -------
@@ -68,10 +46,8 @@ def resolve_corpus(
 
     Raises
     ------
-    FileNotFoundError
-        ``source`` is a folder that does not exist.
-    NotADirectoryError
-        ``source`` is a file.
+    FileNotFoundError, NotADirectoryError
+        ``source`` is a folder that does not exist, or a file.
 
     Examples
     --------
@@ -139,8 +115,12 @@ def load_corpus(
     Parameters
     ----------
     source : None, "fsdd", "generated", str, os.PathLike or dict, default=None
-        What to load; see :func:`resolve_corpus` (a dict is the ``spec`` of
-        a corpus loaded before).
+        None: FSDD if it is already on this machine (see
+        :func:`find_fsdd_home`), else the generated corpus. ``"fsdd"``: the
+        Free Spoken Digit Dataset. ``"generated"``: spoken digits
+        synthesised offline (:func:`make_spoken_digits`). A folder:
+        recordings labelled as :func:`load_audio_folder` says. A dict: the
+        ``spec`` of a corpus loaded before.
     data_home : str, os.PathLike or None, default=None
         Where FSDD is looked for or downloaded to.
     label_from : {"filename", "parent"}, default="filename"
@@ -188,11 +168,9 @@ def load_corpus(
 
     Raises
     ------
-    FileNotFoundError
-        A folder that does not exist.
     OSError
-        FSDD is not on this machine and cannot be (or may not be)
-        downloaded.
+        A folder that does not exist; FSDD is not on this machine and cannot
+        (or may not) be downloaded.
     ImportError
         The generated corpus needs eSpeak NG (``pip install "skvae[synth]"``).
     ValueError
@@ -223,32 +201,44 @@ def load_corpus(
     )
     kind = spec.get("kind")
     if kind == "fsdd":
-        fields = _load_fsdd(spec, download_if_missing)
+        bunch, name, source, spec = _load_fsdd(spec, download_if_missing)
     elif kind == "generated":
-        fields = _load_generated(spec)
+        bunch, name, source, spec = _load_generated(spec)
     elif kind == "folder":
-        fields = _load_folder(spec)
+        bunch, name, source, spec = _load_folder(spec)
     else:
         raise ValueError(
             f"unknown corpus kind {kind!r} in {spec!r}: expected 'fsdd', "
             "'generated' or 'folder'"
         )
-    speaker = fields["speaker"]
+    generated = kind == "generated"  # waveforms; files for the others
+    data, sr = (bunch.data, bunch.sr) if generated else (bunch.filenames, None)
+    note = spec.pop("note", "")
+    speaker, target = bunch.speaker, np.asarray(bunch.target)
     n_speakers = 0 if speaker is None else len(set(speaker.tolist()))
-    parts = [f"{len(fields['target']):,} utterances"]
+    parts = [f"{len(target):,} utterances"]
     if speaker is not None:
         parts.append(f"{n_speakers} speakers")
-    parts.append(f"{len(np.unique(fields['target']))} labels")
+    parts.append(f"{len(np.unique(target))} labels")
     return Bunch(
-        **fields,
-        duration=_durations(fields["data"], fields["sr"]),
+        data=data,
+        target=target,
+        speaker=speaker,
+        is_test=bunch.get("is_test"),
+        sr=sr,
+        name=name,
+        source=source,
+        spec=spec,
+        note=note,
+        duration=_durations(data, sr),
         n_speakers=n_speakers,
-        description=f"{fields['name']}: {', '.join(parts)} ({fields['source']})",
+        description=f"{name}: {', '.join(parts)} ({source})",
         DESCR=_DESCR,
     )
 
 
 def _load_fsdd(spec, download_if_missing):
+    """FSDD's Bunch, name, source folder and spec."""
     from ._fsdd import fetch_fsdd
 
     home = spec.get("data_home") or spec.get("data_home_arg")
@@ -259,18 +249,9 @@ def _load_fsdd(spec, download_if_missing):
             f"FSDD is not available: {exc} (set SKVAE_DATA to a folder holding "
             "fsdd/recordings/, or use the generated corpus instead)"
         ) from exc
-    folder = str(Path(bunch.filenames[0]).parent)
-    return {
-        "data": bunch.filenames,
-        "target": bunch.target,
-        "speaker": bunch.speaker,
-        "is_test": bunch.is_test,
-        "sr": None,
-        "name": FSDD_NAME,
-        "source": folder,
-        "spec": {"kind": "fsdd", "data_home": str(Path(folder).parents[1])},
-        "note": "",
-    }
+    folder = Path(bunch.filenames[0]).parent
+    spec = {"kind": "fsdd", "data_home": str(folder.parents[1])}
+    return bunch, "FSDD (Free Spoken Digit Dataset)", str(folder), spec
 
 
 def _load_generated(spec):
@@ -286,17 +267,9 @@ def _load_generated(spec):
     bunch = make_spoken_digits(
         spec["n_speakers"], spec["n_repeats"], random_state=spec["random_state"]
     )
-    return {
-        "data": bunch.data,
-        "target": bunch.target,
-        "speaker": bunch.speaker,
-        "is_test": bunch.is_test,
-        "sr": bunch.sr,
-        "name": GENERATED_NAME,
-        "source": "generated",
-        "spec": {k: spec[k] for k in GENERATED_KEYS},
-        "note": spec.get("note", ""),
-    }
+    out = {k: spec[k] for k in GENERATED_KEYS}
+    out["note"] = spec.get("note", "")
+    return bunch, "generated spoken digits (eSpeak NG)", "generated", out
 
 
 def _load_folder(spec):
@@ -306,17 +279,7 @@ def _load_folder(spec):
     if not path.is_dir():
         raise FileNotFoundError(f"data folder '{path}' does not exist")
     bunch = load_audio_folder(path, label_from=spec["label_from"])
-    return {
-        "data": bunch.filenames,
-        "target": np.asarray(bunch.target),
-        "speaker": bunch.speaker,
-        "is_test": None,
-        "sr": None,
-        "name": f"folder {path.name}",
-        "source": str(path),
-        "spec": dict(spec),
-        "note": "",
-    }
+    return bunch, f"folder {path.name}", str(path), dict(spec)
 
 
 def _durations(data, sr):
@@ -388,12 +351,8 @@ def split_corpus(corpus, how="auto", *, test_size=0.25, random_state=0):
     n = len(y)
     is_fsdd = corpus.spec.get("kind") == "fsdd"
     if how == "auto":
-        if is_fsdd:
-            how = "official"
-        elif corpus.n_speakers >= 2:
-            how = "speaker"
-        else:
-            how = "random"
+        how = "speaker" if corpus.n_speakers >= 2 else "random"
+        how = "official" if is_fsdd else how
     if how == "official":
         if corpus.is_test is None:
             raise ValueError(f"split 'official': {corpus.name} has no official split")
@@ -407,18 +366,14 @@ def split_corpus(corpus, how="auto", *, test_size=0.25, random_state=0):
             raise ValueError(
                 f"split 'speaker': {corpus.name} has {corpus.n_speakers} known speakers"
             )
-        gss = GroupShuffleSplit(
-            n_splits=1, test_size=test_size, random_state=random_state
-        )
+        gss = GroupShuffleSplit(1, test_size=test_size, random_state=random_state)
         train, test = next(gss.split(np.zeros(n), y, corpus.speaker))
         held = sorted(set(corpus.speaker[test].tolist()))
         text = f"speaker-independent: held-out speakers {', '.join(held)}"
     else:
         _, counts = np.unique(y, return_counts=True)
         splitter_class = StratifiedShuffleSplit if counts.min() >= 2 else ShuffleSplit
-        splitter = splitter_class(
-            n_splits=1, test_size=test_size, random_state=random_state
-        )
+        splitter = splitter_class(1, test_size=test_size, random_state=random_state)
         train, test = next(splitter.split(np.zeros(n), y))
         text = "random stratified split"
     train, test = np.sort(train), np.sort(test)

@@ -2,7 +2,6 @@
 
 import contextlib
 import hashlib
-import http.client
 import os
 import re
 import shutil
@@ -10,6 +9,7 @@ import tarfile
 import tempfile
 import urllib.error
 from collections import namedtuple
+from http.client import HTTPException
 from numbers import Integral
 from pathlib import Path
 
@@ -32,14 +32,10 @@ RemoteArchive = namedtuple(
     defaults=(None,),
 )
 
-#: The pinned FSDD release. Two checksums can pin it: ``sha256``, of the
-#: archive's bytes, and ``recordings_sha256``, of its content (see
-#: :func:`_recordings_digest`: the names and SHA-256 of the 3,000 recordings).
-#: GitHub makes tag archives on the fly and does not promise stable bytes, so
-#: the content digest is the one pinned here; it was computed from the
-#: recordings of the v1.0.x release line (commit 26eb9aa). ``fetch_fsdd``
-#: refuses to download when neither is pinned: it never installs unverified
-#: data.
+#: The pinned FSDD release: ``sha256`` of the archive's bytes, or (pinned
+#: here, since GitHub does not promise stable bytes for tag archives)
+#: ``recordings_sha256`` of its content (:func:`_recordings_digest`), computed
+#: from the v1.0.x recordings (commit 26eb9aa). Nothing unverified is kept.
 FSDD_ARCHIVE = RemoteArchive(
     url=(
         "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/"
@@ -61,27 +57,13 @@ _DESCR = """\
 Free Spoken Digit Dataset (FSDD)
 --------------------------------
 
-Recordings of the English digits 0 to 9, spoken by several speakers, 50
-times each per speaker: "MNIST for audio". Mono WAV files, 8 kHz, 16-bit
-PCM, trimmed to near-minimal silence, 0.14 s to 2.3 s long. The v1.0.x
-releases used here have 3,000 recordings by 6 male speakers of several
-accents (george, jackson, lucas, nicolas, theo, yweweler).
-
-Files are named ``{digit}_{speaker}_{index}.wav``. The official split puts
-``index`` 0-4 in the test set (10 %) and 5-49 in the training set. For
-speaker-independent evaluation use ``speaker`` as the groups of
-:class:`~sklearn.model_selection.GroupKFold` or
-:class:`~sklearn.model_selection.LeaveOneGroupOut`.
-
-**Characteristics**
-
-=================  ===============================
-Utterances         3,000 (2,700 train, 300 test)
-Classes            10 (digits 0-9)
-Speakers           6
-Sample rate        8,000 Hz
-Duration           1,312 s in all
-=================  ===============================
+Recordings of the English digits 0 to 9, said 50 times each by 6 male
+speakers of several accents (george, jackson, lucas, nicolas, theo,
+yweweler): 3,000 mono 16-bit WAV files at 8 kHz, 0.14 s to 2.3 s long,
+1,312 s in all, named ``{digit}_{speaker}_{index}.wav``. The official split
+puts ``index`` 0-4 in the test set (300) and 5-49 in the training set
+(2,700). For speaker-independent evaluation use ``speaker`` as the groups
+of :class:`~sklearn.model_selection.LeaveOneGroupOut`.
 
 Source: Zohar Jackson et al., "Free Spoken Digit Dataset",
 https://github.com/Jakobovski/free-spoken-digit-dataset (versioned on Zenodo
@@ -124,12 +106,7 @@ def _is_complete(folder):
 
 
 #: what a failed download raises when the network is not there
-_NETWORK_ERRORS = (
-    urllib.error.URLError,
-    ConnectionError,
-    TimeoutError,
-    http.client.HTTPException,
-)
+_NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, HTTPException)
 
 
 def _download_or_explain(folder, archive, data_home):
@@ -144,11 +121,8 @@ def _download_or_explain(folder, archive, data_home):
                 path.rmdir()  # only if empty: never a user's file
         if isinstance(exc, _NETWORK_ERRORS):
             reason = getattr(exc, "reason", None) or exc
-            where = (
-                "on this machine"
-                if data_home is None
-                else f"in data_home={os.fspath(data_home)!r}"
-            )
+            where = "on this machine" if data_home is None else "in data_home="
+            where += "" if data_home is None else repr(os.fspath(data_home))
             raise ConnectionError(
                 f"FSDD was not found {where} and could not be downloaded from "
                 f"{archive.url} ({reason}): pass data_home= (or set $SKVAE_DATA "
@@ -255,13 +229,6 @@ def fetch_fsdd(
 ):
     """Load the Free Spoken Digit Dataset (downloading it if needed).
 
-    ===========   ===========================
-    Utterances    3,000 (2,700 train, 300 test)
-    Classes       10 digits
-    Speakers      6
-    Sample rate   8 kHz
-    ===========   ===========================
-
     The recordings are looked for in ``data_home/fsdd/recordings/*.wav`` and
     used as they are when present (with ``data_home=None``, wherever
     :func:`find_fsdd_home` finds them). Otherwise the pinned FSDD release
@@ -299,15 +266,13 @@ def fetch_fsdd(
         utterance sorted by speaker, digit and index.
 
         data : ndarray of shape (n_utterances,), dtype object
-            File paths (str), or waveforms with ``load_audio=True``: the
-            ``X`` of :class:`skvae.features.SpeechFeatures`.
+            File paths (str), or waveforms with ``load_audio=True``.
         filenames : ndarray of shape (n_utterances,), dtype object
             The file paths.
         target : ndarray of shape (n_utterances,), dtype int
             The digit said, 0-9.
         speaker : ndarray of shape (n_utterances,), dtype object
-            Speaker name, e.g. "jackson": the ``groups`` for
-            speaker-independent cross-validation.
+            Speaker name, e.g. "jackson".
         index : ndarray of shape (n_utterances,), dtype int
             Repetition index, 0-49.
         is_test : ndarray of shape (n_utterances,), dtype bool
@@ -324,15 +289,11 @@ def fetch_fsdd(
     Raises
     ------
     ConnectionError
-        FSDD is not on the machine and the download failed for want of a
-        network; the message says to pass ``data_home`` or set
-        ``$SKVAE_DATA``.
+        FSDD is not on the machine and cannot be downloaded (no network).
     OSError
-        FSDD is not there and ``download_if_missing=False``; or the copy
-        there is incomplete (FSDD holds every digit of every speaker at
-        every index; a copy missing some, as after an interrupted copy, is
-        refused rather than used: delete it to download it again); or a
-        download failed its checksum.
+        FSDD is not there and ``download_if_missing=False``; the copy there
+        lacks some recordings (as after an interrupted copy: delete it to
+        download it again); or a download failed its checksum.
     ValueError
         A file in the recordings folder is not named like FSDD's.
 
