@@ -596,17 +596,17 @@ REC = dict(
 
 
 def test_make_recognizer_reject_takes_audio(spoken):
-    from skvae.recipes import make_recognizer, recognizer_pipeline
+    from skvae.recipes import make_recognizer
 
     X, y = spoken["train"]
     rec = make_recognizer(reject=True, target_false_rejection=0.1, **REC)
-    assert rec.target_false_rejection == 0.1 and rec.cv == 0.2
+    assert isinstance(rec, RecognizerPipeline)
+    assert rec["model"].target_false_rejection == 0.1 and rec["model"].cv == 0.2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         rec.fit(X, y)  # waveforms
-    pipe = recognizer_pipeline(rec)
-    assert [n for n, _ in pipe.steps] == ["features", "vae", "clf"]
-    assert pipe is rec.estimator_
+    assert [n for n, _ in rec.steps] == ["features", "model"]
+    assert [n for n, _ in rec["model"].estimator_.steps] == ["vae", "clf"]
     # score_samples and predict on the same inputs: audio
     words = spoken["words"][:40]
     assert rec.score_samples(words).shape == (40,)
@@ -618,61 +618,59 @@ def test_make_recognizer_reject_takes_audio(spoken):
 @pytest.fixture(scope="module")
 def reject_bundle(spoken):
     """train_recognizer with the reject option, on front-end rows."""
-    from skvae.recipes import extract_features, make_recognizer, train_recognizer
+    from skvae.recipes import make_recognizer, train_recognizer
 
     X, y = spoken["train"]
-    fe = make_recognizer(**REC)["features"]
-    F = extract_features(fe, X)
+    fe = make_recognizer(**REC)["features"].fit(X)
+    F = fe.transform(X)
     bundle = train_recognizer(
-        F, y, audio=X, generator=False, reject=True, random_state=0, **REC
+        F, y, features=fe, generator=False, reject=True, random_state=0, **REC
     )
     return bundle, F
 
 
 def test_train_recognizer_on_rows_equals_fitting_on_audio(spoken, reject_bundle):
-    """The threshold learned on rows, then the front end put first: the same
-    model as the reject option fitted on the audio itself."""
+    """The front end fitted once, the rows model on its rows: the same model
+    as the recogniser fitted on the audio itself."""
     from skvae.recipes import make_recognizer
 
     bundle, F = reject_bundle
-    model = bundle["pipeline"]
-    assert isinstance(model, RejectOptionClassifier)
-    assert bundle["format_version"] == 3
+    rec = bundle["recognizer"]
+    assert isinstance(rec["model"], RejectOptionClassifier)
+    assert bundle["format_version"] == 1
     assert bundle["metadata"]["params"]["reject"] is True
     X, y = spoken["train"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         direct = make_recognizer(reject=True, random_state=0, **REC).fit(X, y)
-    assert_allclose(model.threshold_, direct.threshold_, rtol=1e-6)
+    assert_allclose(rec["model"].threshold_, direct["model"].threshold_, rtol=1e-6)
     probe = np.concatenate([spoken["known"][0], spoken["words"][:30]])
-    assert_allclose(model.score_samples(probe), direct.score_samples(probe), rtol=1e-5)
-    assert_array_equal(model.predict(probe), direct.predict(probe))
-    # the unfitted template is the pipeline, front end first
-    assert [n for n, _ in model.estimator.steps] == ["features", "vae", "clf"]
+    assert_allclose(rec.score_samples(probe), direct.score_samples(probe), rtol=1e-5)
+    assert_array_equal(rec.predict(probe), direct.predict(probe))
+    # the unfitted template is the rows model
+    assert [n for n, _ in rec["model"].estimator.steps] == ["vae", "clf"]
 
 
 def test_saved_recogniser_keeps_its_reject_option(spoken, reject_bundle, tmp_path):
+    from skvae.features import write_wav
     from skvae.recipes import (
-        TRUSTED_TYPES,
         load_recognizer,
         recognize_files,
         save_recognizer,
+        trusted_types,
     )
 
     bundle, _ = reject_bundle
-    assert "skvae._openset.RejectOptionClassifier" in TRUSTED_TYPES
-    path = save_recognizer(bundle, tmp_path)
-    back = load_recognizer(path)
-    model, again = bundle["pipeline"], back["pipeline"]
-    assert isinstance(again, RejectOptionClassifier)
-    assert again.threshold_ == model.threshold_
+    assert "skvae._openset.RejectOptionClassifier" in trusted_types()
+    back = load_recognizer(save_recognizer(bundle, tmp_path))
+    rec, again = bundle["recognizer"], back["recognizer"]
+    assert isinstance(again["model"], RejectOptionClassifier)
+    assert again["model"].threshold_ == rec["model"].threshold_
     probe = np.concatenate([spoken["known"][0], spoken["words"][:30]])
-    assert_array_equal(again.predict(probe), model.predict(probe))
-    assert_allclose(again.score_samples(probe), model.score_samples(probe))
-    assert not hasattr(again.estimator["vae"], "module_")  # unfitted template
+    assert_array_equal(again.predict(probe), rec.predict(probe))
+    assert_allclose(again.score_samples(probe), rec.score_samples(probe))
+    assert not hasattr(again["model"].estimator["vae"], "module_")  # template
     # recognize_files: labels with rejections, scores and the threshold
-    from skvae.features import write_wav
-
     files = [
         write_wav(tmp_path / "known.wav", spoken["known"][0][0], 8000),
         write_wav(tmp_path / "word.wav", spoken["words"][0], 8000),
@@ -681,7 +679,7 @@ def test_saved_recogniser_keeps_its_reject_option(spoken, reject_bundle, tmp_pat
     assert res.labels.tolist() == again.predict(files).tolist()
     assert res.labels[1] == -1 and res.reject_label == -1
     assert_allclose(res.scores, again.score_samples(files))
-    assert res.threshold == again.threshold_
+    assert res.threshold == again["model"].threshold_
     assert res.proba.shape == (2, 5)
 
 
@@ -690,14 +688,9 @@ def test_open_set_check_and_report(spoken, reject_bundle, tmp_path):
     from skvae.evaluation import format_open_set, open_set_check
     from skvae.report import plot_open_set
 
-    bundle, _ = reject_bundle
-    from skvae.recipes import extract_features, recognizer_pipeline
-
+    rec = reject_bundle[0]["recognizer"]
     X, y = spoken["known"]
-    fe = recognizer_pipeline(bundle["pipeline"])["features"]
-    res = open_set_check(
-        bundle["pipeline"], extract_features(fe, X, refit=False), y, X, n_per_kind=5
-    )
+    res = open_set_check(rec, rec["features"].transform(X), y, X, n_per_kind=5)
     assert set(res["rejected"]) == {
         "reversed speech",
         "noise and tones",
