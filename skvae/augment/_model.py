@@ -30,22 +30,18 @@ class VoiceConversionSampler(BaseSampler):
     An imbalanced-learn sampler for feature rows (after
     :class:`~skvae.features.SpeechFeatures`): at fit time it fits a model
     that separates what is said from who says it on the rows and their
-    ``groups`` (speakers), then re-renders each row's content with the
-    voice of ``n_copies`` other training speakers (``voices="groups"``),
-    or of random mixtures of two of them (``voices="mixtures"``: voices
-    between the training speakers), and adds those rows with the source
-    row's label. ``predict`` and ``transform`` of a pipeline skip it. Use
-    it in :class:`ResamplingPipeline`, which routes ``groups`` to it
+    ``groups`` (speakers), then re-renders each row's content in the voice
+    of ``n_copies`` other training speakers, or of mixtures of two of them,
+    and adds those rows with the source row's label. A pipeline's
+    ``predict`` and ``transform`` skip it. Use it in
+    :class:`ResamplingPipeline`, which routes ``groups`` to it
     (``set_fit_resample_request(groups=True)``) and to the steps after it.
 
-    With a :class:`~skvae.FactorizedVAE` (the default), a row is converted
-    with :meth:`~skvae.FactorizedVAE.convert` (its content latent inferred
-    with its own speaker's latent, decoded with the target's; a mixture is
-    the weighted mean of two speakers' group latents). With a
-    :class:`~skvae.VAETransformer` fitted with groups, the posterior mean
-    of the row is decoded with the target speaker's decoder
-    (``inverse_transform(Z, groups=target)``); a mixture is the weighted
-    mean of two speakers' decodings.
+    A :class:`~skvae.FactorizedVAE` (the default) converts with
+    :meth:`~skvae.FactorizedVAE.convert` (a mixture: the weighted mean of
+    two speakers' group latents). A :class:`~skvae.VAETransformer` fitted
+    with groups decodes the row's posterior mean with the target speaker's
+    decoder (a mixture: the weighted mean of two decodings).
 
     Parameters
     ----------
@@ -81,8 +77,7 @@ class VoiceConversionSampler(BaseSampler):
         ``("original", 1.0)``, ``("voice", speaker)`` or
         ``("mixture", (a, b, w))`` for each output row.
     sampling_strategy_ : dict
-        imbalanced-learn's record of the classes (every class is
-        augmented alike).
+        imbalanced-learn's record of the classes (all augmented alike).
     n_features_in_ : int
         Features of each row.
 
@@ -95,12 +90,8 @@ class VoiceConversionSampler(BaseSampler):
 
     Notes
     -----
-    Measured on FSDD (20 MFCC x 32 frames, speaker CMVN, SVC), speakers
-    lucas and george held out in turn from the four speakers other than
-    jackson and nicolas: 0.846 without conversion, 0.811 to 0.832 with it
-    (``voices="groups"`` or ``"mixtures"``, new rows grouped by source or
-    by voice, 100 or 300 epochs of the default model). The decoder's means
-    are smoother than real rows; tune it before relying on it.
+    The decoder's means are smoother than real rows: validate the copies
+    (on held-out speakers) before relying on them.
 
     References
     ----------

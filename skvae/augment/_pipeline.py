@@ -133,7 +133,6 @@ class ResamplingPipeline(Pipeline):
         )
         self.augmented_groups = augmented_groups
 
-    # -------------------------------------------------------------- fitting
     def _resampled_metadata(self, name, sampler, params, n_rows):
         """The metadata re-indexed for the rows the sampler returned."""
         aligned = [k for k, v in params.items() if _is_row_aligned(v, n_rows)]
@@ -151,20 +150,15 @@ class ResamplingPipeline(Pipeline):
         out = dict(params)
         for key in aligned:
             out[key] = _safe_indexing(params[key], index)
-        groups = out.get("groups")
-        tags = getattr(sampler, "perturbations_", None)
-        if (
-            self.augmented_groups == "perturbation"
-            and "groups" in aligned
-            and tags is not None
-        ):
+        if self.augmented_groups == "perturbation" and "groups" in out:
+            tags = getattr(sampler, "perturbations_", None)
+            if tags is None or "groups" not in aligned:
+                raise ValueError(
+                    f"augmented_groups='perturbation', but step {name!r} "
+                    f"({type(sampler).__name__}) has no perturbations_ to name "
+                    "the new groups by"
+                )
             out["groups"] = _tagged_groups(out["groups"], tags)
-        elif groups is not None and self.augmented_groups == "perturbation":
-            raise ValueError(
-                f"augmented_groups='perturbation', but step {name!r} "
-                f"({type(sampler).__name__}) has no perturbations_ to name the "
-                "new groups by"
-            )
         return out
 
     def _fit_with_metadata(self, method, X, y, params):
@@ -265,7 +259,6 @@ class ResamplingPipeline(Pipeline):
         """Fit, then return the last step's ``fit_predict`` output."""
         return self._routed_call("fit_predict", X, y, groups=groups, **params)
 
-    # -------------------------------------------------------- using the fit
     @available_if(_last_step_has("predict"))
     def predict(self, X, groups=None, **params):
         """Predict; ``groups`` goes to the steps that request it."""

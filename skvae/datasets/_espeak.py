@@ -5,16 +5,11 @@ The shared library and its voice data come from the PyPI package
 of ``speak_lib.h`` is used: ``espeak_Initialize``, ``espeak_SetSynthCallback``,
 ``espeak_SetVoiceByName``, ``espeak_SetParameter``, ``espeak_Synth``.
 
-libespeak-ng keeps global state that survives ``espeak_Terminate`` (the
-phase of its pitch "flutter", echo buffers, ...), so the waveform of an
-utterance depends on everything synthesised before it in the process, and
-the library is not thread-safe. To be reproducible, ``synthesize`` therefore
-runs each batch in a fresh Python process that executes this file as a
-script: the same batch then gives the same samples, almost always (a
-rendering that differs in part of its samples, or by a sample in length,
-was seen on fresh installs; the cause is not known, so the tests compare
-renderings by length and correlation). This file must not import anything
-from skvae, so that the helper process starts fast.
+libespeak-ng keeps global state across utterances (the phase of its pitch
+"flutter", echo buffers, ...) and is not thread-safe, so ``synthesize`` runs
+each batch in a fresh Python process that executes this file as a script:
+the same batch then gives the same samples (up to rare small differences).
+This file imports nothing from skvae, so that the helper starts fast.
 """
 
 import ctypes
@@ -23,6 +18,7 @@ import os
 import struct
 import subprocess
 import sys
+from ctypes import c_char_p, c_int, c_size_t, c_uint, c_void_p
 
 # speak_lib.h
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
@@ -31,9 +27,7 @@ _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
 _RATE, _VOLUME, _PITCH, _RANGE = 1, 2, 3, 4
 
-_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
-)
+_CALLBACK = ctypes.CFUNCTYPE(c_int, ctypes.POINTER(ctypes.c_short), c_int, c_void_p)
 
 
 class _Synth:
@@ -43,30 +37,15 @@ class _Synth:
         import espeakng_loader
 
         lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib.espeak_Initialize.argtypes = [
-            ctypes.c_int,
-            ctypes.c_int,
-            ctypes.c_char_p,
-            ctypes.c_int,
-        ]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
+        lib.espeak_Initialize.argtypes = [c_int, c_int, c_char_p, c_int]
+        lib.espeak_SetVoiceByName.argtypes = [c_char_p]
+        lib.espeak_SetParameter.argtypes = [c_int, c_int, c_int]
+        synth_args = [c_void_p, c_size_t, c_uint, c_int, c_uint, c_uint]
+        lib.espeak_Synth.argtypes = [*synth_args, c_void_p, c_void_p]
         data_parent = os.path.dirname(espeakng_loader.get_data_path())
+        flags = _INITIALIZE_DONT_EXIT
         self.sr = lib.espeak_Initialize(
-            _AUDIO_OUTPUT_SYNCHRONOUS,
-            0,
-            data_parent.encode(),
-            _INITIALIZE_DONT_EXIT,
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data_parent.encode(), flags
         )
         if self.sr <= 0:
             raise RuntimeError(f"espeak_Initialize failed with data in {data_parent}")

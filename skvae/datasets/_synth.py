@@ -36,30 +36,18 @@ _DESCR = """\
 Generated spoken digits and words (eSpeak NG)
 ---------------------------------------------
 
-English words rendered offline by the eSpeak NG formant synthesiser (shipped
-in the PyPI package ``espeakng-loader``): the digits "zero" to "nine"
+English words rendered offline by the eSpeak NG formant synthesiser (PyPI
+package ``espeakng-loader``): the digits "zero" to "nine"
 (:func:`make_spoken_digits`, an offline stand-in for FSDD) or other words
 (:func:`make_spoken_words`). Each *speaker* is an English accent (``en-us``,
-``en-gb-x-rp``, ``en-029``, ``en-gb-scotland``, ...) combined with a voice
-variant (``+m1``...``+m7``, ``+f1``...``+f5``) and its own base pitch, pitch
-range and speaking rate; with the same ``n_speakers`` and ``random_state``
-both functions draw the same speakers. Each repetition varies pitch, rate
-and level a little, and white noise can be added at a given SNR. Utterances
-are resampled to ``sr`` (8 kHz like FSDD by default) and trimmed of leading
-and trailing silence. The output is deterministic for a given
-``random_state``.
-
-=================  ===============================================
-Utterances         n_speakers * n_words * n_repeats
-Speakers           n_speakers (at most 96)
-Test split         (digits) repetition index < max(1, n_repeats // 10)
-Sample rate        ``sr`` (default 8000 Hz), mono float32
-=================  ===============================================
-
-Synthetic speech is much more regular than real speech, and differs from
-recordings in ways a model of recordings notices: use it for tests,
-examples and offline runs, and FSDD (:func:`skvae.datasets.fetch_fsdd`) to
-measure anything that matters.
+``en-gb-x-rp``, ``en-029``, ...) with a voice variant (``+m1``...``+m7``,
+``+f1``...``+f5``), a base pitch, pitch range and speaking rate; each
+repetition varies pitch, rate and level a little, and white noise can be
+added at a given SNR. Utterances are resampled to ``sr`` (8 kHz by
+default), trimmed of silence, and deterministic for a given
+``random_state``. Synthetic speech is much more regular than real speech:
+use it for tests, examples and offline runs, and FSDD
+(:func:`skvae.datasets.fetch_fsdd`) to measure anything that matters.
 """
 
 
@@ -187,10 +175,8 @@ def make_spoken_digits(
     pitch, pitch range and rate; repetitions vary pitch, rate and level;
     white noise may be added. The result mirrors :func:`fetch_fsdd` (waveforms
     in ``data``, ``target``, ``speaker``, ``index``, ``is_test``), so the two
-    are interchangeable. Synthesis runs in a helper process, which makes the
-    output reproducible for an int ``random_state``.
-
-    Read more in the dataset description, ``DESCR``.
+    are interchangeable. An int ``random_state`` gives the same corpus on
+    every call. Read more in the dataset description, ``DESCR``.
 
     Parameters
     ----------
@@ -204,8 +190,7 @@ def make_spoken_digits(
         Add white Gaussian noise at this signal-to-noise ratio in dB, drawn
         per utterance. None for clean speech.
     random_state : int, RandomState instance or None, default=None
-        Chooses the speakers and the variations. Pass an int for the same
-        corpus on every call.
+        Chooses the speakers and the variations.
     out_dir : str or os.PathLike, default=None
         Also write the utterances as 16-bit WAV files named like FSDD,
         ``{digit}_{speaker}_{index}.wav``, into this folder (created if
@@ -223,8 +208,7 @@ def make_spoken_digits(
         target : ndarray of shape (n_utterances,), dtype int
             The digit said.
         speaker : ndarray of shape (n_utterances,), dtype object
-            Speaker names like ``"en-gb-scotland+f2"``: the ``groups`` for
-            speaker-independent evaluation (``GroupKFold``).
+            Speaker names like ``"en-gb-scotland+f2"``.
         index : ndarray of shape (n_utterances,), dtype int
             Repetition number, 0 to ``n_repeats - 1``.
         is_test : ndarray of shape (n_utterances,), dtype bool
