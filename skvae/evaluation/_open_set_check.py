@@ -43,13 +43,12 @@ def open_set_check(
     -------
     result : dict
         ``threshold``, ``target`` (the false-rejection target),
-        ``reject_label``, ``scores`` (dict: kind -> in-vocabulary scores;
-        ``"known (held out at fit)"`` are those the threshold was set on,
-        ``"known test utterances"`` those of ``F_test``, then the unknown
-        kinds), ``rejected`` (dict: unknown kind -> fraction rejected),
-        ``known_kept``, ``accuracy_kept`` and ``accuracy_all`` (accuracy on
-        the kept known test utterances, and on all of them without
-        rejection) and ``notes`` (list of str).
+        ``reject_label``; ``scores``: kind -> in-vocabulary scores (``"known
+        (held out at fit)"``, which set the threshold, ``"known test
+        utterances"``, then the unknown kinds); ``rejected``: unknown kind ->
+        fraction rejected; ``known_kept``; ``accuracy_kept`` and
+        ``accuracy_all`` (on the kept known test utterances, and on all of
+        them without rejection); ``notes`` (list of str).
     """
     from ..datasets import make_spoken_words
     from ..features import load_audio
@@ -58,7 +57,7 @@ def open_set_check(
     y_test = np.asarray(y_test)
     known = model.score_samples(F_test)
     kept = known >= model.threshold_
-    answered = model.estimator_.predict(F_test)  # every utterance answered
+    right = model.estimator_.predict(F_test) == y_test  # every one answered
     waves = [
         load_audio(a, sr=fe.sr)[0] if isinstance(a, str) else np.asarray(a, np.float32)
         for a in audio_test
@@ -70,8 +69,10 @@ def open_set_check(
         sr=fe.sr,
         random_state=np.random.default_rng(random_state),
     )
-    unknown = {"reversed speech": [w[::-1].copy() for w in waves]}
-    unknown["noise and tones"] = clips
+    unknown = {
+        "reversed speech": [w[::-1].copy() for w in waves],
+        "noise and tones": clips,
+    }
     notes = []
     if words:
         try:
@@ -101,10 +102,8 @@ def open_set_check(
         "scores": scores,
         "rejected": rejected,
         "known_kept": float(np.mean(kept)),
-        "accuracy_kept": float(np.mean(answered[kept] == y_test[kept]))
-        if kept.any()
-        else float("nan"),
-        "accuracy_all": float(np.mean(answered == y_test)),
+        "accuracy_kept": float(np.mean(right[kept])) if kept.any() else np.nan,
+        "accuracy_all": float(np.mean(right)),
         "notes": notes,
     }
 
