@@ -19,10 +19,8 @@ def _moments(X):
     """Mean and scale of the columns of X (scale 1 for constant columns).
 
     A column is constant when its standard deviation is within the rounding
-    error of its mean (``n * eps * |mean|``, in float64): a relative test, so
-    that data of any scale (1e-20 as well as 1e20) is standardised; only a
-    spread that rounding alone can produce counts as none. Constant columns
-    keep their centred value, 0, instead of becoming NaN or noise.
+    error of its mean (``n * eps * |mean|``): a test relative to the data's
+    scale. Constant columns become 0 once centred, not NaN or noise.
     """
     mean = X.mean(axis=0, dtype=np.float64)
     scale = X.std(axis=0, dtype=np.float64)
@@ -35,19 +33,13 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
     """Standardise each group's rows with that group's own mean and variance.
 
     In speech this is per-speaker cepstral mean and variance normalisation
-    (CMVN): every feature of a speaker's utterances is centred and scaled by
-    the statistics of that speaker's utterances, which removes much of what
-    makes voices differ (vocal tract, microphone, level) before a model sees
-    them. A new speaker is normalised by the statistics of the rows passed
-    for it, so it needs several of its utterances (unlabelled) at once, as
-    speech recognisers do for speaker adaptation.
-
+    (CMVN), which removes much of what makes voices differ (vocal tract,
+    microphone, level). A new speaker is normalised by the statistics of the
+    rows passed for it, so it needs several of its utterances at once.
     Without ``groups``, ``transform`` standardises with the statistics of all
     rows seen in ``fit``, like :class:`~sklearn.preprocessing.StandardScaler`.
-    Pass ``groups`` to ``fit``/``fit_transform`` and to ``transform``; in a
-    :class:`~sklearn.pipeline.Pipeline` enable metadata routing and call
-    ``set_fit_request(groups=True).set_transform_request(groups=True)``, then
-    ``pipe.fit(X, y, groups=speaker)`` and ``pipe.predict(X, groups=speaker)``.
+    In a :class:`~sklearn.pipeline.Pipeline`, enable metadata routing and call
+    ``set_fit_request(groups=True).set_transform_request(groups=True)``.
 
     Parameters
     ----------
@@ -60,23 +52,17 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
     ----------
     mean_ : ndarray of shape (n_features_in_,)
         Mean of all training rows (used when ``transform`` gets no groups).
-
     scale_ : ndarray of shape (n_features_in_,)
-        Standard deviation of all training rows (1 for constant features:
-        those whose standard deviation is within the rounding error of their
-        mean, a test relative to the data's scale, so that features of any
-        magnitude, even 1e-20, are standardised).
-
+        Standard deviation of all training rows (1 for constant features).
     n_features_in_ : int
         Number of features seen during fit.
-
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Names of features seen during fit, when X has string column names.
 
     See Also
     --------
     sklearn.preprocessing.StandardScaler : One set of statistics for all rows.
-    SpeechFeatures : Per-utterance CMVN with ``cmvn=True``.
+    SpeechFeatures : Per-utterance CMVN with ``cmvn="meanvar"``.
 
     Examples
     --------

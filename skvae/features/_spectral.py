@@ -299,12 +299,10 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         n_fft, hop, fmax, stats = self._resolved()
         if hasattr(self, "mel_basis_"):
             arrays = self.window_, self.mel_basis_, self.dct_matrix_
-            n_mfcc = self.n_mfcc if self.kind == "mfcc" else None
-            if (
-                arrays[0].shape != (n_fft,)
-                or arrays[1].shape != (self.n_mels, 1 + n_fft // 2)
-                or (None if arrays[2] is None else arrays[2].shape[0]) != n_mfcc
-            ):
+            shapes = [None if a is None else a.shape for a in arrays]
+            n_mfcc = self.n_mfcc if self.kind == "mfcc" else 0
+            expected = [(n_fft,), (self.n_mels, 1 + n_fft // 2), (n_mfcc, self.n_mels)]
+            if shapes != expected[:2] + [expected[2] if n_mfcc else None]:
                 raise ValueError(
                     f"the parameters of this {type(self).__name__} changed after "
                     "fit (n_fft, n_mels, kind or n_mfcc): fit it again"
@@ -312,28 +310,15 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         else:
             arrays = self._analysis_arrays(n_fft, fmax)
         band_sr = getattr(self, "training_sr_", None) if self.band_limit else None
+        params = {k: getattr(self, k) for k in _spectrogram.Plan.PARAMS}
         return _spectrogram.Plan(
-            sr=int(self.sr),
+            *arrays,
             hop_length=hop,
-            window=arrays[0],
-            mel_basis=arrays[1],
-            dct=arrays[2],
-            preemphasis=float(self.preemphasis) if self.preemphasis else None,
-            top_db=None if self.top_db is None else float(self.top_db),
-            delta_order=int(self.delta_order),
-            delta_width=int(self.delta_width),
-            cmvn=self.cmvn,
-            context=int(self.context),
-            output=self.output,
-            n_frames=int(self.n_frames),
-            stats=stats if self.output == "stats" else (),
-            band_sr=None if band_sr is None or band_sr >= self.sr else int(band_sr),
-            level=None if self.level is None else float(self.level),
+            stats=stats,
+            band_sr=band_sr if band_sr is not None and band_sr < self.sr else None,
+            **params,
         )
 
-    # ------------------------------------------------------------------
-    # estimator API
-    # ------------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
         """Learn the bandwidth of the training audio; compute the analysis arrays.

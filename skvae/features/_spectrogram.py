@@ -1,23 +1,16 @@
 """Log-mel and MFCC frames of a chunk of utterances, in NumPy.
 
-The functions here run in joblib workers, one chunk of utterances per task,
-and import only numpy and :mod:`skvae.audio` (scipy and soxr on demand), so
-a fresh worker starts fast. The analysis window, mel filterbank and DCT
-matrix come from the fitted :class:`~skvae.features.SpeechFeatures`
-(computed by librosa and scipy at ``fit``), inside a :class:`Plan`.
-
-The STFT of a chunk is computed at once: the zero-padded utterances are laid
-out in one buffer, and their frames are gathered, windowed, FFT-ed and
-projected on the mel filterbank in blocks of frames. This is
+Runs in joblib workers, one chunk of utterances per task, and imports only
+numpy and :mod:`skvae.audio`, so a fresh worker starts fast. The window, mel
+filterbank and DCT matrix are those :class:`~skvae.features.SpeechFeatures`
+stored at ``fit``, in a :class:`Plan`. The frames of a chunk are gathered
+from one buffer, windowed, FFT-ed and projected on the filterbank in blocks:
 ``librosa.stft(center=True, pad_mode="constant")``, then
 ``librosa.feature.melspectrogram`` and ``librosa.power_to_db(top_db=None)``,
-in float64, cast to float32 at the end. An utterance's frames do not depend,
-bit for bit, on the utterances it is batched with: the FFT of a frame does
-not depend on the others, and the matrix products, whose rounding may
-depend on a row's place in the product with some BLAS kernels, are computed
-utterance by utterance, each cut into blocks from its own first frame. Each
-chunk runs with one BLAS thread, so the output does not depend on
-``n_jobs`` either.
+in float64. The matrix products, whose rounding may depend on a row's place
+with some BLAS kernels, are computed utterance by utterance on one BLAS
+thread, so an utterance's features do not depend, bit for bit, on the
+utterances batched with it, nor on ``n_jobs``.
 """
 
 import math
@@ -55,24 +48,28 @@ def _workspace(name, shape, dtype):
 
 @dataclass(frozen=True, eq=False)
 class Plan:
-    """The resolved parameters and analysis matrices of one feature setting."""
+    """The analysis matrices and parameters of one feature setting."""
 
-    sr: int
-    hop_length: int
     window: np.ndarray  # (n_fft,) float64
     mel_basis: np.ndarray  # (n_mels, 1 + n_fft // 2) float64
     dct: np.ndarray | None  # (n_mfcc, n_mels) float64; None for log-mel
+    hop_length: int
+    stats: tuple
+    band_sr: int | None  # band-limit input above this rate to band_sr / 2
+    # the parameters of SpeechFeatures of the same names (PARAMS)
+    sr: int
     preemphasis: float | None
     top_db: float | None
+    level: float | None
     delta_order: int
     delta_width: int
     cmvn: str | None
     context: int
     output: str
     n_frames: int
-    stats: tuple
-    band_sr: int | None  # band-limit input above this rate to band_sr / 2
-    level: float | None  # active RMS level (dBFS) utterances are scaled to
+
+    PARAMS = ("sr", "preemphasis", "top_db", "level", "delta_order")
+    PARAMS += ("delta_width", "cmvn", "context", "output", "n_frames")
 
     def __post_init__(self):
         set_ = object.__setattr__
