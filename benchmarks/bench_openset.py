@@ -40,7 +40,7 @@ import skvae
 from skvae import RejectOptionClassifier
 from skvae.datasets import make_spoken_digits, make_spoken_words
 from skvae.evaluation import make_outlier_clips
-from skvae.recipes import extract_features, make_recognizer
+from skvae.recipes import make_recognizer
 
 #: two disjoint halves of the 40 default words of make_spoken_words: one
 #: to choose settings on (--split validation), one to report (--split test)
@@ -88,10 +88,9 @@ def auc(known, unknown):
 
 
 def recogniser(quick):
-    """The steps of make_recognizer after the front end, with reject=True's
-    settings (see benchmarks/README.md)."""
-    pipe = make_recognizer(max_iter=5 if quick else 300, n_threads=1)[1:]
-    return pipe
+    """The rows model of make_recognizer (VAE and classifier, after the front
+    end), to wrap with reject=True's settings (see benchmarks/README.md)."""
+    return make_recognizer(max_iter=5 if quick else 300, n_threads=1)["model"]
 
 
 # --------------------------------------------------------------------------
@@ -102,7 +101,7 @@ def detectors(F_tr, y_tr, rej, quick):
     S_tr = scaler.transform(F_tr)
     t0 = time.perf_counter()
     lr = LogisticRegression(max_iter=2000).fit(S_tr, y_tr)
-    svc = clone(make_recognizer()["clf"]).fit(S_tr, y_tr)
+    svc = clone(make_recognizer()["model"]["clf"]).fit(S_tr, y_tr)
     pca = PCA(16, random_state=0).fit(S_tr)
     gmm = GaussianMixture(10, covariance_type="diag", random_state=0).fit(S_tr)
     ocsvm = OneClassSVM().fit(S_tr)
@@ -224,7 +223,7 @@ def main(argv=None):
     # the recogniser's front end, fitted on the training audio (its
     # bandwidth); every other clip goes through it as it is
     front_end = make_recognizer()["features"].fit(fsdd.data[train])
-    F = extract_features(front_end, fsdd.data, refit=False)
+    F = front_end.transform(fsdd.data)
     gen_words = make_spoken_words(words, n_speakers, random_state=seed)
     gen_digits = make_spoken_digits(n_speakers, 1, random_state=seed)
     clips, _ = make_outlier_clips(
@@ -232,11 +231,11 @@ def main(argv=None):
     )
     reversed_known = [w[::-1].copy() for w in fsdd.data[known]]
     unknown = {
-        "generated words": extract_features(front_end, gen_words.data, refit=False),
-        "reversed digits": extract_features(front_end, reversed_known, refit=False),
-        "noise/tone": extract_features(front_end, clips, refit=False),
+        "generated words": front_end.transform(gen_words.data),
+        "reversed digits": front_end.transform(reversed_known),
+        "noise/tone": front_end.transform(clips),
     }
-    F_gen_digits = extract_features(front_end, gen_digits.data, refit=False)
+    F_gen_digits = front_end.transform(gen_digits.data)
     F_tr, y_tr = F[train], fsdd.target[train]
     F_te, y_te = F[known], fsdd.target[known]
     print(
