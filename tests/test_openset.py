@@ -704,6 +704,7 @@ def test_open_set_check_and_report(spoken, reject_bundle, tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_cli_train_reject_and_predict(tmp_path):
     """skvae train --reject; skvae predict prints -1 for a word it does not know."""
     import contextlib
