@@ -10,22 +10,13 @@ __all__ = ["atomic_file", "write_atomic"]
 
 @contextlib.contextmanager
 def atomic_file(path, *, mode=None):
-    """Open a temporary file beside ``path`` that replaces ``path`` at the end.
+    """Yield a file open for writing bytes, which replaces ``path`` at the end.
 
-    When the block ends normally the file is flushed to disk and renamed over
-    ``path`` (``os.replace``); when it raises, the file is removed and
-    ``path`` is left as it was. ``mode`` (permission bits) defaults to that
-    of the file replaced, or ``0o666`` less the umask for a new file. Yields
-    the file, open for writing bytes; its ``name`` is the temporary path.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
-    >>> with atomic_file(path) as fh:
-    ...     _ = fh.write(b"new")
-    >>> open(path, "rb").read()
-    b'new'
+    The file is written beside ``path`` (its ``name`` is that temporary
+    path). When the block ends normally it is flushed to disk and renamed
+    over ``path``; when the block raises, it is removed and ``path`` is left
+    as it was. ``mode`` (permission bits) defaults to that of the file
+    replaced, else to ``0o666`` less the umask.
     """
     path = Path(path)
     if mode is None:
@@ -51,8 +42,16 @@ def atomic_file(path, *, mode=None):
 
 
 def write_atomic(path, data, *, mode=None):
-    """Write the bytes ``data`` to ``path`` with :func:`atomic_file`; return
-    ``path`` as a :class:`~pathlib.Path`."""
+    """Write the bytes ``data`` to ``path`` with :func:`atomic_file`.
+
+    Returns ``path`` as a :class:`~pathlib.Path`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> write_atomic(os.path.join(tempfile.mkdtemp(), "a.bin"), b"xy").read_bytes()
+    b'xy'
+    """
     with atomic_file(path, mode=mode) as fh:
         fh.write(data)
     return Path(path)

@@ -1,19 +1,16 @@
 """The weights format of skvae: bytes in, bytes out, without torch or pickle.
 
 A safetensors file (an 8-byte header length, a JSON header, raw tensors), so
-reading it cannot execute code. Format version 1:
-
-- header metadata (strings): ``format`` = ``"skvae-weights"``,
-  ``format_version`` = ``"1"``, ``skvae_version``, ``estimator`` (class
-  name), and the JSON objects ``params`` (constructor parameters),
-  ``fitted`` (fitted attributes that are JSON values) and ``module_config``
-  (the torch module's constructor arguments);
-- tensors: ``module.<name>`` (the module's state dict) and ``attr.<name>``
-  (fitted arrays, e.g. ``attr.mean_``).
-
-:func:`skvae.save` writes such files and the VAE estimators pickle their
-network as such bytes; the torch reader (:mod:`skvae._serialize`) and the
-NumPy one (:mod:`skvae._numpy_encoder`) both read them with :func:`decode`.
+reading it cannot execute code. Version 1 holds the header metadata (strings)
+``format`` = ``"skvae-weights"``, ``format_version`` = ``"1"``,
+``skvae_version``, ``estimator`` (class name) and the JSON objects ``params``
+(constructor parameters), ``fitted`` (fitted attributes that are JSON values)
+and ``module_config`` (the torch module's constructor arguments); and the
+tensors ``module.<name>`` (the module's state dict) and ``attr.<name>``
+(fitted arrays, e.g. ``attr.mean_``). :func:`skvae.save` writes such files,
+a VAE estimator's pickle holds its network as such bytes, and both the torch
+reader (:mod:`skvae._serialize`) and the NumPy one
+(:mod:`skvae._numpy_encoder`) read them with :func:`decode`.
 """
 
 import json
@@ -33,10 +30,8 @@ _PREFIXES = {"module.": "module", "attr.": "arrays"}
 
 @dataclass
 class Weights:
-    """The content of a weights file: ``estimator`` (class name),
-    ``module_config``, ``module`` (the module's state dict as arrays),
-    ``params``, ``fitted`` (JSON values), ``arrays`` (fitted arrays) and
-    ``skvae_version`` (of the writer)."""
+    """What a weights file holds; ``module`` and ``arrays`` map names to
+    NumPy arrays, ``params``, ``fitted`` and ``module_config`` to JSON values."""
 
     estimator: str
     module_config: dict
@@ -67,13 +62,6 @@ def encode(content):
 
     Raises ``TypeError`` if a parameter or fitted attribute is not a JSON
     value.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> w = Weights("VAETransformer", {"n_features": 2}, {"loc": np.zeros(2)})
-    >>> decode(encode(w)).module["loc"]
-    array([0., 0.])
     """
     from safetensors.numpy import save
 

@@ -23,35 +23,30 @@ from ._format import decode
 __all__ = ["NumpyEncoder"]
 
 
-def _erf(x):
+def _gelu(x):
     from scipy.special import erf
 
-    return erf(x)
+    return 0.5 * x * (1.0 + erf(x / math.sqrt(2.0))).astype(x.dtype)
 
 
-#: the activations of skvae's VAEs (``skvae._vae.ACTIVATIONS``), in NumPy,
-#: computed in the dtype of their input
+#: the activations of ``skvae._vae.ACTIVATIONS``, in the dtype of their input
 _ACTIVATIONS = {
     "relu": lambda x: np.maximum(x, x.dtype.type(0)),
     "tanh": np.tanh,
     "logistic": lambda x: 1.0 / (1.0 + np.exp(-x)),
     "elu": lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0))),
-    "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))).astype(x.dtype),
+    "gelu": _gelu,
     "silu": lambda x: x / (1.0 + np.exp(-x)),
 }
 
 
 def _dense_layers(module, prefix):
-    """The (weight, bias) pairs of an ``nn.Sequential`` of Linear layers and
-    activations, in order, from a state dict in NumPy."""
-    layers = []
-    k = 0
-    while f"{prefix}.{k}.weight" in module or f"{prefix}.{k + 1}.weight" in module:
-        name = f"{prefix}.{k}"
-        if f"{name}.weight" in module:
-            layers.append((module[f"{name}.weight"], module[f"{name}.bias"]))
-        k += 1
-    return layers
+    """(weight, bias) of each Linear layer of an ``nn.Sequential``, in order."""
+    idx = {k.split(".")[1] for k in module if k.startswith(f"{prefix}.")}
+    return [
+        (module[f"{prefix}.{i}.weight"], module[f"{prefix}.{i}.bias"])
+        for i in sorted(idx, key=int)
+    ]
 
 
 class NumpyEncoder(TransformerMixin, BaseEstimator):
@@ -71,32 +66,20 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    n_features_in_ : int
-        Number of features of the rows the VAE was fitted on.
-    feature_names_in_ : ndarray of str
-        The feature names the VAE was fitted with, if it had any.
-    n_components_ : int
-        Dimension of the latent code (of the output).
-    estimator_name_ : str
-        Class name of the VAE the weights come from.
-
-    See Also
-    --------
-    skvae.VAETransformer : The model this runs.
-    skvae.recipes.load_predictor : Loads a recogniser for prediction only.
+    n_features_in_, feature_names_in_, n_components_, estimator_name_
+        As the VAE's: input width, feature names (if any), latent dimension
+        and class name.
 
     Examples
     --------
-    >>> import tempfile, os
-    >>> import numpy as np
+    >>> import numpy as np, tempfile, os
     >>> from skvae import VAETransformer, save
     >>> from skvae._numpy_encoder import NumpyEncoder
     >>> X = np.random.RandomState(0).normal(size=(60, 5)).astype(np.float32)
     >>> vae = VAETransformer(n_components=2, hidden_layer_sizes=(8,),
     ...                      max_iter=3, random_state=0).fit(X)
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     enc = NumpyEncoder(save(vae, os.path.join(tmp, "vae.safetensors")))
-    ...     enc = enc.fit()
+    >>> path = save(vae, os.path.join(tempfile.mkdtemp(), "vae.safetensors"))
+    >>> enc = NumpyEncoder(path).fit()
     >>> bool(np.allclose(enc.transform(X), vae.transform(X), atol=1e-5))
     True
     """
@@ -107,22 +90,10 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         self.weights = weights
 
     def fit(self, X=None, y=None):
-        """Read the weights (``X`` and ``y`` are ignored).
+        """Read the weights (``X`` and ``y`` are ignored); return ``self``.
 
-        Parameters
-        ----------
-        X, y : ignored
-            Present for the pipeline API.
-
-        Returns
-        -------
-        self : NumpyEncoder
-
-        Raises
-        ------
-        ValueError
-            If the weights are not a skvae weights file, or describe a model
-            whose encoder cannot run without torch.
+        Raises ``ValueError`` if the weights are not a skvae weights file, or
+        describe a model whose encoder cannot run without torch.
         """
         self._validate_params()
         if isinstance(self.weights, bytes):
@@ -134,16 +105,13 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from exc
         estimator, config = content.estimator, content.module_config
-        if estimator != "VAETransformer":
+        if estimator != "VAETransformer" or any(
+            config.get(key) for key in ("frame_shape", "condition_encoder")
+        ):
             raise ValueError(
-                f"{name} hold a {estimator}: only a VAETransformer's encoder runs "
-                "without torch; use the estimator itself (skvae.load)"
-            )
-        if config.get("frame_shape") is not None or config.get("condition_encoder"):
-            raise ValueError(
-                f"{name} hold a VAETransformer with a convolutional or "
-                "group-conditioned encoder, which runs only with torch; use the "
-                "estimator itself (skvae.load)"
+                f"{name} hold a {estimator} whose encoder needs torch (only a "
+                "VAETransformer's dense encoder, not convolutional nor conditioned "
+                "on groups, runs without); use the estimator itself (skvae.load)"
             )
         activation = config.get("activation")
         if activation not in _ACTIVATIONS:
@@ -157,6 +125,8 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
             n_features = int(config["n_features"])
         except KeyError as exc:
             raise ValueError(f"{name}: damaged file ({exc} is missing)") from exc
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name}: damaged file ({exc})") from exc
         widths = [n_features] + [w.shape[0] for w, _ in layers]
         shapes_ok = all(
             w.shape == (widths[i + 1], widths[i]) and b.shape == (widths[i + 1],)
@@ -181,18 +151,9 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        """Posterior means of the latent code of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows as the VAE was fitted on.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components_)
-            In the dtype of X (float32 or float64), as the VAE's ``transform``.
-        """
+        """Posterior means of the latent code of each row of ``X``, an array
+        of shape (n_samples, n_features); in the dtype of ``X`` (float32 or
+        float64), as the VAE's ``transform``."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if X.dtype == np.float64:
@@ -208,8 +169,7 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
                 )
         else:
             h = (X - self._loc) / self._scale
-        # the layers in float64, one rounding to float32 at the end (as the
-        # VAE's codes, float32 values even for float64 rows)
+        # float64 layers, one rounding to float32 at the end (as the VAE's)
         h = h.astype(np.float64)
         act = _ACTIVATIONS[self._activation]
         for w, b in self._layers:
@@ -218,17 +178,7 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         return z.astype(np.float32).astype(X.dtype, copy=False)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the latent dimensions, as the VAE's (``vaetransformer0``...).
-
-        Parameters
-        ----------
-        input_features : ignored
-            Present for the transformer API.
-
-        Returns
-        -------
-        names : ndarray of str
-        """
+        """Names of the latent dimensions, as the VAE's (``vaetransformer0``...)."""
         check_is_fitted(self)
         n = self.n_components_
         return np.asarray([f"{self._prefix}{i}" for i in range(n)], dtype=object)

@@ -1,9 +1,4 @@
-"""skvae.save and skvae.load: weights-only model files.
-
-A weights-only file (:mod:`skvae._format`) holds the estimator's parameters,
-fitted attributes and network weights; loading it never unpickles anything,
-so it cannot execute code (unlike joblib/pickle files).
-"""
+"""skvae.save and skvae.load: weights-only model files (:mod:`skvae._format`)."""
 
 from pathlib import Path
 
@@ -22,9 +17,9 @@ __all__ = ["load", "save"]
 def save(estimator, path):
     """Save a fitted skvae estimator as a weights-only file.
 
-    The file (safetensors: tensors plus a JSON header) is read without
-    executing code. It is written to a temporary file beside ``path`` and
-    renamed, so a failed save leaves no partial file.
+    The file (safetensors: tensors and a JSON header) is read without
+    executing code, unlike a joblib/pickle file. It is written beside
+    ``path`` and renamed, so a failed save leaves no partial file.
 
     Parameters
     ----------
@@ -41,12 +36,8 @@ def save(estimator, path):
     Raises
     ------
     TypeError
-        If ``estimator`` is not a skvae estimator that weights files hold, or
-        one of its parameters is not a JSON value (e.g. a ``RandomState``).
-
-    See Also
-    --------
-    load : Load the file again.
+        If ``estimator`` is not one of these, or one of its parameters is not
+        a JSON value (e.g. a ``RandomState``).
 
     Examples
     --------
@@ -55,8 +46,7 @@ def save(estimator, path):
     >>> X = np.random.RandomState(0).normal(size=(50, 4))
     >>> vae = VAETransformer(hidden_layer_sizes=(8,), max_iter=2,
     ...                      random_state=0).fit(X)
-    >>> path = os.path.join(tempfile.mkdtemp(), "vae.safetensors")
-    >>> _ = save(vae, path)
+    >>> path = save(vae, os.path.join(tempfile.mkdtemp(), "vae.safetensors"))
     >>> np.array_equal(load(path).transform(X), vae.transform(X))
     True
     """
@@ -89,23 +79,17 @@ def load(path, *, device="cpu"):
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
-        If the file is not a skvae weights file (a pickle, for example, is
-        refused rather than executed) or is damaged; the message names the
-        problem.
-
-    See Also
-    --------
-    save : Write such a file.
+        If the file is not a skvae weights file (a pickle is refused, not
+        executed) or is damaged; the message names the problem.
 
     Examples
     --------
     >>> import numpy as np, tempfile, os
     >>> from skvae import VAEClassifier, load
     >>> X = np.random.RandomState(0).normal(size=(40, 3))
-    >>> y = np.repeat(["a", "b"], 20)
-    >>> clf = VAEClassifier(2, hidden_layer_sizes=(8,), max_iter=2).fit(X, y)
-    >>> path = clf.save(os.path.join(tempfile.mkdtemp(), "clf.safetensors"))
-    >>> load(path).classes_
+    >>> clf = VAEClassifier(2, hidden_layer_sizes=(8,), max_iter=2)
+    >>> clf = clf.fit(X, np.repeat(["a", "b"], 20))
+    >>> load(clf.save(os.path.join(tempfile.mkdtemp(), "c.safetensors"))).classes_
     array(['a', 'b'], dtype='<U1')
     """
     path, device = Path(path), resolve_device(device)

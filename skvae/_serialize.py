@@ -2,10 +2,12 @@
 
 :class:`SaveableMixin`, a base of :class:`~skvae._base.BaseVAE`, describes a
 fitted estimator as :class:`~skvae._format.Weights` and rebuilds one from
-them (hooks ``_weights_extra``, ``_restore_fitted``, ``_check_restored``
-that subclasses extend), and gives it a state of plain values for pickle,
-joblib and :mod:`skops.io`: the network as weights-format bytes, no torch
-object, so a model trained on a GPU loads on a CPU-only machine.
+them (hooks ``_weights_extra``, ``_restore_fitted`` and ``_check_restored``,
+which subclasses extend). Its state for pickle, joblib and :mod:`skops.io`
+holds plain values only: the network as weights-format bytes, the device as
+a string, so a model trained on a GPU loads on a CPU-only machine.
+Training state (optimizer, random streams) is kept, as NumPy arrays, only
+when ``warm_start`` or ``partial_fit`` continues from it.
 """
 
 import warnings
@@ -24,14 +26,8 @@ from .exceptions import InconsistentVersionWarning
 __all__ = ["SaveableMixin", "build_module", "register_saveable", "saveable_classes"]
 
 #: fitted attributes every weights file stores as JSON (arrays: mean_, scale_)
-_JSON_ATTRS = (
-    "n_features_in_",
-    "n_iter_",
-    "best_loss_",
-    "best_validation_score_",
-    "history_",
-    "_score_seed",
-)
+_JSON_ATTRS = ("n_features_in_", "n_iter_", "best_loss_", "best_validation_score_")
+_JSON_ATTRS += ("history_", "_score_seed")
 #: class name -> estimator class, for the estimators that weights files hold
 _SAVEABLE = {}
 
@@ -44,43 +40,29 @@ def build_module(module_class, config, state=None, *, device="cpu"):
     arrays; without it the tensors are uninitialised) and moved to
     ``device``. Raises ``ValueError`` if ``config`` is not valid, ``state``
     does not fit the module, or a weight is NaN or infinite.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from skvae._vae import VAE
-    >>> source = VAE(4, 2, (8,))
-    >>> copy = build_module(VAE, source.config(), source.state_dict())
-    >>> all(torch.equal(a, b) for a, b in
-    ...     zip(source.state_dict().values(), copy.state_dict().values()))
-    True
     """
     try:
         with torch.device("meta"):
             module = module_class(**config)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise ValueError(f"the module configuration is not valid ({exc}).") from exc
-    if state is not None:
-        # compared on the meta device, before any memory is allocated
-        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-        given = {k: tuple(v.shape) for k, v in state.items()}
-        if given != expected:
-            wrong = sorted(set(given) ^ set(expected)) or sorted(
-                k for k in given if given[k] != expected[k]
-            )
-            raise ValueError(
-                f"tensors do not match the model (first mismatch: {wrong[0]!r})."
-            )
+    if state is None:
+        return module.to_empty(device=device)
+    # compared on the meta device, before any memory is allocated
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state.items()}
+    if given != expected:
+        wrong = sorted(set(given) ^ set(expected)) or sorted(
+            k for k in given if given[k] != expected[k]
+        )
+        raise ValueError(
+            f"tensors do not match the model (first mismatch: {wrong[0]!r})."
+        )
     module = module.to_empty(device="cpu")
-    if state is not None:
-        state = _torch_tree(state)
-        try:
-            module.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(f"tensors do not match the model ({exc}).") from exc
-        for name, tensor in module.state_dict().items():
-            if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-                raise ValueError(f"tensor {name!r} holds NaN or infinite values.")
+    module.load_state_dict(_torch_tree(state))
+    for name, tensor in module.state_dict().items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise ValueError(f"tensor {name!r} holds NaN or infinite values.")
     return module.to(device)
 
 
@@ -94,17 +76,11 @@ def _tree(obj, leaf):
 
 
 def _numpy_tree(obj):
-    """``obj`` with every tensor replaced by a NumPy copy."""
-    return _tree(
-        obj, lambda v: v.detach().cpu().numpy().copy() if torch.is_tensor(v) else v
-    )
+    return _tree(obj, lambda v: v.cpu().numpy().copy() if torch.is_tensor(v) else v)
 
 
 def _torch_tree(obj):
-    """The inverse of :func:`_numpy_tree`."""
-    return _tree(
-        obj, lambda v: torch.from_numpy(v.copy()) if isinstance(v, np.ndarray) else v
-    )
+    return _tree(obj, lambda v: torch.tensor(v) if isinstance(v, np.ndarray) else v)
 
 
 def register_saveable(cls):
@@ -116,6 +92,10 @@ def register_saveable(cls):
 def saveable_classes():
     """The registered estimator classes, by name (a copy)."""
     return dict(_SAVEABLE)
+
+
+def _damaged(what):
+    raise ValueError(f"damaged file ({what}).")
 
 
 def _warn_version(name, saved):
@@ -131,23 +111,10 @@ class SaveableMixin:
 
     Relies on ``_module_class``, ``_set_fitted_module``, ``_make_optimizer``,
     ``_make_generators``, and the fitted ``module_``, ``mean_``, ``scale_``.
-    Training state (optimizer, random streams) is kept, as NumPy arrays,
-    only when ``warm_start`` or ``partial_fit`` continues from it.
     """
 
     def save(self, path):
-        """Save the fitted model as a weights-only file; see :func:`skvae.save`.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            Destination, conventionally ending in ``.safetensors``.
-
-        Returns
-        -------
-        path : pathlib.Path
-            The written file.
-        """
+        """Save the fitted model to ``path``, as :func:`skvae.save` does."""
         check_is_fitted(self)
         name = type(self).__name__
         if _SAVEABLE.get(name) is not type(self):
@@ -159,18 +126,16 @@ class SaveableMixin:
         fitted = {k: getattr(self, k) for k in _JSON_ATTRS}
         if hasattr(self, "feature_names_in_"):
             fitted["feature_names_in_"] = [str(c) for c in self.feature_names_in_]
-        arrays = {"mean_": self.mean_, "scale_": self.scale_}
         extra_fitted, extra_arrays = self._weights_extra()
         params = self.get_params()
-        if isinstance(params.get("device"), torch.device):
-            params["device"] = str(params["device"])
+        params["device"] = str(params["device"])  # a str or a torch.device
         return Weights(
             estimator=type(self).__name__,
             module_config=self.module_.config(),
             module=_numpy_tree(self.module_.state_dict()),
             params=params,
             fitted={**fitted, **extra_fitted},
-            arrays={**arrays, **extra_arrays},
+            arrays={"mean_": self.mean_, "scale_": self.scale_, **extra_arrays},
         )
 
     def _weights_extra(self):
@@ -188,15 +153,14 @@ class SaveableMixin:
             est = cls(**params)
             est._validate_params()  # e.g. inference_batch_size=-1
             est._restore_fitted(content.fitted, content.arrays)
-            module = build_module(
-                cls._module_class, content.module_config, content.module, device=device
-            )
+            config, module = content.module_config, content.module
+            module = build_module(cls._module_class, config, module, device=device)
             est._set_fitted_module(module, device)
             est._check_restored()
         except KeyError as exc:
-            raise ValueError(f"damaged file ({exc} is missing).") from exc
+            _damaged(f"{exc} is missing")
         except (TypeError, AttributeError, IndexError, OverflowError) as exc:
-            raise ValueError(f"damaged file ({exc}).") from exc
+            _damaged(exc)
         est._partial = False
         return est
 
@@ -206,45 +170,34 @@ class SaveableMixin:
         for name in ("n_features_in_", "n_iter_", "_score_seed"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, Integral):
-                raise ValueError(f"damaged file ({name} is not an integer).")
+                _damaged(f"{name} is not an integer")
         if not isinstance(self.history_, list):
-            raise ValueError("damaged file (history_ is not a list).")
+            _damaged("history_ is not a list")
         if self.n_features_in_ != n:
-            raise ValueError(
-                f"damaged file (n_features_in_={self.n_features_in_!r}, but the "
-                f"network has {n} input features)."
-            )
+            _damaged(f"n_features_in_={self.n_features_in_!r}, but the network has {n}")
         names = getattr(self, "feature_names_in_", None)
         if names is not None and names.shape != (n,):
-            raise ValueError(
-                f"damaged file (feature_names_in_ does not hold {n} names)."
-            )
+            _damaged(f"feature_names_in_ does not hold {n} names")
         for name in ("mean_", "scale_"):
             value = np.asarray(getattr(self, name))
             if value.shape != (n,) or value.dtype.kind != "f":
-                raise ValueError(
-                    f"damaged file ({name} is not {n} floating-point values)."
-                )
+                _damaged(f"{name} is not {n} floating-point values")
             if not np.isfinite(value).all():
-                raise ValueError(f"damaged file ({name} holds NaN or infinity).")
+                _damaged(f"{name} holds NaN or infinity")
         if not np.all(self.scale_ > 0):
-            raise ValueError("damaged file (scale_ is not positive).")
+            _damaged("scale_ is not positive")
 
     def _restore_fitted(self, fitted, arrays):
         """Set the fitted attributes that :meth:`_to_weights` stores."""
         for k in _JSON_ATTRS:
             setattr(self, k, fitted[k])
         if "feature_names_in_" in fitted:
-            self.feature_names_in_ = np.asarray(
-                fitted["feature_names_in_"], dtype=object
-            )
-        self.mean_ = arrays["mean_"]
-        self.scale_ = arrays["scale_"]
+            names = fitted["feature_names_in_"]
+            self.feature_names_in_ = np.asarray(names, dtype=object)
+        self.mean_, self.scale_ = arrays["mean_"], arrays["scale_"]
 
     def __getstate__(self):
-        state = super().__getstate__()
-        if state is self.__dict__:
-            state = state.copy()
+        state = dict(super().__getstate__())
         state["_skvae_version"] = __version__
         state.pop("_tuner", None)  # timings of this machine only
         module = state.pop("module_", None)
@@ -253,17 +206,16 @@ class SaveableMixin:
         if module is None:
             return state
         state["device_"] = str(state["device_"])
-        content = Weights(
-            type(self).__name__, module.config(), _numpy_tree(module.state_dict())
+        weights = _numpy_tree(module.state_dict())
+        state["_module"] = encode(
+            Weights(type(self).__name__, module.config(), weights)
         )
-        state["_module"] = encode(content)
         if self.warm_start or state.get("_partial", False):
             if optimizer is not None:
                 state["_optimizer_state"] = _numpy_tree(optimizer.state_dict())
             if generators is not None:
-                state["_generator_states"] = _numpy_tree(
-                    [g.get_state() for g in generators]
-                )
+                states = [g.get_state() for g in generators]
+                state["_generator_states"] = _numpy_tree(states)
         return state
 
     def __setstate__(self, state):
@@ -275,19 +227,18 @@ class SaveableMixin:
         super().__setstate__(state)
         if data is None:
             return
-        saved_device = torch.device(state.get("device_", "cpu"))
-        device = saved_device if device_available(saved_device) else torch.device("cpu")
+        saved = torch.device(state.get("device_", "cpu"))
+        device = saved if device_available(saved) else torch.device("cpu")
         content = decode(data)
-        module = build_module(
-            self._module_class, content.module_config, content.module, device=device
-        )
+        config, weights = content.module_config, content.module
+        module = build_module(self._module_class, config, weights, device=device)
         self._set_fitted_module(module, device)
         if optimizer_state is not None:
             self._optimizer = self._make_optimizer()
             self._optimizer.load_state_dict(_torch_tree(optimizer_state))
         # a model moved off its GPU trains on with fresh generators (_fit)
-        if generator_states is not None and device.type == saved_device.type:
+        if generator_states is not None and device.type == saved.type:
             gens = self._make_generators(np.zeros(3, dtype=np.int64), device)
-            for g, s in zip(gens, generator_states):
-                g.set_state(_torch_tree(s))
+            for g, s in zip(gens, _torch_tree(generator_states)):
+                g.set_state(s)
             self._generators = gens

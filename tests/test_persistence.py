@@ -521,7 +521,7 @@ EDITED_METADATA = {
     "fitted-n-features-wrong": (
         "fitted",
         _with(n_features_in_=7),
-        "n_features_in_=7, but the network has 5 input features",
+        "n_features_in_=7, but the network has 5",
     ),
     "fitted-history-a-number": (
         "fitted",
