@@ -57,12 +57,8 @@ def resolve_corpus(
     """
     if isinstance(source, dict):
         return source
-    generated = {
-        "kind": "generated",
-        "n_speakers": n_speakers,
-        "n_repeats": n_repeats,
-        "random_state": random_state,
-    }
+    values = ("generated", n_speakers, n_repeats, random_state)
+    generated = dict(zip(GENERATED_KEYS, values))
     if source is None:
         home = _fsdd.find_fsdd_home(data_home)
         if home is not None:

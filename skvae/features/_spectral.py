@@ -25,47 +25,35 @@ _MAX_PEAK = 0.99  # inverse_transform with level: the highest peak it gives
 class SpeechFeatures(TransformerMixin, BaseEstimator):
     """Log-mel or MFCC features of utterances, as fixed-size rows.
 
-    Takes one utterance per row of ``X`` (audio file paths or waveforms, of
-    any length) and returns one fixed-size float32 row per utterance, for a
-    scikit-learn pipeline or a VAE. Each utterance is loaded as mono at
-    ``sr`` (files at other rates are resampled; after ``fit``, input of more
-    bandwidth than the training audio is band-limited to it), optionally
-    brought to a fixed level, trimmed of leading and trailing silence and
-    pre-emphasised, turned into frames of log-mel energies in dB (or MFCCs),
-    optionally extended with deltas, normalised per utterance (CMVN) and
-    stacked with neighbouring frames, and finally made fixed-size as
-    ``output`` says. :meth:`transform_frames` returns the frames themselves,
-    for frame-level models.
+    One utterance per row of ``X`` (file paths or waveforms, of any length)
+    in, one fixed-size float32 row per utterance out. Each utterance is
+    loaded as mono at ``sr``, optionally brought to a fixed level, trimmed
+    and pre-emphasised, turned into frames of log-mel energies in dB (or
+    MFCCs), optionally extended with deltas, normalised (CMVN) and stacked
+    with its neighbours, and made fixed-size as ``output`` says.
+    :meth:`transform_frames` returns the frames themselves.
 
-    ``fit`` learns the bandwidth of the training audio (``training_sr_``,
-    from the files' headers) and computes the analysis window, the mel
-    filterbank and the DCT matrix with librosa and scipy; ``transform`` is
-    plain NumPy over these stored arrays and imports neither librosa nor
-    numba. ``transform`` can also be called without ``fit``: it then
-    computes the arrays as ``fit`` does and analyses every input in its full
-    band. Extraction runs in parallel over chunks of utterances with
-    ``n_jobs``; the output does not depend on ``n_jobs``.
+    ``fit`` learns the bandwidth of the training audio (``training_sr_``)
+    and stores the analysis window, mel filterbank and DCT matrix, computed
+    by librosa and scipy; ``transform`` is NumPy over them and imports
+    neither librosa nor numba. Without ``fit``, ``transform`` computes them
+    itself and applies no band limit.
 
     Parameters
     ----------
     kind : {"logmel", "mfcc"}, default="logmel"
-        Log-mel energies in dB (``10 * log10(max(mel power, 1e-10))``, the
-        ``librosa.power_to_db`` of the mel spectrogram without clipping) or
-        the MFCCs of those (DCT-II, orthonormal, as ``librosa.feature.mfcc``).
+        Log-mel energies in dB (``10 * log10(max(mel power, 1e-10))``) or
+        their MFCCs (orthonormal DCT-II, as ``librosa.feature.mfcc``).
     sr : int, default=16000
         Sample rate the audio is analysed at. Files at another rate are
         resampled; waveforms are taken to be at ``sr`` already.
     band_limit : bool, default=True
         Give later input no more bandwidth than the training audio had: input
-        at a higher rate than ``training_sr_`` (files, or waveforms, which
-        are at ``sr``) is resampled to ``training_sr_`` and then to ``sr``,
-        with a warning. A recogniser fitted on 8 kHz recordings then sees
-        48 kHz ones as it saw its training data. False analyses all input in
-        its full band.
+        at a higher rate than ``training_sr_`` (waveforms are at ``sr``) is
+        resampled to ``training_sr_`` and then to ``sr``, with a warning.
     n_fft : int or None, default=None
-        FFT size (and window length; Hann window, centred frames). None
-        means the power of two at or above 25 ms: 512 at 16 kHz, 256 at
-        8 kHz.
+        FFT size and Hann window length (centred frames). None means the
+        power of two at or above 25 ms: 512 at 16 kHz, 256 at 8 kHz.
     hop_length : int or None, default=None
         Samples between frames. None means 10 ms (``sr // 100``).
     n_mels : int, default=40
@@ -81,8 +69,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         :meth:`inverse_transform` undoes it. None (or 0) for none.
     top_db : float or None, default=None
         Trim leading and trailing audio quieter than ``top_db`` dB below the
-        utterance's peak (``librosa.effects.trim``). An utterance that is
-        silent throughout is kept whole. None for no trimming.
+        utterance's peak (``librosa.effects.trim``); None for none.
     level : float or None, default=None
         Gain normalisation: scale every utterance (before trimming and
         pre-emphasis) so that the RMS of its active part (its ``hop_length``
@@ -91,9 +78,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         to rounding). :meth:`inverse_transform` gives waveforms at this
         level. Digital silence stays silent. None for none.
     delta_order : {0, 1, 2}, default=0
-        Append deltas up to this order (``librosa.feature.delta`` with
-        ``mode="nearest"``): the frame features become ``[static, delta,
-        delta-delta]``.
+        Append deltas up to this order (``librosa.feature.delta``,
+        ``mode="nearest"``): frames become ``[static, delta, delta-delta]``.
     delta_width : int, default=9
         Odd number of frames the deltas are computed over.
     cmvn : {"mean", "meanvar"} or None, default=None
@@ -107,12 +93,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     output : {"resample", "pad", "stats"}, default="resample"
         How a variable number of frames becomes a fixed-size row:
 
-        - "resample": linearly interpolate the time axis to ``n_frames``
-          frames (first and last frames kept) and flatten time-major, so a
-          row reshapes to ``(n_frames, n_frame_features)``.
-        - "pad": keep the first ``n_frames`` frames; pad shorter utterances
-          at the end with the features of digital silence (zeros after
-          CMVN), then flatten time-major as above.
+        - "resample": interpolate the time axis linearly to ``n_frames``
+          frames (ends kept), flattened time-major: a row reshapes to
+          ``(n_frames, n_frame_features)``.
+        - "pad": the first ``n_frames`` frames, padded with the features of
+          digital silence, flattened time-major.
         - "stats": pool over time with the statistics ``stats``.
     n_frames : int, default=32
         Number of frames per row for "resample" and "pad".
@@ -532,9 +517,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         names : ndarray of str objects
-            Frame feature names with ``_t{j}`` for frame ``j`` (``output``
-            "resample" or "pad"; time-major, e.g. ``mfcc3_t12``) or with
-            ``_{stat}`` (``output="stats"``, e.g. ``logmel0_mean``).
+            Frame feature names with ``_t{j}`` for frame ``j`` (time-major,
+            e.g. ``mfcc3_t12``), or with ``_{stat}`` (e.g. ``logmel0_mean``).
         """
         _, _, _, stats = self._resolved()
         frame = self.get_frame_feature_names_out()
@@ -558,9 +542,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 def extract_features(source, **params):
     """Extract the features of one utterance, as a plain function.
 
-    ``extract_features(source, **params)`` is
-    ``SpeechFeatures(**params).transform([source])[0]``: handy per file
-    with ``dask.bag.map`` or ``client.map``.
+    ``SpeechFeatures(**params).transform([source])[0]``, e.g. for
+    ``dask.bag.map``.
 
     Parameters
     ----------
