@@ -448,7 +448,7 @@ def test_generated_digits_are_recognisable_across_speakers(digits):
 
 
 # --------------------------------------------------------------------------
-# integration on the real FSDD (../shared/data/fsdd or $SKVAE_DATA)
+# integration on the real FSDD ($SKVAE_DATA)
 # --------------------------------------------------------------------------
 @pytest.mark.fsdd
 def test_fsdd_integration(fsdd_home):
