@@ -510,15 +510,14 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return tags
 
 
-def _rows_of(params, n_samples, indices):
-    """``params`` with per-row arrays (length ``n_samples``) cut to ``indices``."""
+def _rows_of(params, n, indices):
+    """``params`` with per-row arrays (``n`` rows) cut to ``indices``."""
 
-    def per_row(v):
-        return not np.isscalar(v) and hasattr(v, "__len__") and len(v) == n_samples
+    def cut(v):
+        rows = hasattr(v, "__len__") and not np.isscalar(v)
+        return _safe_indexing(v, indices) if rows and _num_samples(v) == n else v
 
-    return {
-        k: _safe_indexing(v, indices) if per_row(v) else v for k, v in params.items()
-    }
+    return {k: cut(v) for k, v in params.items()}
 
 
 def _run(estimator, X, method, params, labels=False, *, proba=False, routed=False):
