@@ -135,10 +135,9 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
     if (size is None) == (n_per_class is None):
         raise ValueError("give exactly one of size and n_per_class")
     classes, counts = np.unique(y, return_counts=True)
+    whole = (int, np.integer)
     if n_per_class is not None:
-        if isinstance(n_per_class, bool) or not isinstance(
-            n_per_class, int | np.integer
-        ):
+        if isinstance(n_per_class, bool) or not isinstance(n_per_class, whole):
             raise ValueError(f"n_per_class must be an int, got {n_per_class!r}")
         if not 1 <= n_per_class <= counts.min():
             small = classes[counts < n_per_class].tolist()
@@ -153,12 +152,12 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
         )
     if isinstance(size, bool) or not isinstance(size, int | float | np.number):
         raise ValueError(f"size must be a float in (0, 1) or an int, got {size!r}")
-    if isinstance(size, int | np.integer) and not len(classes) <= size < len(y):
+    if isinstance(size, whole) and not len(classes) <= size < len(y):
         raise ValueError(
             f"size={size} rows must be in [{len(classes)}, {len(y)}): at least "
             "one per class, fewer than all rows"
         )
-    if not isinstance(size, int | np.integer) and not 0 < size < 1:
+    if not isinstance(size, whole) and not 0 < size < 1:
         raise ValueError(f"a fractional size must be in (0, 1), got {size}")
     indices, _ = train_test_split(
         np.arange(len(y)), train_size=size, stratify=y, random_state=random_state
@@ -220,9 +219,8 @@ def make_outlier_clips(
     kinds : sequence of str, default=OUTLIER_KINDS
         Among ``"white noise"``, ``"pink noise"``, ``"tone"`` (a sine,
         100-3500 Hz), ``"chirp"`` (a linear sweep between two such
-        frequencies), ``"reversed speech"`` (the reference played
-        backwards) and ``"speech in noise"`` (the reference plus white noise
-        at ``snr_db``).
+        frequencies), ``"reversed speech"`` and ``"speech in noise"`` (the
+        reference plus white noise at ``snr_db``).
     n_per_kind : int, default=60
         Clips of each kind.
     sr : int, default=8000
