@@ -2,72 +2,49 @@
 
 Public names
 ------------
-VAETransformer, VAEClassifier
-    The estimators (defined in ``skvae._transformer`` / ``skvae._classifier``).
-FactorizedVAE
-    The speaker-factorised VAE (FHVAE; ``skvae._factorized``).
+VAETransformer, VAEClassifier, FactorizedVAE
+    The VAE estimators.
 RejectOptionClassifier
-    Open-set recognition: a classifier that can reject unknown inputs
-    (``skvae._openset``; needs no torch of its own).
+    Open-set recognition: a classifier that can reject unknown inputs.
 save, load
-    Weights-only model files (``skvae._persistence``).
+    Weights-only model files.
 export_onnx, export_torchscript
-    Deployment exports (``skvae._export``).
+    Deployment exports.
 features, datasets
     The speech front end and the corpora; they never import torch.
 
-The names above need torch, which takes a second or more to import. They are
-therefore imported on first access, by the module-level ``__getattr__`` below
-(PEP 562): ``import skvae.features`` or ``import skvae.datasets`` imports
-this file but never torch, while ``from skvae import VAETransformer`` works as
-usual. ``tests/test_layering.py`` reads the imports below like any others.
+The estimators need torch, which takes a second or more to import, so every
+name is imported on first access (PEP 562 ``__getattr__``): ``import
+skvae.features`` never imports torch.
 """
 
 import importlib
 
 from ._version import __version__
 
-__all__ = [
-    "FactorizedVAE",
-    "RejectOptionClassifier",
-    "VAEClassifier",
-    "VAETransformer",
-    "__version__",
-    "datasets",
-    "export_onnx",
-    "export_torchscript",
-    "features",
-    "load",
-    "save",
-]
+# public name -> the module that defines it
+_LAZY_ATTRS = {
+    "FactorizedVAE": "._factorized",
+    "RejectOptionClassifier": "._openset",
+    "VAEClassifier": "._classifier",
+    "VAETransformer": "._transformer",
+    "datasets": ".datasets",
+    "export_onnx": "._export",
+    "export_torchscript": "._export",
+    "features": ".features",
+    "load": "._persistence",
+    "save": "._persistence",
+}
+
+__all__ = [*_LAZY_ATTRS, "__version__"]
 
 
 def __getattr__(name):
     """Import public name ``name`` on first use, then keep it in the module."""
-    if name == "VAETransformer":
-        from ._transformer import VAETransformer as value
-    elif name == "FactorizedVAE":
-        from ._factorized import FactorizedVAE as value
-    elif name == "VAEClassifier":
-        from ._classifier import VAEClassifier as value
-    elif name == "RejectOptionClassifier":
-        from ._openset import RejectOptionClassifier as value
-    elif name == "save":
-        from ._persistence import save as value
-    elif name == "load":
-        from ._persistence import load as value
-    elif name == "export_onnx":
-        from ._export import export_onnx as value
-    elif name == "export_torchscript":
-        from ._export import export_torchscript as value
-    # subpackages: not "from . import features", which looks the name up on
-    # this module first and so would call __getattr__ again
-    elif name == "features":
-        value = importlib.import_module(".features", __name__)
-    elif name == "datasets":
-        value = importlib.import_module(".datasets", __name__)
-    else:
+    if name not in _LAZY_ATTRS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(_LAZY_ATTRS[name], __name__)
+    value = module if _LAZY_ATTRS[name] == f".{name}" else getattr(module, name)
     globals()[name] = value
     return value
 

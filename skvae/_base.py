@@ -1,11 +1,8 @@
-"""Machinery shared by the estimators built on the torch VAE.
+"""BaseVAE: what the VAE estimators share.
 
-:class:`BaseVAE` holds what :class:`~skvae.VAETransformer` and
-:class:`~skvae.VAEClassifier` have in common: input standardisation, module
-construction, the training run as named steps (:meth:`BaseVAE._fit`), label
-lookup, chunked inference and sampling, and conversions to tensors. Weights
-files and pickling come from :class:`~skvae._serialize.SaveableMixin` (its
-:meth:`~skvae._serialize.SaveableMixin.save` is the only public method), the
+Input standardisation, module construction, the training run
+(:meth:`BaseVAE._fit`), chunked inference and sampling, and conversions to
+tensors. Saving comes from :class:`~skvae._serialize.SaveableMixin`, the
 NumPy input checks from :mod:`skvae._validation`.
 """
 
@@ -59,9 +56,8 @@ _INFERENCE_PARAMS = ("inference_batch_size", "n_threads")
 class BaseVAE(SaveableMixin, BaseEstimator):
     """Base class of the VAE estimators (not public).
 
-    Subclasses set ``_module_class`` and may override ``_module_kwargs``, and
-    the weights-file hooks of :class:`~skvae._serialize.SaveableMixin`
-    (``_weights_extra`` / ``_restore_fitted`` / ``_check_restored``).
+    Subclasses set ``_module_class`` and may override ``_module_kwargs`` and
+    the hooks of :class:`~skvae._serialize.SaveableMixin`.
     """
 
     _module_class = VAE
@@ -119,14 +115,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return tuple(int(h) for h in hidden)
 
     def _architecture_changes(self):
-        """Names of the parameters that shape the network whose values differ
-        from those of the fitted network.
-
-        ``set_params`` after fit does not change the fitted network: the
-        inference methods keep using it as fitted (``transform`` gives
-        ``module_.n_components`` columns, as scikit-learn's estimators use
-        their fitted attributes). A ``fit`` builds the new network.
-        """
+        """Parameters that shape the network and differ from the fitted one's
+        (``set_params`` after fit takes effect at the next ``fit``)."""
         fitted = self.module_.config()
         frame = self.frame_shape
         try:
@@ -150,11 +140,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         )
 
     def _continues(self):
-        """Whether ``fit`` continues from the fitted network (``warm_start``).
-
-        A warm start needs the same network: when a parameter that shapes it
-        changed since it was fitted, ``fit`` warns and starts from scratch.
-        """
+        """Whether ``fit`` continues the fitted network (``warm_start`` and no
+        change of architecture; else it warns and starts afresh)."""
         if not (self.warm_start and hasattr(self, "module_")):
             return False
         changed = self._architecture_changes()
@@ -211,11 +198,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return mean, scale, constant
 
     def _init_model(self, X, hidden, device, seeds, reset_kwargs=None):
-        """A fresh module (weights from ``seeds[0]``) and fresh training state.
-
-        ``X``: the rows whose statistics standardise the data (clean targets
-        for a denoising model); only its shape and moments are used.
-        """
+        """A fresh module (weights from ``seeds[0]``), standardised by the
+        statistics of ``X``, and fresh training state."""
         mean, scale, constant = self._standardization(X)
         self.mean_ = mean
         self.scale_ = scale
@@ -275,14 +259,12 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         before_training=None,
         reset_kwargs=None,
     ):
-        """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned arrays.
+        """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned.
 
         ``continuing`` keeps the fitted model and its training state;
-        ``incremental`` (``partial_fit``) runs without a validation split or
-        convergence check. Standardisation statistics come from ``target``
-        when it is given. ``before_training(module)`` runs once the module
-        exists (to set training-only settings on it); ``reset_kwargs`` go to
-        the module's ``reset_parameters`` when a fresh model is initialised.
+        ``incremental`` (``partial_fit``) runs without validation split or
+        convergence check. ``before_training(module)`` runs once the module
+        exists; ``reset_kwargs`` go to a fresh module's ``reset_parameters``.
         """
         hidden = self._check_fit_data(X)
         seeds = check_random_state(self.random_state).randint(_MAX_SEED, size=5)
@@ -325,11 +307,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
     def _training_data(
         self, X, target, cond, corruption_std, validation_seed, standardized
     ):
-        """The tensors of a training run; a validation split when a seed is given.
-
-        ``standardized``: the rows go in standardised here (in float64), for
-        the module's :meth:`~skvae._vae.VAE.standardized` view.
-        """
+        """The tensors of a training run; a validation split when a seed is
+        given. ``standardized``: rows standardised here, in float64."""
         train_idx = val_idx = val_eps = None
         if validation_seed is not None:
             train_idx, val_idx = self._validation_split(X.shape[0], validation_seed)
@@ -400,13 +379,9 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return training_threads(min(self.batch_size, X.shape[0]) * n_weights)
 
     def _thread_tuner(self, incremental):
-        """A ThreadTuner for CPU training with ``n_threads="tune"``, else None.
-
-        Must run inside ``torch_threads``: the most threads it tries is the
-        count set there. partial_fit keeps its tuner from call to call: a
-        fresh one would re-probe every thread count on every batch, which
-        costs most of a short call on a busy machine.
-        """
+        """A ThreadTuner for CPU training with ``n_threads="tune"``, else None;
+        kept across partial_fit calls (re-probing each batch costs too much).
+        Runs inside ``torch_threads``, whose count is the most it tries."""
         if self.n_threads != "tune" or self.device_.type != "cpu":
             return None
         max_threads = torch.get_num_threads()
@@ -468,13 +443,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
     def _generate(
         self, n_samples, rng, *, codes=None, n_codes=0, observation_noise=True, **prior
     ):
-        """Rows decoded from prior draws, in chunks, in the original units.
-
-        ``codes`` (indices, one per row) condition the decoder and the prior
-        through one-hot codes of width ``n_codes``; ``prior`` goes to the
-        module's ``draw_latent`` (e.g. ``temperature``). All draws come from
-        one torch generator seeded from ``rng``.
-        """
+        """Rows decoded from prior draws, in the original units; ``codes``
+        (one index per row) condition them, ``prior`` goes to ``draw_latent``."""
         gen = torch.Generator().manual_seed(int(rng.randint(_MAX_SEED)))
         out = np.empty((n_samples, self.n_features_in_), dtype=np.float64)
         module = self.module_
@@ -497,8 +467,7 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return out
 
     def _check_output_size(self, n_samples, method):
-        """Refuse, before any allocation, an output larger than the memory
-        available: ``n_samples`` rows of float64 features plus their codes."""
+        """Refuse, before allocating it, an output larger than the memory left."""
         needed = n_samples * 8 * (self.n_features_in_ + 2)
         available = _available_memory()
         if available is not None and needed > available:
@@ -535,11 +504,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return out
 
     def _to_tensor(self, X):
-        """X as a float32 tensor on the fitted device, sharing memory if it can.
-
-        Standardisation happens inside the module, batch by batch, so a
-        float32 X is used in place: fitting makes no copy of the data.
-        """
+        """X as a float32 tensor on the fitted device (no copy of float32 X:
+        the module standardises batch by batch)."""
         X32 = self._as_float32(X)
         if not X32.flags.writeable:
             # torch warns about read-only arrays; nothing here writes to X
@@ -549,14 +515,9 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return torch.from_numpy(X32).to(self.device_)
 
     def _rows_tensor(self, X, standardized):
-        """Rows of X for the network: :meth:`_to_tensor` of X, or of
-        ``(X - mean_) / scale_`` computed in float64 when ``standardized``.
-
-        Standardising before the cast to float32 keeps the spread of data far
-        from zero: float32 has no values between 1e8 and 1e8 + 8, so rows
-        around 1e8 cast first would all become the same. Works in chunks of
-        about 2 MB of float64 temporaries; the result is one float32 copy.
-        """
+        """Rows of X for the network: :meth:`_to_tensor` of X, or, when
+        ``standardized``, of ``(X - mean_) / scale_`` computed in float64 (in
+        2 MB chunks), which keeps the spread of data far from zero."""
         if not standardized:
             return self._to_tensor(X)
         out = np.empty(X.shape, dtype=np.float32)
@@ -573,9 +534,8 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         return self.module_.standardized() if standardized else self.module_
 
     def _inference_context(self):
-        """Threads and inference mode of the inference methods, after checking
-        the parameters they read (``set_params`` after fit, or a loaded
-        model, may have set them to anything)."""
+        """Threads and inference mode of the inference methods, after
+        checking the parameters they read (set_params may have changed them)."""
         validate_parameter_constraints(
             {k: self._parameter_constraints[k] for k in _INFERENCE_PARAMS},
             {k: getattr(self, k) for k in _INFERENCE_PARAMS},

@@ -27,7 +27,7 @@ __all__ = [
 
 #: multiply-adds of one training step (batch rows x network weights) that
 #: make one more thread worth its synchronisation cost
-WORK_PER_THREAD = 2**21
+WORK_PER_THREAD = 2**23
 
 
 def available_cpus():
@@ -39,12 +39,8 @@ def available_cpus():
 
 
 def default_n_threads():
-    """Torch intra-op threads used when ``n_threads=None``.
-
-    Torch's own setting already honours ``OMP_NUM_THREADS``, which joblib's
-    loky workers set to ``cpu_count // n_jobs``; it is capped by the CPUs this
-    process may use, so nested parallelism never oversubscribes.
-    """
+    """The most threads ``n_threads=None`` uses: torch's setting (which
+    honours ``OMP_NUM_THREADS``, set by joblib workers) capped by the CPUs."""
     return max(1, min(torch.get_num_threads(), available_cpus()))
 
 
@@ -63,12 +59,8 @@ def training_threads(step_work):
 
 
 def capped_threads(n_threads):
-    """``n_threads`` capped at :func:`available_cpus`, with a warning.
-
-    More threads than CPUs only make them wait for each other, and a huge
-    count (``10**6``) makes the OpenMP runtime run out of memory or crash
-    while it starts them.
-    """
+    """``n_threads`` capped at :func:`available_cpus`, with a warning (a
+    huge count makes the OpenMP runtime crash)."""
     n = int(n_threads)
     cpus = available_cpus()
     if n > cpus:

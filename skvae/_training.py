@@ -61,21 +61,14 @@ def train_one_epoch(
     tuner=None,
     check_each_step=False,
 ):
-    """One pass over ``X`` in shuffled mini-batches; returns an EpochResult.
+    """One pass over ``X`` (or its rows ``indices``) in shuffled mini-batches.
 
-    ``loss`` is the beta-weighted negative ELBO per sample, ``reconstruction``
-    the negative log-likelihood per sample and ``kl`` the KL term per sample.
-    ``indices`` (a 1-D tensor on X's device) restricts the epoch to those
-    rows, e.g. the training part of a validation split, without copying X.
-    ``target`` (rows the decoder must reconstruct, for denoising) and ``cond``
-    (per-row conditioning: one-hot vectors or class indices, as the module
-    expects) are indexed like ``X``. ``corruption_std`` > 0 adds fresh
-    Gaussian noise of that standard deviation to the standardised encoder
-    input of every batch (a denoising VAE).
-    ``tuner`` (a :class:`ThreadTuner`) is ticked before every step. With
-    ``check_each_step`` (cheap on CPU, where reading a scalar does not stall a
-    device queue) a non-finite loss ends the epoch before the optimizer step,
-    and the returned loss is NaN.
+    Returns the per-sample beta-weighted loss, negative log-likelihood and
+    KL. ``target`` and ``cond`` are indexed like ``X``; ``corruption_std`` >
+    0 adds fresh noise to the standardised encoder input of every batch.
+    ``tuner`` is ticked before every step. With ``check_each_step`` (cheap
+    on CPU) a non-finite loss ends the epoch before the optimizer step, and
+    the returned loss is NaN.
     """
     module.train()
     n = X.shape[0] if indices is None else indices.shape[0]
@@ -148,13 +141,10 @@ def _all_finite(module):
 class TrainingData:
     """The tensors of one training run, all on the training device.
 
-    ``X`` holds the encoder's input rows; ``target`` the rows the decoder
-    must reconstruct (a denoising model; ``X`` when None); ``cond`` per-row
-    conditioning (one-hot vectors or class indices, as the module expects).
-    ``train_indices`` / ``val_indices`` split the rows for validation without
-    copying them, and ``val_eps`` is the fixed noise of the validation rows
-    (one row of it per validation row). ``corruption_std`` > 0 corrupts the
-    encoder's input at every batch.
+    ``target``: the rows the decoder reconstructs (``X`` when None);
+    ``cond``: per-row conditioning; ``train_indices`` / ``val_indices``
+    split the rows without copying them; ``val_eps``: the fixed noise of the
+    validation rows.
     """
 
     X: torch.Tensor
@@ -175,11 +165,8 @@ class TrainingData:
 
 @dataclass
 class Trainer:
-    """Runs epochs with KL warm-up, convergence check and early stopping.
-
-    The state it keeps between calls (so ``partial_fit`` can continue) is the
-    epoch counter, the best score so far and the no-improvement counter.
-    """
+    """Runs epochs with KL warm-up, convergence check and early stopping;
+    keeps the epoch count and best scores between calls (``partial_fit``)."""
 
     module: torch.nn.Module
     optimizer: torch.optim.Optimizer
@@ -210,14 +197,12 @@ class Trainer:
         return self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
 
     def run(self, data, *, max_epochs, early_stopping=False, check_convergence=True):
-        """Train on ``data`` (:class:`TrainingData`) up to ``max_epochs`` epochs.
+        """Train on ``data`` up to ``max_epochs`` epochs; True if converged
+        (``n_iter_no_change`` epochs without an improvement by ``tol``).
 
-        Returns True if training converged: ``n_iter_no_change`` epochs in a
-        row without an improvement by ``tol``. With ``early_stopping`` (which
-        needs ``data.val_indices``) the weights of the best validation epoch
-        are restored at the end. ``KeyboardInterrupt`` stops training,
-        restores the best weights seen so far and warns instead of
-        propagating.
+        With ``early_stopping`` the best validation epoch's weights are
+        restored at the end. Ctrl-C stops training, keeps the best weights
+        and warns.
         """
         # last-resort weights should the very first epoch diverge
         self._start = _snapshot(self.module) if self.best_state is None else None
@@ -308,12 +293,9 @@ class Trainer:
         )
 
     def update_best(self, record, early_stopping):
-        """Track the best epoch; returns whether this one improved by ``tol``.
-
-        The score is the validation score with ``early_stopping`` (higher is
-        better), else the training loss (lower is better). The best epoch's
-        weights are kept in ``best_state``.
-        """
+        """Track the best epoch (by validation score with ``early_stopping``,
+        else by training loss) and its weights; whether this one improved
+        by ``tol``."""
         if early_stopping and "validation_score" in record:
             score = record["validation_score"]
             improved = score > self.best_validation_score + self.tol
@@ -336,13 +318,8 @@ class Trainer:
         return not improved and self.no_improvement >= self.n_iter_no_change
 
     def _progress_bar(self, max_epochs):
-        """A tqdm bar over the epochs when ``verbose``, else None.
-
-        On a terminal (or in a notebook) the bar is redrawn as usual. Written
-        to anything else, a log file or a CI log, where every redraw becomes
-        a line, it is drawn at the start, at most once a minute
-        (:data:`LOG_PROGRESS_INTERVAL`) and at the end.
-        """
+        """A tqdm bar over the epochs when ``verbose``, else None; redrawn
+        at most once a minute when it goes to a log rather than a terminal."""
         if not self.verbose:
             return None
         from tqdm.auto import tqdm

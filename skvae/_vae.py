@@ -217,16 +217,9 @@ class VAE(nn.Module):
         return result
 
     def standardized(self):
-        """A view of this module for inputs standardised outside it.
-
-        The view shares every parameter, submodule and buffer with this
-        module except ``loc`` and ``scale``, which are 0 and 1: its methods
-        take rows already standardised (e.g. in float64 and then cast, so
-        that data far from zero, around 1e8 say, keep their spread in
-        float32) and give reconstructions in the standardised space.
-        Training the view trains this module. Making or using a view changes
-        nothing in this module, so views may be used from several threads.
-        """
+        """A view of this module for inputs standardised outside it: it
+        shares everything but ``loc`` and ``scale`` (0 and 1), so training it
+        trains this module, and making it changes nothing here."""
         view = copy.copy(self)
         view.__dict__["_buffers"] = {
             **self._buffers,
@@ -294,13 +287,8 @@ class VAE(nn.Module):
         return out
 
     def sample_observation(self, out, generator):
-        """A draw of x from p(x | z) for decoder outputs ``out``.
-
-        Gaussian noise with the learned per-feature variance (none on
-        constant features), or Bernoulli draws; in the standardised space.
-        The noise is drawn from ``generator`` on ``out``'s device, which may
-        differ from the module's.
-        """
+        """A draw of x from p(x | z) for decoder outputs ``out``, in the
+        standardised space, from ``generator`` on ``out``'s device."""
         if self.likelihood == "bernoulli":
             return torch.bernoulli(torch.sigmoid(out), generator=generator)
         std = torch.exp(0.5 * self.observation_logvar()) * self.keep
@@ -308,12 +296,7 @@ class VAE(nn.Module):
         return out + std.to(out.device) * noise
 
     def draw_latent(self, eps, c=None, temperature=1.0):
-        """z from the prior p(z) = N(0, I) given standard normal noise ``eps``.
-
-        ``temperature`` scales the spread: z = temperature * eps. ``c`` is
-        ignored here (the prior does not depend on the condition); see
-        :meth:`SemiSupervisedVAE.draw_latent`.
-        """
+        """z = temperature * eps from the prior N(0, I) (``c`` is ignored)."""
         return temperature * eps
 
     def decode_mean(self, z, c=None):
@@ -325,13 +308,8 @@ class VAE(nn.Module):
         return self.decode_mean(z, c) * self.scale + self.loc
 
     def reconstruct_mixture(self, z, weights):
-        """E[x | z] = sum_g w_g E[x | z, g] over every condition, caller's units.
-
-        For a model conditioned on ``n_conditions`` groups (one-hot codes),
-        ``weights`` (length ``n_conditions``, e.g. the groups' frequencies)
-        mixes the decoder means of all groups: the reconstruction when the
-        group is unknown.
-        """
+        """E[x | z] = sum_g w_g E[x | z, g] over every group (one-hot
+        conditions), in the caller's units: for an unknown group."""
         eye = torch.eye(self.n_conditions, device=z.device)
         means = self.decode_mean(z[None], eye[:, None, :])
         w = torch.as_tensor(weights, dtype=means.dtype, device=z.device)
@@ -364,22 +342,12 @@ class VAE(nn.Module):
         return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1)
 
     def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
-        """Per-sample reconstruction log-likelihood and KL for one eps draw.
+        """Per-row ``(log p(x | z), KL)`` for one draw ``eps`` (n, n_components).
 
-        Parameters
-        ----------
-        x : Tensor of shape (n, n_features)
-            Encoder input, in the caller's units.
-        eps : Tensor of shape (n, n_components)
-            Standard normal noise for the reparameterisation.
-        target : Tensor of shape (n, n_features), default=None
-            What the decoder must reconstruct (``x`` when None). A denoising
-            model encodes a corrupted ``x`` and reconstructs a clean target.
-        cond : Tensor of shape (n, n_conditions), default=None
-            Conditioning vectors, for a model with ``n_conditions > 0``.
-        corruption : Tensor of shape (n, n_features), default=None
-            Noise added to the standardised encoder input only (denoising
-            training); the decoder still reconstructs the uncorrupted rows.
+        ``x`` is the encoder's input in the caller's units; the decoder
+        reconstructs ``target`` (``x`` when None). ``cond`` holds the
+        conditioning vectors; ``corruption`` is noise added to the
+        standardised encoder input only (denoising).
         """
         xs = self.standardize(x)
         target = xs if target is None else self.standardize(target)
@@ -391,28 +359,13 @@ class VAE(nn.Module):
         return rec, self.kl_divergence(mean, logvar)
 
     def score_draws(self, x, eps, importance=False, cond=None):
-        """Per-draw terms of the ELBO or of the importance-weighted bound.
+        """Per-draw terms (K, n) in float64 of the ELBO (``log p(x | z_k) -
+        KL``) or, with ``importance``, of the importance-weighted bound
+        (``log p(x, z_k) - log q(z_k | x)``).
 
-        The network runs in its own dtype; everything after it (likelihoods,
-        KL, and the reductions over features) is computed in float64 so that
-        a row's score does not depend on the size of the batch it is in.
-
-        Parameters
-        ----------
-        x : Tensor of shape (n, n_features)
-        eps : Tensor of shape (K, n_components)
-            The same K draws are used for every row ("common random numbers"),
-            so a row's score does not depend on the other rows in the batch.
-        importance : bool
-            False: ``log p(x | z_k) - KL(q(z|x) || p(z))`` (average over k for
-            the ELBO). True: ``log p(x, z_k) - log q(z_k | x)`` (log-mean-exp
-            over k for the importance-weighted bound).
-        cond : Tensor of shape (n, n_conditions), default=None
-            Conditioning vectors, for a model with ``n_conditions > 0``.
-
-        Returns
-        -------
-        Tensor of shape (K, n), float64
+        The same K draws ``eps`` (K, n_components) serve every row, and all
+        after the network is float64, so a row's score does not depend on the
+        other rows of its batch.
         """
         mean, logvar = (t.double() for t in self.encode(x, cond))
         std = torch.exp(0.5 * logvar)
@@ -441,13 +394,8 @@ class VAE(nn.Module):
         return torch.logsumexp(draws, dim=0) - math.log(eps.shape[0])
 
     def log_likelihood_bound_mixture(self, x, eps, weights, *, importance=False):
-        """Bound on log sum_g w_g p(x | g) for a group-conditioned model.
-
-        Each term is :meth:`log_likelihood_bound` under group g's one-hot
-        code; they are combined by a log-sum-exp, so the result needs no group.
-        ``weights`` (length ``n_conditions``) are the groups' prior
-        probabilities.
-        """
+        """Bound on log sum_g w_g p(x | g), from :meth:`log_likelihood_bound`
+        under each group's one-hot code; ``weights``: the groups' priors."""
         per_group = []
         for g, weight in enumerate(weights):
             code = torch.zeros(
@@ -464,15 +412,9 @@ class SemiSupervisedVAE(VAE):
     classifier q(y | x) that stands in for the label of unlabelled rows.
 
     Generative model: y ~ Cat(1/K), z ~ N(m_y, I), x ~ p(x | y, z), with a
-    learned prior mean m_y per class (M2 has m_y = 0). The class then has two
-    ways into x, through the decoder's input and through where its codes lie,
-    so sampling from a class works even when the decoder leans on z, and the
-    KL term of an unlabelled row favours the classes whose prior its code
-    sits in. Inference:
-    q(y | x) (an MLP classifier on the standardised input) and q(z | x, y).
-    A labelled row contributes its ELBO for the observed y plus
-    ``classification_weight`` times log q(y | x); an unlabelled row the ELBO
-    averaged over q(y | x) plus the entropy of q(y | x).
+    learned prior mean m_y per class (M2 has m_y = 0), so sampling from a
+    class works even when the decoder leans on z. Inference: q(y | x) (an MLP
+    classifier) and q(z | x, y).
 
     Parameters
     ----------
@@ -500,17 +442,10 @@ frame_shape
 
     @torch.no_grad()
     def reset_parameters(self, generator, *, spread_prior_means=False):
-        """Weights as :meth:`VAE.reset_parameters`; class prior means.
-
-        The prior means start at 0, as in plain M2, unless
-        ``spread_prior_means``: then at N(0, I) draws. Spread means are what
-        class-conditional generation needs (classes separate in latent space
-        from the start), but with unlabelled rows they turn the KL term into
-        an unsupervised clustering signal from the first epoch, which pulls
-        q(y | x) away from the few labels (FSDD, 3 % labels, 5 seeds: test
-        accuracy 0.80 with spread means, 0.92 with zero means). The estimator
-        spreads them only when every training row is labelled.
-        """
+        """Weights as :meth:`VAE.reset_parameters`; class prior means at 0
+        (plain M2), or at N(0, I) draws with ``spread_prior_means``, which
+        suits class-conditional generation but, with unlabelled rows, pulls
+        q(y | x) away from the few labels."""
         super().reset_parameters(generator)
         if spread_prior_means:
             self.prior_means.normal_(generator=generator)
@@ -530,14 +465,9 @@ frame_shape
         return temperature * eps + c @ self.prior_means
 
     def class_logits(self, x):
-        """Logits of q(y | x) for rows in the caller's units, in float64.
-
-        Prediction runs the (small) classifier in double precision so that a
-        row's output does not depend on the size of the batch it is in
-        (float32 matrix kernels round differently for different batch sizes).
-        The float64 copies of the weights are local to the call: the module
-        is never changed, so several threads may call this at once.
-        """
+        """Logits of q(y | x) for rows in the caller's units, in float64 (so
+        a row's output does not depend on its batch's size), with weight
+        copies local to the call (thread-safe)."""
         xs = (x.double() - self.loc.double()) / self.scale.double()
         return _forward_float64(self.classifier, xs)
 

@@ -19,10 +19,13 @@ from sklearn.utils.estimator_checks import check_estimator, parametrize_with_che
 from skvae import FactorizedVAE, VAEClassifier, VAETransformer
 from skvae.utils import all_estimators
 
-# Fast settings for the checks; the defaults are checked once below as well.
+# Fast settings for the checks (tiny networks, few epochs); the defaults are
+# checked once below as well.
 INIT_PARAMS = {
     "VAETransformer": dict(hidden_layer_sizes=(16,), max_iter=5),
-    "VAEClassifier": dict(n_components=2, hidden_layer_sizes=(16,), max_iter=40),
+    "VAEClassifier": dict(
+        n_components=2, hidden_layer_sizes=(16,), max_iter=10, learning_rate_init=1e-2
+    ),
     "FactorizedVAE": dict(hidden_layer_sizes=(16,), max_iter=5),
     "SpeechFeatures": dict(sr=8000, n_mels=8, n_frames=4),
     "VoicePerturbation": dict(sr=8000),
@@ -128,10 +131,18 @@ def test_sklearn_compatible_estimator(estimator, check):
 
 
 @pytest.mark.parametrize(
-    "estimator", [VAETransformer(), VAEClassifier(), FactorizedVAE()], ids=repr
+    "estimator",
+    [
+        VAETransformer(),
+        # minutes on a busy machine: 200 epochs of the default networks per fit
+        pytest.param(VAEClassifier(), marks=pytest.mark.slow),
+        pytest.param(FactorizedVAE(), marks=pytest.mark.slow),
+    ],
+    ids=repr,
 )
 def test_check_estimator_with_default_parameters(estimator):
-    """The estimator as a user creates it, defaults and all, passes every check."""
+    """The estimator as a user creates it, defaults and all, passes every check
+    (the README promises it)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         results = check_estimator(estimator, on_fail=None)
