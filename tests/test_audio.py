@@ -405,3 +405,33 @@ def test_write_wav_clips_and_normalizes(tmp_path):
         write_wav(tmp_path / "nan.wav", [0.0, np.nan], SR)
     with pytest.raises(ValueError, match="sr"):
         write_wav(tmp_path / "x.wav", y, 0)
+
+
+def test_reading_a_wav_file_imports_only_numpy(tmp_path):
+    """skvae.audio is the one public audio module of features, datasets and
+    augment: reading a WAV file (and its rate) needs numpy alone."""
+    import subprocess
+    import sys
+
+    path = write_wav(tmp_path / "a.wav", tone(), SR)
+    code = (
+        "import sys\n"
+        "from skvae.audio import get_samplerate, load_audio\n"
+        f"y, sr = load_audio({path!r})\n"
+        f"assert sr == get_samplerate({path!r}) == {SR} and y.size == {SR // 4}\n"
+        "heavy = ('torch', 'librosa', 'sklearn', 'soundfile', 'scipy', 'soxr')\n"
+        "assert not [m for m in heavy if m in sys.modules], sys.modules.keys()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_features_and_datasets_use_the_public_audio_module():
+    import skvae.augment._waveform
+    import skvae.datasets
+    import skvae.features
+    from skvae import audio
+
+    assert skvae.features.load_audio is audio.load_audio
+    assert skvae.features.write_wav is audio.write_wav
+    assert skvae.features.AudioReadError is audio.AudioReadError
+    assert skvae.augment._waveform.resample is audio.resample
