@@ -200,19 +200,14 @@ def _render(y, sr, jobs, seeds):
 class VoicePerturbation(BaseSampler):
     """Add speed, vocal-tract-length and pitch perturbed copies of utterances.
 
-    An imbalanced-learn sampler (``fit_resample``) for audio: in an
-    :class:`imblearn.pipeline.Pipeline` (or
-    :class:`skvae.augment.ResamplingPipeline`, which also carries
-    ``groups``) before :class:`~skvae.features.SpeechFeatures`, it adds
-    copies of the training utterances in perturbed voices at fit time only;
-    ``predict`` and ``transform`` skip it. Each copy keeps its source's
-    label (and, through ``sample_indices_``, its speaker).
-
-    Each value of ``speed``, ``vtlp`` and ``pitch`` is one candidate
-    perturbation. With ``n_copies=None`` every utterance gets one copy per
-    candidate (Kaldi's speed perturbation: ``speed=(0.9, 1.1)``, three
-    times the data with the originals); with ``n_copies=k`` each utterance
-    gets ``k`` different candidates drawn at random.
+    An imbalanced-learn sampler for audio: in a
+    :class:`~skvae.augment.ResamplingPipeline` (or imblearn's Pipeline)
+    before :class:`~skvae.features.SpeechFeatures`, it adds copies of the
+    training utterances in perturbed voices at fit time only; ``predict``
+    and ``transform`` skip it. Each copy keeps its source's label (and,
+    through ``sample_indices_``, its speaker). Each value of ``speed``,
+    ``vtlp`` and ``pitch`` is one candidate perturbation: every utterance
+    gets one copy per candidate, or ``n_copies`` candidates drawn at random.
 
     Parameters
     ----------
@@ -260,17 +255,13 @@ class VoicePerturbation(BaseSampler):
     See Also
     --------
     perturb_voice : One perturbed copy of one waveform.
-    ResamplingPipeline : A Pipeline that resamples ``groups`` with the rows.
-    VoiceConversionSampler : Copies in other speakers' voices, rendered by
-        a speaker-conditioned decoder.
+    VoiceConversionSampler : Copies of feature rows in other speakers' voices.
 
     Notes
     -----
-    ``fit_resample`` reads every utterance first, and with ``vtlp`` or
-    ``pitch`` refuses, before any perturbation, an utterance shorter than
-    the 40 ms Praat's pitch analysis needs, with a ``ValueError`` naming its
-    row and duration: a copy that is not what its ``perturbations_`` entry
-    says would be worse than none.
+    With ``vtlp`` or ``pitch``, ``fit_resample`` refuses an utterance
+    shorter than the 40 ms Praat's pitch analysis needs before it makes any
+    copy, with a ``ValueError`` naming its row and duration.
 
     References
     ----------
@@ -355,10 +346,8 @@ class VoicePerturbation(BaseSampler):
 
         Parameters
         ----------
-        X : sequence of str, os.PathLike or array-like of shape (n_samples,)
-            Utterances, as for :class:`~skvae.features.SpeechFeatures`.
-        y : array-like of shape (n_utterances,)
-            Labels.
+        X, y
+            As for :meth:`fit_resample`.
 
         Returns
         -------

@@ -201,29 +201,12 @@ def make_spoken_digits(
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes.
-
-        data : ndarray of shape (n_utterances,), dtype object
-            The waveforms, 1-D float32 arrays at ``sr`` of various lengths.
-        target : ndarray of shape (n_utterances,), dtype int
-            The digit said.
-        speaker : ndarray of shape (n_utterances,), dtype object
-            Speaker names like ``"en-gb-scotland+f2"``.
-        index : ndarray of shape (n_utterances,), dtype int
-            Repetition number, 0 to ``n_repeats - 1``.
-        is_test : ndarray of shape (n_utterances,), dtype bool
-            The test split, ``index < max(1, n_repeats // 10)`` (as FSDD's
-            index 0-4 of 50).
-        target_names : ndarray of shape (10,)
-            "zero" to "nine".
-        speaker_info : list of dict
-            Voice, pitch, pitch range and rate of each speaker.
-        filenames : ndarray of shape (n_utterances,), dtype object
-            Only with ``out_dir``: the WAV files written.
-        sr : int
-            The sample rate.
-        DESCR : str
-            Description of the corpus.
+        The fields of :func:`fetch_fsdd`'s Bunch (``data``: the waveforms,
+        1-D float32 at ``sr``; ``target``; ``speaker``, named like
+        ``"en-gb-scotland+f2"``; ``index``, 0 to ``n_repeats - 1``;
+        ``is_test``, ``index < max(1, n_repeats // 10)``; ``target_names``;
+        ``sr``; ``DESCR``), ``speaker_info`` (voice, pitch, pitch range and
+        rate of each speaker) and, with ``out_dir``, ``filenames``.
 
     (data, target) : tuple if ``return_X_y`` is True
 
