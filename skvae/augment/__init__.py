@@ -1,24 +1,17 @@
 """Voice augmentation at fit time: imbalanced-learn samplers for speech.
 
-Rows are added only when a pipeline is fitted (``fit_resample``, skipped by
-``predict`` and ``transform``), so augmentation is tuned and cross-validated
-like any other step. Needs the ``augment`` extra
-(``pip install "skvae[augment]"``: imbalanced-learn, praat-parselmouth).
+Rows are added only when a pipeline is fitted (``fit_resample``; ``predict``
+and ``transform`` skip the samplers), so augmentation is tuned and
+cross-validated like any other step. Needs the ``augment`` extra
+(``pip install "skvae[augment]"``).
 
-- :class:`VoicePerturbation`: speed (resampling), vocal-tract-length
-  (formant) and pitch perturbed copies of utterances, before
-  :class:`~skvae.features.SpeechFeatures`; never imports torch.
-- :func:`perturb_voice`: one perturbed copy of one waveform.
-- :class:`VoiceConversionSampler`: feature rows re-rendered in other (or
-  mixed) speakers' voices by a speaker-factorised
-  (:class:`~skvae.FactorizedVAE`) or speaker-conditioned
-  (:class:`~skvae.VAETransformer` with groups) decoder fitted at fit time.
-  It needs torch, so it is imported on first use.
-- :class:`ResamplingPipeline`: an :class:`imblearn.pipeline.Pipeline`
-  that takes ``groups`` and re-indexes them (and any row-aligned metadata)
-  after each sampler with its ``sample_indices_``, so that speaker CMVN
-  (:class:`~skvae.features.GroupStandardScaler`) and speaker-conditioned
-  models after a sampler get groups aligned with the resampled rows.
+- :class:`VoicePerturbation`: speed, vocal-tract-length and pitch perturbed
+  copies of utterances (never imports torch); :func:`perturb_voice`: one.
+- :class:`VoiceConversionSampler`: feature rows re-rendered in other
+  speakers' voices by a VAE fitted at fit time (needs torch: imported on
+  first use).
+- :class:`ResamplingPipeline`: an imblearn Pipeline whose samplers
+  re-index ``groups`` (and other row-aligned metadata) with the rows.
 """
 
 from ._pipeline import ResamplingPipeline

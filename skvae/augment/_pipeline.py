@@ -37,17 +37,13 @@ def _is_row_aligned(value, n_rows):
 class ResamplingPipeline(Pipeline):
     """An imbalanced-learn Pipeline whose samplers resample ``groups`` too.
 
-    ``fit(X, y, groups=g)`` hands ``groups`` (and any other metadata, e.g.
+    ``fit(X, y, groups=g)`` hands ``groups`` (and other metadata, e.g.
     ``sample_weight``) to the steps that request it through scikit-learn's
-    metadata routing, switched on for the call only, as
-    :class:`skvae.recipes.RecognizerPipeline` does. After each sampler
-    (a step with ``fit_resample``), every metadata array with one entry
-    per row is re-indexed with the sampler's ``sample_indices_`` (the
-    input row each output row was made from), so the steps after it get
-    metadata aligned with the resampled rows: a perturbed or converted copy
-    belongs to its source's group. ``predict``, ``transform`` and the other
-    methods skip the samplers, as in :class:`imblearn.pipeline.Pipeline`,
-    and pass ``groups`` on unchanged.
+    metadata routing, switched on for the call only. After each sampler,
+    every metadata array with one entry per row is re-indexed with the
+    sampler's ``sample_indices_``, so a perturbed or converted copy belongs
+    to its source's group. ``predict``, ``transform`` and the other methods
+    skip the samplers and pass ``groups`` on unchanged.
 
     Parameters
     ----------
@@ -57,14 +53,9 @@ class ResamplingPipeline(Pipeline):
     augmented_groups : {"source", "perturbation"}, default="source"
         The group of an added row. ``"source"``: its source row's group.
         ``"perturbation"``: a new group per source group and perturbation,
-        ``f"{group}|{kind}={value}"`` from the sampler's ``perturbations_``
-        (as Kaldi names speed-perturbed speakers ``sp1.1-<speaker>``), so
-        that per-speaker statistics (speaker CMVN) are computed for each
-        perturbed voice apart (``"ann|speed=1.1"``, ``"ann|voice=bob"``;
-        a mixture of two voices is grouped by the pair, whatever its
-        weight: ``"ann|mixture=bob+cy"``); rows marked
-        ``("original", ...)`` keep their group. Applies to the metadata
-        named ``groups``.
+        from the sampler's ``perturbations_`` (``"ann|speed=1.1"``,
+        ``"ann|voice=bob"``, ``"ann|mixture=bob+cy"``), so that speaker CMVN
+        treats each perturbed voice apart; originals keep their group.
     transform_input : None
         Not supported with metadata; as :class:`imblearn.pipeline.Pipeline`
         without it.
@@ -83,8 +74,6 @@ class ResamplingPipeline(Pipeline):
     --------
     VoicePerturbation : Speed, vocal-tract-length and pitch copies.
     VoiceConversionSampler : Copies in other speakers' voices.
-    skvae.recipes.RecognizerPipeline : The same routing of ``groups``
-        without samplers.
 
     Examples
     --------

@@ -1,19 +1,14 @@
 """Speech front end: audio in, fixed-size feature rows out, and back to audio.
 
-Built on librosa (at ``fit``) and NumPy; never imports torch.
-
 - :class:`SpeechFeatures`: log-mel / MFCC rows (and frames) of utterances,
-  a scikit-learn transformer that stores its analysis window, mel filterbank
-  and DCT matrix at ``fit``, with optional gain normalisation and
-  ``inverse_transform`` back to audio through Griffin-Lim.
-- :func:`extract_features`: the same for one utterance, as a function.
-- :class:`GroupStandardScaler`: per-speaker (per-group) mean and variance
-  normalisation of feature rows.
-- :func:`load_audio`, :func:`write_wav`, :class:`AudioReadError`: audio I/O,
-  from :mod:`skvae.audio`.
+  and :func:`extract_features` for one; ``inverse_transform`` goes back to
+  audio (Griffin-Lim).
+- :class:`GroupStandardScaler`: per-speaker feature normalisation.
+- :func:`load_audio`, :func:`write_wav`, :class:`AudioReadError`: from
+  :mod:`skvae.audio`.
 
-The names are loaded on first use, so that the joblib workers of the
-extractors, which import only ``skvae.features._spectrogram``, start without
+Never imports torch. The names are loaded on first use, so that the joblib
+workers, which import only ``skvae.features._spectrogram``, start without
 importing scikit-learn or librosa.
 """
 
