@@ -4,6 +4,7 @@ import numpy as np
 
 INSTALL_HINT = 'pip install "skvae[report]"'
 _NOTE = dict(textcoords="offset points", fontsize=8, color="0.3")
+_LEGEND_RIGHT = dict(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
 def _figure(**kwargs):
@@ -134,16 +135,9 @@ def plot_latent(path, latent):
             ax.set(xticks=[], yticks=[])
         drawn = ", drawn as their label" if text else ""
         ax.set_title(f"Test utterances coloured by {what}{drawn}")
-        ax.legend(
-            handles=handles,
-            title=what,
-            fontsize=8,
-            title_fontsize=9,
-            loc="center left",
-            bbox_to_anchor=(1.0, 0.5),
-            frameon=False,
-            ncols=1 if len(kinds) <= 12 else 2,
-        )
+        ncols = 1 if len(kinds) <= 12 else 2
+        legend = dict(title=what, fontsize=8, title_fontsize=9, ncols=ncols)
+        ax.legend(handles=handles, **legend, **_LEGEND_RIGHT)
     return _save(fig, path)
 
 
@@ -220,19 +214,14 @@ def plot_open_set(path, open_set):
     high = finite.max()
     fig = _figure(figsize=(8.5, 4.4))
     ax = fig.subplots()
+    known_style = dict(histtype="step", alpha=1.0, lw=2)
+    unknown_style = dict(histtype="stepfilled", alpha=0.35, lw=1)
     for k, (kind, values) in enumerate(scores.items()):
-        is_known = kind.startswith("known")
-        ax.hist(
-            np.clip(values[np.isfinite(values)], low, high),
-            bins=np.linspace(low, high, 50),
-            density=True,
-            histtype="step" if is_known else "stepfilled",
-            alpha=1.0 if is_known else 0.35,
-            lw=2 if is_known else 1,
-            color=f"C{k}",
-            label=f"{kind} (n={values.size}, "
-            f"{np.mean(values < threshold):.0%} rejected)",
-        )
+        style = known_style if kind.startswith("known") else unknown_style
+        label = f"{kind} (n={values.size}, {np.mean(values < threshold):.0%} rejected)"
+        shown = np.clip(values[np.isfinite(values)], low, high)
+        bins = np.linspace(low, high, 50)
+        ax.hist(shown, bins, density=True, color=f"C{k}", label=label, **style)
     ax.axvline(threshold, color="0.2", ls="--", lw=1.2)
     ax.annotate(
         f"threshold {threshold:.2f}",
@@ -276,12 +265,7 @@ def plot_accuracy(path, accuracy, chance=None):
     ax.set_xticks(x, groups)
     ax.set(ylim=(0, 1.06), yticks=np.linspace(0, 1, 6), ylabel="accuracy")
     ax.set_title("Recognition accuracy: same run, same split, same classifier")
-    ax.legend(
-        frameon=False,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.1),
-        ncols=len(models),
-        fontsize=9,
-    )
+    below = dict(loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
+    ax.legend(ncols=len(models), fontsize=9, **below)
     ax.grid(axis="y", alpha=0.3)
     return _save(fig, path)
