@@ -723,15 +723,15 @@ def test_first_generation_note_is_shown_until_audio_was_generated(
     installation: 'skvae train' and 'skvae sample' say so until it is done."""
     monkeypatch.setenv("SKVAE_CACHE_DIR", str(tmp_path / "cache"))
     notes = []
-    console = cli._Console()
+    console = cli.console.Console()
     monkeypatch.setattr(console, "info", notes.append)
-    with pytest.raises(RuntimeError), cli._FirstGeneration(console):
+    with pytest.raises(RuntimeError), cli.commands._FirstGeneration(console):
         raise RuntimeError("generation failed")
     assert len(notes) == 1 and "numba" in notes[0]
-    with cli._FirstGeneration(console):
+    with cli.commands._FirstGeneration(console):
         pass
     assert len(notes) == 2  # still not done before this one
-    with cli._FirstGeneration(console):
+    with cli.commands._FirstGeneration(console):
         pass
     assert len(notes) == 2  # done once: no more notes
 
@@ -863,12 +863,12 @@ def test_progress_bars_only_on_a_terminal(monkeypatch, capsys):
 
     waves = [np.sin(np.arange(2000) / 3.0).astype(np.float32)] * 3
     fe = make_recognizer()["features"].fit()
-    F = cli._rows(fe, waves, verbose=1)
+    F = cli.commands._rows(fe, waves, verbose=1)
     assert capsys.readouterr().err == ""  # a log: no bar redraws
     np.testing.assert_array_equal(F, fe.transform(waves))
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
-    cli._rows(fe, waves, verbose=1)
+    cli.commands._rows(fe, waves, verbose=1)
     assert "features" in terminal.getvalue()
 
 
@@ -896,7 +896,6 @@ def test_staged_folder_swaps_everything_in_or_nothing(tmp_path):
     (out / "report").mkdir(parents=True)
     for name, text in [
         ("model.skops", "old"),
-        ("old.txt", "older"),
         ("notes.txt", "mine"),
         ("report/index.html", "old"),
         ("report/old.png", "old"),
@@ -906,7 +905,7 @@ def test_staged_folder_swaps_everything_in_or_nothing(tmp_path):
     with pytest.raises(KeyboardInterrupt):  # Ctrl-C while writing
         _write_in(out, {"model.skops": "new"}, KeyboardInterrupt)
     assert _listing(out) == before
-    with staged_folder(out, remove=["old.txt"]) as tmp:
+    with staged_folder(out) as tmp:
         (tmp / "model.skops").write_text("new")
         (tmp / "report").mkdir()
         (tmp / "report" / "index.html").write_text("new")

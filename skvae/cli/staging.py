@@ -84,59 +84,41 @@ def _merge(src, dst):
             os.replace(e, target)
 
 
-def _swap_in(staging, path, remove):
-    """Move everything written in ``staging`` into ``path``; delete ``remove``."""
+def _swap_in(staging, path):
+    """Move everything written in ``staging`` into ``path``."""
     import shutil
-    import tempfile
 
     _check_merge(staging, path)
-    new_names = {e.name for e in staging.iterdir()}
     with _signals_held():
-        trash = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-old-"))
         try:
-            for name in remove:
-                target = path / name
-                if name not in new_names and (target.exists() or target.is_symlink()):
-                    os.rename(target, trash / name)
             _merge(staging, path)
         finally:
-            shutil.rmtree(trash, ignore_errors=True)
             shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextlib.contextmanager
-def staged_folder(path, *, remove=()):
+def staged_folder(path):
     """Write a folder's new contents aside, then swap them in at once.
 
     Yields an empty hidden folder inside ``path`` (created with its parents
     if needed). When the block ends normally, each file written there
-    replaces the file of the same name in ``path`` (``os.replace``, in
-    sub-folders too), with Ctrl-C (SIGINT) and SIGTERM held back meanwhile,
-    and the entries named in ``remove`` are deleted. Files of ``path`` that
-    the block did not write are left alone (``path`` may be any folder,
-    holding files that are not the caller's). When the block raises (a
-    Ctrl-C included), what it wrote is deleted, ``path`` is left as it was,
-    and folders this function created are removed again.
+    replaces its namesake in ``path`` (``os.replace``, in sub-folders too),
+    with SIGINT and SIGTERM held back meanwhile; other files of ``path`` are
+    left alone. When the block raises (Ctrl-C included), what it wrote is
+    deleted, ``path`` is left as it was, and folders this function created
+    are removed again. ``NotADirectoryError``: ``path`` or a parent is a
+    file; ``IsADirectoryError``: a new file would replace a folder, or a new
+    folder a file.
 
     Parameters
     ----------
     path : str or os.PathLike
         The output folder (e.g. the ``--out`` of ``skvae train``).
-    remove : sequence of str, default=()
-        Names of entries of ``path`` to delete when the new contents come
-        in (outputs of an earlier run that this one does not replace).
 
     Yields
     ------
     staging : pathlib.Path
         The folder to write into.
-
-    Raises
-    ------
-    NotADirectoryError
-        ``path``, or one of its parents, is a file.
-    IsADirectoryError
-        A new file would replace a folder, or a new folder a file.
 
     Examples
     --------
@@ -157,9 +139,6 @@ def staged_folder(path, *, remove=()):
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"'{path}' is a file, not a folder")
-    for name in remove:
-        if not name or Path(name).name != name or name in (".", ".."):
-            raise ValueError(f"remove holds {name!r}: give names of entries of {path}")
     created = _make_folder(path)
     try:
         staging = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-partial-"))
@@ -168,7 +147,7 @@ def staged_folder(path, *, remove=()):
         raise
     try:
         yield staging
-        _swap_in(staging, path, tuple(remove))
+        _swap_in(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(created)

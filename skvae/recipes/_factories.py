@@ -40,16 +40,11 @@ def make_recognizer(
       sigmoid). With ``reject=True`` that Pipeline is wrapped in a
       :class:`~skvae.RejectOptionClassifier`.
 
-    The recogniser takes audio file paths (any sample rate, resampled to
-    ``sr``) or waveforms at ``sr``: ``fit(X, y)``, ``predict``,
-    ``predict_proba``, ``score``. With ``reject=True``, ``predict`` answers
-    -1 (or ``"<unknown>"`` for string labels) for utterances whose
-    in-vocabulary score (the VAE's ELBO plus the classifier's log
-    confidence, each standardised) is below a threshold learned at ``fit``
-    from ``target_false_rejection`` on a held-out 20 % of the training
-    utterances (the rows model is then refitted on all of them), and
-    ``score_samples(X)`` gives that score. No step uses ``groups``; passing
-    them raises ``ValueError`` (see :class:`RecognizerPipeline`).
+    It takes audio file paths (any sample rate) or waveforms at ``sr``. With
+    ``reject=True``, ``predict`` answers -1 (or ``"<unknown>"``) where the
+    in-vocabulary score (``score_samples``: VAE ELBO plus classifier log
+    confidence, standardised) is below a threshold learned on a held-out
+    20 % of the training utterances. No step uses ``groups``.
 
     Parameters
     ----------
@@ -81,7 +76,7 @@ def make_recognizer(
     verbose : int, default=0
         If > 0, the VAE shows a progress bar while training.
     reject : bool, default=False
-        Add the reject option (see above).
+        Add the reject option.
     target_false_rejection : float in [0, 1), default=0.05
         With ``reject``: the fraction of known words to reject.
 
@@ -89,11 +84,6 @@ def make_recognizer(
     -------
     recognizer : RecognizerPipeline
         Steps ``"features"`` and ``"model"``, unfitted.
-
-    See Also
-    --------
-    fit_recognizer : Fit it on front-end rows computed once.
-    load_recognizer : A recogniser saved by ``skvae train``.
 
     Examples
     --------
@@ -174,29 +164,15 @@ def make_generator(
     """The conditional VAE that ``skvae train`` fits to generate utterances.
 
     A :class:`~skvae.VAEClassifier` (label fed to encoder and decoder,
-    learned prior mean per label) on the log-mel rows of
-    :func:`make_recognizer`'s front end, with early stopping.
-
-    Parameters
-    ----------
-    n_components : int, default=16
-        Dimension of the latent style code.
-    hidden_layer_sizes : tuple of int, default=(256, 128)
-        Widths of the encoder's layers.
-    max_iter : int, default=300
-        Maximum epochs.
-    random_state : int or None, default=0
-        Seed.
-    device : str, default="cpu"
-        Torch device.
-    n_threads : int or None, default=None
-        Torch CPU threads.
+    learned prior mean per label) with early stopping, to be fitted on the
+    log-mel rows of :func:`make_recognizer`'s front end and their labels;
+    then ``generator.sample(n, y=label, observation_noise=False)``. The
+    parameters are those of the same name of :func:`make_recognizer`.
 
     Returns
     -------
     generator : VAEClassifier
-        Unfitted; fit it on log-mel rows and labels, then
-        ``generator.sample(n, y=label, observation_noise=False)``.
+        Unfitted.
 
     Examples
     --------

@@ -34,21 +34,16 @@ def _rows_to_audio(features, rows, duration):
     import numpy as np
     from sklearn.base import clone
 
-    fe = features
-    n_frames, n_mels = fe.n_frames, fe.n_mels
-    hop = fe.hop_length_
+    fe, n_frames = features, features.n_frames
     target = n_frames
     if np.isfinite(duration) and duration > 0:
-        target = max(2, int(round(duration * fe.sr / hop)) + 1)
-    if target != n_frames:
-        old = np.linspace(0.0, 1.0, n_frames)
-        new = np.linspace(0.0, 1.0, target)
-        stretched = np.empty((len(rows), target * n_mels))
-        for i, row in enumerate(rows):
-            R = np.asarray(row, dtype=float).reshape(n_frames, n_mels)
-            S = np.stack([np.interp(new, old, R[:, m]) for m in range(n_mels)], 1)
-            stretched[i] = S.ravel()
-        rows = stretched
+        target = max(2, int(round(duration * fe.sr / fe.hop_length_)) + 1)
+    if target != n_frames:  # each mel band interpolated in time
+        R = np.asarray(rows, dtype=float).reshape(len(rows), n_frames, fe.n_mels)
+        pos = np.linspace(0.0, n_frames - 1, target)
+        lo = np.minimum(pos.astype(int), n_frames - 2)
+        w = (pos - lo)[None, :, None]
+        rows = ((1 - w) * R[:, lo] + w * R[:, lo + 1]).reshape(len(rows), -1)
         fe = clone(fe).set_params(n_frames=target, n_jobs=None).fit()
     return fe.inverse_transform(rows)
 
@@ -66,7 +61,7 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
     bundle : dict
         From :func:`load_recognizer` or :func:`recognizer_bundle`.
     label : object
-        One of ``bundle["classes"]``.
+        One of ``bundle["recognizer"].classes_``.
     n : int
         Utterances to generate.
     random_state : int, numpy.random.Generator or None, default=None
@@ -123,11 +118,9 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
 def write_utterances(waves, folder, label, sr, *, start=0):
     """Write generated utterances as WAV files named ``LABEL_skvae_I.wav``.
 
-    Each is peak-normalised (:func:`skvae.features.write_wav` with
-    ``normalize=True``) and written as 16-bit PCM: what ``skvae sample`` and
-    the report write, and what the generation check reads back to count the
-    utterances the recogniser recognises (so that the count is that of the
-    files, not of the waveforms in memory).
+    Each is peak-normalised and written as 16-bit PCM
+    (:func:`skvae.features.write_wav` with ``normalize=True``), as ``skvae
+    sample`` and the report write them.
 
     Parameters
     ----------
@@ -269,4 +262,3 @@ def recognize_files(recognizer, paths, *, expand_folders=True):
         errors=errors,
         order=order,
     )
-

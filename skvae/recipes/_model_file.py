@@ -9,14 +9,11 @@ MODEL_FORMAT_VERSION = 1
 MODEL_FILE = "model.skops"
 #: the recogniser's VAE alone, weights-only (:func:`skvae.save`)
 WEIGHTS_FILE = "model.safetensors"
-#: scikit-learn's private types inside a calibrated classifier and in the
-#: metadata requests of a step (set_fit_request), which a model file may hold
+#: scikit-learn's private types inside a calibrated classifier
 _SKLEARN_PRIVATE = (
     "sklearn.calibration._CalibratedClassifier",
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.calibration._TemperatureScaling",
-    "sklearn.utils._metadata_requests.MetadataRequest",
-    "sklearn.utils._metadata_requests.MethodMetadataRequest",
 )
 _PUBLIC_MODULES = ("skvae", "skvae.features", "skvae.augment", "skvae.recipes")
 
@@ -25,12 +22,9 @@ def trusted_types():
     """The types a model file may hold beyond those :mod:`skops.io` trusts.
 
     skops trusts Python built-ins, NumPy and SciPy arrays and scikit-learn's
-    public estimators; a model file may also hold skvae's public estimators
-    (every estimator class exported by ``skvae``, ``skvae.features``,
-    ``skvae.augment`` and ``skvae.recipes``) and the few private
-    scikit-learn types of a calibrated classifier and of metadata requests.
-    Anything else is refused by :func:`load_recognizer` and, up front, by
-    :func:`save_recognizer`.
+    public estimators; a model file may also hold every estimator class that
+    ``skvae``, ``skvae.features``, ``skvae.augment`` and ``skvae.recipes``
+    export, and the private types of a calibrated classifier.
 
     Returns
     -------
@@ -60,7 +54,7 @@ def trusted_types():
     return sorted(names)
 
 
-def _model_path(path, *, for_writing=False):
+def _model_path(path):
     """The model file ``path`` names (a file, or a folder holding one)."""
     path = Path(path)
     return path / MODEL_FILE if path.is_dir() else path
@@ -99,41 +93,31 @@ def _steps(bundle):
     return out
 
 
-def _refuse_unsaveable(bundle, error):
-    """Raise ValueError naming the innermost part that cannot be saved."""
+def _round_trip(obj, trusted):
+    """Why ``obj`` could not be saved and loaded back, or None."""
     import skops.io
 
-    trusted = set(trusted_types())
-    for name, part in reversed(_steps(bundle)):
-        if "_metadata_request" in getattr(part, "__dict__", {}):
-            reason = "a model file cannot hold metadata requests (set_fit_request)"
-        else:
-            try:
-                data = skops.io.dumps(part)
-            except Exception as exc:  # what skops or the estimator raised
-                reason = f"{type(exc).__name__}: {exc}"
-            else:
-                untrusted = set(skops.io.get_untrusted_types(data=data)) - trusted
-                if not untrusted:
-                    continue
-                types = ", ".join(sorted(untrusted))
-                reason = f"it holds types a model file may not hold ({types})"
-        raise ValueError(
-            f"cannot save the recogniser: its step {name} ({type(part).__name__}) "
-            f"could not be loaded back: {reason}"
-        )
-    raise ValueError(f"cannot save the recogniser: {error}")
+    if "_metadata_request" in getattr(obj, "__dict__", {}):
+        return "a model file cannot hold metadata requests (set_fit_request)"
+    try:
+        data = skops.io.dumps(obj)
+        untrusted = set(skops.io.get_untrusted_types(data=data)) - set(trusted)
+        if untrusted:
+            types = ", ".join(sorted(untrusted))
+            return f"it holds types a model file may not hold ({types})"
+        skops.io.loads(data, trusted=trusted)
+    except Exception as exc:  # what skops or the estimator raised
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def save_recognizer(bundle, path):
     """Save a bundle as ``skvae train`` does: one skops file, no pickle.
 
     The bundle is written with :func:`skops.io.dumps` as it is (the VAEs
-    keep their weights as the bytes of their weights-only format), and
-    atomically: a temporary file beside ``path``, renamed over it when
-    complete. A recogniser with a step that :func:`load_recognizer` could
-    not load back (a type outside :func:`trusted_types`, or one skops cannot
-    store) is refused before anything is written, naming the step.
+    hold their weights as bytes), atomically. A recogniser that
+    :func:`load_recognizer` could not load back is refused before anything
+    is written, naming the innermost step at fault.
 
     Parameters
     ----------
@@ -145,17 +129,8 @@ def save_recognizer(bundle, path):
     Returns
     -------
     path : pathlib.Path
-        The file written.
-
-    Raises
-    ------
-    ValueError
-        The bundle is not one (see :func:`load_recognizer`), or a step
+        The file written; ``ValueError`` if the bundle is not one or a step
         cannot be saved and loaded back.
-
-    See Also
-    --------
-    load_recognizer : The way back.
     """
     import skops.io
 
@@ -163,14 +138,17 @@ def save_recognizer(bundle, path):
 
     _check_bundle(bundle, "the bundle to save", damaged="is not a recogniser bundle")
     content = {k: v for k, v in bundle.items() if k != "path"}
-    try:
-        data = skops.io.dumps(content)
-    except Exception as exc:  # what skops or an estimator raised
-        _refuse_unsaveable(content, f"{type(exc).__name__}: {exc}")
-    untrusted = set(skops.io.get_untrusted_types(data=data)) - set(trusted_types())
-    if untrusted:
-        _refuse_unsaveable(content, f"untrusted types {sorted(untrusted)}")
-    return write_atomic(_model_path(path, for_writing=True), data)
+    trusted = trusted_types()
+    reason = _round_trip(content, trusted)
+    if reason is not None:  # name the innermost part that fails
+        for name, part in reversed(_steps(content)):
+            if (why := _round_trip(part, trusted)) is not None:
+                raise ValueError(
+                    f"cannot save the recogniser: its step {name} "
+                    f"({type(part).__name__}) could not be loaded back: {why}"
+                )
+        raise ValueError(f"cannot save the recogniser: {reason}")
+    return write_atomic(_model_path(path), skops.io.dumps(content))
 
 
 def _check_bundle(bundle, where, *, damaged="is damaged"):
@@ -311,10 +289,9 @@ def load_recognizer(path, *, require_generator=False):
     FileNotFoundError
         No such file, or a folder without a model.
     ValueError
-        The file is damaged, truncated or edited (the message says so),
-        holds types that are not trusted, is not a model (e.g. a
-        weights-only file of a VAE alone), was saved by a newer skvae, or
-        cannot generate though ``require_generator``.
+        The file is damaged, truncated or edited, holds untrusted types, is
+        not a model, was saved by a newer skvae, or cannot generate though
+        ``require_generator`` (the message says which).
 
     Examples
     --------

@@ -1,22 +1,14 @@
-"""load_predictor: a recogniser loaded for prediction only, quickly.
+"""load_predictor: a recogniser for prediction only, and the cache that keeps it.
 
-Loading a model file imports :mod:`skops.io` (which imports all of
-scikit-learn) and torch, seconds that a prediction does not need. The
-predict-only recogniser (its VAE step run by NumPy, no generator) is
-therefore kept in a cache of pickles, read back without skops or torch.
-
-Pickles can run code when loaded, so the cache is guarded like an SSH key:
-it lives in a folder only its owner can write (:func:`cache_dir`, created
-with mode 0700); every entry is written by skvae from a model it loaded
-safely (skops, trusted types only); an entry or folder not owned by the
-current user, or that others can write, is ignored, as is an entry that is a
-symbolic link or not a regular file (the checks are made on the folder and
-the file actually opened). An entry's key is the SHA-256 of the model
-file's bytes, of the source code of skvae (so that an entry is never
-unpickled into code that changed) and of the versions of scikit-learn,
-NumPy and Python. At most :data:`CACHE_MAX_ENTRIES` entries are kept (the
-least recently used go). Without POSIX ownership (``os.getuid``) or a home
-folder for the cache, there is no cache.
+Reading a model file imports :mod:`skops.io` (all of scikit-learn) and
+torch: seconds a prediction does not need. The predict-only recogniser (its
+VAE run by NumPy, no generator) is kept in a cache of pickles, guarded like
+an SSH key (:class:`PredictionCache`): a folder only its owner can write,
+entries written by skvae from models it loaded safely, nothing used that
+others could have written or that is a symbolic link. An entry's key is
+the SHA-256 of the model file's bytes, of skvae's source files (an entry is
+never unpickled into changed code) and of the versions of scikit-learn,
+NumPy and Python. Without POSIX ownership or a home folder, no cache.
 """
 
 import contextlib
@@ -40,18 +32,8 @@ def cache_dir():
 
     ``$SKVAE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/skvae/predictors``
     (if it is an absolute path, as the XDG specification says), else
-    ``~/.cache/skvae/predictors``.
-
-    Returns
-    -------
-    path : pathlib.Path
-
-    Raises
-    ------
-    RuntimeError
-        If the home folder is needed and cannot be determined
-        (:meth:`pathlib.Path.home`); :func:`load_predictor` then loads
-        without the cache.
+    ``~/.cache/skvae/predictors``; ``RuntimeError`` if the home folder is
+    needed and unknown.
 
     Examples
     --------
@@ -90,19 +72,15 @@ class PredictionCache:
     """The prediction cache: a folder only this user can write.
 
     Every access goes through a descriptor of the folder checked (owner,
-    not writable by others), and files are opened without following
-    symbolic links, so nothing can be swapped in between.
+    not writable by others; created with mode 0700), and files are opened
+    without following symbolic links, so nothing can be swapped in between.
+    At most :data:`CACHE_MAX_ENTRIES` entries are kept (the least recently
+    used go).
 
     Parameters
     ----------
     path : str or os.PathLike or None, default=None
-        The folder (created with mode 0700 by :meth:`write` and
-        :meth:`touch`); None: :func:`cache_dir`.
-
-    Raises
-    ------
-    RuntimeError
-        ``path`` is None and there is no home folder (:func:`cache_dir`).
+        The folder; None: :func:`cache_dir`.
 
     Examples
     --------
@@ -261,12 +239,10 @@ def load_predictor(path, *, cache=True):
     """Load a recogniser for prediction only, without torch where possible.
 
     The bundle of :func:`load_recognizer` without its generator, whose VAE
-    step (of a recogniser without reject option, and with a dense encoder)
-    is a :class:`~skvae._numpy_encoder.NumpyEncoder`: the same posterior
-    means, computed by NumPy, predictions equal to 1e-6. With ``cache``, it
-    is kept in a private cache (see the module documentation), so that the
-    next load of the same file imports neither :mod:`skops.io` nor torch.
-    ``skvae predict`` loads models this way.
+    step (without reject option, with a dense encoder) is a NumPy
+    ``NumpyEncoder``: predictions equal to 1e-6. With ``cache``, it is kept
+    in :class:`PredictionCache`, so that the next load of the same file
+    imports neither :mod:`skops.io` nor torch (``skvae predict``).
 
     Parameters
     ----------
@@ -278,12 +254,8 @@ def load_predictor(path, *, cache=True):
     Returns
     -------
     bundle : dict
-        ``recognizer``, ``durations``, ``metadata``, ``path`` (the file).
-
-    Raises
-    ------
-    FileNotFoundError, ValueError
-        As :func:`load_recognizer`.
+        ``recognizer``, ``durations``, ``metadata``, ``path`` (the file);
+        ``FileNotFoundError`` or ``ValueError`` as :func:`load_recognizer`.
 
     Examples
     --------

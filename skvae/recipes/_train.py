@@ -30,11 +30,10 @@ def _fitted_rows_pipeline(recognizer):
 def fit_recognizer(F, y, *, features, verbose=0, **params):
     """Fit :func:`make_recognizer` on front-end rows computed once.
 
-    ``features`` is the fitted front end the rows came from; it becomes the
-    recogniser's ``"features"`` step, and its ``"model"`` step is fitted on
-    ``F``: the recogniser that fitting on the audio would give, with the
-    front end fitted once and the rows computed once. The calibration uses
-    ``min(cv, smallest label count)`` folds.
+    ``features``, the fitted front end the rows came from, becomes the
+    ``"features"`` step and the ``"model"`` step is fitted on ``F``: the
+    recogniser that fitting on the audio gives, the front end fitted once.
+    The calibration uses ``min(cv, smallest label count)`` folds.
 
     Parameters
     ----------
@@ -54,12 +53,8 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     Returns
     -------
     recognizer : RecognizerPipeline
-        Fitted; it takes audio.
-
-    Raises
-    ------
-    ValueError
-        A single label, or a label with fewer than two utterances.
+        Fitted; it takes audio. ``ValueError`` for a single label, or a
+        label with fewer than two utterances.
 
     Examples
     --------
@@ -104,7 +99,7 @@ def fit_generator(F, y, **params):
     Returns
     -------
     generator : VAEClassifier
-        Fitted (``ConvergenceWarning`` silenced: ``n_iter_`` tells).
+        Fitted (without ``ConvergenceWarning``: ``n_iter_`` tells).
 
     Examples
     --------
@@ -146,13 +141,10 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
 
     Examples
     --------
-    >>> import numpy as np
     >>> from skvae.datasets import make_spoken_digits
-    >>> from skvae.recipes import fit_recognizer, make_recognizer, recognizer_bundle
+    >>> from skvae.recipes import make_recognizer, recognizer_bundle
     >>> digits = make_spoken_digits(3, 2, random_state=0)
-    >>> fe = make_recognizer()["features"].fit(digits.data)
-    >>> rec = fit_recognizer(
-    ...     fe.transform(digits.data), digits.target, features=fe, max_iter=2)
+    >>> rec = make_recognizer(max_iter=2, cv=2).fit(digits.data, digits.target)
     >>> recognizer_bundle(rec, digits.target)["durations"].round(2)[:3]
     array([0.31, 0.31, 0.31])
     """
@@ -194,20 +186,14 @@ def train_recognizer(
 
     Parameters
     ----------
-    F : ndarray of shape (n_utterances, n_features)
-        Front-end rows of the training utterances.
-    y : array-like of shape (n_utterances,)
-        Their labels.
-    features : SpeechFeatures
-        The fitted front end the rows came from (see :func:`fit_recognizer`).
+    F, y, features, verbose, **params
+        As for :func:`fit_recognizer` (``verbose`` also says what is being
+        trained, on stderr).
     durations : array-like of shape (n_utterances,) or None, default=None
-        Their durations in seconds (``corpus.duration[train]``).
+        Durations in seconds of the training utterances (see
+        :func:`recognizer_bundle`).
     generator : bool, default=True
         Also fit the conditional VAE that generates utterances.
-    verbose : int, default=0
-        If > 0, say what is being trained, with progress bars, on stderr.
-    **params
-        Parameters of :func:`make_recognizer`.
 
     Returns
     -------

@@ -1,0 +1,419 @@
+"""skvae train, report and sample, and what they share."""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+from .. import __version__
+from .console import EXIT_OK, UsageError
+
+
+# --------------------------------------------------------------------------
+# checks made before any work: a bad option fails in a second, not after
+# minutes of training
+# --------------------------------------------------------------------------
+def _check_out(out):
+    """The --out folder, which must be a folder or creatable, and writable."""
+    out = Path(out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file, not a folder")
+    existing = out
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out '{out}' cannot be created: '{existing}' is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UsageError(f"--out '{out}' cannot be written: '{existing}' is read-only")
+    return out
+
+
+def _check_device(device):
+    from ..recipes import check_device
+
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise UsageError(f"--device {device}: {exc}") from exc
+
+
+def _check_threads(threads):
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    if threads is not None and threads > cpus:
+        raise UsageError(
+            f"--threads {threads} is more than the {cpus} CPUs of this machine"
+        )
+
+
+def _check_report(hint=""):
+    from ..report import check_available
+
+    try:
+        check_available()
+    except ImportError as exc:
+        raise ImportError(f"{exc}{hint}") from exc
+
+
+# --------------------------------------------------------------------------
+# what train and report share: load -> split -> extract -> evaluate -> report
+# --------------------------------------------------------------------------
+def _load_corpus(args, console, spec=None):
+    """The corpus DATA (or ``spec``) names; a missing folder is a usage error."""
+    from ..datasets import load_corpus, resolve_corpus
+
+    if spec is None:
+        try:
+            spec = resolve_corpus(
+                args.data,
+                data_home=args.data_home,
+                label_from=args.label_from,
+                n_speakers=args.synth_speakers,
+                n_repeats=args.synth_repeats,
+                random_state=args.seed,
+            )
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise UsageError(str(exc)) from exc
+    if spec.get("kind") == "generated":
+        n = spec["n_speakers"] * spec["n_repeats"] * 10
+        console.info(f"generating {n:,} spoken digits with eSpeak NG (offline) ...")
+    corpus = load_corpus(spec, download_if_missing=not args.offline)
+    if corpus.note:
+        console.info(f"note: {corpus.note}")
+    console.result(f"data: {corpus.description}")
+    return corpus
+
+
+def _bar(verbose, **kwargs):
+    """A tqdm progress bar on stderr when ``verbose`` and stderr is a terminal
+    (in a log file a bar would write a line per redraw)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)
+
+
+def _rows(features, X, *, n_jobs=1, verbose=0):
+    """``features.transform(X)`` in chunks, with a progress bar."""
+    import numpy as np
+
+    features = features.set_params(n_jobs=n_jobs)
+    step = 64 * max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1))
+    rows = []
+    with _bar(verbose, total=len(X), desc="features", unit="utt") as bar:
+        for start in range(0, len(X), step):
+            rows.append(features.transform(X[start : start + step]))
+            bar.update(min(step, len(X) - start))
+    features.set_params(n_jobs=None)
+    return np.vstack(rows)
+
+
+def _split_and_extract(
+    args, console, corpus, features, *, how, test_size, seed, refit=True
+):
+    """The split, and the rows of every utterance; ``refit``: the front end is
+    fitted on the training utterances first (once)."""
+    from ..datasets import split_corpus
+
+    try:
+        train, test, split = split_corpus(
+            corpus, how, test_size=test_size, random_state=seed
+        )
+    except ValueError as exc:
+        if how == "auto":
+            raise
+        raise UsageError(str(exc)) from exc  # not a split this corpus allows
+    console.result(f"split: {split['text']}")
+    console.detail(f"front end: {features}")
+    t = time.perf_counter()
+    if refit:
+        features.fit(corpus.data[train])
+    F = _rows(features, corpus.data, n_jobs=args.n_jobs, verbose=console.bars)
+    console.detail(f"features: {F.shape} in {time.perf_counter() - t:.1f} s")
+    return train, test, split, F
+
+
+class _FirstGeneration:
+    """Say, the first time audio is generated with this installation of
+    librosa, that librosa compiles its numba kernels (20-30 s, once);
+    remember that it was done with a marker file in the prediction cache's
+    folder (:class:`~skvae.recipes.PredictionCache`: private, never through
+    a symbolic link)."""
+
+    def __init__(self, console):
+        import hashlib
+        from importlib.metadata import PackageNotFoundError, version
+
+        from ..recipes import PredictionCache
+
+        try:
+            tag = f"{version('librosa')} {sys.prefix}"
+        except PackageNotFoundError:
+            tag = sys.prefix
+        self.marker = (
+            f".librosa-compiled-{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
+        )
+        try:
+            self.cache = PredictionCache() if hasattr(os, "getuid") else None
+        except RuntimeError:  # no home folder: no memory of it
+            self.cache = None
+        if self.cache is None or not self.cache.has(self.marker):
+            console.info(
+                "note: the first audio generated with this installation makes "
+                "librosa compile its numba kernels (about 20-30 s, only once)"
+            )
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is None and self.cache is not None:
+            self.cache.touch(self.marker)  # if not: the note comes again
+        return False
+
+
+def _evaluate(args, console, bundle, corpus, F, train, test, seed):
+    from ..evaluation import evaluate_recognizer
+
+    with _FirstGeneration(console):
+        return evaluate_recognizer(
+            bundle,
+            F,
+            corpus.target,
+            train,
+            test,
+            speaker=corpus.speaker,
+            audio=corpus.data,
+            random_state=seed,
+            n_check=args.n_check,
+            verbose=console.bars,
+        )
+
+
+def _print_summary(console, evaluation, split, speaker_eval):
+    from ..evaluation import format_summary
+
+    for line in format_summary(evaluation, split, speaker_eval):
+        console.result(line)
+
+
+def _write_report(args, folder, bundle, corpus, evaluation, split):
+    from ..report import write_recognizer_report
+
+    n, command = args.report_samples, args.command_line
+    write_recognizer_report(
+        folder, bundle, corpus, evaluation, split, n_wavs=n, command=command
+    )
+
+
+def load_model(load, model, **kwargs):
+    """``load(model, **kwargs)``; a MODEL that names nothing is a usage error."""
+    try:
+        return load(model, **kwargs)
+    except FileNotFoundError as exc:
+        raise UsageError(str(exc)) from exc
+
+
+def _load_model(args, *, generate=False):
+    from ..recipes import load_recognizer
+
+    return load_model(load_recognizer, args.model, require_generator=generate)
+
+
+# --------------------------------------------------------------------------
+# commands
+# --------------------------------------------------------------------------
+def _versions():
+    """Versions of skvae, scikit-learn, torch and Python, for the metadata."""
+    import sklearn
+    import torch
+
+    return {
+        "skvae_version": __version__,
+        "sklearn_version": sklearn.__version__,
+        "torch_version": torch.__version__,
+        "python_version": sys.version.split()[0],
+    }
+
+
+def cmd_train(args, console):
+    from .. import recipes, save
+    from ..evaluation import generated_rate, speaker_held_out
+    from .staging import staged_folder
+
+    start = time.perf_counter()
+    out = _check_out(args.out)
+    _check_device(args.device)
+    _check_threads(args.threads)
+    if args.report:
+        _check_report(" (or pass --no-report)")
+    corpus = _load_corpus(args, console)
+    params = {
+        "n_components": args.n_components,
+        "n_mels": args.n_mels,
+        "n_frames": args.n_frames,
+        "max_iter": args.max_iter,
+        "random_state": args.seed,
+        "device": args.device,
+        "n_threads": args.threads,
+    }
+    reject = {}
+    if args.reject:
+        reject = {"reject": True, "target_false_rejection": args.false_rejection}
+    features = recipes.make_recognizer(**params)["features"]
+    train, test, split, F = _split_and_extract(
+        args,
+        console,
+        corpus,
+        features,
+        how=args.split,
+        test_size=args.test_size,
+        seed=args.seed,
+    )
+    y = corpus.target
+    bundle = recipes.train_recognizer(
+        F[train],
+        y[train],
+        features=features,
+        durations=corpus.duration[train],
+        verbose=console.bars,
+        **params,
+        **reject,
+    )
+    console.detail(f"generator: {bundle['generator'].n_iter_} epochs")
+    speaker_eval = None
+    if args.speaker_eval or (args.speaker_eval is None and split["kind"] != "speaker"):
+        speaker_eval = speaker_held_out(
+            F, y, corpus.speaker, features=features, verbose=console.bars, **params
+        )
+    evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
+
+    model_path = out / recipes.MODEL_FILE
+    open_set = evaluation.get("open_set") or {}
+    kept = ("target", "threshold", "known_kept", "accuracy_kept", "rejected")
+    bundle["metadata"].update(
+        data=corpus.spec,
+        data_name=corpus.name,
+        data_description=corpus.description,
+        split=split,
+        accuracy=evaluation["accuracy"],
+        speaker_eval=speaker_eval,
+        generated_recognised=list(generated_rate(evaluation["generated"])),
+        open_set={k: open_set[k] for k in kept} if open_set else None,
+        n_train=int(len(train)),
+        n_test=int(len(test)),
+        command=args.command_line,
+        created=time.strftime("%Y-%m-%d %H:%M:%S"),
+        model_file=str(model_path),
+        **_versions(),
+    )
+    _print_summary(console, evaluation, split, speaker_eval)
+    console.info("writing the model" + (" and the report ..." if args.report else ""))
+    with staged_folder(out) as tmp:
+        recipes.save_recognizer(bundle, tmp)
+        if args.weights:
+            model = bundle["recognizer"]["model"]
+            save(getattr(model, "estimator_", model)["vae"], tmp / recipes.WEIGHTS_FILE)
+        if args.report:
+            _write_report(args, tmp / "report", bundle, corpus, evaluation, split)
+    console.result(f"model: {model_path}")
+    if not args.no_cache:
+        # fill the prediction cache, so that the first 'skvae predict' reads
+        # neither skops nor torch
+        try:
+            recipes.load_predictor(model_path)
+        except (OSError, ValueError) as exc:
+            console.detail(f"the prediction cache was not filled: {exc}")
+    if args.weights:
+        console.result(
+            f"weights: {out / recipes.WEIGHTS_FILE} (VAE only, weights-only format; "
+            "load with skvae.load)"
+        )
+    if args.report:
+        console.result(f"report: {out / 'report' / 'index.html'}")
+    # an earlier run's outputs that this one did not replace (not deleted:
+    # OUT may be any folder, and the files someone else's)
+    stale = [] if args.weights else [recipes.WEIGHTS_FILE]
+    stale += [] if args.report else ["report"]
+    for name in stale:
+        if (out / name).exists():
+            console.info(f"note: {out / name} is from an earlier run, not this one")
+    console.result(f"done in {time.perf_counter() - start:.0f} s")
+    return EXIT_OK
+
+
+def cmd_report(args, console):
+    from .staging import staged_folder
+
+    start = time.perf_counter()
+    _check_report()
+    if args.out:
+        _check_out(args.out)
+    bundle = _load_model(args, generate=True)
+    out = _check_out(args.out or Path(bundle["path"]).parent / "report")
+    meta = bundle["metadata"]
+    if args.data is None and not meta.get("data"):
+        raise UsageError("this model does not record its data: give DATA")
+    corpus = _load_corpus(args, console, None if args.data else meta["data"])
+    recorded = meta.get("split") or {}
+    seed = recorded.get("seed", args.seed)
+    train, test, split, F = _split_and_extract(
+        args,
+        console,
+        corpus,
+        bundle["recognizer"]["features"],
+        how=args.split if args.split != "auto" else recorded.get("kind", "auto"),
+        test_size=recorded.get("test_size", args.test_size),
+        seed=seed,
+        refit=False,  # the model's front end, as it was fitted
+    )
+    evaluation = _evaluate(args, console, bundle, corpus, F, train, test, seed)
+    same_data = meta.get("data") == corpus.spec
+    speaker_eval = meta.get("speaker_eval") if same_data else None
+    _print_summary(console, evaluation, split, speaker_eval)
+    with staged_folder(out) as tmp:
+        _write_report(args, tmp, bundle, corpus, evaluation, split)
+    console.result(f"report: {out / 'index.html'}")
+    console.detail(f"done in {time.perf_counter() - start:.0f} s")
+    return EXIT_OK
+
+
+def _label_of(recognizer, text):
+    for c in recognizer.classes_:
+        if str(c) == text:
+            return c
+    known = ", ".join(str(c) for c in recognizer.classes_)
+    raise UsageError(f"--digit {text!r} is not a label of this model (labels: {known})")
+
+
+def cmd_sample(args, console):
+    import numpy as np
+
+    from ..recipes import generate_utterances, write_utterances
+    from .staging import staged_folder
+
+    out = _check_out(args.out)
+    bundle = _load_model(args, generate=True)
+    rec = bundle["recognizer"]  # with a reject option: a rejected file is a miss
+    labels = [_label_of(rec, d) for d in args.digit or []] or list(rec.classes_)
+    rng = np.random.default_rng(args.seed)
+    sr = rec["features"].sr
+    names = []
+    hit = 0
+    with staged_folder(out) as tmp, _FirstGeneration(console):
+        for label in labels:
+            _, waves = generate_utterances(
+                bundle, label, args.n, random_state=rng, temperature=args.temperature
+            )
+            # recognised as written: the WAV files, read back
+            paths = write_utterances(waves, tmp, label, sr)
+            hit += int(np.sum(rec.predict(paths) == label))
+            names += [Path(p).name for p in paths]
+    for name in names:
+        console.result(str(out / name))
+    console.info(
+        f"wrote {len(names)} WAV files ({sr} Hz) to {out}; the model recognises "
+        f"{hit}/{len(names)} of these files as the requested label"
+    )
+    return EXIT_OK
