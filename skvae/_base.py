@@ -8,6 +8,7 @@ NumPy input checks from :mod:`skvae._validation`.
 
 import contextlib
 import math
+import sys
 import warnings
 from numbers import Integral
 
@@ -32,6 +33,7 @@ from ._validation import (
     _available_memory,
     _check_decoded,
     _check_float32_range,
+    _index_in,
     _is_constant,
     _mean_std,
 )
@@ -53,6 +55,17 @@ _ARCHITECTURE = (
 _INFERENCE_PARAMS = ("inference_batch_size", "n_threads")
 
 
+def _outside_stacklevel():
+    """``stacklevel`` for a warning of the caller that points at the first
+    frame outside skvae and scikit-learn (the user's ``fit``)."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back and frame.f_globals.get("__name__", "").startswith(
+        ("skvae.", "sklearn.")
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 class BaseVAE(SaveableMixin, BaseEstimator):
     """Base class of the VAE estimators (not public).
 
@@ -70,9 +83,7 @@ class BaseVAE(SaveableMixin, BaseEstimator):
     #: bottleneck); a classifier's latent space has no such limit
     _bottleneck = True
 
-    # ------------------------------------------------------------------
-    # the model
-    # ------------------------------------------------------------------
+    # -- the model -------------------------------------------------------------
     def _resolved_standardize(self):
         if self.standardize == "auto":
             return self.likelihood == "gaussian"
@@ -243,9 +254,7 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             fused=fused,
         )
 
-    # ------------------------------------------------------------------
-    # training
-    # ------------------------------------------------------------------
+    # -- training --------------------------------------------------------------
     def _fit(
         self,
         X,
@@ -409,14 +418,15 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             and len(self.history_) > 0
         ):
             score = "validation score" if self.early_stopping else "training loss"
+            last = min(self.n_iter_no_change, n_epochs)
             warnings.warn(
                 f"{type(self).__name__} used its epoch budget (max_iter="
                 f"{self.max_iter}) while the {score} still improved by more than "
-                f"tol={self.tol} per sample within {self.n_iter_no_change} epochs. "
-                "A VAE's ELBO often keeps rising long after its codes are useful; "
-                "to train on, raise max_iter or set early_stopping=True.",
+                f"tol={self.tol} per sample in the last {last} epochs. A VAE's "
+                "ELBO often keeps rising long after its codes are useful; to "
+                "train on, raise max_iter or set early_stopping=True.",
                 ConvergenceWarning,
-                stacklevel=5,
+                stacklevel=_outside_stacklevel(),
             )
 
     @property
@@ -431,9 +441,16 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             return None
         return [h.get("validation_score") for h in self.history_]
 
-    # ------------------------------------------------------------------
-    # labels and generation
-    # ------------------------------------------------------------------
+    # -- labels and generation -------------------------------------------------
+    def _group_index(self, groups):
+        """Position of each group in ``groups_``; unknown groups raise."""
+        return _index_in(
+            self.groups_,
+            groups,
+            "groups contains values not seen in fit: {unknown}; known groups are "
+            f"{self.groups_[:10].tolist()}.",
+        )
+
     def _one_hot(self, idx, n_codes):
         """One-hot float32 codes of the indices ``idx``, on the fitted device."""
         return torch.nn.functional.one_hot(
@@ -479,9 +496,19 @@ class BaseVAE(SaveableMixin, BaseEstimator):
                 "in smaller batches."
             )
 
-    # ------------------------------------------------------------------
-    # conversions
-    # ------------------------------------------------------------------
+    # -- conversions -----------------------------------------------------------
+    def _map_rows(self, X, fn, width, dtype=None):
+        """``fn(module, rows, slice)`` over chunks of the rows of X (float64
+        X standardised in float64 first), gathered in an (n, width) array."""
+        out = np.empty((X.shape[0], width), dtype=X.dtype if dtype is None else dtype)
+        standardized = X.dtype == np.float64
+        module = self._network(standardized)
+        with self._inference_context():
+            module.eval()
+            for sl in self._chunks(X.shape[0]):
+                out[sl] = fn(module, self._rows_tensor(X[sl], standardized), sl).cpu()
+        return out
+
     def _check_codes(self, X, width):
         """Latent codes for ``inverse_transform``: as many finite columns as
         the fitted module's attribute ``width`` says."""

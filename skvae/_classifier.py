@@ -40,15 +40,9 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
     classifier through the generative model.
 
     Unlike plain M2, the prior of z has a learned mean per class,
-    p(z | y) = N(m_y, I), which makes class-conditional samples follow the
-    class even where the decoder relies mostly on z. The means start apart
-    (random) when every row is labelled, which suits generation, and at zero
-    when some rows are unlabelled, which suits semi-supervised learning.
-
-    ``predict_proba`` is q(y | x). ``sample(n, y=...)`` generates rows of the
-    requested classes: this is the conditional VAE (label fed to encoder and
-    decoder). With every row labelled it is a plain conditional VAE with a
-    jointly trained classifier.
+    p(z | y) = N(m_y, I), so class-conditional samples follow the class
+    even where the decoder relies mostly on z. ``predict_proba`` is
+    q(y | x); ``sample(n, y=...)`` generates rows of the requested classes.
 
     For high-dimensional inputs, Kingma et al.'s "M1+M2" stacks it on an
     unsupervised VAE: ``make_pipeline(VAETransformer(32), VAEClassifier())``.
@@ -247,15 +241,9 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     def _logits(self, X):
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = np.empty((X.shape[0], len(self.classes_)), dtype=np.float64)
-        standardized = X.dtype == np.float64
-        module = self._network(standardized)
-        with self._inference_context():
-            module.eval()
-            for sl in self._chunks(X.shape[0]):
-                xb = self._rows_tensor(X[sl], standardized)
-                out[sl] = module.class_logits(xb).cpu()
-        return out
+        return self._map_rows(
+            X, lambda m, xb, sl: m.class_logits(xb), len(self.classes_), np.float64
+        )
 
     def decision_function(self, X):
         """Log-probabilities log q(y | x) of each class (up to a constant).

@@ -20,8 +20,8 @@ from ._validation import (
     _check_decoded,
     _check_float32_range,
     _check_no_missing,
-    _index_in,
     _one_per_row,
+    _unique_groups,
 )
 
 __all__ = ["FactorizedVAE"]
@@ -61,24 +61,13 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     within a group, what a group's rows share (the voice) goes to z2 and what
     varies from row to row (the word) to z1.
 
-    **Groups never seen in fit.** The latent of a group is inferred from
-    its own rows, unlabelled: with p(mu2) = N(0, I) and the rows' posterior
-    means m_n of q(z2 | x_n), the posterior mean of the group's mu2 is
-    ``sum_n m_n / (N + group_latent_std^2)`` (FHVAE's estimate).
-    ``transform(X, groups=g)`` gives the mean of q(z1 | x, z2) with each
-    row's z2 set to its group's inferred latent, so rows of a new speaker
-    are encoded with that speaker's voice factored out. Every call infers
-    each group's latent from the rows it is given (groups are not matched to
-    those of ``fit``), so pass several rows of a group at once.
-
-    **Without groups**, ``transform(X)`` treats each row as its own group
-    (its group latent is inferred from the row alone), so a row's code does
-    not depend on the other rows passed with it. ``fit(X)`` without groups
-    treats all rows as one group: the model is then a VAE with a two-part
-    latent, and the discriminative term is 0.
-
-    Groups reach ``fit`` and ``transform`` through metadata routing in a
-    :class:`~sklearn.pipeline.Pipeline` or a search:
+    **Groups never seen in fit.** ``transform(X, groups=g)`` infers each
+    group's latent from its rows in X (the posterior mean of mu2,
+    ``sum_n m_n / (N + group_latent_std^2)`` over the rows' means m_n of
+    q(z2 | x_n)) and encodes the content with that voice factored out, so
+    pass several rows of a group at once. Without groups, each row is its
+    own group in ``transform``, and all rows are one group in ``fit``.
+    Groups reach ``fit`` and ``transform`` by metadata routing:
     ``set_fit_request(groups=True).set_transform_request(groups=True)``.
 
     ``partial_fit`` is not offered (the table of group means needs every
@@ -122,11 +111,9 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
 
     See Also
     --------
-    VAETransformer : One latent; ``fit(X, groups=g)`` conditions its decoder
-        on a one-hot code of the training groups, which cannot describe a
-        new group.
-    skvae.features.GroupStandardScaler : Per-speaker mean and variance
-        normalisation.
+    VAETransformer : One latent; its ``groups`` are one-hot codes of the
+        training groups only.
+    skvae.features.GroupStandardScaler : Per-speaker normalisation.
 
     References
     ----------
@@ -173,9 +160,7 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         "corruption_std": [Interval(Real, 0, None, closed="left")],
     }
 
-    # ------------------------------------------------------------------
-    # fitting
-    # ------------------------------------------------------------------
+    # -- fitting ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None):
         """Fit the model on X.
@@ -218,13 +203,8 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         return self
 
     def _set_group_means(self, X, index):
-        """Set each training group's mean to its posterior given its rows.
-
-        The same closed-form estimate as for a group never seen in fit
-        (:meth:`group_latent`), so training and new groups are described
-        alike, and conversion to a training group decodes with the latent at
-        the centre of the latents its rows were trained with.
-        """
+        """Set each training group's mean to its posterior given its rows,
+        the estimate :meth:`group_latent` makes for any group."""
         module = self.module_
         means = self._group_means_of_rows(X)
         n_groups = module.n_groups
@@ -295,18 +275,9 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
                     "continued with groups."
                 )
             return self._group_index(groups), None
-        uniques, inverse, counts = _unique(groups)
+        uniques, inverse, counts = _unique_groups(groups)
         self.groups_ = uniques
         return inverse.astype(np.int64), counts.astype(np.float64)
-
-    def _group_index(self, groups):
-        """Position of each group in ``groups_``; unknown groups raise."""
-        return _index_in(
-            self.groups_,
-            groups,
-            "groups contains values not seen in fit: {unknown}; known groups are "
-            f"{self.groups_[:10].tolist()}.",
-        )
 
     def _module_kwargs(self, X):
         n_groups = 1 if self.groups_ is None else len(self.groups_)
@@ -325,9 +296,7 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
                 changed.append(name)
         return changed
 
-    # ------------------------------------------------------------------
-    # fitted attributes and persistence
-    # ------------------------------------------------------------------
+    # -- fitted attributes and persistence -------------------------------------
     @property
     def group_latents_(self):
         check_is_fitted(self)
@@ -365,9 +334,7 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         if not np.all(self.groups_[1:] > self.groups_[:-1]):
             raise ValueError("damaged file (groups_ is not sorted and unique).")
 
-    # ------------------------------------------------------------------
-    # inference
-    # ------------------------------------------------------------------
+    # -- inference -------------------------------------------------------------
     def _validated_rows(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -378,19 +345,14 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
             return np.arange(n_rows)
         groups = _one_per_row(groups, n_rows, "groups", f"X has {n_rows} rows")
         _check_no_missing(groups, "groups")
-        return _unique(groups)[1]
+        return _unique_groups(groups)[1]
 
     def _group_means_of_rows(self, X):
         """Posterior means of q(z2 | x) of the rows of X (float64)."""
-        out = np.empty((X.shape[0], self.module_.n_group_components))
-        standardized = X.dtype == np.float64
-        module = self._network(standardized)
-        with self._inference_context():
-            module.eval()
-            for sl in self._chunks(X.shape[0]):
-                xb = self._rows_tensor(X[sl], standardized)
-                out[sl] = module.encode_group_mean(xb).cpu().double().numpy()
-        return out
+        width = self.module_.n_group_components
+        return self._map_rows(
+            X, lambda m, xb, sl: m.encode_group_mean(xb), width, np.float64
+        )
 
     def _inferred_latents(self, X, groups):
         """Each row's group latent, inferred from the rows of its group in X."""
@@ -405,16 +367,12 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
 
     def _content(self, X, latents):
         """Means of q(z1 | x, z2) for rows X with group latents ``latents``."""
-        out = np.empty((X.shape[0], self.module_.n_content), dtype=X.dtype)
-        standardized = X.dtype == np.float64
-        module = self._network(standardized)
-        with self._inference_context():
-            module.eval()
-            for sl in self._chunks(X.shape[0]):
-                xb = self._rows_tensor(X[sl], standardized)
-                z2 = torch.from_numpy(latents[sl].astype(np.float32)).to(self.device_)
-                out[sl] = module.encode_content_mean(xb, z2).cpu()
-        return out
+
+        def content(module, xb, sl):
+            z2 = torch.from_numpy(latents[sl].astype(np.float32)).to(self.device_)
+            return module.encode_content_mean(xb, z2)
+
+        return self._map_rows(X, content, self.module_.n_content)
 
     def transform(self, X, *, groups=None):
         """Content latent means, each row's group latent inferred from its group.
@@ -574,9 +532,7 @@ default=None
         )
         return self._decode(Z, latents, X.dtype)
 
-    # ------------------------------------------------------------------
-    # sklearn plumbing
-    # ------------------------------------------------------------------
+    # -- sklearn plumbing ------------------------------------------------------
     @property
     def _n_features_out(self):
         return self.module_.n_content
@@ -586,14 +542,3 @@ default=None
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = False
         return tags
-
-
-def _unique(groups):
-    """``np.unique`` with inverse and counts; a clear error for mixed types."""
-    try:
-        return np.unique(groups, return_inverse=True, return_counts=True)
-    except TypeError as exc:  # e.g. strings and numbers in one array
-        raise ValueError(
-            f"groups mixes values that cannot be compared ({exc}); use groups of "
-            "one type, e.g. all strings or all ints."
-        ) from exc

@@ -1,13 +1,5 @@
-"""The torch module of the factorized hierarchical VAE (FHVAE) and its ELBO.
-
-Knows nothing of scikit-learn. :class:`FactorizedVAEModule` extends the
-conditional :class:`~skvae._vae.VAE`: its encoder q(z1 | x, z2) and decoder
-p(x | z1, z2) are the VAE's, conditioned on a continuous vector (the group
-latent z2) instead of a one-hot code; a second encoder q(z2 | x) and a table
-of learned group means mu2_g complete the model of Hsu, Zhang and Glass
-(2017). All random numbers come from the caller (the ``eps`` arguments), so
-the global torch RNG is never touched.
-"""
+"""The torch module of the factorized hierarchical VAE (FHVAE, Hsu, Zhang and
+Glass 2017) and its ELBO; no scikit-learn, no global torch RNG."""
 
 import math
 
@@ -20,38 +12,17 @@ __all__ = ["FactorizedVAEModule"]
 
 
 class FactorizedVAEModule(VAE):
-    """Two-latent VAE: a group latent z2 and a content latent z1.
+    """Two-latent VAE (the model of :class:`~skvae.FactorizedVAE`): a group
+    latent z2 ~ N(mu2_g, group_latent_std^2 I) around a learned mean per
+    training group, and a content latent z1 ~ N(0, I); encoders q(z2 | x) (an
+    MLP) and q(z1 | x, z2) (the :class:`~skvae._vae.VAE` encoder with z2
+    appended).
 
-    Generative model, for a row x of group g::
-
-        mu2_g ~ N(0, I)                (one learned mean per training group)
-        z2 ~ N(mu2_g, group_latent_std^2 I)   (the group latent of the row)
-        z1 ~ N(0, I)                   (the content latent of the row)
-        x ~ p(x | z1, z2)
-
-    Inference: q(z2 | x) (its own MLP encoder) and q(z1 | x, z2) (the
-    encoder of :class:`~skvae._vae.VAE`, with z2 appended to its input).
-
-    Parameters
-    ----------
-    n_features, hidden_layer_sizes, activation, likelihood, frame_shape
-        As in :class:`~skvae._vae.VAE` (``frame_shape`` shapes the content
-        encoder; the group encoder is always an MLP).
-    n_components : int
-        Dimension of the content latent z1.
-    n_group_components : int
-        Dimension of the group latent z2.
-    n_groups : int
-        Number of training groups (rows of the table of means mu2).
-    group_latent_std : float, default=0.5
-        Standard deviation of z2 around its group's mean (FHVAE's 0.5).
-
-    Notes
-    -----
-    ``n_components`` of the built module is the width of the whole latent,
-    z1 and z2 together (``n_content + n_group_components``): the width of the
-    noise the training loop draws for each row. ``config()`` gives the
-    content width back, as the constructor takes it.
+    Parameters are those of :class:`~skvae._vae.VAE` (``n_components``: the
+    width of z1) plus ``n_group_components`` (width of z2), ``n_groups``
+    and ``group_latent_std``. The built module's ``n_components`` is the
+    width of z1 and z2 together (the noise drawn per row); ``config()``
+    gives the content width back.
     """
 
     def __init__(

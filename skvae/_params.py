@@ -1,9 +1,8 @@
 """The parameters and fitted attributes the VAE estimators share, written once.
 
-:data:`SHARED_PARAMETERS` holds each shared parameter's default, constraints
-and documentation. :func:`vae_parameters` gives an estimator class its
-``__init__`` (an explicit signature: its own parameters, then the shared
-ones) and completes its docstring from these tables.
+:func:`vae_parameters` gives an estimator class its ``__init__`` (an explicit
+signature: its own parameters, then :data:`SHARED_PARAMETERS`) and completes
+its docstring with their documentation.
 """
 
 import inspect
@@ -20,172 +19,112 @@ __all__ = ["SHARED_PARAMETERS", "vae_parameters"]
 _POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
 _NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
 
-#: name -> (default, constraints, numpydoc entry: type line, then description)
+#: name -> (default, constraints) of the parameters every VAE estimator has
 SHARED_PARAMETERS = {
-    "hidden_layer_sizes": (
-        (256, 128),
-        ["array-like", Interval(Integral, 1, None, closed="left")],
-        """array-like of int or int, default=(256, 128)
-        Widths of the hidden layers of each encoder (and of a classifier's
-        network); the decoder mirrors them.""",
-    ),
-    "frame_shape": (
-        None,
-        [tuple, list, None],
-        """tuple of (int, int) or None, default=None
-        ``(n_frames, n_coefficients)`` when each row is a flattened
-        time-frequency matrix in frame-major order, as
-        :class:`~skvae.features.SpeechFeatures` makes (no deltas). The
-        encoder of the rows then begins with two 1-D convolutions over time
-        (kernel 5, stride 2, ``hidden_layer_sizes[0]`` channels); other
-        encoders stay MLPs. None: plain MLP encoders.""",
-    ),
-    "activation": (
-        "relu",
-        [StrOptions(set(ACTIVATIONS))],
-        """{"relu", "tanh", "logistic", "elu", "gelu", "silu"}, default="relu"
-        Non-linearity after every hidden layer.""",
-    ),
-    "likelihood": (
-        "gaussian",
-        [StrOptions(set(LIKELIHOODS))],
-        """{"gaussian", "bernoulli"}, default="gaussian"
-        Observation model of a row given its latents. ``"gaussian"`` has a
-        learned per-feature variance and suits real-valued features (MFCC,
-        log-mel); ``"bernoulli"`` needs data in [0, 1].""",
-    ),
-    "beta": (
-        1.0,
-        _NON_NEGATIVE,
-        """float, default=1.0
-        Weight of the KL terms (beta-VAE); ``beta=1`` is the true ELBO.""",
-    ),
-    "kl_warmup": (
-        0,
-        [Interval(Integral, 0, None, closed="left")],
-        """int, default=0
-        Epochs over which the KL weight rises linearly from
-        ``beta / kl_warmup`` to ``beta``; 0 disables warm-up.""",
-    ),
-    "standardize": (
-        "auto",
-        ["boolean", StrOptions({"auto"})],
-        """bool or "auto", default="auto"
-        Standardise features to zero mean and unit variance inside the
-        estimator (statistics learned at fit); every output in feature space
-        and every likelihood is in the caller's units. ``"auto"``: True for
-        the Gaussian likelihood, False for the Bernoulli one. float64 input
-        is standardised in float64 before the cast to float32, so data far
-        from zero keep their spread. Constant features (spread within the
-        rounding error of the mean) are reproduced exactly.""",
-    ),
-    "learning_rate_init": (
-        1e-3,
-        [Interval(Real, 0, None, closed="neither")],
-        """float, default=1e-3
-        Learning rate of the Adam optimizer.""",
-    ),
-    "batch_size": (
-        256,
-        _POSITIVE_INT,
-        """int, default=256
-        Mini-batch size for training; clipped to the number of samples.""",
-    ),
-    "max_iter": (
-        200,
-        _POSITIVE_INT,
-        """int, default=200
-        Maximum number of epochs (passes over the training data).""",
-    ),
-    "tol": (
-        1e-4,
-        _NON_NEGATIVE,
-        """float, default=1e-4
-        Minimum improvement of the training loss (with early stopping: of
-        the validation score) per sample, in nats, that counts as progress.""",
-    ),
-    "early_stopping": (
-        False,
-        ["boolean"],
-        """bool, default=False
-        Hold out ``validation_fraction`` of the rows, stop when their score
-        has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
-        restore the weights of the best validation epoch.""",
-    ),
-    "validation_fraction": (
-        0.1,
-        [Interval(Real, 0, 1, closed="neither")],
-        """float, default=0.1
-        Fraction of rows held out when ``early_stopping=True``.""",
-    ),
-    "n_iter_no_change": (
-        10,
-        _POSITIVE_INT,
-        """int, default=10
-        Epochs without improvement by ``tol`` before training stops.""",
-    ),
-    "alpha": (
-        0.0,
-        _NON_NEGATIVE,
-        """float, default=0.0
-        L2 penalty (weight decay) of the optimizer.""",
-    ),
-    "warm_start": (
-        False,
-        ["boolean"],
-        """bool, default=False
-        When True, ``fit`` continues from the previous solution (weights,
-        optimizer state, standardisation) instead of starting afresh.""",
-    ),
-    "random_state": (
-        None,
-        ["random_state"],
-        """int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, the reparameterisation noise
-        and the validation split; torch's global RNG is never touched. With
-        an int, fitting twice on one machine with one torch build gives
-        bitwise-identical weights (unless ``n_threads="tune"``). Fits on
-        another CPU, BLAS, torch version or a GPU may differ in the last
-        bits.""",
-    ),
-    "device": (
-        "cpu",
-        [str, torch.device],
-        """str or torch.device, default="cpu"
-        Where to train and infer: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
-        ``"mps"``, or ``"auto"`` (CUDA when available, then MPS, else CPU).
-        Fitted models are saved with CPU tensors, so a GPU-trained model
-        loads on a machine without a GPU.""",
-    ),
-    "n_threads": (
-        None,
-        [Interval(Integral, 1, None, closed="left"), StrOptions({"tune"}), None],
-        """int, "tune" or None, default=None
-        Torch intra-op CPU threads inside this estimator's methods (torch's
-        global setting is restored afterwards); a count above the CPUs this
-        process may use is capped, with a warning. None: ``fit`` uses one
-        thread per about eight million multiply-adds of a training step, at
-        most torch's setting capped by those CPUs (inside joblib workers,
-        ``cpu_count // n_jobs``); inference keeps torch's setting.
-        ``"tune"``: ``fit`` times training steps on 1, half and all of those
-        threads and keeps the fastest, re-checking as the load changes. That
-        is faster on a busy machine, but thread counts round differently,
-        so the fitted weights then depend on the load.""",
-    ),
-    "inference_batch_size": (
-        4096,
-        _POSITIVE_INT,
-        """int, default=4096
-        Rows per chunk in the inference and sampling methods; bounds their
-        memory.""",
-    ),
-    "verbose": (
-        0,
-        ["verbose"],
-        """int, default=0
-        If > 0, show a progress bar with the per-epoch loss.""",
-    ),
+    "hidden_layer_sizes": ((256, 128), ["array-like", *_POSITIVE_INT]),
+    "frame_shape": (None, [tuple, list, None]),
+    "activation": ("relu", [StrOptions(set(ACTIVATIONS))]),
+    "likelihood": ("gaussian", [StrOptions(set(LIKELIHOODS))]),
+    "beta": (1.0, _NON_NEGATIVE),
+    "kl_warmup": (0, [Interval(Integral, 0, None, closed="left")]),
+    "standardize": ("auto", ["boolean", StrOptions({"auto"})]),
+    "learning_rate_init": (1e-3, [Interval(Real, 0, None, closed="neither")]),
+    "batch_size": (256, _POSITIVE_INT),
+    "max_iter": (200, _POSITIVE_INT),
+    "tol": (1e-4, _NON_NEGATIVE),
+    "early_stopping": (False, ["boolean"]),
+    "validation_fraction": (0.1, [Interval(Real, 0, 1, closed="neither")]),
+    "n_iter_no_change": (10, _POSITIVE_INT),
+    "alpha": (0.0, _NON_NEGATIVE),
+    "warm_start": (False, ["boolean"]),
+    "random_state": (None, ["random_state"]),
+    "device": ("cpu", [str, torch.device]),
+    "n_threads": (None, [*_POSITIVE_INT, StrOptions({"tune"}), None]),
+    "inference_batch_size": (4096, _POSITIVE_INT),
+    "verbose": (0, ["verbose"]),
 }
+
+#: their documentation, in the same order
+_SHARED_DOCS = """\
+hidden_layer_sizes : array-like of int or int, default=(256, 128)
+    Widths of the hidden layers of each encoder (and of a classifier's
+    network); the decoder mirrors them.
+frame_shape : tuple of (int, int) or None, default=None
+    ``(n_frames, n_coefficients)`` when each row is a flattened
+    time-frequency matrix in frame-major order, as
+    :class:`~skvae.features.SpeechFeatures` makes (no deltas). The
+    encoder of the rows then begins with two 1-D convolutions over time
+    (kernel 5, stride 2, ``hidden_layer_sizes[0]`` channels); other
+    encoders stay MLPs. None: plain MLP encoders.
+activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, default="relu"
+    Non-linearity after every hidden layer.
+likelihood : {"gaussian", "bernoulli"}, default="gaussian"
+    Observation model of a row given its latents. ``"gaussian"`` has a
+    learned per-feature variance and suits real-valued features (MFCC,
+    log-mel); ``"bernoulli"`` needs data in [0, 1].
+beta : float, default=1.0
+    Weight of the KL terms (beta-VAE); ``beta=1`` is the true ELBO.
+kl_warmup : int, default=0
+    Epochs over which the KL weight rises linearly from
+    ``beta / kl_warmup`` to ``beta``; 0 disables warm-up.
+standardize : bool or "auto", default="auto"
+    Standardise features to zero mean and unit variance inside the
+    estimator (statistics learned at fit); every output in feature space
+    and every likelihood is in the caller's units. ``"auto"``: True for
+    the Gaussian likelihood, False for the Bernoulli one. float64 input
+    is standardised in float64 before the cast to float32, so data far
+    from zero keep their spread. Constant features (spread within the
+    rounding error of the mean) are reproduced exactly.
+learning_rate_init : float, default=1e-3
+    Learning rate of the Adam optimizer.
+batch_size : int, default=256
+    Mini-batch size for training; clipped to the number of samples.
+max_iter : int, default=200
+    Maximum number of epochs (passes over the training data).
+tol : float, default=1e-4
+    Minimum improvement of the training loss (with early stopping: of
+    the validation score) per sample, in nats, that counts as progress.
+early_stopping : bool, default=False
+    Hold out ``validation_fraction`` of the rows, stop when their score
+    has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
+    restore the weights of the best validation epoch.
+validation_fraction : float, default=0.1
+    Fraction of rows held out when ``early_stopping=True``.
+n_iter_no_change : int, default=10
+    Epochs without improvement by ``tol`` before training stops.
+alpha : float, default=0.0
+    L2 penalty (weight decay) of the optimizer.
+warm_start : bool, default=False
+    When True, ``fit`` continues from the previous solution (weights,
+    optimizer state, standardisation) instead of starting afresh.
+random_state : int, RandomState instance or None, default=None
+    Seeds weight initialisation, shuffling, the reparameterisation noise
+    and the validation split; torch's global RNG is never touched. With
+    an int, fitting twice on one machine with one torch build gives
+    bitwise-identical weights (unless ``n_threads="tune"``). Fits on
+    another CPU, BLAS, torch version or a GPU may differ in the last
+    bits.
+device : str or torch.device, default="cpu"
+    Where to train and infer: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``, or ``"auto"`` (CUDA when available, then MPS, else CPU).
+    Fitted models are saved with CPU tensors, so a GPU-trained model
+    loads on a machine without a GPU.
+n_threads : int, "tune" or None, default=None
+    Torch intra-op CPU threads inside this estimator's methods (torch's
+    global setting is restored afterwards); a count above the CPUs this
+    process may use is capped, with a warning. None: ``fit`` uses one
+    thread per about eight million multiply-adds of a training step, at
+    most torch's setting capped by those CPUs (inside joblib workers,
+    ``cpu_count // n_jobs``); inference keeps torch's setting.
+    ``"tune"``: ``fit`` times training steps on 1, half and all of those
+    threads and keeps the fastest, re-checking as the load changes. That
+    is faster on a busy machine, but thread counts round differently,
+    so the fitted weights then depend on the load.
+inference_batch_size : int, default=4096
+    Rows per chunk in the inference and sampling methods; bounds their
+    memory.
+verbose : int, default=0
+    If > 0, show a progress bar with the per-epoch loss."""
 
 _SHARED_ATTRIBUTES = """\
 n_features_in_ : int
@@ -216,15 +155,6 @@ device_ : torch.device
     Device the fitted module lives on."""
 
 
-def _entry(name, doc):
-    head, _, body = doc.partition("\n")
-    return f"{name} : {head}\n{textwrap.indent(textwrap.dedent(body), '    ')}"
-
-
-def _shared_docs():
-    return "\n".join(_entry(n, doc) for n, (_, _, doc) in SHARED_PARAMETERS.items())
-
-
 def vae_parameters(**own):
     """Class decorator: the ``__init__`` and docstring of a VAE estimator.
 
@@ -233,8 +163,8 @@ def vae_parameters(**own):
     signature ``(first, *, other own, shared)``, which ``get_params``,
     ``clone`` and ``help`` read, and stores each argument unchanged, as
     scikit-learn requires. The lines ``{shared_parameters}`` and
-    ``{shared_attributes}`` of the class docstring become the entries of
-    :data:`SHARED_PARAMETERS` and of the shared fitted attributes.
+    ``{shared_attributes}`` of the class docstring become the documentation
+    of the shared parameters and fitted attributes.
 
     Examples
     --------
@@ -272,7 +202,7 @@ def vae_parameters(**own):
         cls.__init__ = __init__
         doc = cls.__doc__ or ""
         for marker, text in (
-            ("{shared_parameters}", _shared_docs()),
+            ("{shared_parameters}", _SHARED_DOCS),
             ("{shared_attributes}", _SHARED_ATTRIBUTES),
         ):
             line = next((ln for ln in doc.splitlines() if ln.strip() == marker), None)

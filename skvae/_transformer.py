@@ -25,8 +25,8 @@ from ._validation import (
     _check_decoded,
     _check_n_samples,
     _check_no_missing,
-    _index_in,
     _one_per_row,
+    _unique_groups,
 )
 
 __all__ = ["VAETransformer"]
@@ -129,9 +129,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         "corruption_std": [Interval(Real, 0, None, closed="left")],
     }
 
-    # ------------------------------------------------------------------
-    # fitting
-    # ------------------------------------------------------------------
+    # -- fitting ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None, X_clean=None):
         """Fit the VAE on X.
@@ -157,18 +155,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         self : VAETransformer
             The fitted estimator.
         """
-        continuing = self._continues()
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
-        target = self._check_clean(X_clean, X)
-        cond = self._group_codes(groups, X.shape[0], reset=not continuing)
-        return self._fit(
-            X,
-            continuing=continuing,
-            max_epochs=self.max_iter,
-            target=target,
-            cond=cond,
-            corruption_std=float(self.corruption_std),
-        )
+        return self._fit_on(X, groups, X_clean, self._continues(), self.max_iter)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, *, groups=None, X_clean=None):
@@ -199,15 +186,19 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         first = not hasattr(self, "module_")
         if not first:
             self._check_same_architecture()
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=first)
+        return self._fit_on(X, groups, X_clean, not first, 1, incremental=True)
+
+    def _fit_on(self, X, groups, X_clean, continuing, max_epochs, incremental=False):
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
         target = self._check_clean(X_clean, X)
-        cond = self._group_codes(groups, X.shape[0], reset=first)
-        self._partial = True
+        cond = self._group_codes(groups, X.shape[0], reset=not continuing)
+        if incremental:
+            self._partial = True
         return self._fit(
             X,
-            continuing=not first,
-            max_epochs=1,
-            incremental=True,
+            continuing=continuing,
+            max_epochs=max_epochs,
+            incremental=incremental,
             target=target,
             cond=cond,
             corruption_std=float(self.corruption_std),
@@ -251,13 +242,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             )
         _check_no_missing(groups, "groups")
         if reset:
-            try:
-                uniques, counts = np.unique(groups, return_counts=True)
-            except TypeError as exc:  # e.g. strings and numbers in one array
-                raise ValueError(
-                    f"groups mixes values that cannot be compared ({exc}); use "
-                    "groups of one type, e.g. all strings or all ints."
-                ) from exc
+            uniques, _, counts = _unique_groups(groups)
             self.groups_ = uniques
             self.group_prior_ = counts / counts.sum()
         elif fitted is None:
@@ -266,15 +251,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
                 "continued with groups."
             )
         return np.eye(len(self.groups_), dtype=np.float32)[self._group_index(groups)]
-
-    def _group_index(self, groups):
-        """Position of each group in ``groups_``; unknown groups raise."""
-        return _index_in(
-            self.groups_,
-            groups,
-            "groups contains values not seen in fit: {unknown}; known groups are "
-            f"{self.groups_[:10].tolist()}.",
-        )
 
     def _module_kwargs(self, X):
         kwargs = super()._module_kwargs(X)
@@ -320,9 +296,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         if not (np.isfinite(prior).all() and np.all(prior >= 0)):
             raise ValueError("damaged file (group_prior_ is not a distribution).")
 
-    # ------------------------------------------------------------------
-    # inference
-    # ------------------------------------------------------------------
+    # -- inference -------------------------------------------------------------
     def transform(self, X):
         """Posterior mean of the latent code of each row (deterministic).
 
@@ -338,15 +312,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = np.empty((X.shape[0], self.module_.n_components), dtype=X.dtype)
-        standardized = X.dtype == np.float64
-        module = self._network(standardized)
-        with self._inference_context():
-            module.eval()
-            for sl in self._chunks(X.shape[0]):
-                xb = self._rows_tensor(X[sl], standardized)
-                out[sl] = module.encode_mean(xb).cpu()
-        return out
+        return self._map_rows(
+            X, lambda module, xb, sl: module.encode_mean(xb), self.module_.n_components
+        )
 
     def inverse_transform(self, X, *, groups=None):
         """Decoder mean E[x | z] for latent codes, in the original units.
@@ -525,9 +493,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """
         return float(np.mean(self.score_samples(X)))
 
-    # ------------------------------------------------------------------
-    # sklearn plumbing
-    # ------------------------------------------------------------------
+    # -- sklearn plumbing ------------------------------------------------------
     @property
     def _n_features_out(self):
         # the fitted width, which set_params(n_components=...) does not change

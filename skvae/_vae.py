@@ -1,11 +1,7 @@
-"""The torch variational autoencoder and its ELBO.
+"""The torch variational autoencoders and their ELBO; no scikit-learn.
 
-This module knows nothing of scikit-learn: it holds the ``torch.nn.Module``
-(MLP encoder with separate mean and log-variance heads, reparameterised
-latent, MLP decoder) and the terms of the evidence lower bound.
-
-All random numbers are drawn from an explicit ``torch.Generator`` so that the
-global torch RNG is never touched.
+Random numbers come from the caller (explicit generators or noise tensors):
+the global torch RNG is never touched.
 """
 
 import copy
@@ -75,23 +71,14 @@ class VAE(nn.Module):
         Dimension of the observations.
     n_components : int
         Dimension of the latent space.
-    hidden_layer_sizes : tuple of int
-        Widths of the encoder's hidden layers; the decoder mirrors them.
-    activation : str
-        Key of :data:`ACTIVATIONS`.
-    likelihood : {"gaussian", "bernoulli"}
-        Observation model. ``"gaussian"`` has a learned per-feature variance,
-        ``"bernoulli"`` expects data in [0, 1] and the decoder emits logits.
+    hidden_layer_sizes, activation, likelihood, frame_shape
+        As the estimators' parameters of these names; with ``"bernoulli"``
+        the decoder emits logits.
     n_conditions : int, default=0
         Width of a conditioning vector ``c`` (e.g. a one-hot speaker or class)
         appended to the decoder's input: p(x | z, c).
     condition_encoder : bool, default=False
         Also append ``c`` to the encoder's input: q(z | x, c).
-    frame_shape : tuple of int or None, default=None
-        ``(n_frames, n_coefficients)`` of rows that are flattened
-        time-frequency matrices (frame-major). The encoder then starts with two
-        1-D convolutions over time (kernel 5, stride 2, ``hidden_layer_sizes[0]``
-        channels) before its dense layers. None: a plain MLP encoder.
     """
 
     def __init__(

@@ -1,11 +1,4 @@
-"""NumPy helpers of the estimators: input checks and column statistics.
-
-Checks of what the caller passes (sample counts, one value per row, no
-missing labels or groups, values that fit float32, decoded rows that stayed
-finite), the lookup of values in a sorted array, the chunked float64 column
-moments that standardisation uses, and the memory still available. Nothing
-here needs torch.
-"""
+"""The estimators' NumPy input checks and column statistics; no torch."""
 
 import os
 from numbers import Integral
@@ -172,3 +165,14 @@ def _mean_std(X, chunk_rows=None):
             d = X[i : i + chunk_rows] - mean
             sq += np.einsum("ij,ij->j", d, d)
     return mean, np.sqrt(sq / n)
+
+
+def _unique_groups(groups):
+    """``np.unique`` with inverse and counts; a clear error for mixed types."""
+    try:
+        return np.unique(groups, return_inverse=True, return_counts=True)
+    except TypeError as exc:  # e.g. strings and numbers in one array
+        raise ValueError(
+            f"groups mixes values that cannot be compared ({exc}); use groups of "
+            "one type, e.g. all strings or all ints."
+        ) from exc

@@ -5,12 +5,13 @@ and ``test_classifier.py``; scikit-learn's own checks in ``test_common.py``.
 """
 
 import inspect
+import re
 
 import pytest
 
 from skvae import FactorizedVAE, VAEClassifier, VAETransformer
 from skvae._base import BaseVAE
-from skvae._params import SHARED_PARAMETERS, vae_parameters
+from skvae._params import _SHARED_DOCS, SHARED_PARAMETERS, vae_parameters
 from skvae._serialize import saveable_classes
 
 
@@ -39,6 +40,10 @@ def test_vae_parameters_gives_an_explicit_signature_and_stores_arguments():
     assert "{shared_parameters}" not in Tiny.__doc__
     for name in SHARED_PARAMETERS:
         assert f"\n        {name} : " in Tiny.__doc__
+
+
+def test_shared_docs_follow_the_shared_parameters():
+    assert re.findall(r"^(\w+) : ", _SHARED_DOCS, re.M) == list(SHARED_PARAMETERS)
 
 
 @pytest.mark.parametrize("cls", [VAETransformer, VAEClassifier, FactorizedVAE])

@@ -317,6 +317,16 @@ def test_convergence_stops_early_and_warns_otherwise(blobs):
     with pytest.warns(ConvergenceWarning, match="max_iter=3") as record:
         VAETransformer(n_components=2, max_iter=3, random_state=0).fit(X)
     assert record[0].filename == __file__  # points at the caller's fit
+    # says what happened, in terms that fit a VAE (not sklearn's "consider a
+    # larger max_iter", which the README calls wrong for VAEs)
+    message = str(record[0].message)
+    assert "larger max_iter" not in message
+    assert "training loss still improved by more than tol=0.0001" in message
+    assert "in the last 3 epochs" in message and "early_stopping=True" in message
+    with pytest.warns(ConvergenceWarning, match="validation score still improved"):
+        VAETransformer(
+            n_components=2, max_iter=3, early_stopping=True, random_state=0
+        ).fit(X)
 
 
 def test_early_stopping_restores_best_weights():
