@@ -113,7 +113,7 @@ n_threads : int, "tune" or None, default=None
     Torch intra-op CPU threads inside this estimator's methods (torch's
     global setting is restored afterwards); a count above the CPUs this
     process may use is capped, with a warning. None: ``fit`` uses one
-    thread per about eight million multiply-adds of a training step, at
+    thread per about 33 million multiply-adds of a training step, at
     most torch's setting capped by those CPUs (inside joblib workers,
     ``cpu_count // n_jobs``); inference keeps torch's setting.
     ``"tune"``: ``fit`` times training steps on 1, half and all of those

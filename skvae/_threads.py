@@ -27,7 +27,7 @@ __all__ = [
 
 #: multiply-adds of one training step (batch rows x network weights) that
 #: make one more thread worth its synchronisation cost
-WORK_PER_THREAD = 2**23
+WORK_PER_THREAD = 2**25
 
 
 def available_cpus():

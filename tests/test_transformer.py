@@ -414,6 +414,7 @@ def test_default_fit_does_not_follow_the_load(blobs, monkeypatch):
     and the default fit equals the fit with that count given explicitly."""
     X = blobs[0]
     kw = dict(n_components=2, hidden_layer_sizes=(256, 128), max_iter=2, random_state=0)
+    monkeypatch.setattr(threads, "WORK_PER_THREAD", 2**20)  # a small net earns 2
     est = VAETransformer(**kw).fit(X)
     quiet = est.transform(X)
     n = est._fit_threads(X)
