@@ -221,9 +221,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     def _restore_fitted(self, fitted, arrays):
         super()._restore_fitted(fitted, arrays)
-        dtype = fitted.get("classes_dtype")  # absent in files of skvae <= 0.1
         self.classes_ = np.asarray(
-            fitted["classes_"], dtype=None if dtype is None else np.dtype(dtype)
+            fitted["classes_"], dtype=np.dtype(fitted["classes_dtype"])
         )
         self.n_labelled_ = fitted["n_labelled_"]
         self.classification_weight_ = fitted["classification_weight_"]

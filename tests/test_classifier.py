@@ -172,3 +172,29 @@ def test_generated_log_mel_rows_become_wav_files(tmp_path):
     assert sr == 8000
     assert audio.shape == waves[0].shape
     assert np.all(np.isfinite(audio)) and np.abs(audio).max() > 0.1
+
+
+def test_weights_file_without_classes_dtype_is_damaged(tmp_path):
+    """One weights format: a file whose fitted attributes lack classes_dtype is
+    refused as damaged, not read with a guessed dtype."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    import skvae
+
+    X = np.random.RandomState(0).normal(size=(20, 3)).astype(np.float32)
+    y = np.repeat(np.array([3, 7], dtype=np.uint8), 10)
+    clf = VAEClassifier(1, hidden_layer_sizes=(4,), max_iter=1, random_state=0)
+    good = clf.fit(X, y).save(tmp_path / "clf.safetensors")
+    assert skvae.load(good).classes_.dtype == np.uint8
+    with safe_open(good, framework="pt") as fh:
+        meta = dict(fh.metadata())
+    fitted = json.loads(meta["fitted"])
+    del fitted["classes_dtype"]
+    meta["fitted"] = json.dumps(fitted)
+    bad = tmp_path / "bad.safetensors"
+    save_file(load_file(good), bad, metadata=meta)
+    with pytest.raises(ValueError, match="damaged file .*'classes_dtype' is missing"):
+        skvae.load(bad)
