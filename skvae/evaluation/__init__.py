@@ -1,21 +1,8 @@
 """How well a speech model does, measured against baselines in the same run.
 
-- Protocols: :func:`baseline_scores` and :func:`recognizer_accuracies` (PCA
-  and raw-feature baselines with the same classifier, on the same split),
-  :func:`speaker_held_out` and :func:`leave_one_speaker_out` (speakers not
-  heard in training), :func:`few_label_scores` (a representation fitted
-  without labels, a classifier on a few of them).
-- What ``skvae train`` prints and reports: :func:`evaluate_recognizer`,
-  :func:`generation_check`, :func:`open_set_check`, :func:`latent_map` and
-  the summary lines (:func:`format_summary`, :func:`compare_to_baselines`).
-  They take the recogniser of :func:`skvae.recipes.make_recognizer` and
-  read its ``"features"`` and ``"model"`` steps.
-- Data for the benchmarks and examples: :func:`add_noise` (noise at an
-  SNR), :func:`stratified_subset` and :func:`hide_labels` (a labelled
-  subset), :func:`make_outlier_clips` (non-speech clips as long and loud as
-  speech).
-
-``random_state`` follows scikit-learn and also accepts a
+Protocols (same-run PCA and raw-feature baselines, held-out speakers, few
+labels), what ``skvae train`` prints and reports, and data helpers (noise at
+an SNR, labelled subsets, non-speech clips). ``random_state`` also accepts a
 ``numpy.random.Generator``, used and advanced as is.
 """
 

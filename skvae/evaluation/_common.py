@@ -20,8 +20,7 @@ def _rows(X, index):
 
 
 def _bar(verbose, **kwargs):
-    """A tqdm bar on stderr when ``verbose`` and stderr is a terminal (a log
-    would get a line per redraw)."""
+    """A tqdm bar on stderr, shown when ``verbose`` and stderr is a terminal."""
     from tqdm.auto import tqdm
 
     return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)

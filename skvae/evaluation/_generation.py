@@ -6,12 +6,10 @@ from ._common import _bar
 
 
 def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
-    """Generate utterances of every label and recognise them again.
+    """Generate utterances of every label and recognise them from WAV files.
 
-    Each utterance is written as a WAV file
-    (:func:`skvae.recipes.write_utterances`, as ``skvae sample`` writes
-    them) into a temporary folder and recognised from that file, so the
-    count is what ``skvae predict`` says of those files.
+    The files are written as ``skvae sample`` writes them, so the count is
+    what ``skvae predict`` says of them.
 
     Parameters
     ----------
@@ -28,10 +26,8 @@ def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
     -------
     generated : list of dict
         Per label: ``label``, ``rows`` (log-mel), ``waves`` (audio),
-        ``predicted`` (the recogniser's label for each file; the reject
-        label where a reject option rejects it), ``recognised`` (how many
-        are the requested label), ``rejected`` (how many the reject option
-        rejected; 0 without one) and ``n``.
+        ``predicted`` (per file), ``recognised`` (how many are ``label``),
+        ``rejected`` (by a reject option; else 0) and ``n``.
     """
     import tempfile
 
@@ -41,8 +37,7 @@ def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
     rec = bundle["recognizer"]
     sr = rec["features"].sr
     reject_label = getattr(rec["model"], "reject_label_", None)
-    out = []
-    classes = list(rec.classes_)
+    out, classes = [], list(rec.classes_)
     with (
         tempfile.TemporaryDirectory() as tmp,
         _bar(verbose, total=len(classes), desc="generate", unit="label") as bar,

@@ -2,10 +2,7 @@
 
 import numpy as np
 
-from ._perturb import make_outlier_clips
-
-#: the non-speech kinds of :func:`open_set_check`
-_CLIP_KINDS = ("white noise", "pink noise", "tone", "chirp")
+from ._perturb import OUTLIER_KINDS, make_outlier_clips
 
 
 def open_set_check(
@@ -13,24 +10,20 @@ def open_set_check(
 ):
     """In-vocabulary scores and rejections of known and unknown utterances.
 
-    Known: the test utterances. Unknown: the test utterances played
-    backwards; noise and tones as long and loud as test utterances
-    (:func:`make_outlier_clips`); and, when eSpeak NG is installed, English
-    words that are not digits (:func:`skvae.datasets.make_spoken_words`, 4
-    generated voices).
+    Known: the test utterances. Unknown: those played backwards; noise and
+    tones as long and loud as them (:func:`make_outlier_clips`); and, with
+    eSpeak NG, English words that are not digits by 4 generated voices.
 
     Parameters
     ----------
     recognizer : RecognizerPipeline
-        A fitted recogniser whose ``"model"`` step is a
-        :class:`~skvae.RejectOptionClassifier` (``bundle["recognizer"]``).
+        Fitted, its ``"model"`` a :class:`~skvae.RejectOptionClassifier`.
     F_test : ndarray of shape (n_test, n_features)
         Front-end rows of the test utterances.
     y_test : array-like of shape (n_test,)
         Their labels.
     audio_test : sequence of str or 1-D arrays
-        The test utterances (file paths or waveforms at the front end's
-        ``sr``), reversed and used as references for the clips.
+        The test utterances (paths or waveforms at the front end's ``sr``).
     words : bool, default=True
         Also score generated non-digit words (skipped with a note when
         eSpeak NG, ``pip install 'skvae[synth]'``, is missing).
@@ -42,13 +35,11 @@ def open_set_check(
     Returns
     -------
     result : dict
-        ``threshold``, ``target`` (the false-rejection target),
-        ``reject_label``; ``scores``: kind -> in-vocabulary scores (``"known
-        (held out at fit)"``, which set the threshold, ``"known test
-        utterances"``, then the unknown kinds); ``rejected``: unknown kind ->
-        fraction rejected; ``known_kept``; ``accuracy_kept`` and
-        ``accuracy_all`` (on the kept known test utterances, and on all of
-        them without rejection); ``notes`` (list of str).
+        ``threshold``, ``target`` (false-rejection target), ``reject_label``,
+        ``scores`` (kind -> in-vocabulary scores, known kinds first),
+        ``rejected`` (unknown kind -> fraction rejected), ``known_kept``,
+        ``accuracy_kept`` and ``accuracy_all`` (on the kept known test
+        utterances; on all without rejection) and ``notes`` (list of str).
     """
     from ..datasets import make_spoken_words
     from ..features import load_audio
@@ -64,7 +55,7 @@ def open_set_check(
     ]
     clips, _ = make_outlier_clips(
         waves,
-        kinds=_CLIP_KINDS,
+        kinds=OUTLIER_KINDS[:4],  # not reversed speech
         n_per_kind=n_per_kind,
         sr=fe.sr,
         random_state=np.random.default_rng(random_state),

@@ -24,22 +24,19 @@ def _noisy(wave, snr_db, rng, kind, exact_snr):
         raise ValueError(
             f"each signal must be a non-empty 1-D array, got shape {wave.shape}"
         )
-    power = np.mean(np.square(wave, dtype=np.float64))
+    power = np.mean(np.square(wave, dtype=np.float64)) / 10 ** (snr_db / 10)
     if not exact_snr:
-        noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), wave.shape)
-        return (wave + noise).astype(np.float32)
-    noise = rng.standard_normal(wave.shape[0])
-    if kind == "pink":  # drawn after the white draw
-        noise = _pink(wave.shape[0], rng)
-    noise *= np.sqrt(power / 10 ** (snr_db / 10) / np.mean(noise**2))
+        noise = rng.normal(0.0, np.sqrt(power), wave.shape)
+    else:
+        noise = rng.standard_normal(wave.shape[0])
+        if kind == "pink":  # drawn after the white draw
+            noise = _pink(wave.shape[0], rng)
+        noise *= np.sqrt(power / np.mean(noise**2))
     return (wave + noise).astype(np.float32)
 
 
 def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
-    """Add noise at a signal-to-noise ratio to waveforms (or any signals).
-
-    The SNR is measured per signal: the noise power is the signal's mean
-    power divided by ``10 ** (snr_db / 10)``.
+    """Add noise at a signal-to-noise ratio, measured per signal, to signals.
 
     Parameters
     ----------
@@ -51,11 +48,10 @@ def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
     kind : {"white", "pink"}, default="white"
         White Gaussian noise, or pink (1/f) noise (only with ``exact_snr``).
     exact_snr : bool, default=True
-        True: the drawn noise is rescaled so that each signal's SNR is
-        exactly ``snr_db``. False: white noise of standard deviation
-        ``sqrt(power / 10 ** (snr_db / 10))``, the SNR in expectation.
+        Rescale the drawn noise to the exact SNR; False: the SNR in
+        expectation.
     random_state : int, RandomState, Generator or None, default=None
-        Seeds the noise. Signals are noised in order from the same stream.
+        Seeds the noise; signals are noised in order from one stream.
 
     Returns
     -------
@@ -104,20 +100,17 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
     y : array-like of shape (n_samples,)
         The labels.
     size : float or int, default=None
-        A float in (0, 1): that fraction of the rows (rounded down, as
-        :func:`~sklearn.model_selection.train_test_split` does); an int:
-        that many rows, at least one per class. Give ``size`` or
-        ``n_per_class``.
+        A fraction in (0, 1) of the rows, or a number of rows (at least one
+        per class), as ``train_test_split``'s ``train_size``.
     n_per_class : int, default=None
-        Exactly this many rows of every class instead.
+        Exactly this many rows of every class instead of ``size``.
     random_state : int, RandomState or None, default=None
         Seeds the draw.
 
     Returns
     -------
     indices : ndarray of int
-        With ``size``: in the (shuffled) order ``train_test_split`` returns
-        them; with ``n_per_class``: sorted.
+        In ``train_test_split``'s order with ``size``; sorted otherwise.
 
     Examples
     --------
@@ -166,7 +159,7 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
 
 
 def hide_labels(y, labelled, *, missing_label=-1):
-    """Labels with all but some rows marked unlabelled (semi-supervised ``y``).
+    """Labels with all rows but ``labelled`` marked unlabelled.
 
     Parameters
     ----------
@@ -175,8 +168,7 @@ def hide_labels(y, labelled, *, missing_label=-1):
     labelled : array-like of int or bool
         Rows that keep their label (e.g. :func:`stratified_subset`).
     missing_label : int or str, default=-1
-        The mark of an unlabelled row (``-1``, as in
-        ``sklearn.semi_supervised`` and :class:`skvae.VAEClassifier`).
+        The mark of an unlabelled row (as in ``sklearn.semi_supervised``).
 
     Returns
     -------
@@ -207,20 +199,16 @@ def make_outlier_clips(
     snr_db=-5.0,
     random_state=None,
 ):
-    """Clips that are not clean speech, each as long and loud as an utterance.
-
-    For each clip a reference utterance is drawn from ``waveforms``; the
-    clip has its length and its RMS level.
+    """Clips that are not clean speech, each as long and loud as an utterance
+    drawn from ``waveforms``.
 
     Parameters
     ----------
     waveforms : sequence of 1-D arrays
         Utterances (e.g. the test waveforms).
     kinds : sequence of str, default=OUTLIER_KINDS
-        Among ``"white noise"``, ``"pink noise"``, ``"tone"`` (a sine,
-        100-3500 Hz), ``"chirp"`` (a linear sweep between two such
-        frequencies), ``"reversed speech"`` and ``"speech in noise"`` (the
-        reference plus white noise at ``snr_db``).
+        Among ``OUTLIER_KINDS`` (tones and chirps within 100-3500 Hz) and
+        ``"speech in noise"`` (white noise at ``snr_db``).
     n_per_kind : int, default=60
         Clips of each kind.
     sr : int, default=8000

@@ -23,10 +23,8 @@ def baseline_scores(
     feature_name="raw",
     classifier_name=None,
 ):
-    """Accuracy of PCA and raw-feature baselines with a given classifier.
-
-    Both standardise the features first: ``StandardScaler -> PCA ->
-    classifier`` and ``StandardScaler -> classifier``.
+    """Accuracy of ``StandardScaler -> PCA -> classifier`` and of
+    ``StandardScaler -> classifier``.
 
     Parameters
     ----------
@@ -76,18 +74,15 @@ def baseline_scores(
 def recognizer_accuracies(
     recognizer, F_train, y_train, F_test, y_test, *, random_state=0
 ):
-    """Accuracy of a fitted recogniser and of its PCA and raw baselines.
-
-    The recogniser answers every test row (:func:`open_set_check` measures
-    a reject option). The baselines use a copy of its classifier without the
-    probability calibration, which does not change the labels.
+    """Accuracy of a fitted recogniser (answering every row) and of its PCA
+    and raw baselines, with its classifier less the probability calibration.
 
     Parameters
     ----------
     recognizer : RecognizerPipeline
-        Fitted (:func:`skvae.recipes.make_recognizer`'s shape).
+        Fitted (:func:`skvae.recipes.make_recognizer`).
     F_train, y_train, F_test, y_test : arrays
-        Front-end rows (``recognizer["features"].transform``) and labels.
+        Front-end rows and labels.
     random_state : int, default=0
         Seed of PCA.
 
@@ -123,11 +118,8 @@ def recognizer_accuracies(
 def speaker_held_out(
     F, y, speaker, *, features, min_speakers=3, random_state=0, verbose=0, **params
 ):
-    """Train the recogniser again without one speaker and test on that speaker.
-
-    The speaker is drawn with ``GroupShuffleSplit(test_size=1)``; the
-    recogniser (:func:`skvae.recipes.fit_recognizer`) and the baselines of
-    :func:`recognizer_accuracies` are fitted on the rows of the others.
+    """Train the recogniser and its baselines again without one speaker
+    (``GroupShuffleSplit(test_size=1)``), and test them on that speaker.
 
     Parameters
     ----------
@@ -138,7 +130,7 @@ def speaker_held_out(
     speaker : array-like of shape (n_utterances,) or None
         Who speaks each utterance.
     features : SpeechFeatures
-        The fitted front end ``F`` came from (the recogniser's front end).
+        The fitted front end ``F`` came from.
     min_speakers : int, default=3
         With fewer speakers the check is not made (None is returned).
     random_state : int, default=0
@@ -151,9 +143,8 @@ def speaker_held_out(
     Returns
     -------
     result : dict or None
-        ``held_out`` (list of speakers), ``n_test``, ``accuracy`` (as
-        :func:`recognizer_accuracies`), ``epochs`` and ``label`` (for
-        people); None with fewer than ``min_speakers`` speakers.
+        ``held_out`` (speakers), ``n_test``, ``accuracy`` (as
+        :func:`recognizer_accuracies`), ``epochs`` and ``label``.
     """
     from sklearn.model_selection import GroupShuffleSplit
 
@@ -200,15 +191,14 @@ def leave_one_speaker_out(estimator, X, y, speaker, *, groups=False):
     speaker : array-like of shape (n_samples,)
         Who speaks each row; at least two speakers.
     groups : bool, default=False
-        Also pass the speakers as ``groups`` to ``fit`` and ``score`` (for a
-        :class:`skvae.recipes.RecognizerPipeline` with a step that uses
-        them, e.g. per-speaker normalisation).
+        Also pass the speakers as ``groups`` to ``fit`` and ``score`` (e.g.
+        for per-speaker normalisation).
 
     Returns
     -------
     result : Bunch
-        ``scores`` (dict speaker -> accuracy, in sorted speaker order),
-        ``mean``, ``worst_speaker`` and ``worst``.
+        ``scores`` (speaker -> accuracy, sorted), ``mean``, ``worst_speaker``
+        and ``worst``.
 
     Examples
     --------
@@ -230,9 +220,8 @@ def leave_one_speaker_out(estimator, X, y, speaker, *, groups=False):
     scores = {}
     for name in names:
         test = speaker == name
-        fit_kw, score_kw = ({"groups": speaker[~test]}, {"groups": speaker[test]})
-        if not groups:
-            fit_kw, score_kw = {}, {}
+        fit_kw = {"groups": speaker[~test]} if groups else {}
+        score_kw = {"groups": speaker[test]} if groups else {}
         model = clone(estimator).fit(X[~test], y[~test], **fit_kw)
         scores[name] = float(model.score(X[test], y[test], **score_kw))
     worst = min(scores, key=scores.get)
@@ -252,17 +241,15 @@ def few_label_scores(
     classifier=None,
     raw_baseline=True,
 ):
-    """Accuracy with a few labels: a representation fitted without labels.
+    """Accuracy with a few labels on a representation fitted without labels.
 
-    The representation is fitted once on all training rows, without their
-    labels; for each draw a stratified ``size`` of the training labels
-    (:func:`stratified_subset` with ``random_state=draw``) trains the
-    classifier on the codes of those rows.
+    For each draw, a :func:`stratified_subset` (``random_state=draw``) of the
+    training rows trains the classifier on their codes.
 
     Parameters
     ----------
     representation : transformer
-        Cloned and fitted on ``X_train`` alone (e.g. a ``VAETransformer``).
+        Cloned and fitted on ``X_train`` without labels.
     X_train, y_train, X_test, y_test : arrays
         Feature rows and labels.
     size : float or int, default=0.03

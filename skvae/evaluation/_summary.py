@@ -15,8 +15,7 @@ def compare_to_baselines(accuracy):
     Parameters
     ----------
     accuracy : dict of str to dict of str to float
-        ``{column: {model: accuracy}}``, the recogniser (the VAE pipeline)
-        first in each column, then the baselines measured in the same run.
+        ``{column: {model: accuracy}}``, the VAE pipeline first in each.
 
     Returns
     -------
@@ -105,7 +104,7 @@ def _pick_examples(y, n=5):
 
 
 def latent_map(Z, labels, speakers=None, *, random_state=0, max_points=1000):
-    """A 2-D map of latent codes: t-SNE (PCA below 10 points).
+    """A 2-D map of latent codes: t-SNE (PCA below 10 points), for the report.
 
     Parameters
     ----------
@@ -124,8 +123,7 @@ def latent_map(Z, labels, speakers=None, *, random_state=0, max_points=1000):
     -------
     latent : dict
         ``points`` (m, 2), ``labels``, ``speakers``, ``axis_labels`` and
-        ``method`` ("t-SNE" or "PCA"): the ``latent`` of
-        :func:`skvae.report.write_report`.
+        ``method`` ("t-SNE" or "PCA").
 
     Examples
     --------
@@ -173,8 +171,7 @@ def evaluate_recognizer(
     Parameters
     ----------
     bundle : dict
-        A model that can generate (:func:`skvae.recipes.train_recognizer`,
-        :func:`skvae.recipes.load_recognizer`).
+        A model that can generate (:func:`skvae.recipes.load_recognizer`).
     F : ndarray of shape (n_utterances, n_features)
         Front-end rows of all utterances.
     y : array-like of shape (n_utterances,)
@@ -184,9 +181,8 @@ def evaluate_recognizer(
     speaker : array-like of shape (n_utterances,) or None, default=None
         Speakers, to colour the latent map.
     audio : array-like of shape (n_utterances,) or None, default=None
-        The utterances (file paths or waveforms). For a recogniser with a
-        reject option, the test ones are played backwards and imitated by
-        noise for :func:`open_set_check`; None skips that check.
+        The utterances (paths or waveforms), for :func:`open_set_check` of
+        a reject option; None skips that check.
     random_state : int, default=0
         Seeds the baselines, the generated utterances and the map.
     n_check : int, default=10
@@ -198,10 +194,9 @@ def evaluate_recognizer(
     -------
     evaluation : dict
         ``accuracy`` (:func:`recognizer_accuracies`), ``y_test``, ``y_pred``,
-        ``latent`` (:func:`latent_map` of the test codes),
-        ``reconstructions`` (a few test rows and their VAE reconstructions),
-        ``generated`` (:func:`generation_check`) and, for a recogniser with
-        a reject option and ``audio``, ``open_set`` (:func:`open_set_check`).
+        ``latent`` (:func:`latent_map`), ``reconstructions`` (a few test rows
+        and their VAE reconstructions), ``generated``
+        (:func:`generation_check`) and maybe ``open_set``.
     """
     rec = bundle["recognizer"]
     vae = getattr(rec["model"], "estimator_", rec["model"])["vae"]
