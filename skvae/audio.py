@@ -1,10 +1,7 @@
 """Audio I/O: read files or waveforms as mono float32, resample, write WAV.
 
-:func:`load_audio` (with :class:`AudioReadError`), :func:`write_wav`,
-:func:`resample`, :func:`get_samplerate` and :func:`check_utterances` (the
-``X`` of the front end). Imports only numpy at module level: PCM and float
-WAV files are decoded by numpy, soundfile (libsndfile) is imported for the
-other formats and soxr for resampling. Never imports librosa or torch.
+WAV is decoded by numpy; soundfile (other formats) and soxr (resampling) are
+imported on use. Never imports librosa or torch.
 """
 
 import io
@@ -43,10 +40,8 @@ _FILE_KINDS = (
 
 
 class AudioReadError(ValueError, OSError):
-    """An audio file could not be read.
-
-    See :func:`load_audio` for when. It subclasses both :class:`ValueError`
-    and :class:`OSError`.
+    """An audio file could not be read (see :func:`load_audio`); both a
+    :class:`ValueError` and an :class:`OSError`.
 
     Parameters
     ----------
@@ -102,8 +97,7 @@ def _check_decoded_size(n, path, max_bytes):
 
 
 def _wav_chunks(buf):
-    """The ``'fmt '`` chunk's bytes and the data chunk's (start, size) of a
-    RIFF/WAVE byte string (None where absent), or None if not RIFF/WAVE."""
+    """``(fmt chunk bytes or None, (data start, size) or None)``; None if not WAV."""
     if len(buf) < 12 or buf[:4] != b"RIFF" or buf[8:12] != b"WAVE":
         return None
     pos, fmt, n = 12, None, len(buf)
@@ -118,9 +112,7 @@ def _wav_chunks(buf):
 
 
 def _parse_wav(buf, path, max_bytes=MAX_BYTES):
-    """``(data (n_samples, n_channels) float32, sr)`` of a WAV file's bytes,
-    or None for other formats and encodings (left to libsndfile). A truncated
-    WAV raises AudioReadError: libsndfile would read what is there."""
+    """``(data (n, channels) float32, sr)`` of WAV bytes; None for libsndfile."""
     chunks = _wav_chunks(buf)
     if chunks is None:
         return None
@@ -291,8 +283,7 @@ def get_samplerate(path):
 
 
 def resample(y, orig_sr, target_sr, *, max_bytes=MAX_BYTES):
-    """Resample a waveform with soxr in float64, as ``librosa.resample(y,
-    orig_sr=orig_sr, target_sr=target_sr, res_type="soxr_hq")``.
+    """Resample a waveform as ``librosa.resample(..., res_type="soxr_hq")``.
 
     Parameters
     ----------
@@ -301,7 +292,7 @@ def resample(y, orig_sr, target_sr, *, max_bytes=MAX_BYTES):
     orig_sr, target_sr : float
         Its sample rate, and the rate wanted, in Hz.
     max_bytes : int, default=2**30
-        The most bytes the output may take in float64, as soxr computes it.
+        The most bytes the float64 output may take.
 
     Returns
     -------
@@ -339,11 +330,8 @@ def resample(y, orig_sr, target_sr, *, max_bytes=MAX_BYTES):
     return np.ascontiguousarray(y, dtype=np.float32)
 
 
-_INT_SCALE = {1: 2.0**-7, 2: 2.0**-15, 4: 2.0**-31, 8: 2.0**-63}
-
-
 def _as_waveform(y, index=None):
-    """Validate one in-memory waveform and return it as 1-D float32."""
+    """One checked waveform as 1-D float32 (integers scaled as PCM)."""
     prefix = "" if index is None else f"X[{index}]: "
     arr = np.asarray(y)
     if arr.dtype == object:
@@ -366,7 +354,7 @@ def _as_waveform(y, index=None):
             f"{prefix}a waveform must hold real numbers; got dtype {arr.dtype}"
         )
     if kind == "i":  # PCM convention: full scale is 1.0
-        arr = arr.astype(np.float32) * np.float32(_INT_SCALE[arr.dtype.itemsize])
+        arr = arr.astype(np.float32) * np.float32(2.0 ** (1 - 8 * arr.dtype.itemsize))
     elif kind == "u":
         mid = 2 ** (8 * arr.dtype.itemsize - 1)
         arr = (arr.astype(np.float64) - mid).astype(np.float32) / np.float32(mid)
@@ -382,19 +370,15 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
     Parameters
     ----------
     source : str, os.PathLike or array-like of shape (n_samples,)
-        An audio file (WAV in 8/16/24/32-bit PCM or 32/64-bit float, FLAC,
-        OGG/Vorbis and the other formats of libsndfile; the content decides,
-        not the file extension) or a waveform. Multichannel files are mixed
-        down to mono by averaging the channels. Integer waveforms are scaled
-        as PCM (full scale becomes 1.0).
+        An audio file (WAV PCM/float, FLAC, OGG or any libsndfile format,
+        judged by content; channels averaged) or a waveform (integers scaled
+        as PCM).
     sr : int or None, default=None
-        Target sample rate. Files at another rate are resampled
-        (:func:`resample`). None keeps a file's own rate. A waveform is taken
-        to be at ``sr`` already, which must then be given.
+        Target sample rate (files are resampled); None keeps a file's own.
+        Required for a waveform, which is taken to be at ``sr``.
     max_bytes : int, default=2**30
-        The most bytes a file, its samples decoded to float32, or the
-        resampled waveform (in float64) may take, checked before the memory
-        is taken.
+        The most bytes the file, its float32 samples or the resampled float64
+        waveform may take, checked before allocating.
 
     Returns
     -------
@@ -406,17 +390,11 @@ def load_audio(source, *, sr=None, max_bytes=MAX_BYTES):
     Raises
     ------
     AudioReadError
-        A file does not exist, is not a regular file (a FIFO, a device, a
-        directory: never read, so never blocking), is empty, larger than
-        ``max_bytes`` (or would be once decoded or resampled), truncated,
-        holds no samples, declares a sample rate outside 1,000 to 768,000 Hz,
-        holds NaN or infinite samples, or is not audio.
+        The file is missing, not a regular file (never read, never blocking),
+        empty, over ``max_bytes``, truncated, not audio, has no or non-finite
+        samples, or a sample rate outside 1,000 to 768,000 Hz.
     ValueError
         A waveform is empty, not 1-D or holds NaN or infinite values.
-
-    See Also
-    --------
-    write_wav : Write a waveform to a WAV file.
 
     Examples
     --------
@@ -457,17 +435,15 @@ def write_wav(path, y, sr, *, subtype="PCM_16", normalize=False):
     Parameters
     ----------
     path : str or os.PathLike
-        Output file. Its folder must exist.
+        Output file; its folder must exist.
     y : array-like of shape (n_samples,)
         Waveform, nominally in [-1, 1].
     sr : int
         Sample rate in Hz.
     subtype : str, default="PCM_16"
-        A soundfile WAV subtype: "PCM_16", "PCM_24", "PCM_32", "FLOAT", ...
-        Samples outside [-1, 1] are clipped for the PCM subtypes.
+        A soundfile WAV subtype ("PCM_16", "PCM_24", "FLOAT", ...); PCM clips.
     normalize : bool, default=False
-        Scale the waveform so that its peak is at 0.99 of full scale first
-        (a silent waveform is left as it is).
+        Scale a non-silent waveform to a peak of 0.99 first.
 
     Returns
     -------
@@ -532,8 +508,7 @@ def _as_items(X):
             f"equal-length waveforms); got an array of shape {X.shape}"
         )
     if X.ndim == 2 and X.dtype.kind in "OUS" and X.shape[1] == 1 and len(X):
-        # a single column of paths or waveforms (e.g. a DataFrame column),
-        # unless it holds numbers: waveforms of one sample
+        # one column of paths or waveforms, unless numbers (1-sample waveforms)
         return list(X) if isinstance(X[0, 0], Real) else list(X[:, 0])
     if X.ndim == 2 and X.dtype.kind not in "biufO":
         raise TypeError(
@@ -553,9 +528,9 @@ def check_utterances(X):
     Parameters
     ----------
     X : sequence or array-like
-        Utterances, one per row: a list, tuple, 1-D object array or Series of
-        file paths and/or 1-D waveforms, a 2-D numeric array of equal-length
-        waveforms, or a 2-D array or DataFrame with one column of paths.
+        Utterances, one per row: file paths and/or 1-D waveforms (list, tuple,
+        object array, Series), a 2-D array of equal-length waveforms, or one
+        column of paths (2-D array, DataFrame).
 
     Returns
     -------

@@ -15,9 +15,7 @@ from . import _spectrogram
 
 __all__ = ["SpeechFeatures", "extract_features"]
 
-# Utterances per joblib task. Fixed (not derived from n_jobs) so that the
-# chunks, and hence the output, are the same for any n_jobs.
-_CHUNK_SIZE = 256
+_CHUNK_SIZE = 256  # utterances per joblib task; fixed, so n_jobs never changes output
 _STATS = ("mean", "std", "min", "max", "median")
 _MAX_PEAK = 0.99  # inverse_transform with level: the highest peak it gives
 
@@ -25,107 +23,84 @@ _MAX_PEAK = 0.99  # inverse_transform with level: the highest peak it gives
 class SpeechFeatures(TransformerMixin, BaseEstimator):
     """Log-mel or MFCC features of utterances, as fixed-size rows.
 
-    One utterance per row of ``X`` (file paths or waveforms, of any length)
-    in, one fixed-size float32 row per utterance out. Each utterance is
-    loaded as mono at ``sr``, optionally brought to a fixed level, trimmed
-    and pre-emphasised, turned into frames of log-mel energies in dB (or
-    MFCCs), optionally extended with deltas, normalised (CMVN) and stacked
-    with its neighbours, and made fixed-size as ``output`` says.
-    :meth:`transform_frames` returns the frames themselves.
-
-    ``fit`` learns the bandwidth of the training audio (``training_sr_``)
-    and stores the analysis window, mel filterbank and DCT matrix, computed
-    by librosa and scipy; ``transform`` is NumPy over them and imports
-    neither librosa nor numba. Without ``fit``, ``transform`` computes them
-    itself and applies no band limit.
+    Each utterance (file path or waveform) is loaded as mono at ``sr``,
+    levelled, trimmed, pre-emphasised, framed into log-mel dB (or MFCCs),
+    extended with deltas, normalised (CMVN), context-stacked and made one
+    fixed-size float32 row as ``output`` says (:meth:`transform_frames`: the
+    frames). ``fit`` stores the training bandwidth and librosa's window, mel
+    filterbank and DCT matrix; ``transform`` is NumPy over them (no librosa,
+    no numba). An unfitted ``transform`` computes them and has no band limit.
 
     Parameters
     ----------
     kind : {"logmel", "mfcc"}, default="logmel"
-        Log-mel energies in dB (``10 * log10(max(mel power, 1e-10))``) or
-        their MFCCs (orthonormal DCT-II, as ``librosa.feature.mfcc``).
+        Log-mel dB (``10 * log10(max(mel power, 1e-10))``) or their MFCCs
+        (orthonormal DCT-II, as ``librosa.feature.mfcc``).
     sr : int, default=16000
-        Sample rate the audio is analysed at. Files at another rate are
-        resampled; waveforms are taken to be at ``sr`` already.
+        Analysis rate: files are resampled to it, waveforms are at it.
     band_limit : bool, default=True
-        Give later input no more bandwidth than the training audio had: input
-        at a higher rate than ``training_sr_`` (waveforms are at ``sr``) is
-        resampled to ``training_sr_`` and then to ``sr``, with a warning.
+        Input above ``training_sr_`` is resampled through ``training_sr_``
+        (no more bandwidth than in training), with a warning.
     n_fft : int or None, default=None
-        FFT size and Hann window length (centred frames). None means the
-        power of two at or above 25 ms: 512 at 16 kHz, 256 at 8 kHz.
+        FFT size and Hann window length (centred frames); None: the power of
+        two at or above 25 ms (512 at 16 kHz).
     hop_length : int or None, default=None
-        Samples between frames. None means 10 ms (``sr // 100``).
+        Samples between frames; None: 10 ms (``sr // 100``).
     n_mels : int, default=40
-        Number of mel bands (Slaney mel scale and normalisation, as librosa).
+        Mel bands (Slaney scale and normalisation, as librosa).
     n_mfcc : int, default=13
-        Number of MFCCs, for ``kind="mfcc"``; at most ``n_mels``.
+        MFCCs for ``kind="mfcc"``; at most ``n_mels``.
     fmin : float, default=0.0
-        Lowest frequency of the mel filterbank, in Hz.
+        Lowest filterbank frequency in Hz.
     fmax : float or None, default=None
-        Highest frequency of the mel filterbank; None means ``sr / 2``.
+        Highest filterbank frequency; None: ``sr / 2``.
     preemphasis : float or None, default=None
-        Pre-emphasis coefficient, e.g. 0.97: ``y[n] - coef * y[n-1]``.
-        :meth:`inverse_transform` undoes it. None (or 0) for none.
+        Coefficient of ``y[n] - coef * y[n-1]``, e.g. 0.97; None or 0: none.
     top_db : float or None, default=None
-        Trim leading and trailing audio quieter than ``top_db`` dB below the
-        utterance's peak (``librosa.effects.trim``); None for none.
+        Trim ends quieter than ``top_db`` dB below the peak
+        (``librosa.effects.trim``); None: none.
     level : float or None, default=None
-        Gain normalisation: scale every utterance (before trimming and
-        pre-emphasis) so that the RMS of its active part (its ``hop_length``
-        blocks within 30 dB of its loudest block) is ``level`` dBFS, e.g.
-        -20.0: the features then do not depend on the recording's gain (up
-        to rounding). :meth:`inverse_transform` gives waveforms at this
-        level. Digital silence stays silent. None for none.
+        Scale each utterance (first) so that the RMS of its active part
+        (``hop_length`` blocks within 30 dB of the loudest) is ``level``
+        dBFS, e.g. -20.0, making features gain-independent; silence stays
+        silent. None: none.
     delta_order : {0, 1, 2}, default=0
         Append deltas up to this order (``librosa.feature.delta``,
-        ``mode="nearest"``): frames become ``[static, delta, delta-delta]``.
+        ``mode="nearest"``): ``[static, delta, delta-delta]``.
     delta_width : int, default=9
-        Odd number of frames the deltas are computed over.
+        Odd number of frames the deltas span.
     cmvn : {"mean", "meanvar"} or None, default=None
-        Per-utterance normalisation of every frame feature: subtract the
-        utterance's mean ("mean"), and also divide by its standard deviation
-        ("meanvar"). A feature constant over the utterance (standard
-        deviation below 1e-8) becomes exactly 0. None for none.
+        Per-utterance mean (and variance) normalisation of each feature; one
+        constant over the utterance (std < 1e-8) becomes 0. None: none.
     context : int, default=0
-        Stack each frame with ``context`` frames on each side (edges
-        repeated), the offsets ``-context, ..., +context`` in that order.
+        Stack each frame with ``context`` frames each side (edges repeated),
+        offsets ``-context`` to ``+context`` in order.
     output : {"resample", "pad", "stats"}, default="resample"
-        How a variable number of frames becomes a fixed-size row:
-
-        - "resample": interpolate the time axis linearly to ``n_frames``
-          frames (ends kept), flattened time-major: a row reshapes to
-          ``(n_frames, n_frame_features)``.
-        - "pad": the first ``n_frames`` frames, padded with the features of
-          digital silence, flattened time-major.
-        - "stats": pool over time with the statistics ``stats``.
+        Fixed-size row: the frames linearly interpolated to ``n_frames``
+        (ends kept), or the first ``n_frames`` padded with silence's
+        features, both flattened time-major; or ``stats`` pooled over time.
     n_frames : int, default=32
-        Number of frames per row for "resample" and "pad".
+        Frames per row for "resample" and "pad".
     stats : tuple of str, default=("mean", "std")
-        Statistics for ``output="stats"``, among "mean", "std", "min", "max"
-        and "median", concatenated in this order.
+        Statistics for ``output="stats"`` among "mean", "std", "min", "max",
+        "median", concatenated in this order.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of 256 utterances, each on one
-        thread (BLAS included). None means 1 unless in a
-        :obj:`joblib.parallel_backend` context; -1 means all processors.
+        joblib jobs over chunks of 256 utterances, one thread each (BLAS
+        too); the output does not depend on it.
 
     Attributes
     ----------
-    n_fft_ : int
-        The resolved FFT size. Set by :meth:`fit`.
-    hop_length_ : int
-        The resolved hop length. Set by :meth:`fit`.
+    n_fft_, hop_length_ : int
+        The resolved FFT size and hop length.
     training_sr_ : int or None
-        The lowest native sample rate of the audio given to :meth:`fit`
-        (``sr`` for waveforms), at most ``sr``; None when ``fit`` got no
-        ``X``.
+        Lowest native rate of the ``fit`` audio (``sr`` for waveforms), at
+        most ``sr``; None when ``fit`` got no ``X``.
     window_ : ndarray of shape (n_fft_,)
-        The periodic Hann window (``librosa.filters.get_window``).
+        Periodic Hann window (``librosa.filters.get_window``).
     mel_basis_ : ndarray of shape (n_mels, 1 + n_fft_ // 2)
-        The mel filterbank (``librosa.filters.mel``, float64).
+        Mel filterbank (``librosa.filters.mel``, float64).
     dct_matrix_ : ndarray of shape (n_mfcc, n_mels) or None
-        The orthonormal DCT-II from log-mel frames to MFCCs
-        (``scipy.fft.dct``); None for ``kind="logmel"``.
+        Orthonormal DCT-II to MFCCs; None for ``kind="logmel"``.
 
     See Also
     --------
@@ -135,11 +110,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    An utterance gives ``1 + n_samples // hop_length`` centred frames (at
-    least one); a silent one gives the features of silence (-100 dB). A file
-    :func:`skvae.audio.load_audio` cannot read raises
-    :class:`skvae.audio.AudioReadError` naming its row and path, a waveform
-    holding NaN or infinite values ``ValueError``: no row is ever dropped.
+    An utterance gives ``1 + n_samples // hop_length`` frames; silence gives
+    -100 dB. An unreadable file raises :class:`skvae.audio.AudioReadError`
+    naming its row, a non-finite waveform ``ValueError``: no row is dropped.
 
     Examples
     --------
@@ -306,13 +279,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Learn the bandwidth of the training audio; compute the analysis arrays.
-
-        ``training_sr_`` becomes the lowest native sample rate in ``X`` (read
-        from the files' headers only; ``sr`` for waveforms), at most ``sr``.
-        ``window_``, ``mel_basis_`` and ``dct_matrix_`` are computed by
-        librosa and scipy. :meth:`transform` works without ``fit`` too, with
-        no band limit.
+        """Learn ``training_sr_`` (file headers only); compute the analysis arrays.
 
         Parameters
         ----------
@@ -323,8 +290,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        self : object
-            This transformer.
+        self : SpeechFeatures
         """
         self.n_fft_, self.hop_length_, fmax, _ = self._resolved()
         self.training_sr_ = None
@@ -370,19 +336,17 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         X : sequence or array-like
-            Utterances, one per row: audio file paths and/or 1-D waveforms
-            at ``sr``, as :func:`skvae.audio.check_utterances` takes them.
+            Utterances, one per row (paths and/or waveforms at ``sr``), as
+            :func:`skvae.audio.check_utterances` takes them.
 
         Returns
         -------
         X_new : ndarray of shape (n_utterances, n_features_out), dtype float32
-            One row per utterance, in the order of ``X``.
 
         Warns
         -----
         UserWarning
-            When utterances of a higher sample rate than ``training_sr_`` were
-            band-limited to it (see ``band_limit``).
+            When utterances were band-limited (see ``band_limit``).
         """
         check_is_fitted(self)
         return np.vstack([rows for (rows,) in self._run(X, _spectrogram.rows_chunk, 4)])
@@ -398,10 +362,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         frames : ndarray of shape (n_frames_total, n_frame_features), float32
-            The frames of all utterances, one after the other, after deltas,
-            CMVN and context stacking; see :meth:`get_frame_feature_names_out`.
+            All utterances' frames in order, after deltas, CMVN and context.
         utterance : ndarray of shape (n_frames_total,), dtype intp
-            The row of ``X`` each frame comes from (non-decreasing).
+            The row of ``X`` of each frame (non-decreasing).
         """
         check_is_fitted(self)
         results = self._run(X, _spectrogram.frames_chunk, 3)
@@ -410,13 +373,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         return frames, np.repeat(np.arange(counts.size), counts)
 
     def inverse_transform(self, X, *, n_iter=32, random_state=0):
-        """Turn rows of log-mel (or MFCC) features back into waveforms.
+        """Turn feature rows back into waveforms (NNLS and Griffin-Lim).
 
-        Non-negative least squares and Griffin-Lim phase reconstruction
-        (``librosa.feature.inverse.mel_to_stft``, ``librosa.griffinlim``),
-        then pre-emphasis undone: rows decoded by a VAE can be listened to.
-        Only for ``output`` "resample" or "pad" without deltas, CMVN or
-        context, which lose information.
+        Uses ``librosa.feature.inverse.mel_to_stft`` and
+        ``librosa.griffinlim``, then undoes pre-emphasis. Only for ``output``
+        "resample" or "pad" without deltas, CMVN or context.
 
         Parameters
         ----------
@@ -430,10 +391,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         waveforms : ndarray of shape (n_rows, (n_frames - 1) * hop_length)
-            One float32 waveform at ``sr`` per row. With ``level``, each is
-            at that active RMS level (or lower, if its peak would exceed 0.99
-            of full scale), so that it transforms to the same features once
-            written with :func:`skvae.audio.write_wav` and read back.
+            float32 at ``sr``; with ``level``, at that level (lower if the
+            peak would pass 0.99), so they survive :func:`~skvae.audio.write_wav`.
         """
         check_is_fitted(self)
         n_fft, hop, fmax, _ = self._resolved()
@@ -487,13 +446,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         return out
 
     def get_frame_feature_names_out(self):
-        """Names of the frame features (the columns of :meth:`transform_frames`).
+        """Names of the columns of :meth:`transform_frames`, e.g. ``mfcc3_d1_c-1``.
 
         Returns
         -------
         names : ndarray of str objects
-            ``logmel{i}`` or ``mfcc{i}``, with ``_d1`` / ``_d2`` for deltas and
-            ``_c{offset:+d}`` for context frames, e.g. ``mfcc3_d1_c-1``.
         """
         self._resolved()
         base = "mfcc" if self.kind == "mfcc" else "logmel"
@@ -512,13 +469,12 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         input_features : None
-            Ignored: the input are utterances, not features.
+            Ignored: the input are utterances.
 
         Returns
         -------
         names : ndarray of str objects
-            Frame feature names with ``_t{j}`` for frame ``j`` (time-major,
-            e.g. ``mfcc3_t12``), or with ``_{stat}`` (e.g. ``logmel0_mean``).
+            Frame names with ``_t{j}`` (e.g. ``mfcc3_t12``) or ``_{stat}``.
         """
         _, _, _, stats = self._resolved()
         frame = self.get_frame_feature_names_out()
@@ -540,10 +496,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
 
 def extract_features(source, **params):
-    """Extract the features of one utterance, as a plain function.
-
-    ``SpeechFeatures(**params).transform([source])[0]``, e.g. for
-    ``dask.bag.map``.
+    """``SpeechFeatures(**params).transform([source])[0]``, e.g. for ``dask.bag``.
 
     Parameters
     ----------
@@ -555,7 +508,6 @@ def extract_features(source, **params):
     Returns
     -------
     row : ndarray of shape (n_features_out,), dtype float32
-        The utterance's features.
 
     Examples
     --------

@@ -1,16 +1,9 @@
-"""Log-mel and MFCC frames of a chunk of utterances, in NumPy.
+"""Log-mel and MFCC frames of a chunk of utterances, in NumPy (one joblib task).
 
-Runs in joblib workers, one chunk of utterances per task, and imports only
-numpy and :mod:`skvae.audio`, so a fresh worker starts fast. The window, mel
-filterbank and DCT matrix are those :class:`~skvae.features.SpeechFeatures`
-stored at ``fit``, in a :class:`Plan`. The frames of a chunk are gathered
-from one buffer, windowed, FFT-ed and projected on the filterbank in blocks:
-``librosa.stft(center=True, pad_mode="constant")``, then
-``librosa.feature.melspectrogram`` and ``librosa.power_to_db(top_db=None)``,
-in float64. The matrix products, whose rounding may depend on a row's place
-with some BLAS kernels, are computed utterance by utterance on one BLAS
-thread, so an utterance's features do not depend, bit for bit, on the
-utterances batched with it, nor on ``n_jobs``.
+Imports only numpy and :mod:`skvae.audio`. Computes ``librosa.stft`` (centred,
+zero-padded), ``melspectrogram`` and ``power_to_db`` in float64 over the arrays
+of a :class:`Plan`; matrix products run per utterance on one BLAS thread, so
+an utterance's features never depend on its batch or on ``n_jobs``.
 """
 
 import math
@@ -32,10 +25,7 @@ _local = threading.local()
 
 
 def _workspace(name, shape, dtype):
-    """A scratch array of this shape, reused from call to call in this thread
-    (large temporaries freed after each chunk are paged back in by the next
-    one). A workspace array must never leave the function that asked for it.
-    """
+    """A scratch array reused by this thread; it must never leave its caller."""
     size = math.prod(shape)
     if size * np.dtype(dtype).itemsize > _WORKSPACE_MAX_BYTES:
         return np.empty(shape, dtype=dtype)  # e.g. a very long file: not kept
@@ -83,13 +73,8 @@ class Plan:
         set_(self, "pad_row", _postprocess(silence, self)[1])
 
 
-# --------------------------------------------------------------------------
-# waveform level
-# --------------------------------------------------------------------------
 def _frame_rms(y, frame_length, hop_length):
-    """RMS of each frame of ``y`` zero-padded by half a frame at both ends:
-    ``librosa.feature.rms(y=y, frame_length=..., hop_length=..., center=True,
-    pad_mode="constant")[0]``, with the same float32 squares."""
+    """``librosa.feature.rms(center=True, pad_mode="constant")[0]``, same rounding."""
     half = int(frame_length // 2)
     y = np.pad(y, [(half, half)], mode="constant")
     frames = np.lib.stride_tricks.sliding_window_view(y, frame_length)[::hop_length]
@@ -98,9 +83,7 @@ def _frame_rms(y, frame_length, hop_length):
 
 
 def _trim(y, plan):
-    """Drop leading/trailing audio quieter than ``top_db`` below the peak, as
-    ``librosa.effects.trim(y, top_db=plan.top_db, frame_length=plan.n_fft,
-    hop_length=plan.hop_length)``. A waveform silent throughout is kept."""
+    """``librosa.effects.trim`` with the plan's ``top_db``, ``n_fft`` and hop."""
     rms = np.abs(_frame_rms(y, plan.n_fft, plan.hop_length))
     amin = 1e-5**2  # amplitude_to_db's default amin (1e-5), squared
     db = 10.0 * np.log10(np.maximum(amin, np.square(rms)))
@@ -114,12 +97,7 @@ def _trim(y, plan):
 
 
 def active_rms(y, block):
-    """RMS of the active part of a waveform: its blocks of ``block`` samples
-    (the last one longer) within 30 dB of the loudest block.
-
-    Scaling ``y`` scales the result by the same factor: which blocks are
-    active does not depend on the level. 0 for digital silence.
-    """
+    """RMS of the ``block``-sample blocks within 30 dB of the loudest (0: silence)."""
     y = np.asarray(y, dtype=np.float64)
     n_blocks = max(1, y.shape[0] // block)
     starts = np.arange(n_blocks) * block
@@ -149,11 +127,7 @@ def _resampled(y, orig_sr, target_sr, path, index):
 
 
 def _waveforms(items, start, plan):
-    """Load, band-limit, level, trim and pre-emphasise a chunk's utterances.
-
-    Returns the waveforms at ``plan.sr`` and how many were band-limited: an
-    utterance at a rate above ``plan.band_sr`` is resampled through it.
-    """
+    """Load, band-limit, level, trim, pre-emphasise; count the band-limited."""
     ys, n_limited = [], 0
     for index, item in enumerate(items, start):
         path, rate, y = None, plan.sr, item
@@ -180,17 +154,11 @@ def _waveforms(items, start, plan):
     return ys, n_limited
 
 
-# --------------------------------------------------------------------------
-# frame level
-# --------------------------------------------------------------------------
 def _blocks(n_frames, block):
-    """Split a batch's frames into STFT blocks that never cut an utterance
-    at a batch-dependent place.
+    """Yield ``(lo, hi, cuts)``: frames ``lo:hi`` and their utterance bounds.
 
-    Yields ``(lo, hi, cuts)``: the frames ``lo:hi`` of the batch, and the
-    bounds of the utterance pieces in them (relative to ``lo``). Consecutive
-    whole utterances are grouped up to ``block`` frames; a longer utterance
-    is cut every ``block`` frames from its own first frame.
+    Whole utterances are grouped up to ``block`` frames; a longer one is cut
+    every ``block`` frames from its own start, never at a batch-dependent place.
     """
     lo, cuts, start = 0, [0], 0
     for n in n_frames:
@@ -315,12 +283,8 @@ def _to_row(F, plan):
     return np.concatenate([_STATS[s](F) for s in plan.stats])
 
 
-# --------------------------------------------------------------------------
-# entry points (one joblib task each)
-# --------------------------------------------------------------------------
 def _frames_chunk(items, start, plan):
-    """Frame features of a chunk of utterances: list of (n_t, d) float64,
-    and the number of utterances that were band-limited."""
+    """The (n_t, d) float64 frames of each utterance, and the band-limited count."""
     ys, n_limited = _waveforms(items, start, plan)
     statics, batch, size = [], [], 0
     for y in ys:  # STFT batches of at most _BATCH_SAMPLES (or one utterance)
@@ -337,9 +301,7 @@ _controller = None
 
 
 def _one_blas_thread():
-    """A context in which BLAS runs on one thread (threadpoolctl): the split
-    of a matrix product between threads can change its rounding, and each
-    job is meant to use one core."""
+    """Run BLAS on one thread: thread splits change rounding; a job is one core."""
     global _controller
     if _controller is None:
         from threadpoolctl import ThreadpoolController
@@ -349,8 +311,7 @@ def _one_blas_thread():
 
 
 def rows_chunk(items, start, plan):
-    """Fixed-size rows (n_items, n_features_out) float32 of a chunk, and the
-    number of utterances that were band-limited."""
+    """The chunk's (n_items, n_features_out) float32 rows, and the limited count."""
     with _one_blas_thread():
         frames, n_limited = _frames_chunk(items, start, plan)
     rows = np.vstack([_to_row(F, plan) for F in frames]).astype(np.float32)
@@ -358,8 +319,7 @@ def rows_chunk(items, start, plan):
 
 
 def frames_chunk(items, start, plan):
-    """All frames (sum n_t, d) float32, each utterance's frame count, and the
-    number of utterances that were band-limited."""
+    """All frames (sum n_t, d) float32, frame counts, and the band-limited count."""
     with _one_blas_thread():
         frames, n_limited = _frames_chunk(items, start, plan)
     counts = np.array([F.shape[0] for F in frames], dtype=np.intp)
