@@ -1,20 +1,13 @@
-"""Speech front end: audio in, fixed-size feature rows out, and back to audio.
+"""Speech front end: :class:`SpeechFeatures` (audio to fixed-size rows and back),
+:func:`extract_features`, :class:`GroupStandardScaler` (per-speaker CMVN), and
+:mod:`skvae.audio`'s ``load_audio``, ``write_wav`` and ``AudioReadError``.
 
-- :class:`SpeechFeatures`: log-mel / MFCC rows (and frames) of utterances,
-  and :func:`extract_features` for one; ``inverse_transform`` goes back to
-  audio (Griffin-Lim).
-- :class:`GroupStandardScaler`: per-speaker feature normalisation.
-- :func:`load_audio`, :func:`write_wav`, :class:`AudioReadError`: from
-  :mod:`skvae.audio`.
-
-Never imports torch. The names are loaded on first use, so that the joblib
-workers, which import only ``skvae.features._spectrogram``, start without
-importing scikit-learn or librosa.
+Never imports torch; names load on first use, so joblib workers (which import
+only ``_spectrogram``) start without scikit-learn or librosa.
 """
 
 import importlib
 
-# public name -> the module that defines it
 _LAZY_ATTRS = {
     "AudioReadError": "..audio",
     "load_audio": "..audio",

@@ -16,12 +16,7 @@ __all__ = ["GroupStandardScaler"]
 
 
 def _moments(X):
-    """Mean and scale of the columns of X (scale 1 for constant columns).
-
-    A column is constant when its standard deviation is within the rounding
-    error of its mean (``n * eps * |mean|``): a test relative to the data's
-    scale. Constant columns become 0 once centred, not NaN or noise.
-    """
+    """Column mean and std; std 1 where within rounding (n * eps * |mean|) of 0."""
     mean = X.mean(axis=0, dtype=np.float64)
     scale = X.std(axis=0, dtype=np.float64)
     rounding = X.shape[0] * np.finfo(np.float64).eps * np.abs(mean)
@@ -32,28 +27,21 @@ def _moments(X):
 class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Standardise each group's rows with that group's own mean and variance.
 
-    In speech this is per-speaker cepstral mean and variance normalisation
-    (CMVN), which removes much of what makes voices differ (vocal tract,
-    microphone, level). A new speaker is normalised by the statistics of the
-    rows passed for it, so it needs several of its utterances at once.
-    Without ``groups``, ``transform`` standardises with the statistics of all
-    rows seen in ``fit``, like :class:`~sklearn.preprocessing.StandardScaler`.
-    In a :class:`~sklearn.pipeline.Pipeline`, enable metadata routing and call
-    ``set_fit_request(groups=True).set_transform_request(groups=True)``.
+    Per-speaker CMVN: a group is normalised by the rows passed for it, so a
+    new speaker needs several utterances at once. Without ``groups``, the
+    statistics of all ``fit`` rows are used (as ``StandardScaler``). In a
+    pipeline, route ``groups`` with metadata routing
+    (``set_fit_request(groups=True).set_transform_request(groups=True)``).
 
     Parameters
     ----------
     min_group_size : int, default=5
-        Fewest rows a group may have; statistics of fewer rows are too noisy
-        (a group of one row would become all zeros), so ``transform`` raises
-        a ValueError naming the group instead.
+        Fewest rows a group may have; smaller groups raise a ValueError.
 
     Attributes
     ----------
-    mean_ : ndarray of shape (n_features_in_,)
-        Mean of all training rows (used when ``transform`` gets no groups).
-    scale_ : ndarray of shape (n_features_in_,)
-        Standard deviation of all training rows (1 for constant features).
+    mean_, scale_ : ndarray of shape (n_features_in_,)
+        Mean and std of all training rows (std 1 where constant).
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (n_features_in_,)
@@ -84,22 +72,17 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None):
-        """Learn the statistics of all rows (the fallback without groups).
+        """Learn the statistics of all rows; ``groups`` is only checked.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training rows.
         y : Ignored
-            Not used, present for API consistency.
         groups : array-like of shape (n_samples,), default=None
-            Group of each row; checked (length, group sizes) but not stored:
-            every call normalises a group by the rows it is given.
 
         Returns
         -------
         self : GroupStandardScaler
-            The fitted scaler.
         """
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         if groups is not None:
@@ -133,14 +116,12 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows to normalise.
         groups : array-like of shape (n_samples,), default=None
-            Group of each row. None uses the statistics learned in ``fit``.
+            Group of each row; None: the statistics of ``fit``.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features)
-            Normalised rows, in the dtype of X.
+        X_new : ndarray of shape (n_samples, n_features), dtype of X
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -155,22 +136,7 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         return out
 
     def fit_transform(self, X, y=None, *, groups=None):
-        """Fit, then standardise X (each group by its own statistics).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : Ignored
-            Not used, present for API consistency.
-        groups : array-like of shape (n_samples,), default=None
-            Group of each row.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features)
-            Normalised rows.
-        """
+        """Fit, then standardise X; see :meth:`transform`."""
         return self.fit(X, groups=groups).transform(X, groups=groups)
 
     def __sklearn_tags__(self):
