@@ -8,8 +8,7 @@ _LEGEND_RIGHT = dict(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
 
 
 def _figure(**kwargs):
-    """A matplotlib Figure (no pyplot, no GUI backend)."""
-    try:
+    try:  # no pyplot, no GUI backend
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise ImportError(
@@ -109,12 +108,11 @@ def plot_latent(path, latent):
         groups.append(("speaker", np.asarray(latent["speakers"])))
     fig = _figure(figsize=(6.4 * len(groups), 5.4))
     axes = np.atleast_1d(fig.subplots(1, len(groups)))
-    names = [str(v) for v in dict.fromkeys(labels.tolist())]
+    label_kinds = np.unique(labels).tolist()
     # each point drawn as its label (e.g. the digit) when labels are short
-    text = all(len(k) <= 3 and k.isalnum() for k in names)
-    label_kinds = list(dict.fromkeys(sorted(labels.tolist())))
+    text = all(len(str(k)) <= 3 and str(k).isalnum() for k in label_kinds)
     for ax, (what, values) in zip(axes, groups):
-        kinds = list(dict.fromkeys(sorted(values.tolist())))
+        kinds = np.unique(values).tolist()
         colors = matplotlib.colormaps["tab10" if len(kinds) <= 10 else "tab20"]
         handles = []
         for k, kind in enumerate(kinds):
@@ -141,14 +139,13 @@ def plot_latent(path, latent):
     return _save(fig, path)
 
 
-def _spectrogram_grid(path, panels, spec, n_rows, n_cols, size, ylabel_col=True):
-    """Spectrograms ``(row, title, xlabel)`` in a grid that shares one colour
-    scale; None leaves a cell empty."""
-    vmin, vmax = _db_range([p[0] for p in panels if p is not None])
+def _spectrogram_grid(path, panels, spec, n_rows, n_cols, size):
+    """Spectrograms ``(row, title, xlabel)`` in a grid with one colour scale."""
+    vmin, vmax = _db_range([p[0] for p in panels])
     fig = _figure(figsize=size)
     axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False)
     for k, ax in enumerate(axes.flat):
-        if k >= len(panels) or panels[k] is None:
+        if k >= len(panels):
             ax.set_visible(False)
             continue
         row, title, xlabel = panels[k]

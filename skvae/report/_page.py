@@ -147,32 +147,19 @@ def write_report(out_dir, content):
     Parameters
     ----------
     out_dir : str or os.PathLike
-        Folder for ``index.html`` and the PNGs (created if needed). WAV files
-        named in ``content["generated"]`` are linked relative to it.
+        Folder for the page and the PNGs (created if needed).
     content : dict
-        What to show:
-
-        - ``title`` (str), ``command`` (str, the command line that made it);
-        - ``run``: list of ``(name, value)`` rows (data, split, model, ...);
-        - ``accuracy``: ``{group: {model: accuracy}}``, e.g.
-          ``{"official test split": {"VAE 16-D + SVC": 0.97, ...}}``;
-          ``chance``: float or None;
-        - ``notes``: list of str shown under the accuracy table;
-        - ``history``: the VAE's ``history_``;
-        - ``latent``: ``points`` (n, 2), ``labels`` (n,), ``speakers`` (n,) or
-          None, ``axis_labels``;
-        - ``spectrogram``: ``n_frames``, ``n_mels``, ``mel_hz`` (centre
-          frequency of each band, or None); rows are time-major;
-        - ``reconstructions``: list of dicts with ``label``, ``original``,
-          ``reconstruction`` (rows);
-        - ``generated``: list of dicts with ``label``, ``row``, ``wavs``
-          (paths relative to ``out_dir``), ``recognised`` and ``n``, and
-          optionally ``heard_as`` (the label recognised for each WAV file);
-        - ``confusion``: ``y_true``, ``y_pred``, ``labels``;
-        - ``open_set`` (optional, for a recogniser with a reject option):
-          :func:`skvae.evaluation.open_set_check`'s ``scores``,
-          ``threshold``, ``target``, ``rejected``, ``known_kept``,
-          ``accuracy_kept``, ``accuracy_all`` and ``notes``.
+        ``title``, ``command`` (str); ``run`` (``(name, value)`` rows);
+        ``accuracy`` (``{group: {model: accuracy}}``); ``chance`` (float or
+        None); ``notes`` (list of str); ``history`` (the VAE's
+        ``history_``); ``latent`` (:func:`skvae.evaluation.latent_map`);
+        ``spectrogram`` (``n_frames``, ``n_mels``, ``mel_hz`` or None; rows
+        are time-major); ``reconstructions`` (dicts with ``label``,
+        ``original``, ``reconstruction``); ``generated`` (dicts with
+        ``label``, ``row``, ``wavs`` relative to ``out_dir``, ``recognised``,
+        ``n``, optional ``heard_as``); ``confusion`` (``y_true``, ``y_pred``,
+        ``labels``); optional ``open_set``
+        (:func:`skvae.evaluation.open_set_check`).
 
     Returns
     -------
@@ -230,19 +217,16 @@ def write_report(out_dir, content):
 def write_recognizer_report(
     out_dir, bundle, corpus, evaluation, split_info, *, n_wavs=3, command=""
 ):
-    """Write the report of a saved recogniser evaluated on a corpus.
-
-    Writes ``n_wavs`` generated WAV files per label into ``out_dir/samples``,
-    then the figures and ``index.html`` (:func:`write_report`).
+    """Write the report of a recogniser evaluated on a corpus: generated WAV
+    files in ``out_dir/samples``, then :func:`write_report`.
 
     Parameters
     ----------
     out_dir : str or os.PathLike
         The report folder (created if needed).
     bundle : dict
-        The saved model (:func:`skvae.recipes.load_recognizer`); its
-        ``metadata`` gives the run's details and, when it was trained on the
-        same corpus, the held-out-speaker accuracy.
+        The model (:func:`skvae.recipes.load_recognizer`), with its
+        ``metadata``.
     corpus : Bunch
         The corpus evaluated on (:func:`skvae.datasets.load_corpus`).
     evaluation : dict
@@ -273,7 +257,6 @@ def write_recognizer_report(
     samples.mkdir(parents=True, exist_ok=True)
     generated = []
     for g in evaluation["generated"]:
-        # the files the generation check recognised: written the same way
         paths = write_utterances(g["waves"][:n_wavs], samples, g["label"], fe.sr)
         item = {**g, "row": g["rows"][0]}
         item["wavs"] = [f"samples/{Path(p).name}" for p in paths]
