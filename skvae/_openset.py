@@ -4,6 +4,7 @@ Needs only scikit-learn and NumPy: the density model, when there is one, is
 the step of the wrapped pipeline that has ``score_samples``.
 """
 
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -426,8 +427,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         What :meth:`predict`, :meth:`predict_proba` and :meth:`score_samples`
         give (see the example of the class), each step of a wrapped Pipeline
         run once on ``X``: a
-        ``VAETransformer`` step computes the codes (``transform``) and the
-        ELBO (``score_samples``) once, and the classifier gives the labels,
+        ``VAETransformer`` step computes the codes and the ELBO in one pass
+        (``score_samples(return_codes=True)``), and the classifier gives the labels,
         the probabilities and the confidence from those codes.
 
         Parameters
@@ -540,6 +541,10 @@ def _run(estimator, X, method, params, labels=False, *, proba=False, routed=Fals
     elif isinstance(estimator, Pipeline) and not params:
         density = _density_index(estimator) if method != "confidence" else None
         for i, (_, step) in enumerate(estimator.steps[:-1]):
+            if i == density and _takes(step.score_samples, "return_codes"):
+                score, Xt = step.score_samples(Xt, return_codes=True)  # one pass
+                parts.append(score)
+                continue
             if i == density:
                 parts.append(step.score_samples(Xt))
             Xt = Xt if step in (None, "passthrough") else step.transform(Xt)
@@ -566,6 +571,11 @@ def _run(estimator, X, method, params, labels=False, *, proba=False, routed=Fals
     y = np.asarray(final.predict(Xt, **kw)) if labels else None
     raw = np.column_stack([np.asarray(v, dtype=np.float64) for v in parts])
     return y, (p if proba else None), raw
+
+
+def _takes(method, name):
+    """Whether ``method`` has a parameter ``name``."""
+    return name in inspect.signature(method).parameters
 
 
 def _consumed(estimator, method, params):

@@ -414,7 +414,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             observation_noise=observation_noise,
         )
 
-    def score_samples(self, X, *, n_importance_samples=None, groups=None):
+    def score_samples(
+        self, X, *, n_importance_samples=None, groups=None, return_codes=False
+    ):
         """Per-row log-likelihood bound of X under the model (higher = likelier).
 
         Parameters
@@ -431,6 +433,9 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             For a model fitted with groups: score each row under its group's
             decoder, log p(x | g). None gives log sum_g p(g) p(x | g), a bound
             on the marginal likelihood that needs no group.
+        return_codes : bool, default=False
+            Also return the posterior means the bound is computed from, equal
+            to ``transform(X)``: codes and scores in one encoder pass.
 
         Returns
         -------
@@ -439,6 +444,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
             random draws are fixed by the fitted model and shared by all rows,
             so scores are deterministic and do not depend on batch
             composition or row order.
+        codes : ndarray of shape (n_samples, n_components)
+            Only with ``return_codes=True``: ``transform(X)``.
         """
         check_is_fitted(self)
         if n_importance_samples is not None and (
@@ -458,23 +465,27 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         module = self._network(X.dtype == np.float64)
         eps = torch.randn(k, module.n_components, generator=gen).to(self.device_)
         out = np.empty(X.shape[0], dtype=np.float64)
+        means = np.empty((X.shape[0], module.n_components), dtype=X.dtype)
         with self._inference_context():
             module.eval()
             # chunk rows so that k * rows stays within the inference batch size
             for sl in self._chunks(X.shape[0], max(1, self.inference_batch_size // k)):
                 xb = self._rows_tensor(X[sl], X.dtype == np.float64)
+                posterior = module.encode(xb)  # the encoder takes no group
+                means[sl] = posterior[0].cpu()
                 if codes is None and self.groups_ is not None:
                     # log sum_g p(g) p(x | g): needs no group
                     score = module.log_likelihood_bound_mixture(
-                        xb, eps, self.group_prior_, importance=importance
+                        xb, eps, self.group_prior_, importance, posterior
                     )
                 else:
                     cb = None if codes is None else self._codes_tensor(codes[sl])
                     score = module.log_likelihood_bound(
-                        xb, eps, importance=importance, cond=cb
+                        xb, eps, importance=importance, cond=cb, posterior=posterior
                     )
                 out[sl] = score.cpu().numpy()
-        return out + self._log_det_scale()
+        out += self._log_det_scale()
+        return (out, means) if return_codes else out
 
     def score(self, X, y=None):
         """Mean per-sample ELBO of X (higher is better).

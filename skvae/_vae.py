@@ -345,16 +345,19 @@ class VAE(nn.Module):
         rec = self.log_likelihood(target, self.decode(z, cond))
         return rec, self.kl_divergence(mean, logvar)
 
-    def score_draws(self, x, eps, importance=False, cond=None):
+    def score_draws(self, x, eps, importance=False, cond=None, posterior=None):
         """Per-draw terms (K, n) in float64 of the ELBO (``log p(x | z_k) -
         KL``) or, with ``importance``, of the importance-weighted bound
-        (``log p(x, z_k) - log q(z_k | x)``).
+        (``log p(x, z_k) - log q(z_k | x)``); ``posterior``: ``encode(x, cond)``
+        if already computed.
 
         The same K draws ``eps`` (K, n_components) serve every row, and all
         after the network is float64, so a row's score does not depend on the
         other rows of its batch.
         """
-        mean, logvar = (t.double() for t in self.encode(x, cond))
+        if posterior is None:
+            posterior = self.encode(x, cond)
+        mean, logvar = (t.double() for t in posterior)
         std = torch.exp(0.5 * logvar)
         e = eps.double()[:, None, :]
         z = mean[None] + std[None] * e  # (K, n, d)
@@ -367,7 +370,9 @@ class VAE(nn.Module):
         log_qz = -0.5 * (e.square() + logvar[None] + _LOG_2PI).sum(-1)
         return log_px + log_pz - log_qz
 
-    def log_likelihood_bound(self, x, eps, *, importance=False, cond=None):
+    def log_likelihood_bound(
+        self, x, eps, *, importance=False, cond=None, posterior=None
+    ):
         """Per-row bound on log p(x[, | c]) in the standardised space, float64.
 
         ``importance=False``: the ELBO, averaged over the K draws ``eps``
@@ -375,21 +380,27 @@ class VAE(nn.Module):
         of Burda et al., log-mean-exp over the K draws. See
         :meth:`score_draws`.
         """
-        draws = self.score_draws(x, eps, importance=importance, cond=cond)
+        draws = self.score_draws(x, eps, importance, cond, posterior)
         if not importance:
             return draws.mean(0)
         return torch.logsumexp(draws, dim=0) - math.log(eps.shape[0])
 
-    def log_likelihood_bound_mixture(self, x, eps, weights, *, importance=False):
+    def log_likelihood_bound_mixture(
+        self, x, eps, weights, importance=False, posterior=None
+    ):
         """Bound on log sum_g w_g p(x | g), from :meth:`log_likelihood_bound`
-        under each group's one-hot code; ``weights``: the groups' priors."""
+        under each group's one-hot code; ``weights``: the groups' priors;
+        ``posterior``: ``encode(x)``, shared by the groups (an encoder that
+        takes no condition)."""
         per_group = []
         for g, weight in enumerate(weights):
             code = torch.zeros(
                 x.shape[0], self.n_conditions, dtype=x.dtype, device=x.device
             )
             code[:, g] = 1.0
-            bound = self.log_likelihood_bound(x, eps, importance=importance, cond=code)
+            bound = self.log_likelihood_bound(
+                x, eps, importance=importance, cond=code, posterior=posterior
+            )
             per_group.append(bound + math.log(weight))
         return torch.logsumexp(torch.stack(per_group), dim=0)
 

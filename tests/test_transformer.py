@@ -132,6 +132,28 @@ def test_transform_independent_of_inference_batch_size(fitted, blobs):
     assert_allclose(small.score_samples(X), fitted.score_samples(X), rtol=1e-6)
 
 
+@pytest.mark.parametrize("grouped", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_score_samples_returns_the_codes_of_its_one_encoder_pass(
+    blobs, dtype, grouped, monkeypatch
+):
+    X = blobs[0].astype(dtype)
+    groups = np.arange(len(X)) % 2 if grouped else None
+    vae = VAETransformer(2, **dict(FAST, max_iter=3)).fit(X, groups=groups)
+    passes = []
+    encode = type(vae.module_).encode
+    monkeypatch.setattr(
+        type(vae.module_), "encode", lambda m, *a: passes.append(1) or encode(m, *a)
+    )
+    for k in (None, 4):
+        passes.clear()
+        scores, codes = vae.score_samples(X, n_importance_samples=k, return_codes=True)
+        assert len(passes) == 1  # one chunk, one encoder pass (every group too)
+        assert codes.dtype == dtype
+        assert_array_equal(codes, vae.transform(X))
+        assert_array_equal(scores, vae.score_samples(X, n_importance_samples=k))
+
+
 # ---------------------------------------------------------------- reproducibility
 def test_same_seed_gives_bitwise_identical_weights_and_outputs(blobs):
     X = blobs[0]
