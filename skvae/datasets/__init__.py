@@ -1,19 +1,10 @@
-"""Speech datasets: FSDD, a folder of recordings, a generated digit corpus.
+"""Speech datasets (never imports torch).
 
-Never imports torch.
-
-- :func:`fetch_fsdd`: the Free Spoken Digit Dataset, downloaded (verified)
-  and cached, or read from a data home that already holds it.
-- :func:`load_audio_folder`: a folder of your own recordings, labelled by
-  file name or by sub-folder.
-- :func:`make_spoken_digits`: an offline, generated multi-speaker spoken
-  digit corpus (eSpeak NG), deterministic for a ``random_state``;
-  :func:`make_spoken_words`: other words by the same kind of speakers.
-- :func:`find_fsdd_home`: the data home that already holds FSDD, if any.
-- :func:`get_data_home`: where datasets are cached (``$SKVAE_DATA``).
-- :func:`load_corpus`: any of these sources as one Bunch with the same
-  fields (what ``skvae train DATA`` loads); :func:`resolve_corpus` says
-  which source would be used, :func:`split_corpus` holds out a test set.
+:func:`fetch_fsdd` / :func:`find_fsdd_home` (Free Spoken Digit Dataset),
+:func:`load_audio_folder` (your recordings), :func:`make_spoken_digits` /
+:func:`make_spoken_words` (generated offline with eSpeak NG),
+:func:`get_data_home`, and :func:`load_corpus` / :func:`resolve_corpus` /
+:func:`split_corpus` (any source as one Bunch, as ``skvae train DATA`` loads).
 """
 
 from ._base import get_data_home

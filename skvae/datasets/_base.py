@@ -19,10 +19,8 @@ def get_data_home(data_home=None):
     Parameters
     ----------
     data_home : str or os.PathLike, default=None
-        The folder to use. None means ``$SKVAE_DATA`` if that environment
-        variable is set, else :func:`sklearn.datasets.get_data_home`
-        (``~/scikit_learn_data`` unless ``$SCIKIT_LEARN_DATA`` says
-        otherwise). ``~`` is expanded.
+        The folder (``~`` expanded). None: ``$SKVAE_DATA`` if set, else
+        scikit-learn's (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``).
 
     Returns
     -------
@@ -62,14 +60,10 @@ def _sha256(path, chunk_size=1 << 20):
 
 
 def _download(url, dest, sha256, *, timeout=60):
-    """Download ``url`` to ``dest``, verified against ``sha256``.
+    """Download ``url`` atomically to ``dest``, checked against ``sha256``.
 
-    ``sha256=None`` skips the check: only for callers that verify the content
-    themselves before using it (as ``fetch_fsdd`` does with its recordings).
-
-    The data goes to a temporary file in the destination folder, is checked,
-    and only then atomically renamed to ``dest``: an interrupted download or
-    a checksum mismatch leaves no file at ``dest`` (and no temporary file).
+    ``sha256=None`` skips the check (for callers that verify the content).
+    A failed download or checksum leaves no file behind.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

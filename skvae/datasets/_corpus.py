@@ -40,9 +40,8 @@ def resolve_corpus(
     Returns
     -------
     spec : dict
-        JSON-able: ``{"kind": "fsdd" | "generated" | "folder", ...}``; a
-        generated corpus chosen because FSDD was not found carries a
-        ``"note"`` saying so.
+        JSON-able ``{"kind": "fsdd" | "generated" | "folder", ...}``, with a
+        ``"note"`` when the generated corpus stands in for a missing FSDD.
 
     Raises
     ------
@@ -105,62 +104,37 @@ def load_corpus(
 ):
     """Load FSDD, a folder of recordings, or the generated corpus as one Bunch.
 
-    The fields are the same whatever the source, so code written for one
-    runs on the others: this is what ``skvae train [DATA]`` loads.
+    The fields are the same for every source (what ``skvae train [DATA]``
+    loads).
 
     Parameters
     ----------
     source : None, "fsdd", "generated", str, os.PathLike or dict, default=None
-        None: FSDD if it is already on this machine (see
-        :func:`find_fsdd_home`), else the generated corpus. ``"fsdd"``: the
-        Free Spoken Digit Dataset. ``"generated"``: spoken digits
-        synthesised offline (:func:`make_spoken_digits`). A folder:
-        recordings labelled as :func:`load_audio_folder` says. A dict: the
-        ``spec`` of a corpus loaded before.
+        None: FSDD if already here (:func:`find_fsdd_home`), else generated.
+        ``"fsdd"``; ``"generated"`` (:func:`make_spoken_digits`); a folder
+        (:func:`load_audio_folder`); or the ``spec`` of a loaded corpus.
     data_home : str, os.PathLike or None, default=None
         Where FSDD is looked for or downloaded to.
     label_from : {"filename", "parent"}, default="filename"
-        For a folder: labels from file names (``7_alice_0.wav`` is label 7,
-        speaker alice) or from the names of the sub-folders.
+        For a folder: labels from file names (``7_alice_0.wav``: label 7,
+        speaker alice) or sub-folder names.
     n_speakers, n_repeats : int, default=12, 20
-        Size of the generated corpus (``n_speakers * n_repeats * 10``
-        utterances).
+        Size of the generated corpus (``n_speakers * n_repeats * 10``).
     random_state : int, default=0
         Seed of the generated corpus.
     download_if_missing : bool, default=True
-        Download FSDD when it is not on this machine; if False, raise
-        ``OSError`` instead.
+        If False, raise ``OSError`` instead of downloading FSDD.
 
     Returns
     -------
     corpus : :class:`~sklearn.utils.Bunch`
-        data : ndarray of shape (n_utterances,), dtype object
-            Audio file paths, or waveforms (1-D float32) at ``sr``: the
-            input of :class:`skvae.features.SpeechFeatures`.
-        target : ndarray of shape (n_utterances,)
-            The labels.
-        speaker : ndarray of shape (n_utterances,), dtype object, or None
-            Who speaks: the ``groups`` of speaker-independent evaluation.
-        is_test : ndarray of shape (n_utterances,), dtype bool, or None
-            The corpus's official test split, if it has one.
-        sr : int or None
-            Sample rate of the waveforms in ``data``; None for files.
-        duration : ndarray of shape (n_utterances,)
-            Length of each utterance in seconds (NaN where unknown).
-        n_speakers : int
-            Distinct speakers (0 when unknown).
-        name : str
-            For people, e.g. ``"FSDD (Free Spoken Digit Dataset)"``.
-        description : str
-            One line: name, size and where the data came from.
-        source : str
-            The folder of the files, or ``"generated"``.
-        spec : dict
-            JSON-able; ``load_corpus(corpus.spec)`` loads the same corpus.
-        note : str
-            Why this corpus was chosen, when it was not asked for ("" else).
-        DESCR : str
-            Description of the fields.
+        ``data`` (paths, or 1-D float32 waveforms at ``sr``), ``target``,
+        ``speaker`` (or None), ``is_test`` (official split, or None), ``sr``
+        (None for files), ``duration`` (seconds, NaN if unknown),
+        ``n_speakers`` (0 if unknown), ``name``, ``description`` (one line),
+        ``source`` (folder or "generated"), ``spec`` (JSON-able:
+        ``load_corpus(corpus.spec)`` reloads it), ``note`` (why this corpus
+        was chosen, or "") and ``DESCR``.
 
     Raises
     ------
@@ -301,14 +275,11 @@ def split_corpus(corpus, how="auto", *, test_size=0.25, random_state=0):
     corpus : Bunch
         From :func:`load_corpus`.
     how : {"auto", "official", "speaker", "random"}, default="auto"
-        ``"official"``: the corpus's own test split (``is_test``).
-        ``"speaker"``: whole speakers held out (``test_size`` of them).
-        ``"random"``: utterances drawn at random, stratified by label when
-        every label has at least two. ``"auto"``: official for FSDD, else by
-        speaker when the corpus names at least two speakers, else random.
+        ``is_test``; whole speakers held out; utterances at random
+        (stratified when every label has two). ``"auto"``: official for
+        FSDD, else speaker with two or more speakers, else random.
     test_size : float, default=0.25
-        Fraction of the speakers or utterances held out by ``"speaker"`` and
-        ``"random"``.
+        Fraction of speakers or utterances held out.
     random_state : int, default=0
         Seed of the ``"speaker"`` and ``"random"`` draws.
 
@@ -317,14 +288,12 @@ def split_corpus(corpus, how="auto", *, test_size=0.25, random_state=0):
     train, test : ndarray of int
         Sorted indices into the corpus.
     info : dict
-        JSON-able: ``kind`` (the split used), ``test_size``, ``seed`` and
-        ``text`` (one line for people).
+        JSON-able ``kind`` (split used), ``test_size``, ``seed``, ``text``.
 
     Raises
     ------
     ValueError
-        ``how`` is unknown, or the corpus cannot be split that way (no
-        official split; fewer than two speakers).
+        ``how`` is unknown or impossible (no official split, < 2 speakers).
 
     Examples
     --------

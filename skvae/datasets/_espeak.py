@@ -1,15 +1,8 @@
-"""A minimal ctypes binding to the eSpeak NG speech synthesiser.
+"""A minimal ctypes binding to eSpeak NG (library from PyPI ``espeakng-loader``).
 
-The shared library and its voice data come from the PyPI package
-``espeakng-loader`` (no system install). Only the synchronous synthesis API
-of ``speak_lib.h`` is used: ``espeak_Initialize``, ``espeak_SetSynthCallback``,
-``espeak_SetVoiceByName``, ``espeak_SetParameter``, ``espeak_Synth``.
-
-libespeak-ng keeps global state across utterances (the phase of its pitch
-"flutter", echo buffers, ...) and is not thread-safe, so ``synthesize`` runs
-each batch in a fresh Python process that executes this file as a script:
-the same batch then gives the same samples (up to rare small differences).
-This file imports nothing from skvae, so that the helper starts fast.
+libespeak-ng keeps global state and is not thread-safe, so ``synthesize`` runs
+each batch in a fresh process executing this file (which imports nothing from
+skvae): the same batch then gives the same samples.
 """
 
 import ctypes
@@ -95,9 +88,8 @@ def synthesize(jobs, *, timeout=600):
     Parameters
     ----------
     jobs : list of dict
-        Keyword arguments of ``_Synth.say``: ``text``, ``voice`` and
-        optionally ``rate`` (words per minute), ``pitch`` and
-        ``pitch_range`` (0-100).
+        ``_Synth.say`` keywords: ``text``, ``voice``, optional ``rate``
+        (words per minute), ``pitch`` and ``pitch_range`` (0-100).
     timeout : float, default=600
         Seconds before the helper is killed.
 

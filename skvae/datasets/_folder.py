@@ -53,49 +53,28 @@ def load_audio_folder(
     path : str or os.PathLike
         The folder.
     label_from : {"filename", "parent"}, callable or None, default="filename"
-        Where each file's label comes from:
-
-        - "filename": the part of the file name before the first "_", as in
-          FSDD's ``7_jackson_32.wav`` (label "7");
-        - "parent": the name of the folder holding the file, as in
-          ``dog/001.wav`` (label "dog");
-        - a callable: ``label_from(path_str) -> label``;
-        - None: no labels (``target`` is None).
-
-        Labels that are all integers become an int array.
+        The label: the file name before the first "_" (``7_jackson_32.wav``:
+        "7"), the parent folder's name (``dog/001.wav``: "dog"),
+        ``label_from(path_str)``, or None (no labels). All-integer labels
+        become ints.
     extensions : tuple of str, default=(".wav", ".flac", ".ogg", ...)
-        File name endings (case-insensitive) of the files to take.
+        File name endings to take (case-insensitive).
     load_audio : bool, default=False
-        Put the waveforms (1-D float32 arrays) in ``data`` instead of the
-        paths. Files are read as in :func:`skvae.audio.load_audio`.
+        Put waveforms (:func:`skvae.audio.load_audio`) in ``data``, not paths.
     sr : int or None, default=None
-        Sample rate of the loaded waveforms; None keeps each file's own rate
-        (then ``sr`` of the Bunch is None if the rates differ).
+        Rate of the loaded waveforms; None keeps each file's (the Bunch's
+        ``sr`` is then None if they differ).
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes, one entry per
-        file sorted by relative path.
-
-        data : ndarray of shape (n_files,), dtype object
-            File paths, or waveforms with ``load_audio=True``.
-        filenames : ndarray of shape (n_files,), dtype object
-            The file paths.
-        target : ndarray of shape (n_files,) or None
-            The labels.
-        target_names : ndarray or None
-            The distinct labels, sorted.
-        speaker : ndarray of shape (n_files,), dtype object, or None
-            With ``label_from="filename"``, the second "_"-separated field
-            of the file names when every name has at least three, as FSDD's
-            ``{digit}_{speaker}_{index}``; else None.
-        sr : int or None
-            The sample rate of ``data`` (with ``load_audio``) or None.
-        DESCR : str
-            A short description.
+        One entry per file sorted by relative path: ``data`` (paths or
+        waveforms), ``filenames``, ``target`` and sorted ``target_names`` (or
+        None), ``speaker`` (with ``label_from="filename"``, the second "_"
+        field when every name has three, as FSDD's; else None), ``sr`` (of
+        loaded ``data``, or None) and ``DESCR``.
 
     (data, target) : tuple if ``return_X_y`` is True
 

@@ -32,10 +32,8 @@ RemoteArchive = namedtuple(
     defaults=(None,),
 )
 
-#: The pinned FSDD release: ``sha256`` of the archive's bytes, or (pinned
-#: here, since GitHub does not promise stable bytes for tag archives)
-#: ``recordings_sha256`` of its content (:func:`_recordings_digest`), computed
-#: from the v1.0.x recordings (commit 26eb9aa). Nothing unverified is kept.
+#: The pinned FSDD release, checked by the digest of its recordings
+#: (:func:`_recordings_digest`): GitHub's tag archives have no stable bytes.
 FSDD_ARCHIVE = RemoteArchive(
     url=(
         "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/"
@@ -77,12 +75,7 @@ def _has_recordings(folder):
 
 
 def _missing_recordings(names):
-    """The FSDD file names missing from ``names`` (those that parse).
-
-    FSDD is a full grid: every speaker says every digit at every index from
-    0 to the largest index present. A copy missing some of them (an
-    interrupted copy, a few files put there by hand) is incomplete.
-    """
+    """The names missing from the full speaker x digit x index grid of ``names``."""
     takes, n_index = {}, 0
     for name in names:
         match = _NAME_RE.match(name)
@@ -110,8 +103,7 @@ _NETWORK_ERRORS = (urllib.error.URLError, ConnectionError, TimeoutError, HTTPExc
 
 
 def _download_or_explain(folder, archive, data_home):
-    """Download FSDD into ``folder``; on failure, remove the folders this
-    call created and, when the network failed, say what to do instead."""
+    """Download FSDD; on failure remove the folders made, explain network errors."""
     created = [p for p in (folder.parent, folder) if not p.exists()]
     try:
         _download_fsdd(folder, archive)
@@ -133,8 +125,7 @@ def _download_or_explain(folder, archive, data_home):
 
 
 def _recordings_digest(folder):
-    """SHA-256 of the sorted ``"{name} {sha256 of the file}\\n"`` lines of the
-    ``*.wav`` files in ``folder``: a checksum of the recordings themselves."""
+    """SHA-256 of the sorted ``"{name} {file sha256}\\n"`` lines of ``*.wav``."""
     digest = hashlib.sha256()
     for path in sorted(Path(folder).glob("*.wav")):
         digest.update(f"{path.name} {_sha256(path)}\n".encode())
@@ -181,12 +172,9 @@ def _download_fsdd(folder, archive):
 
 
 def _extract_recordings(tar_path, dest):
-    """Copy the ``{root}/recordings/*.wav`` members of a tar archive to ``dest``.
+    """Copy regular ``{root}/recordings/{FSDD name}.wav`` members to ``dest``.
 
-    Only regular files at exactly that depth whose name matches
-    ``{digit}_{speaker}_{index}.wav`` are written, under that bare name: no
-    path from the archive is ever used and links are skipped, so a crafted
-    archive cannot write outside ``dest``.
+    Only the bare, checked name is used, links skipped: nothing lands elsewhere.
     """
     count = 0
     with tarfile.open(tar_path, "r:*") as tar:
@@ -229,60 +217,34 @@ def fetch_fsdd(
 ):
     """Load the Free Spoken Digit Dataset (downloading it if needed).
 
-    The recordings are looked for in ``data_home/fsdd/recordings/*.wav`` and
-    used as they are when present (with ``data_home=None``, wherever
-    :func:`find_fsdd_home` finds them). Otherwise the pinned FSDD release
-    archive is downloaded, checked against its sha256 and unpacked into the
-    data home; a failed or corrupted download leaves nothing behind, not
-    even an empty folder.
-
-    Read more in the dataset description, ``DESCR``.
+    Uses ``data_home/fsdd/recordings/*.wav`` when present, else downloads
+    the pinned release, verifies and unpacks it; a failed download leaves
+    nothing behind. See ``DESCR``.
 
     Parameters
     ----------
     data_home : str or os.PathLike, default=None
-        Folder holding (or to hold) ``fsdd/``. None means the first folder
-        of :func:`find_fsdd_home` that holds FSDD (``$SKVAE_DATA``, then
-        scikit-learn's data home), else downloads into ``$SKVAE_DATA`` if
-        set, else scikit-learn's data home; see :func:`get_data_home`.
+        Folder holding (or to hold) ``fsdd/``. None: where
+        :func:`find_fsdd_home` finds it, else :func:`get_data_home`.
     subset : {"all", "train", "test"}, default="all"
-        The official split: ``index`` 0-4 is the test set, 5-49 training.
+        The official split: ``index`` 0-4 test, 5-49 training.
     load_audio : bool, default=False
-        Put the waveforms (1-D float32 arrays) in ``data`` instead of the
-        file paths.
+        Put waveforms (1-D float32) in ``data`` instead of file paths.
     sr : int or None, default=None
-        Sample rate of the loaded waveforms; None keeps 8000 Hz. Only with
-        ``load_audio=True``.
+        Rate of the loaded waveforms (``load_audio=True`` only); None: 8000.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
     download_if_missing : bool, default=True
-        Download the data when it is not in ``data_home``; if False, raise
-        ``OSError`` instead.
+        If False, raise ``OSError`` instead of downloading.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        Dictionary-like object, with the following attributes, one entry per
-        utterance sorted by speaker, digit and index.
-
-        data : ndarray of shape (n_utterances,), dtype object
-            File paths (str), or waveforms with ``load_audio=True``.
-        filenames : ndarray of shape (n_utterances,), dtype object
-            The file paths.
-        target : ndarray of shape (n_utterances,), dtype int
-            The digit said, 0-9.
-        speaker : ndarray of shape (n_utterances,), dtype object
-            Speaker name, e.g. "jackson".
-        index : ndarray of shape (n_utterances,), dtype int
-            Repetition index, 0-49.
-        is_test : ndarray of shape (n_utterances,), dtype bool
-            Whether the utterance is in the official test set (index < 5).
-        target_names : ndarray of shape (10,)
-            "zero" to "nine".
-        sr : int
-            Sample rate of the files (or of ``data`` with ``load_audio``).
-        DESCR : str
-            Description of the dataset.
+        One entry per utterance, sorted by speaker, digit and index:
+        ``data`` (paths, or waveforms with ``load_audio``), ``filenames``,
+        ``target`` (digit 0-9), ``speaker`` (e.g. "jackson"), ``index``
+        (repetition 0-49), ``is_test`` (index < 5), ``target_names`` ("zero"
+        to "nine"), ``sr`` (of the files or ``data``) and ``DESCR``.
 
     (data, target) : tuple if ``return_X_y`` is True
 
@@ -291,9 +253,8 @@ def fetch_fsdd(
     ConnectionError
         FSDD is not on the machine and cannot be downloaded (no network).
     OSError
-        FSDD is not there and ``download_if_missing=False``; the copy there
-        lacks some recordings (as after an interrupted copy: delete it to
-        download it again); or a download failed its checksum.
+        FSDD is not there and ``download_if_missing=False``, the copy there
+        is incomplete (delete it to download again), or a checksum failed.
     ValueError
         A file in the recordings folder is not named like FSDD's.
 
@@ -376,9 +337,7 @@ def fetch_fsdd(
 
 
 def fsdd_search_paths(data_home=None):
-    """Data homes where FSDD may already be, in the order they are tried:
-    ``data_home`` alone when given, else ``$SKVAE_DATA`` (if set) and
-    scikit-learn's data home."""
+    """Where FSDD is looked for: ``data_home``, else ``$SKVAE_DATA``, sklearn's."""
     if data_home is not None:
         return [Path(data_home).expanduser()]
     homes = [os.environ.get("SKVAE_DATA"), os.environ.get("SCIKIT_LEARN_DATA")]
@@ -389,23 +348,16 @@ def fsdd_search_paths(data_home=None):
 
 
 def find_fsdd_home(data_home=None):
-    """The data home that already holds FSDD's recordings, or None.
-
-    Looks, without downloading, for a complete ``fsdd/recordings/*.wav``
-    (every digit of every speaker at every index, judged from the file
-    names) in the folders of :func:`fsdd_search_paths`; pass the result to
-    :func:`fetch_fsdd`.
+    """The first data home holding a complete FSDD copy, or None (no download).
 
     Parameters
     ----------
     data_home : str or os.PathLike, default=None
-        Look only here. None: ``$SKVAE_DATA``, then scikit-learn's data home
-        (``$SCIKIT_LEARN_DATA`` or ``~/scikit_learn_data``).
+        Look only here. None: ``$SKVAE_DATA``, then scikit-learn's data home.
 
     Returns
     -------
     data_home : pathlib.Path or None
-        The first folder holding the recordings.
 
     Examples
     --------

@@ -80,12 +80,8 @@ def _draw_speakers(rng, n_speakers):
 
 
 def _speak(speakers, texts, n_repeats, rng, sr, snr_db):
-    """Every (label, text) said ``n_repeats`` times by every speaker.
-
-    Returns the trimmed, resampled, gain-varied (and noisy, with ``snr_db``)
-    float32 waveforms as an object array, and per utterance
-    ``(label, speaker name, repetition, gain in dB)``.
-    """
+    """Waveforms of every (label, text) said ``n_repeats`` times by every speaker,
+    and per utterance ``(label, speaker name, repetition, gain in dB)``."""
     import librosa
 
     jobs, meta = [], []
@@ -94,15 +90,8 @@ def _speak(speakers, texts, n_repeats, rng, sr, snr_db):
             for rep in range(n_repeats):
                 pitch = int(np.clip(spk["pitch"] + rng.randint(-6, 7), 0, 99))
                 rate = int(spk["rate"] * rng.uniform(0.9, 1.1))
-                jobs.append(
-                    {
-                        "text": text,
-                        "voice": spk["voice"],
-                        "rate": rate,
-                        "pitch": pitch,
-                        "pitch_range": spk["pitch_range"],
-                    }
-                )
+                job = dict(text=text, voice=spk["voice"], rate=rate, pitch=pitch)
+                jobs.append({**job, "pitch_range": spk["pitch_range"]})
                 meta.append((label, spk["name"], rep, rng.uniform(-6.0, 0.0)))
     waves, synth_sr = synthesize(jobs)
     data = np.empty(len(waves), dtype=object)
@@ -170,13 +159,9 @@ def make_spoken_digits(
 ):
     """Generate a multi-speaker spoken-digit corpus offline with eSpeak NG.
 
-    Every speaker says every digit "zero" to "nine" ``n_repeats`` times. A
-    speaker is an English accent and voice variant of eSpeak NG with its own
-    pitch, pitch range and rate; repetitions vary pitch, rate and level;
-    white noise may be added. The result mirrors :func:`fetch_fsdd` (waveforms
-    in ``data``, ``target``, ``speaker``, ``index``, ``is_test``), so the two
-    are interchangeable. An int ``random_state`` gives the same corpus on
-    every call. Read more in the dataset description, ``DESCR``.
+    Every speaker says "zero" to "nine" ``n_repeats`` times; the Bunch
+    mirrors :func:`fetch_fsdd`'s. An int ``random_state`` gives the same
+    corpus every time. See ``DESCR``.
 
     Parameters
     ----------
@@ -187,26 +172,22 @@ def make_spoken_digits(
     sr : int, default=8000
         Sample rate of the waveforms (eSpeak NG makes 22,050 Hz).
     snr_db : float or None, default=None
-        Add white Gaussian noise at this signal-to-noise ratio in dB, drawn
-        per utterance. None for clean speech.
+        Add white Gaussian noise at this SNR in dB; None: clean speech.
     random_state : int, RandomState instance or None, default=None
         Chooses the speakers and the variations.
     out_dir : str or os.PathLike, default=None
-        Also write the utterances as 16-bit WAV files named like FSDD,
-        ``{digit}_{speaker}_{index}.wav``, into this folder (created if
-        needed); their paths are in ``filenames``.
+        Also write 16-bit WAVs ``{digit}_{speaker}_{index}.wav`` here
+        (created if needed); their paths go to ``filenames``.
     return_X_y : bool, default=False
         Return ``(data, target)`` instead of a Bunch.
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        The fields of :func:`fetch_fsdd`'s Bunch (``data``: the waveforms,
-        1-D float32 at ``sr``; ``target``; ``speaker``, named like
-        ``"en-gb-scotland+f2"``; ``index``, 0 to ``n_repeats - 1``;
-        ``is_test``, ``index < max(1, n_repeats // 10)``; ``target_names``;
-        ``sr``; ``DESCR``), ``speaker_info`` (voice, pitch, pitch range and
-        rate of each speaker) and, with ``out_dir``, ``filenames``.
+        :func:`fetch_fsdd`'s fields (``data``: 1-D float32 waveforms at
+        ``sr``; ``speaker`` like ``"en-gb-scotland+f2"``; ``is_test``:
+        ``index < max(1, n_repeats // 10)``), ``speaker_info`` (each
+        speaker's voice, pitch, range, rate), and ``filenames`` with ``out_dir``.
 
     (data, target) : tuple if ``return_X_y`` is True
 
@@ -261,48 +242,37 @@ def make_spoken_words(
 ):
     """Generate spoken English words offline with eSpeak NG.
 
-    Every speaker says every word ``n_repeats`` times. Speakers and
-    variations are drawn as in :func:`make_spoken_digits`: with the same
-    ``n_speakers`` and ``random_state`` the speakers are the same, so a
-    digit recogniser can be tested on other words said by the voices of the
-    digits. The default words (``WORDS``) are 40 common words that are not
-    digits: the unknown words of an open-set test.
-
-    Synthetic speech differs from recordings (it is regular, noiseless,
-    band-limited differently), so a model trained on recordings may reject
-    generated words for sounding synthetic rather than for being other
-    words: compare with generated *digits* by the same voices to tell the
-    two apart.
+    Every speaker says every word ``n_repeats`` times, with the speakers of
+    :func:`make_spoken_digits` for the same ``n_speakers`` and
+    ``random_state``: unknown words for an open-set test. Compare with
+    generated digits by the same voices, since a model trained on
+    recordings may reject synthetic speech as such.
 
     Parameters
     ----------
     words : sequence of str or None, default=None
-        The words (or short phrases) to say; None: ``WORDS``.
+        Words or short phrases; None: ``WORDS`` (40 common non-digit words).
     n_speakers : int, default=6
-        Number of synthetic speakers, at most 96 (8 accents x 12 variants).
+        Number of synthetic speakers, at most 96.
     n_repeats : int, default=1
         Repetitions of each word by each speaker.
     sr, snr_db, random_state, return_X_y
         As for :func:`make_spoken_digits`.
     out_dir : str or os.PathLike, default=None
-        Also write the utterances as 16-bit WAV files
-        ``{word}_{speaker}_{index}.wav`` (spaces in a word become ``-``)
-        into this folder; their paths are in ``filenames``.
+        As there, files ``{word}_{speaker}_{index}.wav`` (spaces become -).
 
     Returns
     -------
     data : :class:`~sklearn.utils.Bunch`
-        As of :func:`make_spoken_digits`, without ``is_test``, with the word
-        said (a string) in ``target`` and the words, in the order given, in
-        ``target_names``.
+        As :func:`make_spoken_digits`'s without ``is_test``; ``target``: the
+        word said; ``target_names``: the words in order.
 
     (data, target) : tuple if ``return_X_y`` is True
 
     Raises
     ------
     ValueError
-        ``words`` is a single string (not a sequence), empty, or holds
-        duplicates or a non-string.
+        ``words`` is a single string, empty, or holds duplicates or non-strings.
 
     See Also
     --------
