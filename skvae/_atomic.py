@@ -10,14 +10,9 @@ __all__ = ["atomic_file", "write_atomic"]
 
 @contextlib.contextmanager
 def atomic_file(path, *, mode=None):
-    """Yield a file open for writing bytes, which replaces ``path`` at the end.
-
-    The file is written beside ``path`` (its ``name`` is that temporary
-    path). When the block ends normally it is flushed to disk and renamed
-    over ``path``; when the block raises, it is removed and ``path`` is left
-    as it was. ``mode`` (permission bits) defaults to that of the file
-    replaced, else to ``0o666`` less the umask.
-    """
+    """Yield a binary file, written beside ``path`` and renamed over it when
+    the block ends (removed if it raises). ``mode``: permission bits; None:
+    those of the file replaced, else ``0o666`` less the umask."""
     path = Path(path)
     if mode is None:
         try:
@@ -42,9 +37,7 @@ def atomic_file(path, *, mode=None):
 
 
 def write_atomic(path, data, *, mode=None):
-    """Write the bytes ``data`` to ``path`` with :func:`atomic_file`.
-
-    Returns ``path`` as a :class:`~pathlib.Path`.
+    """Write the bytes ``data`` to ``path`` atomically; return the Path.
 
     Examples
     --------

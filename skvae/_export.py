@@ -1,12 +1,8 @@
 """Export a fitted VAETransformer's encoder or decoder: ONNX and TorchScript.
 
-Each graph is a function of float32 rows with a dynamic batch dimension and
-the standardisation inside: the ``"encoder"`` is ``transform`` (input ``"X"``,
-output ``"Z"``), the ``"decoder"`` ``inverse_transform`` (input ``"Z"``,
-output ``"X"``). ONNX runs without Python, torch or skvae (``pip install
-"skvae[onnx]"``); TorchScript loads with ``torch.jit.load`` or libtorch.
-Both record the skvae version, the part, the names and widths of the input
-and output, and the feature names seen at fit. The export runs on a CPU copy.
+Each graph maps float32 rows (dynamic batch, standardisation inside): the
+``"encoder"`` is ``transform`` (``"X"`` -> ``"Z"``), the ``"decoder"``
+``inverse_transform`` (``"Z"`` -> ``"X"``). Both files hold metadata.
 """
 
 import contextlib
@@ -63,8 +59,8 @@ def _require(module):
 
 
 def _part_module(estimator, part):
-    """A CPU, inference-only copy of the network for ``part``, and an example
-    input of two rows (so that tracers keep the batch dimension dynamic)."""
+    """A CPU inference copy of ``part`` and a two-row example input (so that
+    tracers keep the batch dimension dynamic)."""
     check_is_fitted(estimator)
     source = estimator.module_
     if part == "decoder" and source.n_conditions:
@@ -80,7 +76,7 @@ def _part_module(estimator, part):
 
 
 def _metadata(estimator, part):
-    """Key/value description stored in the exported file."""
+    """The metadata stored in the exported file."""
     inp, out = _IO_NAMES[part]
     meta = {
         "producer": "skvae",
@@ -142,23 +138,20 @@ def export_onnx(estimator, path, *, part="encoder", opset=None, exporter="auto")
     estimator : VAETransformer
         A fitted estimator, on any device.
     path : str, os.PathLike or None
-        Where to write the ``.onnx`` file (one self-contained file); None
-        only returns the model.
+        Where to write the self-contained ``.onnx`` file; None: nowhere.
     part : {"encoder", "decoder"}, default="encoder"
-        ``transform`` or ``inverse_transform`` (see :mod:`skvae._export`).
+        ``transform`` or ``inverse_transform``.
     opset : int or None, default=None
-        ONNX opset version; None lets torch choose. Lower it for older
-        runtimes.
+        ONNX opset version; None lets torch choose.
     exporter : {"auto", "dynamo", "torchscript"}, default="auto"
-        torch's exporter: ``"dynamo"`` (``torch.export``-based, with
-        onnxscript) or ``"torchscript"`` (the legacy one); ``"auto"`` uses
+        torch's exporter (``"dynamo"`` needs onnxscript); ``"auto"``:
         ``"dynamo"`` when this torch has it.
 
     Returns
     -------
     model : onnx.ModelProto
-        The model; its ``metadata_props`` describe it. onnxruntime reproduces
-        the estimator's outputs up to float32 rounding (about 1e-6 relative).
+        The model, described by its ``metadata_props``; it gives the
+        estimator's outputs to float32 rounding.
 
     Raises
     ------
@@ -231,17 +224,15 @@ def export_torchscript(estimator, path=None, *, part="encoder"):
     estimator : VAETransformer
         A fitted estimator, on any device.
     path : str, os.PathLike or None, default=None
-        Where to save the module (conventionally ``.pt``), with the metadata
-        of :func:`export_onnx` as the extra file ``"skvae.json"``; None only
-        returns it.
+        Where to save the module (``.pt``) with its metadata as the extra file
+        ``"skvae.json"``; None: nowhere.
     part : {"encoder", "decoder"}, default="encoder"
-        ``transform`` or ``inverse_transform`` (see :mod:`skvae._export`).
+        ``transform`` or ``inverse_transform``.
 
     Returns
     -------
     module : torch.jit.ScriptModule
-        The traced module, on the CPU (torch deprecates ``torch.jit``: prefer
-        :func:`export_onnx`).
+        The traced module, on the CPU.
 
     Examples
     --------

@@ -1,16 +1,9 @@
 """The weights format of skvae: bytes in, bytes out, without torch or pickle.
 
-A safetensors file (an 8-byte header length, a JSON header, raw tensors), so
-reading it cannot execute code. Version 1 holds the header metadata (strings)
-``format`` = ``"skvae-weights"``, ``format_version`` = ``"1"``,
-``skvae_version``, ``estimator`` (class name) and the JSON objects ``params``
-(constructor parameters), ``fitted`` (fitted attributes that are JSON values)
-and ``module_config`` (the torch module's constructor arguments); and the
-tensors ``module.<name>`` (the module's state dict) and ``attr.<name>``
-(fitted arrays, e.g. ``attr.mean_``). :func:`skvae.save` writes such files,
-a VAE estimator's pickle holds its network as such bytes, and both the torch
-reader (:mod:`skvae._serialize`) and the NumPy one
-(:mod:`skvae._numpy_encoder`) read them with :func:`decode`.
+A safetensors file (reading it cannot execute code) whose header holds the
+fields of :class:`Weights` (dicts as JSON); the tensors are named
+``module.<name>`` (the network's state dict) and ``attr.<name>`` (fitted
+arrays).
 """
 
 import json
@@ -58,11 +51,8 @@ def _json_value(name, value):
 
 
 def encode(content):
-    """The bytes of a weights file holding ``content`` (:class:`Weights`).
-
-    Raises ``TypeError`` if a parameter or fitted attribute is not a JSON
-    value.
-    """
+    """The bytes of a weights file holding ``content`` (:class:`Weights`);
+    TypeError if a parameter or fitted attribute is not a JSON value."""
     from safetensors.numpy import save
 
     meta = {
@@ -83,11 +73,9 @@ def encode(content):
 
 
 def decode(data):
-    """The :class:`Weights` that ``data``, the bytes of a weights file, holds.
-
-    Raises ``ValueError``, naming the problem, if ``data`` is not a skvae
-    weights file (a pickle is refused, not executed), is damaged or
-    truncated, or uses a newer format.
+    """The :class:`Weights` in ``data``; ValueError naming the problem if it
+    is not a skvae weights file (a pickle is refused, not executed), is
+    damaged, or uses a newer format.
 
     Examples
     --------

@@ -1,14 +1,5 @@
-"""The encoder of a fitted VAETransformer, run by NumPy: prediction without torch.
-
-Importing torch takes seconds, more than everything else a prediction does.
-:class:`NumpyEncoder` computes the encoder's posterior means from the
-weights-only bytes of the VAE (:mod:`skvae._format`), with NumPy alone.
-
-The standardisation is computed as the torch module computes it (float32
-for float32 rows; float64, then a cast to float32, for float64 rows). The
-dense layers run in float64 and the codes are rounded to float32 once, at
-the end, so they agree with ``VAETransformer.transform`` to float32 rounding.
-"""
+"""The encoder of a fitted VAETransformer, run by NumPy: prediction without
+importing torch (which takes seconds)."""
 
 import math
 from pathlib import Path
@@ -52,11 +43,9 @@ def _dense_layers(module, prefix):
 class NumpyEncoder(TransformerMixin, BaseEstimator):
     """The encoder of a fitted :class:`~skvae.VAETransformer`, without torch.
 
-    ``transform`` gives the posterior means of the VAE's ``transform``, to
-    float32 rounding. Only a ``VAETransformer`` with a dense encoder that is
-    not conditioned on groups can run this way (``frame_shape=None``; a
-    group-conditioned decoder is fine): :meth:`fit` refuses other models.
-    ``fit`` learns nothing, it reads the weights: a clone keeps them.
+    ``transform`` gives the VAE's ``transform`` to float32 rounding. ``fit``
+    reads the weights and refuses an encoder that is convolutional or
+    conditioned on groups.
 
     Parameters
     ----------
@@ -90,11 +79,7 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         self.weights = weights
 
     def fit(self, X=None, y=None):
-        """Read the weights (``X`` and ``y`` are ignored); return ``self``.
-
-        Raises ``ValueError`` if the weights are not a skvae weights file, or
-        describe a model whose encoder cannot run without torch.
-        """
+        """Read the weights (``X`` and ``y`` are ignored); return ``self``."""
         self._validate_params()
         if isinstance(self.weights, bytes):
             data, name = self.weights, "the weights"
@@ -138,8 +123,7 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
             (w.T.astype(np.float64), b.astype(np.float64)) for w, b in layers
         ]
         self._head = (head[0].T.astype(np.float64), head[1].astype(np.float64))
-        self._loc, self._scale = loc, scale
-        self._mean, self._std = mean, std
+        self._loc, self._scale, self._mean, self._std = loc, scale, mean, std
         self._activation = activation
         self.n_features_in_ = n_features
         names = content.fitted.get("feature_names_in_")
@@ -147,13 +131,10 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(names, dtype=object)
         self.n_components_ = int(head[0].shape[0])
         self.estimator_name_ = estimator
-        self._prefix = estimator.lower()
         return self
 
     def transform(self, X):
-        """Posterior means of the latent code of each row of ``X``, an array
-        of shape (n_samples, n_features); in the dtype of ``X`` (float32 or
-        float64), as the VAE's ``transform``."""
+        """Posterior means of the codes of ``X``, in its dtype."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if X.dtype == np.float64:
@@ -178,7 +159,7 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         return z.astype(np.float32).astype(X.dtype, copy=False)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the latent dimensions, as the VAE's (``vaetransformer0``...)."""
+        """Names of the latent dimensions, as the VAE's."""
         check_is_fitted(self)
-        n = self.n_components_
-        return np.asarray([f"{self._prefix}{i}" for i in range(n)], dtype=object)
+        n, prefix = self.n_components_, self.estimator_name_.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)

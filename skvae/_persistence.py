@@ -2,24 +2,17 @@
 
 from pathlib import Path
 
-from sklearn.utils.validation import check_is_fitted
-
 # importing the estimator modules registers them (register_saveable)
 from . import _classifier, _factorized, _transformer  # noqa: F401
-from ._base import BaseVAE
 from ._device import resolve_device
 from ._format import decode
-from ._serialize import _warn_version, saveable_classes
+from ._serialize import _check_saveable, _warn_version, saveable_classes
 
 __all__ = ["load", "save"]
 
 
 def save(estimator, path):
-    """Save a fitted skvae estimator as a weights-only file.
-
-    The file (safetensors: tensors and a JSON header) is read without
-    executing code, unlike a joblib/pickle file. It is written beside
-    ``path`` and renamed, so a failed save leaves no partial file.
+    """Save a fitted skvae estimator as a weights-only file, atomically.
 
     Parameters
     ----------
@@ -50,12 +43,7 @@ def save(estimator, path):
     >>> np.array_equal(load(path).transform(X), vae.transform(X))
     True
     """
-    check_is_fitted(estimator)
-    if not isinstance(estimator, BaseVAE):
-        raise TypeError(
-            f"save supports {sorted(saveable_classes())}, "
-            f"got {type(estimator).__name__}."
-        )
+    _check_saveable(estimator)
     return estimator.save(path)
 
 
@@ -84,13 +72,7 @@ def load(path, *, device="cpu"):
 
     Examples
     --------
-    >>> import numpy as np, tempfile, os
-    >>> from skvae import VAEClassifier, load
-    >>> X = np.random.RandomState(0).normal(size=(40, 3))
-    >>> clf = VAEClassifier(2, hidden_layer_sizes=(8,), max_iter=2)
-    >>> clf = clf.fit(X, np.repeat(["a", "b"], 20))
-    >>> load(clf.save(os.path.join(tempfile.mkdtemp(), "c.safetensors"))).classes_
-    array(['a', 'b'], dtype='<U1')
+    See :func:`save`.
     """
     path, device = Path(path), resolve_device(device)
     if not path.is_file():

@@ -1,13 +1,8 @@
 """How a VAE estimator becomes bytes and back: weights files, pickle, skops.
 
-:class:`SaveableMixin`, a base of :class:`~skvae._base.BaseVAE`, describes a
-fitted estimator as :class:`~skvae._format.Weights` and rebuilds one from
-them (hooks ``_weights_extra``, ``_restore_fitted`` and ``_check_restored``,
-which subclasses extend). Its state for pickle, joblib and :mod:`skops.io`
-holds plain values only: the network as weights-format bytes, the device as
-a string, so a model trained on a GPU loads on a CPU-only machine.
-Training state (optimizer, random streams) is kept, as NumPy arrays, only
-when ``warm_start`` or ``partial_fit`` continues from it.
+A pickled estimator holds plain values only (the network as weights-format
+bytes, the device as a string), so a GPU model loads on a CPU-only machine;
+training state is kept only when ``warm_start`` or ``partial_fit`` needs it.
 """
 
 import warnings
@@ -33,14 +28,10 @@ _SAVEABLE = {}
 
 
 def build_module(module_class, config, state=None, *, device="cpu"):
-    """A torch module of ``module_class`` built from ``config`` (and weights).
-
-    Built on the ``meta`` device (no memory, no random initialisation), then
-    materialised on the CPU, given ``state`` (a state dict of tensors or
-    arrays; without it the tensors are uninitialised) and moved to
-    ``device``. Raises ``ValueError`` if ``config`` is not valid, ``state``
-    does not fit the module, or a weight is NaN or infinite.
-    """
+    """A ``module_class(**config)`` on ``device`` holding ``state`` (a state
+    dict of tensors or arrays; None: uninitialised), built without random
+    initialisation; ValueError if ``config`` or ``state`` does not fit or a
+    weight is not finite."""
     try:
         with torch.device("meta"):
             module = module_class(**config)
@@ -94,6 +85,13 @@ def saveable_classes():
     return dict(_SAVEABLE)
 
 
+def _check_saveable(estimator):
+    """TypeError unless ``estimator``'s class is registered."""
+    name = type(estimator).__name__
+    if _SAVEABLE.get(name) is not type(estimator):
+        raise TypeError(f"save supports {sorted(_SAVEABLE)}, got {name}.")
+
+
 def _damaged(what):
     raise ValueError(f"damaged file ({what}).")
 
@@ -107,18 +105,14 @@ def _warn_version(name, saved):
 
 
 class SaveableMixin:
-    """Weights files and the pickle/skops state of the VAE estimators.
-
-    Relies on ``_module_class``, ``_set_fitted_module``, ``_make_optimizer``,
-    ``_make_generators``, and the fitted ``module_``, ``mean_``, ``scale_``.
-    """
+    """Weights files and the pickle/skops state of the VAE estimators
+    (subclasses extend ``_weights_extra``, ``_restore_fitted`` and
+    ``_check_restored``)."""
 
     def save(self, path):
         """Save the fitted model to ``path``, as :func:`skvae.save` does."""
         check_is_fitted(self)
-        name = type(self).__name__
-        if _SAVEABLE.get(name) is not type(self):
-            raise TypeError(f"save supports {sorted(_SAVEABLE)}, got {name}.")
+        _check_saveable(self)
         return write_atomic(path, encode(self._to_weights()))
 
     def _to_weights(self):
