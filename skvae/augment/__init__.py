@@ -1,17 +1,9 @@
-"""Voice augmentation at fit time: imbalanced-learn samplers for speech.
+"""Fit-time voice augmentation: imbalanced-learn samplers for speech.
 
-Rows are added only when a pipeline is fitted (``fit_resample``; ``predict``
-and ``transform`` skip the samplers), so augmentation is tuned and
-cross-validated like any other step. Needs the ``augment`` extra
-(``pip install "skvae[augment]"``).
-
-- :class:`VoicePerturbation`: speed, vocal-tract-length and pitch perturbed
-  copies of utterances (never imports torch); :func:`perturb_voice`: one.
-- :class:`VoiceConversionSampler`: feature rows re-rendered in other
-  speakers' voices by a VAE fitted at fit time (needs torch: imported on
-  first use).
-- :class:`ResamplingPipeline`: an imblearn Pipeline whose samplers
-  re-index ``groups`` (and other row-aligned metadata) with the rows.
+:class:`VoicePerturbation` / :func:`perturb_voice` (speed, VTLP, pitch; no
+torch), :class:`VoiceConversionSampler` (other speakers' voices; imports torch
+on first use) and :class:`ResamplingPipeline` (re-indexes ``groups`` with the
+rows). Needs ``pip install "skvae[augment]"``.
 """
 
 from ._pipeline import ResamplingPipeline

@@ -1,12 +1,4 @@
-"""VoiceConversionSampler: training rows re-rendered in other speakers' voices.
-
-A speaker-factorised VAE (:class:`skvae.FactorizedVAE`: a group latent per
-speaker, a content latent per row) or a speaker-conditioned one
-(:class:`skvae.VAETransformer` fitted with ``groups``: the decoder takes the
-speaker) is fitted on the training rows and their speakers; each training
-row's content is then decoded in another speaker's voice, or in a mixture of
-two, and added with the row's label.
-"""
+"""VoiceConversionSampler: training rows re-rendered in other speakers' voices."""
 
 from numbers import Integral
 
@@ -27,55 +19,43 @@ def _default_estimator():
 class VoiceConversionSampler(BaseSampler):
     """Add copies of feature rows rendered in other speakers' voices.
 
-    An imbalanced-learn sampler for feature rows (after
-    :class:`~skvae.features.SpeechFeatures`): at fit time it fits a model
-    that separates what is said from who says it on the rows and their
-    ``groups`` (speakers), then re-renders each row's content in the voice
-    of ``n_copies`` other training speakers, or of mixtures of two of them,
-    and adds those rows with the source row's label. A pipeline's
-    ``predict`` and ``transform`` skip it. Use it in
-    :class:`ResamplingPipeline`, which routes ``groups`` to it
-    (``set_fit_resample_request(groups=True)``) and to the steps after it.
-
-    A :class:`~skvae.FactorizedVAE` (the default) converts with
-    :meth:`~skvae.FactorizedVAE.convert` (a mixture: the weighted mean of
-    two speakers' group latents). A :class:`~skvae.VAETransformer` fitted
-    with groups decodes the row's posterior mean with the target speaker's
-    decoder (a mixture: the weighted mean of two decodings).
+    At fit time, fits a model separating content from speaker on the rows
+    and their ``groups``, then adds each row's content in ``n_copies``
+    other training speakers' voices (or mixtures of two), with the row's
+    label; ``predict`` skips it. Use it in :class:`ResamplingPipeline`
+    (``set_fit_resample_request(groups=True)``). A
+    :class:`~skvae.FactorizedVAE` converts with ``convert`` (mixtures mix
+    group latents); a :class:`~skvae.VAETransformer` fitted with groups
+    decodes with the target's decoder (mixtures mix decodings). The copies
+    are smoother than real rows: validate them on held-out speakers.
 
     Parameters
     ----------
     estimator : FactorizedVAE, VAETransformer or None, default=None
-        The model, cloned and fitted on the rows and groups at each
-        ``fit_resample`` (unless ``prefit``). None:
-        ``FactorizedVAE(16, n_group_components=8, max_iter=100)``. A
-        ``random_state`` left at None is drawn from ``random_state``.
+        Cloned and fitted at each ``fit_resample`` (unless ``prefit``), its
+        None ``random_state`` drawn from ours. None:
+        ``FactorizedVAE(16, n_group_components=8, max_iter=100)``.
     n_copies : int, default=1
         Converted copies per row, each in a different voice.
     voices : {"groups", "mixtures"}, default="groups"
-        ``"groups"``: the voices of training speakers other than the row's
-        own (drawn at random). ``"mixtures"``: for each copy two other
-        speakers ``a``, ``b`` and a weight ``w`` uniform in [0, 1]; the
-        voice is ``w * a + (1 - w) * b``.
+        Other training speakers drawn at random, or per copy two others
+        ``a``, ``b`` mixed as ``w * a + (1 - w) * b``, ``w`` uniform in [0, 1].
     keep_original : bool, default=True
         Return the input rows too, first and in their order.
     prefit : bool, default=False
-        Use ``estimator`` as it is, already fitted with groups (the groups
-        of ``fit_resample`` must then be among its ``groups_``).
+        Use ``estimator`` as fitted (its ``groups_`` must hold the groups).
     random_state : int, RandomState instance or None, default=None
-        Draws the target voices (and seeds the model when its own
-        ``random_state`` is None).
+        Draws the voices (and seeds a model whose own is None).
 
     Attributes
     ----------
     estimator_ : FactorizedVAE or VAETransformer
         The fitted model.
     sample_indices_ : ndarray of shape (n_samples_new,)
-        The input row each output row was made from;
-        ``y_new == y[sample_indices_]``.
+        Source row of each output row: ``y_new == y[sample_indices_]``.
     perturbations_ : list of (str, object) of length n_samples_new
         ``("original", 1.0)``, ``("voice", speaker)`` or
-        ``("mixture", (a, b, w))`` for each output row.
+        ``("mixture", (a, b, w))``.
     sampling_strategy_ : dict
         imbalanced-learn's record of the classes (all augmented alike).
     n_features_in_ : int
@@ -83,22 +63,11 @@ class VoiceConversionSampler(BaseSampler):
 
     See Also
     --------
-    VoicePerturbation : Speed, vocal-tract-length and pitch copies of the
-        audio.
-    ResamplingPipeline : Routes ``groups`` to this sampler and re-indexes
-        them for the steps after it.
-
-    Notes
-    -----
-    The decoder's means are smoother than real rows: validate the copies
-    (on held-out speakers) before relying on them.
+    VoicePerturbation : Speed, vocal-tract-length and pitch copies of audio.
 
     References
     ----------
-    Hsu, Zhang and Glass (2017), "Unsupervised learning of disentangled and
-    interpretable representations from sequential data", NeurIPS. Hsu and
-    Glass (2018), "Extracting domain invariant features by unsupervised
-    learning for robust automatic speech recognition", ICASSP.
+    Hsu, Zhang and Glass (2017), NeurIPS; Hsu and Glass (2018), ICASSP.
 
     Examples
     --------
@@ -153,19 +122,15 @@ class VoiceConversionSampler(BaseSampler):
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Feature rows.
         y : array-like of shape (n_samples,)
-            Labels, copied to the converted rows.
         groups : array-like of shape (n_samples,)
-            Speaker of each row (required; at least two speakers). Through a
-            pipeline: ``set_fit_resample_request(groups=True)``.
+            Speaker of each row (required; at least two speakers).
 
         Returns
         -------
         X_new : ndarray of shape (n_samples_new, n_features)
-            The rows (if ``keep_original``), then each row's copies.
+            The rows (if ``keep_original``), then the copies.
         y_new : ndarray of shape (n_samples_new,)
-            ``y[sample_indices_]``.
         """
         return super().fit_resample(X, y, groups=groups)
 

@@ -1,12 +1,4 @@
-"""ResamplingPipeline: an imblearn Pipeline that resamples ``groups`` too.
-
-imbalanced-learn's Pipeline routes the *input's* metadata to every step: a
-step after a sampler that adds or drops rows would get a ``groups`` array
-of the wrong length (``fit_resample`` returns only ``(X, y)``). This
-pipeline re-indexes every row-aligned metadata array with each sampler's
-``sample_indices_``, so an added row inherits its source row's group (and
-sample weight).
-"""
+"""ResamplingPipeline: an imblearn Pipeline that resamples ``groups`` too."""
 
 import numpy as np
 from imblearn.pipeline import Pipeline
@@ -37,43 +29,28 @@ def _is_row_aligned(value, n_rows):
 class ResamplingPipeline(Pipeline):
     """An imbalanced-learn Pipeline whose samplers resample ``groups`` too.
 
-    ``fit(X, y, groups=g)`` hands ``groups`` (and other metadata, e.g.
-    ``sample_weight``) to the steps that request it through scikit-learn's
-    metadata routing, switched on for the call only. After each sampler,
-    every metadata array with one entry per row is re-indexed with the
-    sampler's ``sample_indices_``, so a perturbed or converted copy belongs
-    to its source's group. ``predict``, ``transform`` and the other methods
-    skip the samplers and pass ``groups`` on unchanged.
+    ``groups`` (and other metadata, e.g. ``sample_weight``) goes to the
+    steps requesting it (metadata routing, on for the call only); after each
+    sampler, row-aligned metadata is re-indexed with its ``sample_indices_``
+    so a copy belongs to its source's group. ``predict`` and the other
+    methods skip the samplers.
 
     Parameters
     ----------
     steps : list of (str, estimator) tuples
-        As for :class:`imblearn.pipeline.Pipeline`: transformers and
-        samplers, then an estimator.
+        Transformers and samplers, then an estimator.
     augmented_groups : {"source", "perturbation"}, default="source"
-        The group of an added row. ``"source"``: its source row's group.
-        ``"perturbation"``: a new group per source group and perturbation,
-        from the sampler's ``perturbations_`` (``"ann|speed=1.1"``,
-        ``"ann|voice=bob"``, ``"ann|mixture=bob+cy"``), so that speaker CMVN
-        treats each perturbed voice apart; originals keep their group.
-    transform_input : None
-        Not supported with metadata; as :class:`imblearn.pipeline.Pipeline`
-        without it.
-    memory : None
-        Not supported with metadata (the steps are fitted in place); as
-        :class:`imblearn.pipeline.Pipeline` without it.
+        An added row's group: its source's, or one per source group and
+        ``perturbations_`` entry (``"ann|speed=1.1"``, ``"ann|voice=bob"``,
+        ``"ann|mixture=bob+cy"``) so speaker CMVN treats each voice apart.
+    transform_input, memory : None
+        As :class:`imblearn.pipeline.Pipeline`'s, but not with metadata.
     verbose : bool, default=False
-        As for :class:`imblearn.pipeline.Pipeline`.
-
-    Attributes
-    ----------
-    named_steps : Bunch
-        As for :class:`imblearn.pipeline.Pipeline`.
+        As :class:`imblearn.pipeline.Pipeline`'s.
 
     See Also
     --------
-    VoicePerturbation : Speed, vocal-tract-length and pitch copies.
-    VoiceConversionSampler : Copies in other speakers' voices.
+    VoicePerturbation, VoiceConversionSampler : Samplers that record them.
 
     Examples
     --------
@@ -224,17 +201,14 @@ class ResamplingPipeline(Pipeline):
         X : iterable
             Training data, as the first step takes it.
         y : array-like of shape (n_samples,), default=None
-            Targets.
         groups : array-like of shape (n_samples,), default=None
-            Group of each row (e.g. the speaker), to the steps that request
-            it; re-indexed after each sampler.
+            Group of each row (e.g. speaker), for the steps requesting it.
         **params : dict
             Other metadata (e.g. ``sample_weight``), routed the same way.
 
         Returns
         -------
         self : ResamplingPipeline
-            The fitted pipeline.
         """
         return self._routed_call("fit", X, y, groups=groups, **params)
 

@@ -1,10 +1,7 @@
 """VoicePerturbation: speed, vocal-tract-length and pitch copies of utterances.
 
-Speed perturbation is resampling (soxr, :func:`skvae.audio.resample`).
-Vocal-tract-length perturbation moves the formants and keeps the pitch;
-pitch perturbation moves the pitch and keeps the formants: both are Praat's
-PSOLA-based "Change gender" command, through ``praat-parselmouth`` (the
-``augment`` extra: ``pip install "skvae[augment]"``). Never imports torch.
+Speed is resampling (soxr); VTLP and pitch are Praat's "Change gender"
+(``praat-parselmouth``, the ``augment`` extra). Never imports torch.
 """
 
 import math
@@ -34,7 +31,7 @@ MAX_SEMITONES = 12.0
 
 
 def _factor_list(values, name, low, high, identity):
-    """Validate a sequence of perturbation values; return it as a tuple."""
+    """The checked perturbation values as a tuple."""
     if values is None:
         return ()
     if isinstance(values, Real) and not isinstance(values, bool):
@@ -96,8 +93,7 @@ def _change_gender(y, sr, formant_ratio, pitch_factor, seed):
     parselmouth = _praat()
     from parselmouth.praat import call, run
 
-    # Praat's overlap-add draws random numbers (its global generator, per
-    # process): seeded for each call, the copy is reproducible
+    # Praat's overlap-add draws from its global generator: seed every call
     run(f"random_initializeWithSeedUnsafelyButPredictably ({int(seed)})\n")
     sound = parselmouth.Sound(y.astype(np.float64), sampling_frequency=sr)
     new_median = 0.0  # Praat: keep the pitch
@@ -137,20 +133,14 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     sr : int
         Its sample rate in Hz, from 4,000 to 768,000.
     kind : {"speed", "vtlp", "pitch"}
-        ``"speed"``: play ``value`` times faster (resampling): duration
-        divided by ``value``, every frequency (pitch and formants)
-        multiplied by it. ``"vtlp"``: formants multiplied by ``value``
-        (a vocal tract ``1 / value`` times as long), pitch and duration
-        kept. ``"pitch"``: pitch moved by ``value`` semitones, formants and
-        duration kept; an utterance without voiced frames is returned
-        unchanged. ``"vtlp"`` and ``"pitch"`` need a waveform of at least
-        40 ms (Praat's pitch analysis: three periods of 75 Hz).
+        ``"speed"``: ``value`` times faster (resampling: shorter, every
+        frequency up). ``"vtlp"``: formants times ``value``, pitch and
+        duration kept. ``"pitch"``: pitch moved ``value`` semitones (unvoiced
+        audio unchanged). ``"vtlp"`` and ``"pitch"`` need at least 40 ms.
     value : float
         The speed or formant factor, or the semitones.
     seed : int, default=0
-        Seed of Praat's random numbers, for ``"vtlp"`` and ``"pitch"``: the
-        same seed gives the same copy. Praat's generator is global to the
-        process: do not call this from several threads at once.
+        Seed of Praat's process-global generator (not thread-safe).
 
     Returns
     -------
@@ -160,8 +150,7 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     Raises
     ------
     ValueError
-        ``kind`` or ``value`` is not valid, ``sr`` is out of range, or the
-        waveform is too short for ``"vtlp"`` or ``"pitch"``.
+        Bad ``kind``, ``value`` or ``sr``, or too short for vtlp/pitch.
 
     Examples
     --------
@@ -200,55 +189,42 @@ def _render(y, sr, jobs, seeds):
 class VoicePerturbation(BaseSampler):
     """Add speed, vocal-tract-length and pitch perturbed copies of utterances.
 
-    An imbalanced-learn sampler for audio: in a
-    :class:`~skvae.augment.ResamplingPipeline` (or imblearn's Pipeline)
-    before :class:`~skvae.features.SpeechFeatures`, it adds copies of the
-    training utterances in perturbed voices at fit time only; ``predict``
-    and ``transform`` skip it. Each copy keeps its source's label (and,
-    through ``sample_indices_``, its speaker). Each value of ``speed``,
-    ``vtlp`` and ``pitch`` is one candidate perturbation: every utterance
-    gets one copy per candidate, or ``n_copies`` candidates drawn at random.
+    An imbalanced-learn sampler for audio, before
+    :class:`~skvae.features.SpeechFeatures` in a
+    :class:`~skvae.augment.ResamplingPipeline`: at fit time only, each
+    utterance gets one copy per value of ``speed``, ``vtlp`` and ``pitch``
+    (or ``n_copies`` of them drawn at random), with its source's label.
 
     Parameters
     ----------
     sr : int, default=16000
-        Sample rate of the waveforms in ``X`` and of the output (files are
-        read at it): the ``sr`` of the ``SpeechFeatures`` that follows. From
-        4,000 Hz (below it the audio holds little more than the pitch and the
-        first formant, and Praat's pitch range reaches 600 Hz) to 768,000 Hz.
+        Rate of the waveforms in and out (files are read at it), from 4,000
+        to 768,000 Hz: the following ``SpeechFeatures``' ``sr``.
     speed : sequence of float, default=(0.9, 1.1)
-        Speed factors (resampling): ``1.1`` is 10 % shorter and every
-        frequency 10 % higher. Each in [0.5, 2], not 1.
+        Speed factors (1.1: 10 % shorter and higher), each in [0.5, 2], not 1.
     vtlp : sequence of float, default=()
-        Vocal-tract-length (formant) factors: ``1.1`` moves the formants
-        10 % up (a shorter vocal tract), pitch and duration kept (Praat).
-        Each in [0.5, 2], not 1. Needs utterances of at least 40 ms.
+        Formant factors (1.1: formants 10 % up), each in [0.5, 2], not 1.
+        Needs utterances of at least 40 ms.
     pitch : sequence of float, default=()
-        Pitch shifts in semitones, formants and duration kept (Praat).
-        Each in [-12, 12], not 0. Needs utterances of at least 40 ms.
+        Pitch shifts in semitones, each in [-12, 12], not 0. Needs
+        utterances of at least 40 ms.
     n_copies : int or None, default=None
-        Copies per utterance, each a different candidate drawn at random;
-        None: one copy per candidate. At most the number of candidates.
+        Distinct values drawn per utterance; None: one copy per value.
     keep_original : bool, default=True
         Return the original utterances too, first and in their order.
     random_state : int, RandomState instance or None, default=None
-        Draws the candidates when ``n_copies`` is given, and seeds Praat's
-        random numbers for each copy.
+        Draws the values for ``n_copies`` and seeds Praat per copy.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over utterances; the output does not depend
-        on it.
+        joblib jobs over utterances; the output does not depend on it.
 
     Attributes
     ----------
     sample_indices_ : ndarray of shape (n_samples_new,)
-        The input row each output row was made from (imbalanced-learn's
-        convention); ``y_new == y[sample_indices_]``.
+        Source row of each output row: ``y_new == y[sample_indices_]``.
     seeds_ : list of int of length n_samples_new
-        The ``seed`` of :func:`perturb_voice` for each output row (0 for
-        the originals).
+        :func:`perturb_voice`'s ``seed`` per output row (0: originals).
     perturbations_ : list of (str, float) of length n_samples_new
-        What was done to each output row: ``("original", 1.0)``,
-        ``("speed", 1.1)``, ``("vtlp", 0.9)``, ``("pitch", 2.0)``.
+        ``("original", 1.0)``, ``("speed", 1.1)``, ``("pitch", 2.0)``, ...
     n_features_in_ : int
         Always 1: one utterance per row.
 
@@ -259,16 +235,13 @@ class VoicePerturbation(BaseSampler):
 
     Notes
     -----
-    With ``vtlp`` or ``pitch``, ``fit_resample`` refuses an utterance
-    shorter than the 40 ms Praat's pitch analysis needs before it makes any
-    copy, with a ``ValueError`` naming its row and duration.
+    With ``vtlp`` or ``pitch``, an utterance under 40 ms raises a
+    ``ValueError`` naming its row before any copy is made.
 
     References
     ----------
-    Ko, Peddinti, Povey and Khudanpur (2015), "Audio augmentation for
-    speech recognition", Interspeech. Jaitly and Hinton (2013),
-    "Vocal tract length perturbation (VTLP) improves speech recognition",
-    ICML workshop. Boersma and Weenink, Praat.
+    Ko et al. (2015), Interspeech; Jaitly and Hinton (2013), ICML workshop;
+    Boersma and Weenink, Praat.
 
     Examples
     --------
@@ -342,18 +315,7 @@ class VoicePerturbation(BaseSampler):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Check the parameters and the input; ``fit_resample`` does the work.
-
-        Parameters
-        ----------
-        X, y
-            As for :meth:`fit_resample`.
-
-        Returns
-        -------
-        self : VoicePerturbation
-            The sampler.
-        """
+        """Check the parameters and input; :meth:`fit_resample` does the work."""
         self._candidates()
         sources = check_utterances(X)
         self._check_y(y, sources)
@@ -375,18 +337,14 @@ class VoicePerturbation(BaseSampler):
         Parameters
         ----------
         X : sequence of str, os.PathLike or array-like of shape (n_samples,)
-            Utterances (file paths, read at ``sr``, or waveforms at ``sr``),
-            as for :class:`~skvae.features.SpeechFeatures`.
+            Utterances (paths or waveforms at ``sr``).
         y : array-like of shape (n_utterances,)
-            Labels.
 
         Returns
         -------
         X_new : list of np.ndarray [shape=(n_samples,), dtype=float32]
-            The originals (if ``keep_original``) then the copies, each
-            utterance's copies together, as waveforms at ``sr``.
+            The originals (if ``keep_original``), then each one's copies.
         y_new : ndarray of shape (n_utterances_new,)
-            ``y[sample_indices_]``.
         """
         return self._fit_resample(X, y)
 
