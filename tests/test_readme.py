@@ -117,7 +117,8 @@ def _named_paths(text):
             yield token
 
 
-def test_named_files_exist():
+@pytest.mark.parametrize("readme", ["README.md", "benchmarks/README.md"])
+def test_named_files_exist(readme):
     # a path counts if it exists from the repository root or, for the module
     # files of the layout list (``_vae.py``, ``features/_audio.py``), below
     # some folder of the repository
@@ -130,8 +131,8 @@ def test_named_files_exist():
     missing = sorted(
         {
             token
-            for token in _named_paths(README)
+            for token in _named_paths((ROOT / readme).read_text())
             if not any(t == token or t.endswith("/" + token) for t in tracked)
         }
     )
-    assert missing == [], f"README.md names files that do not exist: {missing}"
+    assert missing == [], f"{readme} names files that do not exist: {missing}"
