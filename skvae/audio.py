@@ -21,8 +21,7 @@ __all__ = [
     "write_wav",
 ]
 
-#: The most bytes an audio file, its decoded float32 samples or a resampled
-#: float64 waveform may take by default (1 GiB: 4.5 hours of 16 kHz audio).
+#: Default most bytes of a file, its float32 samples or a resampled waveform.
 MAX_BYTES = 1 << 30
 #: The sample rates a file header may declare, in Hz: others are corrupt.
 MIN_SR, MAX_SR = 1000, 768_000

@@ -18,16 +18,14 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from ..audio import AudioReadError, check_utterances, load_audio, resample
 
-#: Praat's pitch search range for speech (Hz): men to children
-PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0
-#: Praat's pitch analysis needs three periods of the pitch floor: 40 ms
-MIN_PRAAT_SECONDS = 3.0 / PITCH_FLOOR
-#: the sample rates accepted: from narrow-band speech to studio audio
-MIN_SR, MAX_SR = 4000, 768_000
-#: the range a factor may take: a factor outside it is a mistake, not a voice
-FACTOR_RANGE = (0.5, 2.0)
-#: the most semitones a pitch copy may move
-MAX_SEMITONES = 12.0
+PITCH_FLOOR, PITCH_CEILING = 75.0, 600.0  # Praat's pitch range for speech (Hz)
+MIN_PRAAT_SECONDS = 3.0 / PITCH_FLOOR  # pitch analysis: three periods, 40 ms
+MIN_SR, MAX_SR = 4000, 768_000  # the sample rates accepted
+FACTOR_RANGE = (0.5, 2.0)  # speed and vtlp factors
+MAX_SEMITONES = 12.0  # the most a pitch copy may move
+#: per kind: lowest and highest value, and the value that changes nothing
+_RANGES = {"speed": (*FACTOR_RANGE, 1.0), "vtlp": (*FACTOR_RANGE, 1.0)}
+_RANGES["pitch"] = (-MAX_SEMITONES, MAX_SEMITONES, 0.0)
 
 
 def _factor_list(values, name, low, high, identity):
@@ -160,9 +158,9 @@ def perturb_voice(y, sr, kind, value, *, seed=0):
     >>> perturb_voice(tone, 8000, "speed", 1.1).shape
     (7273,)
     """
-    if kind not in ("speed", "vtlp", "pitch"):
+    if kind not in _RANGES:
         raise ValueError(f"kind must be 'speed', 'vtlp' or 'pitch'; got {kind!r}")
-    low, high = (-MAX_SEMITONES, MAX_SEMITONES) if kind == "pitch" else FACTOR_RANGE
+    low, high, _ = _RANGES[kind]
     if (
         isinstance(value, bool)
         or not isinstance(value, Real)
@@ -294,12 +292,10 @@ class VoicePerturbation(BaseSampler):
         self.n_jobs = n_jobs
 
     def _candidates(self):
-        low, high = FACTOR_RANGE
-        cands = [("speed", v) for v in _factor_list(self.speed, "speed", low, high, 1)]
-        cands += [("vtlp", v) for v in _factor_list(self.vtlp, "vtlp", low, high, 1)]
-        cands += [
-            ("pitch", v)
-            for v in _factor_list(self.pitch, "pitch", -MAX_SEMITONES, MAX_SEMITONES, 0)
+        cands = [
+            (kind, v)
+            for kind, limits in _RANGES.items()
+            for v in _factor_list(getattr(self, kind), kind, *limits)
         ]
         if self.n_copies is not None and self.n_copies > len(cands):
             raise ValueError(

@@ -51,12 +51,9 @@ def _data_home_path(data_home=None):
     return os.path.expanduser(os.fspath(data_home))
 
 
-def _sha256(path, chunk_size=1 << 20):
-    digest = hashlib.sha256()
+def _sha256(path):
     with open(path, "rb") as fh:
-        while block := fh.read(chunk_size):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _download(url, dest, sha256, *, timeout=60):

@@ -47,6 +47,7 @@ FSDD_ARCHIVE = RemoteArchive(
 )
 
 _FSDD_SR = 8000
+_SUBSET = {True: "test", False: "train"}  # by ``index < 5``
 _NAME_RE = re.compile(r"^(\d)_([A-Za-z0-9+\-]+)_(\d+)\.wav$")
 
 _DESCR = """\
@@ -303,15 +304,12 @@ def fetch_fsdd(
             f"{', '.join(missing[:3])}); delete {folder} to download FSDD "
             "again, or pass data_home= a folder with a complete copy"
         )
-    records.sort()
+    records = sorted(r for r in records if subset in ("all", _SUBSET[r[2] < 5]))
     speaker = np.array([r[0] for r in records], dtype=object)
     target = np.array([r[1] for r in records], dtype=int)
     index = np.array([r[2] for r in records], dtype=int)
     filenames = np.array([r[3] for r in records], dtype=object)
     is_test = index < 5
-    keep = {"all": slice(None), "test": is_test, "train": ~is_test}[subset]
-    speaker, target, index = speaker[keep], target[keep], index[keep]
-    filenames, is_test = filenames[keep], is_test[keep]
 
     data, out_sr = filenames, _FSDD_SR
     if load_audio:
@@ -340,11 +338,9 @@ def fsdd_search_paths(data_home=None):
     """Where FSDD is looked for: ``data_home``, else ``$SKVAE_DATA``, sklearn's."""
     if data_home is not None:
         return [Path(data_home).expanduser()]
-    homes = [os.environ.get("SKVAE_DATA"), os.environ.get("SCIKIT_LEARN_DATA")]
-    homes = [Path(h).expanduser() for h in homes if h]
-    if not os.environ.get("SCIKIT_LEARN_DATA"):
-        homes.append(Path.home() / "scikit_learn_data")
-    return list(dict.fromkeys(homes))
+    sklearn_home = os.environ.get("SCIKIT_LEARN_DATA") or "~/scikit_learn_data"
+    homes = [os.environ.get("SKVAE_DATA"), sklearn_home]
+    return list(dict.fromkeys(Path(h).expanduser() for h in homes if h))
 
 
 def find_fsdd_home(data_home=None):
