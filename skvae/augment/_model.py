@@ -146,9 +146,7 @@ class VoiceConversionSampler(BaseSampler):
             return model
         model = _default_estimator() if self.estimator is None else self.estimator
         model = clone(model)
-        if "random_state" in model.get_params() and (
-            model.get_params()["random_state"] is None
-        ):
+        if model.get_params().get("random_state", 0) is None:
             model.set_params(random_state=int(rng.randint(np.iinfo(np.int32).max)))
         return model.fit(X, groups=groups)
 

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -170,17 +171,14 @@ def load_corpus(
         random_state=random_state,
     )
     kind = spec.get("kind")
-    if kind == "fsdd":
-        bunch, name, source, spec = _load_fsdd(spec, download_if_missing)
-    elif kind == "generated":
-        bunch, name, source, spec = _load_generated(spec)
-    elif kind == "folder":
-        bunch, name, source, spec = _load_folder(spec)
-    else:
+    loaders = {"generated": _load_generated, "folder": _load_folder}
+    loaders["fsdd"] = partial(_load_fsdd, download_if_missing=download_if_missing)
+    if kind not in loaders:
         raise ValueError(
             f"unknown corpus kind {kind!r} in {spec!r}: expected 'fsdd', "
             "'generated' or 'folder'"
         )
+    bunch, name, source, spec = loaders[kind](spec)
     generated = kind == "generated"  # waveforms; files for the others
     data, sr = (bunch.data, bunch.sr) if generated else (bunch.filenames, None)
     note = spec.pop("note", "")
@@ -208,7 +206,7 @@ def load_corpus(
 
 
 def _load_fsdd(spec, download_if_missing):
-    """FSDD's Bunch, name, source folder and spec."""
+    """The Bunch, name, source and spec of a corpus (one loader per kind)."""
     from ._fsdd import fetch_fsdd
 
     home = spec.get("data_home") or spec.get("data_home_arg")

@@ -16,7 +16,6 @@ from . import _spectrogram
 __all__ = ["SpeechFeatures", "extract_features"]
 
 _CHUNK_SIZE = 256  # utterances per joblib task; fixed, so n_jobs never changes output
-_STATS = ("mean", "std", "min", "max", "median")
 _MAX_PEAK = 0.99  # inverse_transform with level: the highest peak it gives
 
 
@@ -226,10 +225,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             raise ValueError(f"delta_width must be odd; got {self.delta_width}")
         stats = tuple(self.stats)
         if self.output == "stats":
-            bad = [s for s in stats if s not in _STATS]
+            bad = [s for s in stats if s not in _spectrogram.STATS]
             if bad or not stats or len(set(stats)) != len(stats):
                 raise ValueError(
-                    f"stats must be distinct names among {_STATS}; got {self.stats!r}"
+                    f"stats must be distinct names among {_spectrogram.STATS}; "
+                    f"got {self.stats!r}"
                 )
         return int(n_fft), int(hop), fmax, stats
 

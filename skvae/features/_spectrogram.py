@@ -264,13 +264,7 @@ def _resample_time(F, n_out):
     return F[i0] * (1.0 - w) + F[i0 + 1] * w
 
 
-_STATS = {
-    "mean": lambda F: F.mean(axis=0),
-    "std": lambda F: F.std(axis=0),
-    "min": lambda F: F.min(axis=0),
-    "max": lambda F: F.max(axis=0),
-    "median": lambda F: np.median(F, axis=0),
-}
+STATS = ("mean", "std", "min", "max", "median")  # numpy functions, over time
 
 
 def _to_row(F, plan):
@@ -280,7 +274,7 @@ def _to_row(F, plan):
         n_pad = max(0, plan.n_frames - F.shape[0])
         pad = np.broadcast_to(plan.pad_row, (n_pad, F.shape[1]))
         return np.vstack([F[: plan.n_frames], pad]).ravel()
-    return np.concatenate([_STATS[s](F) for s in plan.stats])
+    return np.concatenate([getattr(np, s)(F, axis=0) for s in plan.stats])
 
 
 def _frames_chunk(items, start, plan):
