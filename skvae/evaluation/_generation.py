@@ -6,10 +6,8 @@ from ._common import _bar
 
 
 def generation_check(bundle, *, n_per_class=10, random_state=0, verbose=0):
-    """Generate utterances of every label and recognise them from WAV files.
-
-    The files are written as ``skvae sample`` writes them, so the count is
-    what ``skvae predict`` says of them.
+    """Generate utterances of every label and recognise them from WAV files
+    written as ``skvae sample`` writes them.
 
     Parameters
     ----------

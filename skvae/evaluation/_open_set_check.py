@@ -18,15 +18,11 @@ def open_set_check(
     ----------
     recognizer : RecognizerPipeline
         Fitted, its ``"model"`` a :class:`~skvae.RejectOptionClassifier`.
-    F_test : ndarray of shape (n_test, n_features)
-        Front-end rows of the test utterances.
-    y_test : array-like of shape (n_test,)
-        Their labels.
-    audio_test : sequence of str or 1-D arrays
-        The test utterances (paths or waveforms at the front end's ``sr``).
+    F_test, y_test, audio_test : arrays of n_test rows
+        Front-end rows, labels and utterances (paths or waveforms at the front
+        end's ``sr``) of the test set.
     words : bool, default=True
-        Also score generated non-digit words (skipped with a note when
-        eSpeak NG, ``pip install 'skvae[synth]'``, is missing).
+        Also score generated words (skipped with a note without eSpeak NG).
     n_per_kind : int, default=25
         Clips of each non-speech kind.
     random_state : int, default=0

@@ -41,22 +41,19 @@ def add_noise(X, snr_db, *, kind="white", exact_snr=True, random_state=None):
     Parameters
     ----------
     X : 1-D array, 2-D array or sequence of 1-D arrays
-        One waveform; a matrix whose rows are signals; or several waveforms
-        of any lengths (a list, or an object array).
+        One signal, a matrix of signals (rows), or signals of any lengths.
     snr_db : float or array-like of float
         Signal-to-noise ratio in dB: one for all, or one per signal.
     kind : {"white", "pink"}, default="white"
-        White Gaussian noise, or pink (1/f) noise (only with ``exact_snr``).
+        Gaussian or 1/f noise (pink needs ``exact_snr``).
     exact_snr : bool, default=True
-        Rescale the drawn noise to the exact SNR; False: the SNR in
-        expectation.
+        Rescale the noise to the exact SNR; False: the SNR in expectation.
     random_state : int, RandomState, Generator or None, default=None
         Seeds the noise; signals are noised in order from one stream.
 
     Returns
     -------
-    X_noisy : like X, float32
-        A 1-D array, a 2-D array, or an object array of 1-D arrays.
+    X_noisy : float32 array, or object array of 1-D arrays, shaped like X
 
     Examples
     --------
@@ -159,16 +156,14 @@ def stratified_subset(y, size=None, *, n_per_class=None, random_state=None):
 
 
 def hide_labels(y, labelled, *, missing_label=-1):
-    """Labels with all rows but ``labelled`` marked unlabelled.
+    """Labels with all rows but ``labelled`` (indices or a mask) marked with
+    ``missing_label``, as ``sklearn.semi_supervised`` expects.
 
     Parameters
     ----------
     y : array-like of shape (n_samples,)
-        The labels.
     labelled : array-like of int or bool
-        Rows that keep their label (e.g. :func:`stratified_subset`).
     missing_label : int or str, default=-1
-        The mark of an unlabelled row (as in ``sklearn.semi_supervised``).
 
     Returns
     -------
@@ -223,7 +218,6 @@ def make_outlier_clips(
     clips : list of float32 ndarrays
         Kind by kind, in the order of ``kinds``.
     clip_kinds : ndarray of str
-        The kind of each clip.
 
     Examples
     --------

@@ -29,22 +29,20 @@ def baseline_scores(
     Parameters
     ----------
     X_train, y_train, X_test, y_test : arrays
-        Feature rows and labels of the training and test sets.
+        Feature rows and labels.
     classifier : estimator
         Cloned for each baseline.
     n_components : int
         Dimension of PCA (give the model's latent dimension).
     random_state : int or None, default=None
         Seed of PCA.
-    feature_name : str, default="raw"
-        How the features are named in the result, e.g. ``"log-mel"``.
-    classifier_name : str or None, default=None
-        How the classifier is named; None: its class name.
+    feature_name, classifier_name : str, default="raw", None
+        Names in the result; ``classifier_name=None``: the class name.
 
     Returns
     -------
     scores : dict
-        ``{"PCA (k-D) + name": accuracy, "feature_name (d-D) + name": ...}``.
+        Model name -> accuracy.
 
     Examples
     --------
@@ -89,8 +87,7 @@ def recognizer_accuracies(
     Returns
     -------
     accuracy : dict
-        ``{"VAE (k-D) + SVC": ..., "PCA (k-D) + SVC": ...,
-        "log-mel (d-D) + SVC": ...}``.
+        Model name -> accuracy, the recogniser first.
     y_pred : ndarray
         The recogniser's predictions on ``F_test``.
 
@@ -123,16 +120,12 @@ def speaker_held_out(
 
     Parameters
     ----------
-    F : ndarray of shape (n_utterances, n_features)
-        Front-end rows of all utterances.
-    y : array-like of shape (n_utterances,)
-        Labels.
-    speaker : array-like of shape (n_utterances,) or None
-        Who speaks each utterance.
+    F, y, speaker : arrays of n_utterances rows
+        Front-end rows, labels and speakers (or ``speaker=None``).
     features : SpeechFeatures
         The fitted front end ``F`` came from.
     min_speakers : int, default=3
-        With fewer speakers the check is not made (None is returned).
+        With fewer speakers, return None.
     random_state : int, default=0
         Chooses the speaker; seeds the recogniser and the baselines.
     verbose : int, default=0
@@ -184,15 +177,11 @@ def leave_one_speaker_out(estimator, X, y, speaker, *, groups=False):
     ----------
     estimator : estimator
         Cloned and fitted once per speaker; scored with ``score``.
-    X : array-like of shape (n_samples, ...)
-        Inputs (feature rows, or audio for a recogniser).
-    y : array-like of shape (n_samples,)
-        Labels.
-    speaker : array-like of shape (n_samples,)
-        Who speaks each row; at least two speakers.
+    X, y, speaker : arrays of n_samples rows
+        Inputs (feature rows, or audio for a recogniser), labels and speakers
+        (at least two).
     groups : bool, default=False
-        Also pass the speakers as ``groups`` to ``fit`` and ``score`` (e.g.
-        for per-speaker normalisation).
+        Also pass the speakers as ``groups`` to ``fit`` and ``score``.
 
     Returns
     -------
@@ -255,16 +244,16 @@ def few_label_scores(
     size : float or int, default=0.03
         Labelled fraction (or count) of the training rows.
     n_draws : int, default=5
-        Label draws (seeds 0 to ``n_draws - 1``).
+        Label draws.
     classifier : estimator or None, default=None
         Trained on the codes; None: ``SVC()``.
     raw_baseline : bool, default=True
-        Also ``StandardScaler -> classifier`` on the raw rows, same draws.
+        Also score ``StandardScaler -> classifier`` on the raw rows as ``"raw"``.
 
     Returns
     -------
     scores : dict
-        ``{"representation": ndarray of n_draws accuracies, "raw": ...}``.
+        ``"representation"`` (and ``"raw"``) -> ndarray of ``n_draws`` accuracies.
 
     Examples
     --------

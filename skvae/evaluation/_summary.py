@@ -10,17 +10,8 @@ from ._protocols import recognizer_accuracies
 
 
 def compare_to_baselines(accuracy):
-    """Where the recogniser wins and where it loses against its baselines.
-
-    Parameters
-    ----------
-    accuracy : dict of str to dict of str to float
-        ``{column: {model: accuracy}}``, the VAE pipeline first in each.
-
-    Returns
-    -------
-    lines : list of str
-        One sentence per column with at least one baseline.
+    """One sentence per column: does the VAE pipeline (first in each column
+    of ``{column: {model: accuracy}}``) beat its best baseline?
 
     Examples
     --------
@@ -50,7 +41,7 @@ def format_summary(evaluation, split_info, speaker_eval=None):
     Parameters
     ----------
     evaluation : dict
-        From :func:`evaluate_recognizer` (``accuracy`` and ``generated``).
+        From :func:`evaluate_recognizer`.
     split_info : dict
         The split's ``info`` (its ``text`` titles the accuracies).
     speaker_eval : dict or None, default=None
@@ -108,12 +99,8 @@ def latent_map(Z, labels, speakers=None, *, random_state=0, max_points=1000):
 
     Parameters
     ----------
-    Z : ndarray of shape (n_samples, n_components)
-        Latent codes.
-    labels : ndarray of shape (n_samples,)
-        Label of each code.
-    speakers : ndarray of shape (n_samples,) or None, default=None
-        Speaker of each code.
+    Z, labels, speakers : arrays of n_samples rows
+        Latent codes, their labels and speakers (or ``speakers=None``).
     random_state : int, default=0
         Seeds the subsample and t-SNE.
     max_points : int, default=1000
@@ -172,10 +159,8 @@ def evaluate_recognizer(
     ----------
     bundle : dict
         A model that can generate (:func:`skvae.recipes.load_recognizer`).
-    F : ndarray of shape (n_utterances, n_features)
-        Front-end rows of all utterances.
-    y : array-like of shape (n_utterances,)
-        Labels.
+    F, y : arrays of n_utterances rows
+        Front-end rows and labels.
     train, test : ndarray of int
         The split (:func:`skvae.datasets.split_corpus`).
     speaker : array-like of shape (n_utterances,) or None, default=None
@@ -193,7 +178,7 @@ def evaluate_recognizer(
     Returns
     -------
     evaluation : dict
-        ``accuracy`` (:func:`recognizer_accuracies`), ``y_test``, ``y_pred``,
+        ``accuracy`` and ``y_pred`` (:func:`recognizer_accuracies`), ``y_test``,
         ``latent`` (:func:`latent_map`), ``reconstructions`` (a few test rows
         and their VAE reconstructions), ``generated``
         (:func:`generation_check`) and maybe ``open_set``.
