@@ -59,8 +59,8 @@ Exit codes: 0 success, 1 failure while running (e.g. unreadable audio, a
 model file that cannot be loaded), 2 bad command line (including a DATA
 folder or MODEL that does not exist, an --out that cannot be written, a
 --device this machine lacks), 130 interrupted (Ctrl-C; 143: SIGTERM).
-Outputs are written aside and swapped in when complete: an interrupted or
-failed command leaves its output folder as it was.
+Outputs are swapped in when complete: an interrupted or failed command
+leaves its output folder as it was.
 """
 
 _TRAIN_HELP = """\
@@ -97,7 +97,8 @@ this one does not rewrite are named in a note).
 
 _TRAIN_EPILOG = """\
 examples:
-  skvae train                                # the main job, about 2 min on FSDD
+  skvae train                                # the main job: on FSDD about
+                                             # 1.5 min on 2 idle CPU cores
   skvae train fsdd --out runs/fsdd --seed 1
   skvae train ~/recordings --label-from parent --split random
   skvae train generated --quick -q           # a fast smoke test
@@ -116,28 +117,22 @@ _PREDICT_HELP = (
     """\
 Recognise recordings with a trained model. Prints one tab-separated line per
 file: path, predicted label, its probability (with -v: the top 3 labels).
-A model trained with --reject prints -1 (or <unknown> for string labels) as
-the label of a file it does not take for one of its words, followed by the
-probability of the likeliest known label and the file's in-vocabulary score
-(higher = more like the training words; -v also prints the threshold).
-Files may have any sample rate (they are resampled) and any level, and may
-be folders (searched for audio files). Unreadable files are reported on
-stderr and the others still processed; the exit code is then 1.
+A model trained with --reject answers -1 (or <unknown>) for a file it does
+not take for one of its words, and adds the file's in-vocabulary score.
+Files may have any sample rate and level, and may be folders (searched for
+audio files). Unreadable files are reported on stderr, the others still
+processed; the exit code is then 1.
 
 FILE '-' reads paths from standard input, one per line, and answers each
-as soon as it is read, one flushed line per path (an unreadable file or a
-folder gets the line 'PATH<TAB>error<TAB>REASON'), until the input ends: a
-program can keep one 'skvae predict MODEL -' running and stream files
-through it without paying the start-up for each file. The label and the
-probability are the last two fields of a line (a path may hold tabs).
+at once with one flushed line ('PATH<TAB>error<TAB>REASON' for a file it
+cannot read, a folder, or a line longer than a path can be), until the
+input ends: a program can stream files through one 'skvae predict MODEL -'.
+The label and the probability are the last two fields of a line.
 
-Loading is fast: the VAE's encoder runs with NumPy (no torch; the same
-probabilities to 1e-6), and the model, once read from MODEL, is kept in a
-private cache ($SKVAE_CACHE_DIR, else ~/.cache/skvae/predictors; only
-you can write it, entries that others can write are ignored; 'skvae
-train' fills it for the model it writes), so later calls read neither
-skops nor torch. --no-cache reads MODEL itself every time. A line of
-standard input longer than a path can be is answered as an error.
+Loading is fast: the VAE's encoder runs with NumPy (no torch), and the
+model is kept in a private cache ($SKVAE_CACHE_DIR, else
+~/.cache/skvae/predictors; 'skvae train' fills it), so later calls read
+neither skops nor torch.
 
 """
     + _MODEL_HELP
@@ -146,12 +141,10 @@ standard input longer than a path can be is answered as an error.
 _SAMPLE_HELP = (
     """\
 Generate new utterances with a trained model and write them as WAV files
-named LABEL_skvae_I.wav (so 'skvae predict' and load_audio_folder read their
-label back). The model's conditional VAE draws a latent code from the
-label's prior, decodes it with the label to a log-mel spectrogram, and
-Griffin-Lim turns that into audio. Prints the paths written; reports how
-many of the written files the model itself recognises as the requested
-label (as 'skvae predict' on them does).
+named LABEL_skvae_I.wav: the model's conditional VAE decodes a latent code
+drawn from the label's prior to a log-mel spectrogram, which Griffin-Lim
+turns into audio. Prints the paths written, and how many of these files
+the model itself recognises as the requested label.
 
 """
     + _MODEL_HELP

@@ -73,15 +73,10 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
     Returns
     -------
     rows : ndarray of shape (n, n_features)
-        The generated log-mel rows.
+        The generated log-mel rows (``ValueError`` for an unknown label or
+        a model that cannot generate).
     waves : sequence of n ndarrays
         The waveforms, at the front end's ``sr``.
-
-    Raises
-    ------
-    ValueError
-        ``label`` is not a label of the model, or the model cannot generate
-        (:func:`can_generate`).
 
     Examples
     --------
@@ -182,14 +177,12 @@ def recognize_files(recognizer, paths, *, expand_folders=True):
     Returns
     -------
     result : Bunch
-        ``files`` (the paths read, folders expanded), ``labels`` (the
-        predicted labels, the reject label where a reject option rejects),
-        ``proba`` (probabilities among the known labels, shape (len(files),
-        n_classes)), ``classes``, ``scores`` (in-vocabulary scores of a
-        reject option, else None), ``threshold`` and ``reject_label`` (of
-        the reject option, else None), ``errors`` (``(path, reason)`` of the
-        files that could not be read) and ``order`` (one ``(read, i)`` per
-        file, in the order read: ``files[i]`` where ``read``, else
+        ``files`` (the paths read, folders expanded), ``labels`` (the reject
+        label where a reject option rejects), ``proba`` (among the known
+        labels), ``classes``, ``scores``, ``threshold`` and
+        ``reject_label`` (of a reject option, else None), ``errors``
+        (``(path, reason)`` of unreadable files) and ``order`` (one ``(read,
+        i)`` per file in the order given: ``files[i]`` if ``read``, else
         ``errors[i]``).
 
     Examples

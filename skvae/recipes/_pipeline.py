@@ -55,9 +55,7 @@ class RecognizerPipeline(Pipeline):
     ValueError: groups were given to fit, but no step of this pipeline ...
     """
 
-    # model files name the class by its public path (TRUSTED_TYPES, and files
-    # saved before skvae.recipes became a package)
-    __module__ = "skvae.recipes"
+    __module__ = "skvae.recipes"  # model files name it by its public path
 
     def _with_groups(self, method, groups, X, *args, **params):
         parent = getattr(super(), method)
