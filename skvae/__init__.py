@@ -1,21 +1,9 @@
 """skvae: variational autoencoders as scikit-learn estimators, for speech.
 
-Public names
-------------
-VAETransformer, VAEClassifier, FactorizedVAE
-    The VAE estimators.
-RejectOptionClassifier
-    Open-set recognition: a classifier that can reject unknown inputs.
-save, load
-    Weights-only model files.
-export_onnx, export_torchscript
-    Deployment exports.
-features, datasets
-    The speech front end and the corpora; they never import torch.
-
-The estimators need torch, which takes a second or more to import, so every
-name is imported on first access (PEP 562 ``__getattr__``): ``import
-skvae.features`` never imports torch.
+The estimators ``VAETransformer``, ``VAEClassifier``, ``FactorizedVAE``;
+``RejectOptionClassifier`` (open-set recognition); ``save``/``load`` (weights
+files); ``export_onnx``/``export_torchscript``; the torch-free ``features`` and
+``datasets``. Each name is imported on first access.
 """
 
 import importlib

@@ -1,10 +1,5 @@
-"""BaseVAE: what the VAE estimators share.
-
-Input standardisation, module construction, the training run
-(:meth:`BaseVAE._fit`), chunked inference and sampling, and conversions to
-tensors. Saving comes from :class:`~skvae._serialize.SaveableMixin`, the
-NumPy input checks from :mod:`skvae._validation`.
-"""
+"""BaseVAE: what the VAE estimators share: standardisation, module construction,
+the training run, chunked inference and sampling, tensor conversions."""
 
 import contextlib
 import math
@@ -67,11 +62,8 @@ def _outside_stacklevel():
 
 
 class BaseVAE(SaveableMixin, BaseEstimator):
-    """Base class of the VAE estimators (not public).
-
-    Subclasses set ``_module_class`` and may override ``_module_kwargs`` and
-    the hooks of :class:`~skvae._serialize.SaveableMixin`.
-    """
+    """Base class of the VAE estimators: subclasses set ``_module_class`` and
+    may override ``_module_kwargs`` and the saving hooks."""
 
     _module_class = VAE
     #: constraints of the parameters every estimator has; subclasses extend
@@ -268,13 +260,9 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         before_training=None,
         reset_kwargs=None,
     ):
-        """Train on X; ``target`` (clean rows) and ``cond`` are row-aligned.
-
-        ``continuing`` keeps the fitted model and its training state;
-        ``incremental`` (``partial_fit``) runs without validation split or
-        convergence check. ``before_training(module)`` runs once the module
-        exists; ``reset_kwargs`` go to a fresh module's ``reset_parameters``.
-        """
+        """Train on X (``target``, ``cond``: row-aligned); ``continuing`` keeps
+        the fitted model and training state, ``incremental`` (``partial_fit``)
+        skips validation and convergence checks."""
         hidden = self._check_fit_data(X)
         seeds = check_random_state(self.random_state).randint(_MAX_SEED, size=5)
         if not continuing:

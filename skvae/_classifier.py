@@ -29,39 +29,28 @@ UNLABELLED = -1
 class VAEClassifier(ClassifierMixin, BaseVAE):
     """Semi-supervised classifier and class-conditional generator (VAE "M2").
 
-    One conditional variational autoencoder learns from labelled and
-    unlabelled rows together. Its generative model draws a class y, a latent
-    style z ~ N(0, I) and the row x ~ p(x | y, z); its inference networks are
-    a classifier q(y | x) and an encoder q(z | x, y). A labelled row
-    contributes its ELBO for the known class plus ``classification_weight``
-    times log q(y | x); an unlabelled row (``y = -1``, as in
-    :mod:`sklearn.semi_supervised`) contributes the ELBO averaged over
-    q(y | x) plus the entropy of q(y | x), so the unlabelled rows shape the
-    classifier through the generative model.
-
-    Unlike plain M2, the prior of z has a learned mean per class,
-    p(z | y) = N(m_y, I), so class-conditional samples follow the class
-    even where the decoder relies mostly on z. ``predict_proba`` is
-    q(y | x); ``sample(n, y=...)`` generates rows of the requested classes.
-
-    For high-dimensional inputs, Kingma et al.'s "M1+M2" stacks it on an
-    unsupervised VAE: ``make_pipeline(VAETransformer(32), VAEClassifier())``.
+    One conditional VAE learns from labelled and unlabelled (``y = -1``) rows:
+    x ~ p(x | y, z) with z ~ N(m_y, I) (a learned prior mean per class, so
+    class samples follow the class), inferred by a classifier q(y | x) and an
+    encoder q(z | x, y). Labelled rows add ``classification_weight`` times
+    log q(y | x) to their ELBO; unlabelled rows average the ELBO over q(y | x),
+    so they shape the classifier through the generative model [1]_.
+    ``predict_proba`` is q(y | x); ``sample(n, y=...)`` generates rows of a
+    class. "M1+M2": ``make_pipeline(VAETransformer(32), VAEClassifier())``.
 
     Parameters
     ----------
     n_components : int, default=16
         Dimension of the latent style z.
     classification_weight : float or "auto", default="auto"
-        Weight of log q(y | x) on labelled rows (alpha in Kingma et al.).
-        ``"auto"`` is ``0.1 * n_features * n_samples / n_labelled``: the
-        ELBO grows with the number of features, and fewer labels need a
-        stronger weight per label to keep the classifier's term visible.
+        Weight of log q(y | x) on labelled rows (alpha in [1]_); ``"auto"``:
+        ``0.1 * n_features * n_samples / n_labelled``.
     {shared_parameters}
 
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        The class labels (unlabelled marker excluded).
+        The class labels.
     module_ : skvae._vae.SemiSupervisedVAE
         The fitted torch module.
     classification_weight_ : float
@@ -116,22 +105,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Fit on labelled and unlabelled rows (``y == -1`` marks unlabelled).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,)
-            Class labels, with -1 for unlabelled rows (with string labels:
-            the string ``"-1"``, or the int -1 in an object array, as
-            :class:`~sklearn.semi_supervised.SelfTrainingClassifier` takes).
-
-        Returns
-        -------
-        self : VAEClassifier
-            The fitted estimator.
-        """
+        """Fit on rows X with labels y, -1 for unlabelled rows (with string
+        labels ``"-1"``, or the int -1 in an object array); returns self."""
         continuing = self._continues()
         X, y = validate_data(
             self,
@@ -160,11 +135,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         )
 
     def _label_codes(self, y, *, reset):
-        """Class index of each row of ``y``, ``UNLABELLED`` (-1) for the others.
-
-        With ``reset`` the labelled rows define ``classes_`` (at least two);
-        otherwise their classes must be among the fitted ones.
-        """
+        """Class index of each row of ``y``, else ``UNLABELLED``; ``reset``: the
+        labels define ``classes_`` (at least two), else must be among them."""
         labelled = ~_unlabelled_mask(y)
         if not labelled.any():
             raise ValueError(
@@ -245,19 +217,8 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         )
 
     def decision_function(self, X):
-        """Log-probabilities log q(y | x) of each class (up to a constant).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_samples, n_classes)
-            Logits of q(y | x); for two classes, shape (n_samples,) with the
-            logit of the second class minus that of the first.
-        """
+        """Logits of q(y | x), (n_samples, n_classes); for two classes, shape
+        (n_samples,): the second class's logit minus the first's."""
         check_is_fitted(self)
         logits = self._logits(X)
         if len(self.classes_) == 2:
@@ -265,49 +226,16 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         return logits
 
     def predict_log_proba(self, X):
-        """Log of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            log q(y | x), columns in the order of ``classes_``.
-        """
+        """log q(y | x) of X, (n_samples, n_classes) in the order of ``classes_``."""
         check_is_fitted(self)
         return log_softmax(self._logits(X), axis=1)
 
     def predict_proba(self, X):
-        """Class probabilities q(y | x).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_classes)
-            Probabilities, columns in the order of ``classes_``.
-        """
+        """q(y | x) of X, (n_samples, n_classes) in the order of ``classes_``."""
         return np.exp(self.predict_log_proba(X))
 
     def predict(self, X):
-        """Most probable class of each row.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to classify.
-
-        Returns
-        -------
-        y : ndarray of shape (n_samples,)
-            Predicted labels from ``classes_``.
-        """
+        """The most probable class (from ``classes_``) of each row of X."""
         check_is_fitted(self)
         return self.classes_[np.argmax(self._logits(X), axis=1)]
 
@@ -325,19 +253,15 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
         Parameters
         ----------
         n_samples : int, default=1
-            Number of rows to generate.
         y : label or array-like of shape (n_samples,), default=None
-            Class of the generated rows: one label for all, or one per row.
-            None draws classes uniformly (the model's prior p(y)).
+            Class of the rows, one for all or one per row; None draws classes
+            uniformly (the prior p(y)).
         random_state : int, RandomState instance or None, default=None
-            Seeds the draws.
         observation_noise : bool, default=True
-            Draw x from p(x | y, z) (True) or return its mean E[x | y, z]
-            (False, smoother, e.g. to listen to generated log-mel rows).
+            Draw x from p(x | y, z); False returns the smoother mean.
         temperature : float, default=1.0
-            Scale of the latent spread around the class's prior mean:
-            z = m_y + temperature * N(0, I). Below 1 gives more typical rows,
-            above 1 more varied ones.
+            z = m_y + temperature * N(0, I): below 1 more typical rows, above
+            1 more varied ones.
 
         Returns
         -------

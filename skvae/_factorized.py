@@ -43,12 +43,10 @@ _GROUP_MEANS_LR_FACTOR = 10.0
 class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Speaker-factorised VAE: a group latent and a content latent per row.
 
-    A factorized hierarchical VAE (FHVAE, Hsu, Zhang and Glass 2017) for rows
-    that come in groups, such as the utterances of a speaker or of a
-    recording session. Each row has two latents: a **group latent** z2
-    (``n_group_components``), which the model ties to the row's group, and a
-    **content latent** z1 (``n_components``), inferred given the group
-    latent. Generative model for a row x of group g::
+    A factorized hierarchical VAE (FHVAE) [1]_ for rows that come in groups
+    (e.g. the utterances of a speaker): each row has a group latent z2
+    (``n_group_components``), tied to its group, and a content latent z1
+    (``n_components``). Generative model for a row x of group g::
 
         mu2_g ~ N(0, I)                       one learned mean per group
         z2 ~ N(mu2_g, group_latent_std^2 I)   the row's group latent
@@ -56,41 +54,30 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         x ~ N(f(z1, z2), diag(sigma^2))       the decoder
 
     with encoders q(z2 | x) and q(z1 | x, z2). Training maximises the ELBO
-    of every row plus ``discriminative_weight`` times log p(g | z2), which
-    keeps the latents of different groups apart. Since z2 varies little
-    within a group, what a group's rows share (the voice) goes to z2 and what
-    varies from row to row (the word) to z1.
+    plus ``discriminative_weight`` times log p(g | z2): what a group's rows
+    share (the voice) goes to z2, what varies (the word) to z1.
 
-    **Groups never seen in fit.** ``transform(X, groups=g)`` infers each
-    group's latent from its rows in X (the posterior mean of mu2,
-    ``sum_n m_n / (N + group_latent_std^2)`` over the rows' means m_n of
-    q(z2 | x_n)) and encodes the content with that voice factored out, so
-    pass several rows of a group at once. Without groups, each row is its
-    own group in ``transform``, and all rows are one group in ``fit``.
-    Groups reach ``fit`` and ``transform`` by metadata routing:
+    ``transform(X, groups=g)`` infers each group's latent from its rows in X,
+    also for groups unseen in fit (see :meth:`group_latent`), and encodes the
+    content with that voice factored out. Without groups, each row is its own
+    group in ``transform`` and all rows one group in ``fit``. In a Pipeline:
     ``set_fit_request(groups=True).set_transform_request(groups=True)``.
-
-    ``partial_fit`` is not offered (the table of group means needs every
-    group's row count); ``warm_start=True`` continues training on the
-    fitted groups.
+    No ``partial_fit`` (the group table needs every group's row count);
+    ``warm_start=True`` continues on the fitted groups.
 
     Parameters
     ----------
     n_components : int, default=2
         Dimension of the content latent z1 (the columns of ``transform``).
-        At most the number of features.
     n_group_components : int, default=2
         Dimension of the group latent z2.
     discriminative_weight : float, default=10.0
-        Weight of the discriminative term log p(g | z2) (FHVAE's alpha; 10 as
-        in its paper); 0 turns it off.
+        Weight of log p(g | z2) (FHVAE's alpha); 0 turns it off.
     group_latent_std : float, default=0.5
-        Standard deviation of a row's group latent around its group's mean,
-        p(z2 | mu2_g) = N(mu2_g, group_latent_std^2 I) (FHVAE's 0.5). Smaller
-        values tie the rows of a group more tightly.
+        Spread of a row's z2 around its group's mean mu2_g; smaller ties the
+        rows of a group more tightly.
     corruption_std : float, default=0.0
-        Gaussian noise added to the standardised encoder inputs during
-        training (denoising); 0 disables it.
+        Gaussian noise on the standardised encoder inputs in training.
     {shared_parameters}
 
     Attributes
@@ -98,21 +85,17 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     module_ : skvae._factorized_module.FactorizedVAEModule
         The fitted torch module.
     groups_ : ndarray of shape (n_groups,) or None
-        The distinct groups passed to ``fit`` (sorted), or None when fitted
-        without groups.
+        The sorted groups of ``fit``; None when fitted without groups.
     group_latents_ : ndarray of shape (n_groups, n_group_components)
-        The mean latent mu2_g of each training group, in the order of
-        ``groups_`` (one row when fitted without groups): at the end of
-        ``fit``, the posterior mean given the group's training rows, the
-        estimate :meth:`group_latent` makes for any group.
+        mu2_g of each training group (one row without groups), as
+        :meth:`group_latent` estimates it from the group's training rows.
     group_sizes_ : ndarray of shape (n_groups,)
         Training rows of each group.
     {shared_attributes}
 
     See Also
     --------
-    VAETransformer : One latent; its ``groups`` are one-hot codes of the
-        training groups only.
+    VAETransformer : One latent; groups one-hot coded, training groups only.
     skvae.features.GroupStandardScaler : Per-speaker normalisation.
 
     References
@@ -163,24 +146,8 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     # -- fitting ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None):
-        """Fit the model on X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Training rows.
-        y : Ignored
-            Not used, present for API consistency.
-        groups : array-like of shape (n_samples,), default=None
-            Group of each row (e.g. the speaker). None: all rows form one
-            group. Routed by metadata routing after
-            ``set_fit_request(groups=True)``.
-
-        Returns
-        -------
-        self : FactorizedVAE
-            The fitted estimator.
-        """
+        """Fit on X, ``groups`` the group of each row (e.g. the speaker; None:
+        one group); returns self."""
         continuing = self._continues()
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=not continuing)
         cond, sizes = self._training_groups(groups, X.shape[0], continuing)
@@ -206,18 +173,11 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         """Set each training group's mean to its posterior given its rows,
         the estimate :meth:`group_latent` makes for any group."""
         module = self.module_
-        means = self._group_means_of_rows(X)
-        n_groups = module.n_groups
-        sums = np.zeros((n_groups, means.shape[1]))
-        np.add.at(sums, index, means)
-        counts = np.bincount(index, minlength=n_groups)
-        # a group absent from a warm-start call keeps its mean
-        present = counts > 0
+        latents, counts = self._pooled(X, index, module.n_groups)
+        present = counts > 0  # a group absent from a warm-start call keeps its mean
         with torch.no_grad():
             table = module.group_means.detach().cpu().double().numpy()
-            table[present] = (
-                sums[present] / (counts[present] + module.shrinkage())[:, None]
-            )
+            table[present] = latents[present]
             module.group_means.copy_(torch.from_numpy(table))
 
     def _make_optimizer(self):
@@ -245,14 +205,7 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         return optimizer
 
     def fit_transform(self, X, y=None, *, groups=None):
-        """``fit(X, groups=groups).transform(X, groups=groups)``: see :meth:`fit`
-        and :meth:`transform`.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Content latent means.
-        """
+        """``fit(X, groups=groups).transform(X, groups=groups)``."""
         return self.fit(X, groups=groups).transform(X, groups=groups)
 
     def _training_groups(self, groups, n_samples, continuing):
@@ -347,23 +300,23 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         _check_no_missing(groups, "groups")
         return _unique_groups(groups)[1]
 
-    def _group_means_of_rows(self, X):
-        """Posterior means of q(z2 | x) of the rows of X (float64)."""
+    def _pooled(self, X, index, n_groups):
+        """(posterior mean of mu2 of each group given its rows of X, row counts);
+        ``index``: each row's group."""
         width = self.module_.n_group_components
-        return self._map_rows(
+        means = self._map_rows(
             X, lambda m, xb, sl: m.encode_group_mean(xb), width, np.float64
         )
+        sums = np.zeros((n_groups, width))
+        np.add.at(sums, index, means)
+        counts = np.bincount(index, minlength=n_groups)
+        return sums / (counts + self.module_.shrinkage())[:, None], counts
 
     def _inferred_latents(self, X, groups):
         """Each row's group latent, inferred from the rows of its group in X."""
         inverse = self._row_groups(groups, X.shape[0])
-        means = self._group_means_of_rows(X)
         n_groups = int(inverse.max()) + 1 if len(inverse) else 0
-        sums = np.zeros((n_groups, means.shape[1]))
-        np.add.at(sums, inverse, means)
-        counts = np.bincount(inverse, minlength=n_groups)
-        latents = sums / (counts + self.module_.shrinkage())[:, None]
-        return latents[inverse]
+        return self._pooled(X, inverse, n_groups)[0][inverse]
 
     def _content(self, X, latents):
         """Means of q(z1 | x, z2) for rows X with group latents ``latents``."""
@@ -375,22 +328,14 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         return self._map_rows(X, content, self.module_.n_content)
 
     def transform(self, X, *, groups=None):
-        """Content latent means, each row's group latent inferred from its group.
+        """Means of q(z1 | x, z2) (n_samples, n_components) in the dtype of X,
+        z2 inferred from the rows of each group (seen in fit or not) in X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows to encode.
         groups : scalar or array-like of shape (n_samples,), default=None
-            Group of each row (e.g. the speaker), known to ``fit`` or not:
-            each group's latent is inferred from its rows in X. A scalar: all
-            rows are one group. None: each row is its own group. Routed by
-            metadata routing after ``set_transform_request(groups=True)``.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Means of q(z1 | x, z2), in the dtype of X.
+            Group of each row; a scalar: one group; None: each row its own.
         """
         X = self._validated_rows(X)
         return self._content(X, self._inferred_latents(X, groups))
@@ -398,23 +343,20 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     def group_latent(self, X, groups=None):
         """The group latent of each row, inferred from the rows of its group.
 
-        The posterior mean of the group's mu2 given its rows in X,
-        ``sum_n m_n / (N + group_latent_std^2)`` with m_n the mean of
-        q(z2 | x_n): the voice of an unseen speaker, from its unlabelled rows.
+        The posterior mean of the group's mu2, ``sum_n m_n / (N +
+        group_latent_std^2)`` over the means m_n of q(z2 | x_n) of its N rows:
+        e.g. the voice of an unseen speaker.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows.
         groups : scalar or array-like of shape (n_samples,), default=None
-            Group of each row; a scalar: all rows are one group; None: each
-            row is its own group.
+            As in :meth:`transform`.
 
         Returns
         -------
         latents : ndarray of shape (n_samples, n_group_components), float64
-            The latent of each row's group (equal for rows of one group).
-            ``np.unique(groups, return_index=True)`` picks one row per group.
+            The latent of each row's group (equal within a group).
         """
         X = self._validated_rows(X)
         return self._inferred_latents(X, groups)
@@ -478,13 +420,11 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         X : array-like of shape (n_samples, n_components)
             Content codes, e.g. from ``transform``.
         groups : scalar or array-like of shape (n_samples,), default=None
-            Training group(s) whose learned latent (``group_latents_``)
-            renders the codes, one for all rows or one per row.
+            Training group(s) whose ``group_latents_`` render the codes.
         group_latents : array-like of shape (n_group_components,) or \
 (n_samples, n_group_components), default=None
             Group latents to render with instead (e.g. from
-            :meth:`group_latent`, or a mix of two voices). With neither, the
-            average of ``group_latents_`` weighted by the groups' sizes.
+            :meth:`group_latent`). With neither: the size-weighted average.
 
         Returns
         -------
@@ -499,25 +439,21 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     def convert(self, X, groups=None, *, target_groups=None, target_latents=None):
         """Re-render rows in another (or an interpolated) group's voice.
 
-        Encodes the content of each row with its group's inferred latent (as
-        :meth:`transform`) and decodes it with the target latent: voice
+        :meth:`transform`, then decoding with the target latent: voice
         conversion when groups are speakers.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows to convert.
         groups : scalar or array-like of shape (n_samples,), default=None
-            Group of each row of X (its latent inferred from its rows in X);
-            a scalar: all rows are one group; None: each row is its own group.
+            Group of each row of X, as in :meth:`transform`.
         target_groups : scalar or array-like of shape (n_samples,), \
 default=None
             Training group(s) to render in (their ``group_latents_``).
         target_latents : array-like of shape (n_group_components,) or \
 (n_samples, n_group_components), default=None
-            Group latents to render with instead, e.g. ``0.5 * (a + b)`` for
-            two rows ``a``, ``b`` of ``group_latents_``. With neither target,
-            each row is rendered in its own group's voice (a reconstruction).
+            Group latents to render with instead, e.g. ``0.5 * (a + b)``.
+            With neither target: each row in its own voice (reconstruction).
 
         Returns
         -------

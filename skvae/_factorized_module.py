@@ -12,17 +12,10 @@ __all__ = ["FactorizedVAEModule"]
 
 
 class FactorizedVAEModule(VAE):
-    """Two-latent VAE (the model of :class:`~skvae.FactorizedVAE`): a group
-    latent z2 ~ N(mu2_g, group_latent_std^2 I) around a learned mean per
-    training group, and a content latent z1 ~ N(0, I); encoders q(z2 | x) (an
-    MLP) and q(z1 | x, z2) (the :class:`~skvae._vae.VAE` encoder with z2
-    appended).
-
-    Parameters are those of :class:`~skvae._vae.VAE` (``n_components``: the
-    width of z1) plus ``n_group_components`` (width of z2), ``n_groups``
-    and ``group_latent_std``. The built module's ``n_components`` is the
-    width of z1 and z2 together (the noise drawn per row); ``config()``
-    gives the content width back.
+    """The model of :class:`~skvae.FactorizedVAE`: encoders q(z2 | x) and
+    q(z1 | x, z2) (the VAE encoder with z2 appended). ``n_components`` is the
+    width of z1; the built module's ``n_components`` is that of z1 and z2
+    together (the noise per row), ``config()`` gives the content width back.
     """
 
     def __init__(
@@ -87,10 +80,8 @@ class FactorizedVAEModule(VAE):
 
     @torch.no_grad()
     def reset_parameters(self, generator, *, group_sizes=None):
-        """Weights as :meth:`VAE.reset_parameters`; group means at 0.
-
-        ``group_sizes`` (length ``n_groups``): training rows per group.
-        """
+        """Weights as :meth:`VAE.reset_parameters`, group means at 0;
+        ``group_sizes``: training rows per group."""
         super().reset_parameters(generator)
         self.group_logvar_head.bias.fill_(-2.0)
         self.group_means.zero_()
@@ -116,12 +107,8 @@ class FactorizedVAEModule(VAE):
         return self.encode_mean(x, z2)
 
     def shrinkage(self):
-        """``group_latent_std^2``: the prior's pull of an inferred group latent to 0.
-
-        With p(mu2) = N(0, I) and p(z2 | mu2) = N(mu2, group_latent_std^2 I), the
-        posterior mean of mu2 given the z2 of N rows is
-        ``sum(z2) / (N + group_latent_std^2)``.
-        """
+        """``group_latent_std^2``: the posterior mean of mu2 given the z2 of N
+        rows is ``sum(z2) / (N + shrinkage)``."""
         return self.group_latent_std**2
 
     # -- the objective ------------------------------------------------------
@@ -131,15 +118,11 @@ class FactorizedVAEModule(VAE):
         return -0.5 * diff.square().sum(-1) / self.group_latent_std**2
 
     def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
-        """Per-row terms ``(rec, kl)``; the loss is ``-(rec - beta * kl)``.
+        """Per-row ``(rec, kl)``, loss ``-(rec - beta * kl)``; ``cond``: group index.
 
-        ``cond`` holds each row's group index (int). ``rec`` is
-        log p(x | z1, z2) plus ``discriminative_weight`` times
-        log p(g | z2_mean), where p(g | z2) is the softmax over the training
-        groups of N(z2; mu2_g, group_latent_std^2 I) (FHVAE's discriminative
-        objective); ``kl`` is KL(q(z1 | x, z2) || N(0, I)) +
-        KL(q(z2 | x) || N(mu2_g, group_latent_std^2 I)) - log p(mu2_g) / N_g, the
-        last term spreading the prior of each group's mean over its N_g rows.
+        ``rec``: log p(x | z1, z2) + ``discriminative_weight`` * log p(g | z2
+        mean) (softmax over groups of N(z2; mu2_g, std^2 I)); ``kl``: both
+        latents' KL terms - log p(mu2_g) / N_g (the group prior over its rows).
         """
         xs = self.standardize(x)
         target = xs if target is None else self.standardize(target)

@@ -1,9 +1,5 @@
-"""The parameters and fitted attributes the VAE estimators share, written once.
-
-:func:`vae_parameters` gives an estimator class its ``__init__`` (an explicit
-signature: its own parameters, then :data:`SHARED_PARAMETERS`) and completes
-its docstring with their documentation.
-"""
+"""The parameters and fitted attributes the VAE estimators share, written once:
+:func:`vae_parameters` makes an estimator's ``__init__`` and docstring."""
 
 import inspect
 import textwrap
@@ -50,31 +46,23 @@ hidden_layer_sizes : array-like of int or int, default=(256, 128)
     Widths of the hidden layers of each encoder (and of a classifier's
     network); the decoder mirrors them.
 frame_shape : tuple of (int, int) or None, default=None
-    ``(n_frames, n_coefficients)`` when each row is a flattened
-    time-frequency matrix in frame-major order, as
-    :class:`~skvae.features.SpeechFeatures` makes (no deltas). The
-    encoder of the rows then begins with two 1-D convolutions over time
-    (kernel 5, stride 2, ``hidden_layer_sizes[0]`` channels); other
-    encoders stay MLPs. None: plain MLP encoders.
+    ``(n_frames, n_coefficients)`` of rows that are flattened frame-major
+    time-frequency matrices (:class:`~skvae.features.SpeechFeatures`): the
+    row encoder then starts with two 1-D convolutions over time (kernel 5,
+    stride 2, ``hidden_layer_sizes[0]`` channels). None: MLP encoders.
 activation : {"relu", "tanh", "logistic", "elu", "gelu", "silu"}, default="relu"
     Non-linearity after every hidden layer.
 likelihood : {"gaussian", "bernoulli"}, default="gaussian"
-    Observation model of a row given its latents. ``"gaussian"`` has a
-    learned per-feature variance and suits real-valued features (MFCC,
-    log-mel); ``"bernoulli"`` needs data in [0, 1].
+    Observation model: Gaussian with a learned per-feature variance, or
+    Bernoulli (data in [0, 1]).
 beta : float, default=1.0
     Weight of the KL terms (beta-VAE); ``beta=1`` is the true ELBO.
 kl_warmup : int, default=0
-    Epochs over which the KL weight rises linearly from
-    ``beta / kl_warmup`` to ``beta``; 0 disables warm-up.
+    Epochs over which the KL weight rises linearly to ``beta``; 0: none.
 standardize : bool or "auto", default="auto"
-    Standardise features to zero mean and unit variance inside the
-    estimator (statistics learned at fit); every output in feature space
-    and every likelihood is in the caller's units. ``"auto"``: True for
-    the Gaussian likelihood, False for the Bernoulli one. float64 input
-    is standardised in float64 before the cast to float32, so data far
-    from zero keep their spread. Constant features (spread within the
-    rounding error of the mean) are reproduced exactly.
+    Standardise features inside the estimator (outputs and likelihoods stay
+    in the caller's units; float64 input in float64; constant features are
+    reproduced exactly). ``"auto"``: True for the Gaussian likelihood.
 learning_rate_init : float, default=1e-3
     Learning rate of the Adam optimizer.
 batch_size : int, default=256
@@ -82,12 +70,12 @@ batch_size : int, default=256
 max_iter : int, default=200
     Maximum number of epochs (passes over the training data).
 tol : float, default=1e-4
-    Minimum improvement of the training loss (with early stopping: of
-    the validation score) per sample, in nats, that counts as progress.
+    Improvement per sample, in nats, of the training loss (with early
+    stopping: the validation score) that counts as progress.
 early_stopping : bool, default=False
-    Hold out ``validation_fraction`` of the rows, stop when their score
-    has not improved by ``tol`` for ``n_iter_no_change`` epochs, and
-    restore the weights of the best validation epoch.
+    Hold out ``validation_fraction`` of the rows, stop after
+    ``n_iter_no_change`` epochs without progress on them, and restore the
+    best validation epoch's weights.
 validation_fraction : float, default=0.1
     Fraction of rows held out when ``early_stopping=True``.
 n_iter_no_change : int, default=10
@@ -95,34 +83,24 @@ n_iter_no_change : int, default=10
 alpha : float, default=0.0
     L2 penalty (weight decay) of the optimizer.
 warm_start : bool, default=False
-    When True, ``fit`` continues from the previous solution (weights,
-    optimizer state, standardisation) instead of starting afresh.
+    ``fit`` continues from the previous weights, optimizer state and
+    standardisation.
 random_state : int, RandomState instance or None, default=None
-    Seeds weight initialisation, shuffling, the reparameterisation noise
-    and the validation split; torch's global RNG is never touched. With
-    an int, fitting twice on one machine with one torch build gives
-    bitwise-identical weights (unless ``n_threads="tune"``). Fits on
-    another CPU, BLAS, torch version or a GPU may differ in the last
-    bits.
+    Seeds initialisation, shuffling, noise and the validation split (never
+    torch's global RNG): an int gives bitwise-identical fits on one machine
+    and torch build (unless ``n_threads="tune"``).
 device : str or torch.device, default="cpu"
-    Where to train and infer: ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
-    ``"mps"``, or ``"auto"`` (CUDA when available, then MPS, else CPU).
-    Fitted models are saved with CPU tensors, so a GPU-trained model
-    loads on a machine without a GPU.
+    ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` or ``"auto"`` (CUDA, then
+    MPS, else CPU). Models are saved with CPU tensors.
 n_threads : int, "tune" or None, default=None
-    Torch intra-op CPU threads inside this estimator's methods (torch's
-    global setting is restored afterwards); a count above the CPUs this
-    process may use is capped, with a warning. None: ``fit`` uses one
-    thread per about 33 million multiply-adds of a training step, at
-    most torch's setting capped by those CPUs (inside joblib workers,
-    ``cpu_count // n_jobs``); inference keeps torch's setting.
-    ``"tune"``: ``fit`` times training steps on 1, half and all of those
-    threads and keeps the fastest, re-checking as the load changes. That
-    is faster on a busy machine, but thread counts round differently,
-    so the fitted weights then depend on the load.
+    Torch CPU threads inside this estimator's methods, capped by the CPUs
+    the process may use (with a warning). None: ``fit`` uses one thread per
+    about 33 million multiply-adds of a training step (within those CPUs,
+    ``cpu_count // n_jobs`` in joblib workers); inference keeps torch's
+    setting. ``"tune"``: ``fit`` times 1, half and all threads and keeps the
+    fastest, faster on a busy machine but load-dependent weights.
 inference_batch_size : int, default=4096
-    Rows per chunk in the inference and sampling methods; bounds their
-    memory.
+    Rows per chunk in inference and sampling; bounds their memory.
 verbose : int, default=0
     If > 0, show a progress bar with the per-epoch loss."""
 
@@ -135,16 +113,13 @@ mean_, scale_ : ndarray of shape (n_features_in_,)
     Per-feature mean subtracted and scale divided out before encoding
     (zeros and ones when not standardising).
 history_ : list of dict
-    One record per epoch: ``epoch``, ``beta``, ``loss`` (beta-weighted
-    negative ELBO per sample), ``reconstruction`` (negative log-likelihood
-    per sample), ``kl`` and, with early stopping, ``validation_score``,
-    ``validation_reconstruction`` and ``validation_kl``; in the
-    standardised space.
+    Per epoch, in the standardised space: ``epoch``, ``beta``, ``loss``
+    (beta-weighted negative ELBO per sample), ``reconstruction``, ``kl``
+    and, with early stopping, ``validation_score``, ``validation_*``.
 loss_curve_ : list of float
     Training loss of each epoch.
 validation_scores_ : list of float or None
-    Validation score (negative loss, higher is better) of each epoch with
-    early stopping, else None.
+    Validation score (negative loss) of each epoch with early stopping.
 best_loss_ : float
     Lowest training loss reached.
 best_validation_score_ : float or None
@@ -158,13 +133,10 @@ device_ : torch.device
 def vae_parameters(**own):
     """Class decorator: the ``__init__`` and docstring of a VAE estimator.
 
-    ``own`` holds the class's own parameters and their defaults, in order;
-    the first may be passed by position. The ``__init__`` has the explicit
-    signature ``(first, *, other own, shared)``, which ``get_params``,
-    ``clone`` and ``help`` read, and stores each argument unchanged, as
-    scikit-learn requires. The lines ``{shared_parameters}`` and
-    ``{shared_attributes}`` of the class docstring become the documentation
-    of the shared parameters and fitted attributes.
+    ``own``: the class's own parameters and defaults, in order (the first may
+    be positional), then the shared ones; ``__init__`` stores each unchanged.
+    The docstring lines ``{shared_parameters}`` and ``{shared_attributes}``
+    are replaced by the shared documentation.
 
     Examples
     --------

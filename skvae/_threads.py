@@ -1,12 +1,5 @@
-"""Torch's CPU thread count inside the estimators' methods.
-
-A fit with ``n_threads=None`` uses a count fixed by the problem size and the
-CPUs (:func:`training_threads`), so the same ``random_state`` gives the same
-model whatever the machine's load: thread counts round matrix products
-differently. ``n_threads="tune"`` opts in to :class:`ThreadTuner`, which
-times training steps and follows the load: faster on a busy machine, but
-its results depend on the timings.
-"""
+"""Torch's CPU thread count inside the estimators' methods: fixed by the problem
+size and the CPUs (:func:`training_threads`), or timed (:class:`ThreadTuner`)."""
 
 import contextlib
 import os
@@ -81,10 +74,9 @@ _THREADS_LOCK = threading.RLock()
 def torch_threads(n_threads, *, keep_default=False):
     """Run the block with ``n_threads`` torch intra-op threads, then restore.
 
-    ``n_threads=None`` (or ``"tune"``) means :func:`default_n_threads`; with
-    ``keep_default=True`` it means "leave torch's setting alone", which lets
-    several Python threads run inference on one model at once. Changing the
-    count is process-global, so blocks that change it are serialised by a lock.
+    None (or ``"tune"``) means :func:`default_n_threads`, or with
+    ``keep_default`` torch's setting untouched (concurrent inference). Blocks
+    that change the (process-global) count are serialised by a lock.
     """
     auto = n_threads is None or n_threads == "tune"
     if auto and keep_default:
@@ -104,15 +96,12 @@ def torch_threads(n_threads, *, keep_default=False):
 
 
 class ThreadTuner:
-    """Chooses torch's intra-op thread count from measured step times
-    (``n_threads="tune"``).
+    """Chooses torch's thread count from measured step times (``n_threads="tune"``).
 
-    When another process holds a core, torch's threads wait for each other
-    at every operation, and training can run several times slower than on
-    one thread. The tuner times a few real training steps with each
-    candidate count, keeps the fastest, and checks again after an interval
-    that doubles while the choice holds. The count then follows the load,
-    and so do the last bits of the fitted weights.
+    Times a few training steps with 1, half and all threads, keeps the
+    fastest, and re-checks after an interval that doubles while the choice
+    holds (on a busy machine, threads waiting for each other can make
+    training several times slower).
 
     Parameters
     ----------

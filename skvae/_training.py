@@ -1,15 +1,5 @@
-"""The training loop: epochs, validation, early stopping, history.
-
-Knows torch and the :class:`~skvae._vae.VAE` module, not scikit-learn. The
-data is a tensor on the training device, mini-batches are gathered by index
-(no DataLoader), the loss is accumulated on the device and read back once per
-epoch, and validation runs under ``torch.inference_mode``.
-
-:meth:`Trainer.run` is a loop over :meth:`Trainer.run_epoch`, which trains one
-epoch (:func:`train_one_epoch`), checks that the weights stayed finite,
-validates (:func:`evaluate`) and records the epoch; :meth:`Trainer.update_best`
-then tracks the best epoch for convergence and early stopping.
-"""
+"""The training loop (torch, no scikit-learn): epochs of index-gathered
+mini-batches on the training device, validation, early stopping, history."""
 
 import math
 import sys
@@ -61,14 +51,10 @@ def train_one_epoch(
     tuner=None,
     check_each_step=False,
 ):
-    """One pass over ``X`` (or its rows ``indices``) in shuffled mini-batches.
-
-    Returns the per-sample beta-weighted loss, negative log-likelihood and
-    KL. ``target`` and ``cond`` are indexed like ``X``; ``corruption_std`` >
-    0 adds fresh noise to the standardised encoder input of every batch.
-    ``tuner`` is ticked before every step. With ``check_each_step`` (cheap
-    on CPU) a non-finite loss ends the epoch before the optimizer step, and
-    the returned loss is NaN.
+    """One pass over ``X`` (or its rows ``indices``) in shuffled mini-batches:
+    the per-sample :class:`EpochResult`. ``corruption_std`` > 0 adds noise to
+    the standardised encoder input; ``tuner`` is ticked before each step; with
+    ``check_each_step`` a non-finite loss ends the epoch before the step (NaN).
     """
     module.train()
     n = X.shape[0] if indices is None else indices.shape[0]
@@ -109,11 +95,8 @@ def train_one_epoch(
 
 @torch.inference_mode()
 def evaluate(module, X, *, beta, eps, batch_size, target=None, cond=None, indices=None):
-    """Objective on ``X`` (or its rows ``indices``) without autograd.
-
-    ``eps`` (n, d) is fixed noise, one row per evaluated row, so successive
-    evaluations are comparable.
-    """
+    """Objective on ``X`` (or its rows ``indices``) with fixed noise ``eps``
+    (one row per evaluated row), so successive evaluations are comparable."""
     module.eval()
     n = X.shape[0] if indices is None else indices.shape[0]
     sums = torch.zeros(3, device=X.device)
@@ -139,12 +122,8 @@ def _all_finite(module):
 
 @dataclass(frozen=True)
 class TrainingData:
-    """The tensors of one training run, all on the training device.
-
-    ``target``: the rows the decoder reconstructs (``X`` when None);
-    ``cond``: per-row conditioning; ``train_indices`` / ``val_indices``
-    split the rows without copying them; ``val_eps``: the fixed noise of the
-    validation rows.
+    """The tensors of one training run, on the training device: ``target`` (the
+    rows decoded, ``X`` when None), ``cond``, index splits and validation noise.
     """
 
     X: torch.Tensor
@@ -197,13 +176,8 @@ class Trainer:
         return self.beta * min(1.0, (epoch + 1) / self.kl_warmup)
 
     def run(self, data, *, max_epochs, early_stopping=False, check_convergence=True):
-        """Train on ``data`` up to ``max_epochs`` epochs; True if converged
-        (``n_iter_no_change`` epochs without an improvement by ``tol``).
-
-        With ``early_stopping`` the best validation epoch's weights are
-        restored at the end. Ctrl-C stops training, keeps the best weights
-        and warns.
-        """
+        """Train up to ``max_epochs`` epochs; True if converged. Early stopping
+        restores the best epoch's weights; so does Ctrl-C, with a warning."""
         # last-resort weights should the very first epoch diverge
         self._start = _snapshot(self.module) if self.best_state is None else None
         progress = self._progress_bar(max_epochs)
@@ -227,11 +201,8 @@ class Trainer:
         return converged
 
     def run_epoch(self, data):
-        """Train one epoch, validate, and append the epoch's record to history.
-
-        Raises :class:`~skvae.exceptions.TrainingDiverged` (after restoring
-        the last finite weights) when the loss or the weights are not finite.
-        """
+        """Train and validate one epoch, append its record to history;
+        TrainingDiverged (last finite weights restored) if not finite."""
         epoch = self.n_epochs
         beta = self.beta_at(epoch)
         res = train_one_epoch(
@@ -296,21 +267,17 @@ class Trainer:
         """Track the best epoch (by validation score with ``early_stopping``,
         else by training loss) and its weights; whether this one improved
         by ``tol``."""
-        if early_stopping and "validation_score" in record:
-            score = record["validation_score"]
-            improved = score > self.best_validation_score + self.tol
-            if score > self.best_validation_score:
+        early = early_stopping and "validation_score" in record
+        # higher is better: the validation score, or minus the training loss
+        score = record["validation_score"] if early else -record["loss"]
+        best = self.best_validation_score if early else -self.best_loss
+        improved = score > best + self.tol
+        if score > best:
+            self.best_state = _snapshot(self.module)
+            self.best_epoch = record["epoch"]
+            if early:
                 self.best_validation_score = score
-                self.best_state = _snapshot(self.module)
-                self.best_epoch = record["epoch"]
-            self.best_loss = min(self.best_loss, record["loss"])
-        else:
-            loss = record["loss"]
-            improved = loss < self.best_loss - self.tol
-            if loss < self.best_loss:
-                self.best_loss = loss
-                self.best_state = _snapshot(self.module)
-                self.best_epoch = record["epoch"]
+        self.best_loss = min(self.best_loss, record["loss"])
         self.no_improvement = 0 if improved else self.no_improvement + 1
         return improved
 
@@ -345,8 +312,7 @@ class Trainer:
             self.module.load_state_dict(self.best_state)
 
 
-#: seconds between two redraws of a progress bar that goes to a log, not to
-#: a terminal
+#: seconds between two redraws of a progress bar that goes to a log
 LOG_PROGRESS_INTERVAL = 60.0
 
 

@@ -40,33 +40,19 @@ _N_ELBO_DRAWS = 8
 class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
     """Variational autoencoder as a scikit-learn transformer.
 
-    An MLP encoder maps each row to the mean and log-variance of a Gaussian
-    posterior q(z | x) over ``n_components`` latent dimensions; a
-    reparameterised draw of z goes through an MLP decoder to the parameters
-    of p(x | z). Training maximises the evidence lower bound (ELBO)::
+    An MLP encoder gives a Gaussian posterior q(z | x) over ``n_components``
+    latent dimensions, an MLP decoder p(x | z); training maximises
+    ``ELBO(x) = E_q[log p(x | z)] - beta * KL(q(z | x) || N(0, I))``.
+    ``transform`` gives the posterior mean, ``inverse_transform`` the decoder
+    mean, ``sample`` new rows, ``score_samples`` per-row likelihood bounds.
 
-        ELBO(x) = E_q[log p(x | z)] - beta * KL(q(z | x) || N(0, I))
-
-    ``transform`` returns the posterior mean, ``inverse_transform`` the decoder
-    mean, ``sample`` draws new rows and ``score_samples`` gives per-row ELBO
-    or importance-weighted log-likelihood bounds.
-
-    **Nuisance groups.** ``fit(X, groups=g)`` (e.g. ``g`` = speaker of each
-    row) conditions the decoder on a one-hot code of the group, p(x | z, g),
-    as in the variational fair autoencoder: the decoder knows who is
-    speaking, so the latent need not encode it. ``transform`` still needs
-    only X. Without ``groups``, ``inverse_transform``, ``sample`` and
-    ``score_samples`` average over the training groups (weighted by their
-    frequencies); pass ``groups=`` to them to use a given group's decoder.
-    In a :class:`~sklearn.pipeline.Pipeline` or a search with
-    ``cv=LeaveOneGroupOut()``, enable metadata routing and call
-    ``set_fit_request(groups=True)`` so the groups reach ``fit``.
-
-    **Denoising.** ``corruption_std > 0`` adds fresh Gaussian noise to the
-    (standardised) encoder input of every batch while the decoder
-    reconstructs the clean row; ``fit(X_noisy, X_clean=X)`` trains on given
-    noisy/clean pairs. Then ``inverse_transform(transform(noisy))`` estimates
-    the clean features.
+    ``fit(X, groups=g)`` (e.g. the speaker of each row) conditions the decoder
+    on the group, p(x | z, g) [4]_, so the latent need not encode it;
+    ``transform`` needs only X, and the other methods average over the
+    training groups unless given ``groups=``. In a Pipeline or search, call
+    ``set_fit_request(groups=True)`` with metadata routing enabled.
+    ``corruption_std > 0`` or ``fit(X_noisy, X_clean=X)`` trains a denoising
+    VAE [5]_: ``inverse_transform(transform(noisy))`` estimates clean rows.
 
     Parameters
     ----------
@@ -132,56 +118,26 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
     # -- fitting ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None, X_clean=None):
-        """Fit the VAE on X.
+        """Fit the VAE on X; returns self.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Training data (the encoder's input).
         y : Ignored
-            Not used, present for API consistency.
         groups : array-like of shape (n_samples,), default=None
-            Nuisance group of each row (e.g. the speaker). When given, the
-            decoder is conditioned on it, so the latent code need not carry
-            it. Routed by metadata routing after
-            ``set_fit_request(groups=True)``.
+            Nuisance group of each row (e.g. the speaker); see the class.
         X_clean : array-like of shape (n_samples, n_features), default=None
-            Clean versions of the rows of X, which the decoder must
-            reconstruct from the (noisy) X: a denoising model. Standardisation
-            statistics are taken from ``X_clean``.
-
-        Returns
-        -------
-        self : VAETransformer
-            The fitted estimator.
+            Clean rows the decoder reconstructs from X (denoising); the
+            standardisation statistics come from them.
         """
         return self._fit_on(X, groups, X_clean, self._continues(), self.max_iter)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, *, groups=None, X_clean=None):
-        """Train for one epoch over X, initialising the model on the first call.
+        """Train one epoch over X, initialising the model on the first call.
 
-        Standardisation statistics are taken from the first call's X and kept
-        afterwards, so pass a representative first batch (or set
-        ``standardize=False`` and scale the data yourself). Early stopping
-        does not apply. Usable by ``dask_ml.wrappers.Incremental``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            A batch of training data.
-        y : Ignored
-            Not used, present for API consistency.
-        groups : array-like of shape (n_samples,), default=None
-            Nuisance group of each row, as in :meth:`fit`. The first call
-            fixes the set of groups; later calls must use only those.
-        X_clean : array-like of shape (n_samples, n_features), default=None
-            Clean targets of the rows of X, as in :meth:`fit`.
-
-        Returns
-        -------
-        self : VAETransformer
-            The updated estimator.
+        The first call fixes the standardisation statistics and the groups;
+        no early stopping. Parameters and return as in :meth:`fit`.
         """
         first = not hasattr(self, "module_")
         if not first:
@@ -219,11 +175,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return clean
 
     def _group_codes(self, groups, n_samples, *, reset):
-        """One-hot group codes (float32 array), or None.
-
-        With ``reset`` the groups of this call define ``groups_``; otherwise
-        they must be among the fitted ones.
-        """
+        """One-hot float32 group codes, or None; ``reset``: they define
+        ``groups_``, else they must be among the fitted ones."""
         fitted = getattr(self, "groups_", None)
         if groups is None:
             if not reset and fitted is not None:
@@ -298,18 +251,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
 
     # -- inference -------------------------------------------------------------
     def transform(self, X):
-        """Posterior mean of the latent code of each row (deterministic).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to encode.
-
-        Returns
-        -------
-        Z : ndarray of shape (n_samples, n_components)
-            Posterior means, in the dtype of X (float32 or float64).
-        """
+        """Posterior means (n_samples, n_components) of X, in the dtype of X."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         return self._map_rows(
@@ -317,23 +259,15 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         )
 
     def inverse_transform(self, X, *, groups=None):
-        """Decoder mean E[x | z] for latent codes, in the original units.
+        """Decoder means E[x | z] of latent codes X (n_samples, n_components),
+        in the original units and the dtype of X.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_components)
-            Latent codes, e.g. from ``transform``.
         groups : array-like of shape (n_samples,), default=None
-            For a model fitted with groups: decode each code with this
-            group's decoder (e.g. render content in another speaker's voice).
-            None averages the decoder mean over the training groups, weighted
-            by ``group_prior_``. Must be None for a model
-            fitted without groups.
-
-        Returns
-        -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
-            Reconstructed rows, in the dtype of the codes.
+            The group whose decoder decodes each code (e.g. another speaker's
+            voice); None averages over the training groups.
         """
         Z = self._check_codes(X, "n_components")
         codes = self._inference_codes(groups, Z.shape[0])
@@ -380,18 +314,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Parameters
         ----------
         n_samples : int, default=1
-            Number of rows to generate.
         groups : scalar or array-like of shape (n_samples,), default=None
-            For a model fitted with groups: the group (e.g. speaker) of the
-            generated rows, one for all or one per row. None draws each row's
-            group from ``group_prior_``.
+            The group of the rows, one for all or one per row; None draws
+            each row's group from ``group_prior_``.
         random_state : int, RandomState instance or None, default=None
-            Seeds the draws (NumPy's global RNG when None).
         observation_noise : bool, default=True
-            If True, draw x from p(x | z) (Gaussian noise with the learned
-            per-feature variance, or Bernoulli draws), so samples follow the
-            model's full distribution. If False, return the decoder mean
-            E[x | z], which is smoother (e.g. for listening to log-mel rows).
+            Draw x from p(x | z); False returns the smoother mean E[x | z].
 
         Returns
         -------
@@ -422,17 +350,12 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-            Rows to score.
         n_importance_samples : int or None, default=None
-            None gives the ELBO, ``E_q[log p(x|z)] - KL(q(z|x) || p(z))``, with
-            the expectation estimated from 8 posterior draws. An int ``k``
-            gives the importance-weighted bound of Burda et al. with ``k``
-            draws, which is tighter than the ELBO and approaches log p(x) as
-            ``k`` grows.
+            None gives the ELBO (8 posterior draws); ``k`` the tighter
+            importance-weighted bound of Burda et al. with ``k`` draws.
         groups : array-like of shape (n_samples,), default=None
-            For a model fitted with groups: score each row under its group's
-            decoder, log p(x | g). None gives log sum_g p(g) p(x | g), a bound
-            on the marginal likelihood that needs no group.
+            Score each row under its group's decoder, log p(x | g); None gives
+            log sum_g p(g) p(x | g).
         return_codes : bool, default=False
             Also return the posterior means the bound is computed from, equal
             to ``transform(X)``: codes and scores in one encoder pass.
@@ -440,10 +363,8 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Returns
         -------
         scores : ndarray of shape (n_samples,)
-            Log-likelihood bounds in nats, for X in its original units. The
-            random draws are fixed by the fitted model and shared by all rows,
-            so scores are deterministic and do not depend on batch
-            composition or row order.
+            Bounds in nats, for X in its original units; deterministic (the
+            draws are fixed by the fitted model), whatever the batch.
         codes : ndarray of shape (n_samples, n_components)
             Only with ``return_codes=True``: ``transform(X)``.
         """
@@ -488,20 +409,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         return (out, means) if return_codes else out
 
     def score(self, X, y=None):
-        """Mean per-sample ELBO of X (higher is better).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Rows to score.
-        y : Ignored
-            Not used, present for API consistency.
-
-        Returns
-        -------
-        score : float
-            Mean of :meth:`score_samples`.
-        """
+        """Mean of :meth:`score_samples` (the ELBO) over X; ``y`` is ignored."""
         return float(np.mean(self.score_samples(X)))
 
     # -- sklearn plumbing ------------------------------------------------------

@@ -33,14 +33,8 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _forward_float64(layers, x):
-    """``layers(x)`` in float64 without changing ``layers``.
-
-    ``layers`` is an ``nn.Sequential`` of (nested) ``nn.Sequential``,
-    ``nn.Linear`` and parameter-free activations, as :func:`_mlp` builds.
-    Each linear layer runs with float64 copies of its weights made for this
-    call only, so concurrent calls never see each other's tensors (unlike
-    swapping parameters in with ``torch.func.functional_call``).
-    """
+    """``layers(x)`` (an :func:`_mlp`) in float64, with weight copies local to
+    the call (thread-safe), ``layers`` unchanged."""
     for layer in layers:
         if isinstance(layer, nn.Sequential):
             x = _forward_float64(layer, x)
@@ -67,16 +61,13 @@ class VAE(nn.Module):
 
     Parameters
     ----------
-    n_features : int
-        Dimension of the observations.
-    n_components : int
-        Dimension of the latent space.
+    n_features, n_components : int
+        Widths of the observations and of the latent space.
     hidden_layer_sizes, activation, likelihood, frame_shape
-        As the estimators' parameters of these names; with ``"bernoulli"``
-        the decoder emits logits.
+        As the estimators' parameters (``"bernoulli"``: the decoder emits logits).
     n_conditions : int, default=0
-        Width of a conditioning vector ``c`` (e.g. a one-hot speaker or class)
-        appended to the decoder's input: p(x | z, c).
+        Width of a conditioning vector ``c`` (e.g. one-hot) appended to the
+        decoder's input: p(x | z, c).
     condition_encoder : bool, default=False
         Also append ``c`` to the encoder's input: q(z | x, c).
     """
@@ -166,11 +157,8 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, generator):
-        """Initialise all weights from ``generator`` (PyTorch's default scheme).
-
-        Linear weights and biases are drawn from U(-1/sqrt(fan_in),
-        1/sqrt(fan_in)), which is what ``nn.Linear`` does with the global RNG.
-        """
+        """Weights from ``generator``, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) as
+        ``nn.Linear`` draws them from the global RNG."""
         for module in self.modules():
             if isinstance(module, nn.Linear | nn.Conv1d):
                 fan_in = module.weight[0].numel()
@@ -184,11 +172,8 @@ class VAE(nn.Module):
 
     @torch.no_grad()
     def set_standardization(self, loc, scale, constant=None):
-        """Set the input standardisation (1-D arrays of length n_features).
-
-        ``constant`` marks features without variance; they are reproduced
-        exactly rather than modelled.
-        """
+        """Set the input standardisation; ``constant`` features are reproduced
+        exactly rather than modelled."""
         self.loc.copy_(torch.as_tensor(loc, dtype=self.loc.dtype))
         self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
         if constant is None:
@@ -307,11 +292,8 @@ class VAE(nn.Module):
         return self.obs_logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def log_likelihood(self, x, out):
-        """log p(x | z) summed over features, for decoder outputs ``out``.
-
-        ``out`` may carry extra leading dimensions (importance samples) that
-        broadcast against ``x``.
-        """
+        """log p(x | z) summed over features, for decoder outputs ``out`` (extra
+        leading dimensions broadcast against ``x``)."""
         if self.likelihood == "bernoulli":
             # log sigmoid(l) * x + log sigmoid(-l) * (1 - x), computed stably
             return -nn.functional.binary_cross_entropy_with_logits(
@@ -329,13 +311,9 @@ class VAE(nn.Module):
         return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(-1)
 
     def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
-        """Per-row ``(log p(x | z), KL)`` for one draw ``eps`` (n, n_components).
-
-        ``x`` is the encoder's input in the caller's units; the decoder
-        reconstructs ``target`` (``x`` when None). ``cond`` holds the
-        conditioning vectors; ``corruption`` is noise added to the
-        standardised encoder input only (denoising).
-        """
+        """Per-row ``(log p(x | z), KL)`` for one draw ``eps``; the decoder
+        reconstructs ``target`` (``x`` when None), ``corruption`` is added to
+        the standardised encoder input only."""
         xs = self.standardize(x)
         target = xs if target is None else self.standardize(target)
         if corruption is not None:
@@ -346,15 +324,10 @@ class VAE(nn.Module):
         return rec, self.kl_divergence(mean, logvar)
 
     def score_draws(self, x, eps, importance=False, cond=None, posterior=None):
-        """Per-draw terms (K, n) in float64 of the ELBO (``log p(x | z_k) -
-        KL``) or, with ``importance``, of the importance-weighted bound
-        (``log p(x, z_k) - log q(z_k | x)``); ``posterior``: ``encode(x, cond)``
-        if already computed.
-
-        The same K draws ``eps`` (K, n_components) serve every row, and all
-        after the network is float64, so a row's score does not depend on the
-        other rows of its batch.
-        """
+        """Per-draw float64 terms (K, n) of the ELBO, or with ``importance`` of
+        the importance-weighted bound; the K draws ``eps`` serve every row, so
+        a row's score does not depend on its batch. ``posterior``:
+        ``encode(x, cond)`` if already computed."""
         if posterior is None:
             posterior = self.encode(x, cond)
         mean, logvar = (t.double() for t in posterior)
@@ -373,13 +346,9 @@ class VAE(nn.Module):
     def log_likelihood_bound(
         self, x, eps, *, importance=False, cond=None, posterior=None
     ):
-        """Per-row bound on log p(x[, | c]) in the standardised space, float64.
-
-        ``importance=False``: the ELBO, averaged over the K draws ``eps``
-        (K, n_components). ``importance=True``: the importance-weighted bound
-        of Burda et al., log-mean-exp over the K draws. See
-        :meth:`score_draws`.
-        """
+        """Per-row float64 bound on log p(x[, | c]) in the standardised space:
+        the mean of :meth:`score_draws`, or with ``importance`` its
+        log-mean-exp (Burda et al.)."""
         draws = self.score_draws(x, eps, importance, cond, posterior)
         if not importance:
             return draws.mean(0)
@@ -406,12 +375,8 @@ class VAE(nn.Module):
 
 
 class SemiSupervisedVAE(VAE):
-    """The M2 model of Kingma et al. (2014): a class-conditional VAE with a
-    classifier q(y | x) that stands in for the label of unlabelled rows.
-
-    Generative model: y ~ Cat(1/K), z ~ N(m_y, I), x ~ p(x | y, z), with a
-    learned prior mean m_y per class (M2 has m_y = 0), so sampling from a
-    class works even when the decoder leans on z. Inference: q(y | x) (an MLP
+    """The M2 model of Kingma et al. (2014) with a learned prior mean per class:
+    y ~ Cat(1/K), z ~ N(m_y, I), x ~ p(x | y, z); inference q(y | x) (an MLP
     classifier) and q(z | x, y).
 
     Parameters
@@ -441,9 +406,8 @@ frame_shape
     @torch.no_grad()
     def reset_parameters(self, generator, *, spread_prior_means=False):
         """Weights as :meth:`VAE.reset_parameters`; class prior means at 0
-        (plain M2), or at N(0, I) draws with ``spread_prior_means``, which
-        suits class-conditional generation but, with unlabelled rows, pulls
-        q(y | x) away from the few labels."""
+        (plain M2), or N(0, I) draws with ``spread_prior_means`` (for fully
+        labelled data: with unlabelled rows it pulls q(y | x) off the labels)."""
         super().reset_parameters(generator)
         if spread_prior_means:
             self.prior_means.normal_(generator=generator)
@@ -455,11 +419,7 @@ frame_shape
         return self.n_conditions
 
     def draw_latent(self, eps, c, temperature=1.0):
-        """z from the class prior p(z | y) = N(m_y, temperature^2 I).
-
-        ``c`` holds one-hot class codes (n, n_classes), ``eps`` standard
-        normal noise (n, n_components).
-        """
+        """z from the class prior N(m_y, temperature^2 I); ``c``: one-hot classes."""
         return temperature * eps + c @ self.prior_means
 
     def class_logits(self, x):
@@ -477,14 +437,10 @@ frame_shape
         return rec, self.kl_divergence(mean - onehot @ self.prior_means, logvar)
 
     def loss_terms(self, x, eps, target=None, cond=None, corruption=None):
-        """Per-row terms ``(rec, kl)``; the loss is ``-(rec - beta * kl)``.
-
-        ``cond`` holds the class index of each row, -1 for unlabelled rows.
-        For a labelled row ``rec`` is log p(x | y, z) + log p(y) +
-        ``classification_weight`` * log q(y | x); for an unlabelled row it is
-        E_q(y|x)[log p(x | y, z)] + log p(y) + H(q(y | x)), and ``kl`` is the
-        matching (expected) KL of q(z | x, y).
-        """
+        """Per-row ``(rec, kl)``, loss ``-(rec - beta * kl)``; ``cond``: class
+        index, -1 unlabelled. Labelled: ``rec`` = log p(x | y, z) + log p(y) +
+        ``classification_weight`` * log q(y | x); unlabelled: E_q(y|x) of the
+        former terms + H(q(y | x)); ``kl``: the matching (expected) KL."""
         xs = self.standardize(x)
         target = xs if target is None else self.standardize(target)
         if corruption is not None:

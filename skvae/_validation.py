@@ -17,11 +17,8 @@ def _check_n_samples(n_samples):
 
 
 def _index_in(known, values, error):
-    """Positions of ``values`` in the sorted array ``known`` (int64).
-
-    Values not in ``known`` raise ``ValueError(error.format(unknown=...))``
-    with the first five of them.
-    """
+    """Positions of ``values`` in the sorted array ``known`` (int64); unknown
+    values raise ``ValueError(error.format(unknown=<the first five>))``."""
     values = np.asarray(values)
     idx = np.clip(np.searchsorted(known, values), 0, len(known) - 1)
     unknown = known[idx] != values
@@ -31,11 +28,7 @@ def _index_in(known, values, error):
 
 
 def _check_no_missing(values, name):
-    """Raise ValueError if the 1-D array ``values`` holds NaN or None.
-
-    A missing group or label is not a group of its own: NaN is not even
-    equal to itself, so it could never be matched again.
-    """
+    """Raise ValueError if the 1-D array ``values`` holds NaN or None."""
     if values.dtype.kind == "f":
         missing = np.isnan(values)
     elif values.dtype.kind == "O":
@@ -58,10 +51,8 @@ def _check_no_missing(values, name):
 
 
 def _one_per_row(values, n_rows, name, rows):
-    """``values`` as a 1-D array of ``n_rows`` entries; one value is repeated.
-
-    ``rows`` completes the error message, e.g. ``"there are 3 rows"``.
-    """
+    """``values`` as a 1-D array of ``n_rows`` entries (one value repeated);
+    ``rows`` ends the error message, e.g. ``"there are 3 rows"``."""
     values = np.asarray(values)
     if values.ndim == 0:
         values = np.full(n_rows, values[()])
@@ -72,11 +63,8 @@ def _one_per_row(values, n_rows, name, rows):
 
 
 def _available_memory():
-    """Bytes of memory this process can still allocate, or None if unknown.
-
-    Linux: the kernel's estimate (``MemAvailable``), capped by the cgroup's
-    limit (containers); elsewhere the physical memory.
-    """
+    """Bytes this process can still allocate (Linux: ``MemAvailable`` capped by
+    the cgroup limit; elsewhere the physical memory), or None if unknown."""
     available = None
     try:
         with open("/proc/meminfo") as fh:
@@ -105,10 +93,7 @@ def _available_memory():
 
 
 def _check_decoded(out, method):
-    """Raise ValueError if decoding gave non-finite rows (float32 overflow).
-
-    Checked in chunks of rows, so without a temporary as large as ``out``.
-    """
+    """Raise ValueError if decoding gave non-finite rows (checked in chunks)."""
     step = max(1, 2**18 // max(1, out.shape[1]))
     if not all(np.isfinite(out[i : i + step]).all() for i in range(0, len(out), step)):
         raise ValueError(
@@ -135,23 +120,14 @@ def _check_float32_range(values, name, advice="rescale X"):
 
 
 def _is_constant(mean, scale, n_samples):
-    """Columns whose spread is within the rounding error of their mean.
-
-    Relative, like :class:`~skvae.features.GroupStandardScaler`: a standard
-    deviation of at most ``n_samples * eps * |mean|`` (float64 eps, the
-    accumulated error of the two-pass moments) is what summing equal values
-    can produce, while data of any scale (1e-16 as well as 1e16) is varied.
-    """
+    """Columns whose spread is within the rounding error of their mean: a
+    standard deviation of at most ``n_samples * eps * |mean|`` (float64)."""
     return scale <= n_samples * np.finfo(np.float64).eps * np.abs(mean)
 
 
 def _mean_std(X, chunk_rows=None):
-    """Per-column mean and standard deviation in float64, in row chunks.
-
-    Two passes over X with temporaries of ``chunk_rows`` rows (by default
-    about 2 MB), instead of NumPy's full-size float64 copies, so fitting a
-    large float32 array does not triple its memory.
-    """
+    """Per-column float64 mean and standard deviation, in two passes over row
+    chunks (about 2 MB by default) instead of full-size float64 copies."""
     n = X.shape[0]
     if chunk_rows is None:
         chunk_rows = max(1, 2**18 // max(1, X.shape[1]))

@@ -1,18 +1,11 @@
-"""Warnings and errors raised by skvae.
-
-The bottom of the package: it imports nothing of skvae (and so not torch),
-and every other module may import it.
-"""
+"""Warnings and errors raised by skvae (imports nothing of skvae, nor torch)."""
 
 __all__ = ["InconsistentVersionWarning", "TrainingDiverged"]
 
 
 class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite during training.
-
-    The estimator that raised it keeps the last finite weights (those of the
-    best epoch so far), so it can still be used or trained further with a
-    lower learning rate.
+    """The loss became NaN or infinite during training; the estimator keeps the
+    best epoch's finite weights (train on with a lower learning rate).
 
     Examples
     --------
@@ -28,11 +21,8 @@ class InconsistentVersionWarning(UserWarning):
     Parameters
     ----------
     estimator_name : str
-        Class of the loaded estimator.
-    original : str
-        skvae version that saved the model.
-    current : str
-        skvae version that loads it.
+    original, current : str
+        The skvae versions that saved and that load the model.
 
     Examples
     --------
