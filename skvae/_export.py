@@ -150,13 +150,8 @@ def export_onnx(estimator, path, *, part="encoder", opset=None, exporter="auto")
     Returns
     -------
     model : onnx.ModelProto
-        The model, described by its ``metadata_props``; it gives the
-        estimator's outputs to float32 rounding.
-
-    Raises
-    ------
-    ImportError
-        If onnx (or onnxscript, for the dynamo exporter) is not installed.
+        Described by its ``metadata_props``; it gives the estimator's outputs
+        to float32 rounding.
 
     Examples
     --------
@@ -224,7 +219,7 @@ def export_torchscript(estimator, path=None, *, part="encoder"):
     estimator : VAETransformer
         A fitted estimator, on any device.
     path : str, os.PathLike or None, default=None
-        Where to save the module (``.pt``) with its metadata as the extra file
+        Where to save the module (``.pt``), its metadata in the extra file
         ``"skvae.json"``; None: nowhere.
     part : {"encoder", "decoder"}, default="encoder"
         ``transform`` or ``inverse_transform``.

@@ -50,14 +50,12 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
     Parameters
     ----------
     weights : bytes or str or os.PathLike
-        The weights-only file of the fitted VAE (:func:`skvae.save`), or its
-        content.
+        The VAE's weights-only file (:func:`skvae.save`), or its content.
 
     Attributes
     ----------
     n_features_in_, feature_names_in_, n_components_, estimator_name_
-        As the VAE's: input width, feature names (if any), latent dimension
-        and class name.
+        As the VAE's.
 
     Examples
     --------

@@ -17,20 +17,14 @@ def save(estimator, path):
     Parameters
     ----------
     estimator : VAETransformer, VAEClassifier or FactorizedVAE
-        A fitted estimator.
+        A fitted estimator; TypeError for another one, or for a parameter
+        that is not a JSON value (e.g. a ``RandomState``).
     path : str or os.PathLike
         Destination, conventionally ending in ``.safetensors``.
 
     Returns
     -------
     path : pathlib.Path
-        The written file.
-
-    Raises
-    ------
-    TypeError
-        If ``estimator`` is not one of these, or one of its parameters is not
-        a JSON value (e.g. a ``RandomState``).
 
     Examples
     --------
@@ -67,8 +61,8 @@ def load(path, *, device="cpu"):
     FileNotFoundError
         If there is no file at ``path``.
     ValueError
-        If the file is not a skvae weights file (a pickle is refused, not
-        executed) or is damaged; the message names the problem.
+        Naming the problem, if the file is not a skvae weights file (a pickle
+        is refused, not executed) or is damaged.
 
     Examples
     --------

@@ -1,4 +1,4 @@
-"""Helpers shared by the evaluation modules: random states, rows, progress."""
+"""Helpers shared by the evaluation modules: random states, progress."""
 
 import sys
 
@@ -10,13 +10,6 @@ def _rng(random_state):
     if isinstance(random_state, np.random.Generator):
         return random_state
     return check_random_state(random_state)
-
-
-def _rows(X, index):
-    """``X[index]`` for an array, a list or another sequence of utterances."""
-    if isinstance(X, np.ndarray):
-        return X[index]
-    return [X[i] for i in np.arange(len(X))[index]]
 
 
 def _bar(verbose, **kwargs):

@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.decomposition import PCA
 
-from ._common import _info, _rows
+from ._common import _info
 from ._generation import generated_rate, generation_check
 from ._open_set_check import format_open_set, open_set_check
 from ._protocols import recognizer_accuracies
@@ -213,6 +213,6 @@ def evaluate_recognizer(
     if audio is not None and hasattr(rec["model"], "threshold_"):
         _info(verbose, "scoring known and unknown utterances for the reject option ...")
         out["open_set"] = open_set_check(
-            rec, F[test], y[test], _rows(audio, test), random_state=random_state
+            rec, F[test], y[test], [audio[i] for i in test], random_state=random_state
         )
     return out

@@ -248,11 +248,9 @@ def write_recognizer_report(
     generated = []
     for g in evaluation["generated"]:
         paths = write_utterances(g["waves"][:n_wavs], samples, g["label"], fe.sr)
-        item = {**g, "row": g["rows"][0]}
-        item["wavs"] = [f"samples/{Path(p).name}" for p in paths]
-        if "predicted" in g:
-            item["heard_as"] = list(g["predicted"][:n_wavs])
-        generated.append(item)
+        wavs = [f"samples/{Path(p).name}" for p in paths]
+        heard = list(g["predicted"][:n_wavs])
+        generated.append({**g, "row": g["rows"][0], "wavs": wavs, "heard_as": heard})
 
     mel_hz = librosa.mel_frequencies(fe.n_mels + 2, fmin=fe.fmin, fmax=fe.sr / 2)
     accuracy = {f"test set ({split_info['kind']} split)": evaluation["accuracy"]}
