@@ -425,6 +425,42 @@ def test_resampling_pipeline_carries_groups_through_the_sampler(augmented_groups
     ).fit(X, y).predict(X[:2]).shape == (2,)
 
 
+def test_resampling_pipeline_fit_transform_and_fit_predict_with_groups():
+    """The last step's fit_transform / fit_predict get the resampled rows and
+    their groups; with a passthrough last step, the steps before it do."""
+    import sklearn
+    from imblearn.under_sampling import RandomUnderSampler
+    from sklearn.base import BaseEstimator, ClusterMixin
+
+    from skvae.augment import ResamplingPipeline
+
+    class Clusters(ClusterMixin, BaseEstimator):
+        def fit(self, X, y=None, groups=None):
+            self.labels_ = np.asarray(groups)
+            return self
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(30, 3)), np.r_[np.zeros(20), np.ones(10)]
+    g = np.arange(30) % 3
+    under = RandomUnderSampler(random_state=0)
+    pipe = ResamplingPipeline([("under", under), ("cmvn", _cmvn())])
+    Xt = pipe.fit_transform(X, y, groups=g)
+    kept = under.sample_indices_
+    assert len(kept) == 20
+    np.testing.assert_allclose(Xt, _cmvn().fit_transform(X[kept], groups=g[kept]))
+    with sklearn.config_context(enable_metadata_routing=True):
+        clusters = Clusters().set_fit_request(groups=True)
+    pipe = ResamplingPipeline([("under", under), ("c", clusters)])
+    np.testing.assert_array_equal(
+        pipe.fit_predict(X, y, groups=g), g[under.sample_indices_]
+    )
+    cmvn_only = ResamplingPipeline([("cmvn", _cmvn()), ("end", "passthrough")])
+    assert cmvn_only.fit(X, y, groups=g) is cmvn_only
+    np.testing.assert_allclose(
+        cmvn_only.fit_transform(X, y, groups=g), _cmvn().fit_transform(X, groups=g)
+    )
+
+
 def test_resampling_pipeline_errors_are_named():
     from imblearn.over_sampling import SMOTE
     from sklearn.svm import SVC

@@ -117,20 +117,9 @@ class VoiceConversionSampler(BaseSampler):
         self.random_state = random_state
 
     def fit_resample(self, X, y, *, groups=None):
-        """Return the rows and their copies in other voices, with labels.
+        """The rows (if ``keep_original``), then their copies, and their labels.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : array-like of shape (n_samples,)
-        groups : array-like of shape (n_samples,)
-            Speaker of each row (required; at least two speakers).
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples_new, n_features)
-            The rows (if ``keep_original``), then the copies.
-        y_new : ndarray of shape (n_samples_new,)
+        ``groups`` (the speaker of each row, at least two) is required.
         """
         return super().fit_resample(X, y, groups=groups)
 

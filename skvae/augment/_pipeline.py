@@ -183,33 +183,11 @@ class ResamplingPipeline(Pipeline):
             if method == "fit":
                 last.fit(Xt, yt, **last_params.get("fit", {}))
                 return self
-            if method == "fit_predict":
-                return last.fit_predict(Xt, yt, **last_params.get("fit_predict", {}))
-            if hasattr(last, "fit_transform"):
-                return last.fit_transform(
-                    Xt, yt, **last_params.get("fit_transform", {})
-                )
-            return last.fit(Xt, yt, **last_params.get("fit", {})).transform(
-                Xt, **last_params.get("transform", {})
-            )
+            # available_if: the last step has fit_transform / fit_predict
+            return getattr(last, method)(Xt, yt, **last_params.get(method, {}))
 
     def fit(self, X, y=None, groups=None, **params):
-        """Fit the steps; metadata follows the rows through the samplers.
-
-        Parameters
-        ----------
-        X : iterable
-            Training data, as the first step takes it.
-        y : array-like of shape (n_samples,), default=None
-        groups : array-like of shape (n_samples,), default=None
-            Group of each row (e.g. speaker), for the steps requesting it.
-        **params : dict
-            Other metadata (e.g. ``sample_weight``), routed the same way.
-
-        Returns
-        -------
-        self : ResamplingPipeline
-        """
+        """Fit the steps; ``groups`` and other metadata follow the rows."""
         return self._routed_call("fit", X, y, groups=groups, **params)
 
     @available_if(_last_step_has("fit_transform"))

@@ -328,20 +328,8 @@ class VoicePerturbation(BaseSampler):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_resample(self, X, y):
-        """Return the utterances and their perturbed copies, with labels.
-
-        Parameters
-        ----------
-        X : sequence of str, os.PathLike or array-like of shape (n_samples,)
-            Utterances (paths or waveforms at ``sr``).
-        y : array-like of shape (n_utterances,)
-
-        Returns
-        -------
-        X_new : list of np.ndarray [shape=(n_samples,), dtype=float32]
-            The originals (if ``keep_original``), then each one's copies.
-        y_new : ndarray of shape (n_utterances_new,)
-        """
+        """The utterances (if ``keep_original``), then each one's copies, as
+        a list of float32 waveforms at ``sr``, and their labels."""
         return self._fit_resample(X, y)
 
     def _fit_resample(self, X, y):

@@ -19,9 +19,8 @@ VOICES = ("en-us", "en", "en-gb-x-rp", "en-029", "en-gb-scotland",
           "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
 #: voice variants (timbre, sex) combined with the voices
 VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
-#: Default vocabulary of :func:`make_spoken_words`: 40 common English words,
-#: none a digit name or its homophone ("won", "to", "for", "ate" are left
-#: out); a few sound close to a digit ("on", "wait"), as real unknown words do.
+#: :func:`make_spoken_words`' default: 40 common words, none a digit or its
+#: homophone; some ("on", "wait") close to one, as real unknown words are.
 WORDS = ("yes", "no", "up", "down", "left", "right", "stop", "go", "hello",
          "please", "cat", "dog", "bird", "house", "happy", "water", "apple",
          "table", "music", "morning", "on", "off", "open", "close", "start",

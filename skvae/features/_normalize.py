@@ -72,18 +72,7 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None):
-        """Learn the statistics of all rows; ``groups`` is only checked.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : Ignored
-        groups : array-like of shape (n_samples,), default=None
-
-        Returns
-        -------
-        self : GroupStandardScaler
-        """
+        """Learn the statistics of all rows; ``groups`` is only checked."""
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         if groups is not None:
             self._check_groups(groups, X.shape[0])
@@ -111,18 +100,7 @@ class GroupStandardScaler(OneToOneFeatureMixin, TransformerMixin, BaseEstimator)
         return uniques, inverse
 
     def transform(self, X, *, groups=None):
-        """Standardise X, each group by its own statistics.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        groups : array-like of shape (n_samples,), default=None
-            Group of each row; None: the statistics of ``fit``.
-
-        Returns
-        -------
-        X_new : ndarray of shape (n_samples, n_features), dtype of X
-        """
+        """Standardise X, each group by its own statistics (None: ``fit``'s)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         if groups is None:

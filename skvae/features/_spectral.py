@@ -279,19 +279,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X=None, y=None):
-        """Learn ``training_sr_`` (file headers only); compute the analysis arrays.
-
-        Parameters
-        ----------
-        X : sequence or array-like, default=None
-            Utterances, one per row, as for :meth:`transform`.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : SpeechFeatures
-        """
+        """Learn ``training_sr_`` (from file headers) and the analysis arrays."""
         self.n_fft_, self.hop_length_, fmax, _ = self._resolved()
         self.training_sr_ = None
         if X is not None:
