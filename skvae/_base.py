@@ -75,7 +75,6 @@ class BaseVAE(SaveableMixin, BaseEstimator):
     #: bottleneck); a classifier's latent space has no such limit
     _bottleneck = True
 
-    # -- the model -------------------------------------------------------------
     def _resolved_standardize(self):
         if self.standardize == "auto":
             return self.likelihood == "gaussian"
@@ -246,7 +245,6 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             fused=fused,
         )
 
-    # -- training --------------------------------------------------------------
     def _fit(
         self,
         X,
@@ -275,8 +273,7 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             before_training(self.module_)
         early = self.early_stopping and not incremental
         with torch_threads(self._fit_threads(X)):
-            # float64 rows are standardised in float64 before the cast to the
-            # network's float32 (rows around 1e8 keep their spread)
+            # float64 rows standardised in float64, then cast (keeps their spread)
             standardized = X.dtype == np.float64
             data = self._training_data(
                 X,
@@ -338,8 +335,7 @@ class BaseVAE(SaveableMixin, BaseEstimator):
         """A Trainer on ``module`` (the fitted module or its standardised
         view), with this fit's optimizer and streams."""
         if self._generators is None:
-            # offset by the epochs already run, so a restarted stream
-            # (e.g. after unpickling without training state) differs
+            # offset by the epochs run: a restarted stream (unpickled) differs
             self._generators = self._make_generators(seeds + self.n_iter_, self.device_)
         return Trainer(
             tuner=self._thread_tuner(incremental),
@@ -429,7 +425,6 @@ class BaseVAE(SaveableMixin, BaseEstimator):
             return None
         return [h.get("validation_score") for h in self.history_]
 
-    # -- labels and generation -------------------------------------------------
     def _group_index(self, groups):
         """Position of each group in ``groups_``; unknown groups raise."""
         return _index_in(
@@ -484,7 +479,6 @@ class BaseVAE(SaveableMixin, BaseEstimator):
                 "in smaller batches."
             )
 
-    # -- conversions -----------------------------------------------------------
     def _map_rows(self, X, fn, width, dtype=None):
         """``fn(module, rows, slice)`` over chunks of the rows of X (float64
         X standardised in float64 first), gathered in an (n, width) array."""

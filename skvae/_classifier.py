@@ -143,22 +143,20 @@ class VAEClassifier(ClassifierMixin, BaseVAE):
                 "y has no labelled rows: every entry is -1 (unlabelled). "
                 "VAEClassifier needs some labelled rows of at least 2 classes."
             )
-        # the labels of the labelled rows: -1 may stand beside string labels
-        # in an object array, as sklearn's SelfTrainingClassifier accepts
+        # -1 may stand beside string labels in an object array (as sklearn)
         check_classification_targets(y[labelled])
         classes = np.unique(y[labelled])
-        if not reset:
-            if not np.all(np.isin(classes, self.classes_)):
-                raise ValueError(
-                    f"y has classes {classes.tolist()} not all among the fitted "
-                    f"classes {self.classes_.tolist()}."
-                )
-        else:
-            if classes.shape[0] < 2:
-                raise ValueError(
-                    "VAEClassifier needs labelled rows of at least 2 classes; got 1 "
-                    f"class: {classes.tolist()}."
-                )
+        if not reset and not np.all(np.isin(classes, self.classes_)):
+            raise ValueError(
+                f"y has classes {classes.tolist()} not all among the fitted "
+                f"classes {self.classes_.tolist()}."
+            )
+        if reset and classes.shape[0] < 2:
+            raise ValueError(
+                "VAEClassifier needs labelled rows of at least 2 classes; got 1 "
+                f"class: {classes.tolist()}."
+            )
+        if reset:
             self.classes_ = classes
         codes = np.full(y.shape[0], UNLABELLED, dtype=np.int64)
         codes[labelled] = self._class_index(y[labelled])

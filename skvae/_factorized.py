@@ -143,7 +143,6 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         "corruption_std": [Interval(Real, 0, None, closed="left")],
     }
 
-    # -- fitting ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None):
         """Fit on X, ``groups`` the group of each row (e.g. the speaker; None:
@@ -249,7 +248,6 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
                 changed.append(name)
         return changed
 
-    # -- fitted attributes and persistence -------------------------------------
     @property
     def group_latents_(self):
         check_is_fitted(self)
@@ -287,7 +285,6 @@ class FactorizedVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         if not np.all(self.groups_[1:] > self.groups_[:-1]):
             raise ValueError("damaged file (groups_ is not sorted and unique).")
 
-    # -- inference -------------------------------------------------------------
     def _validated_rows(self, X):
         check_is_fitted(self)
         return validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
@@ -468,7 +465,6 @@ default=None
         )
         return self._decode(Z, latents, X.dtype)
 
-    # -- sklearn plumbing ------------------------------------------------------
     @property
     def _n_features_out(self):
         return self.module_.n_content

@@ -90,7 +90,6 @@ class FactorizedVAEModule(VAE):
         else:
             self.group_sizes.copy_(torch.as_tensor(group_sizes, dtype=torch.float32))
 
-    # -- inference pieces (inputs in the caller's units) --------------------
     def _group_posterior(self, xs):
         h = self.group_encoder(xs)
         logvar = POSTERIOR_LOGVAR_BOUND * torch.tanh(
@@ -111,7 +110,6 @@ class FactorizedVAEModule(VAE):
         rows is ``sum(z2) / (N + shrinkage)``."""
         return self.group_latent_std**2
 
-    # -- the objective ------------------------------------------------------
     def _log_density(self, z2):
         """log N(z2; mu2_j, group_latent_std^2 I), up to a constant, for each j."""
         diff = z2[:, None, :] - self.group_means[None]

@@ -115,7 +115,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         "corruption_std": [Interval(Real, 0, None, closed="left")],
     }
 
-    # -- fitting ---------------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, *, groups=None, X_clean=None):
         """Fit the VAE on X; returns self.
@@ -249,7 +248,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         if not (np.isfinite(prior).all() and np.all(prior >= 0)):
             raise ValueError("damaged file (group_prior_ is not a distribution).")
 
-    # -- inference -------------------------------------------------------------
     def transform(self, X):
         """Posterior means (n_samples, n_components) of X, in the dtype of X."""
         check_is_fitted(self)
@@ -272,8 +270,7 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         Z = self._check_codes(X, "n_components")
         codes = self._inference_codes(groups, Z.shape[0])
         out = np.empty((Z.shape[0], self.n_features_in_), dtype=Z.dtype)
-        # float64 codes: decode to the standardised space, then back to the
-        # original units in float64 (rows around 1e8 keep their spread)
+        # float64 codes: unstandardise in float64 (keeps the rows' spread)
         standardized = Z.dtype == np.float64
         module = self._network(standardized)
         with self._inference_context():
@@ -412,7 +409,6 @@ class VAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE)
         """Mean of :meth:`score_samples` (the ELBO) over X; ``y`` is ignored."""
         return float(np.mean(self.score_samples(X)))
 
-    # -- sklearn plumbing ------------------------------------------------------
     @property
     def _n_features_out(self):
         # the fitted width, which set_params(n_components=...) does not change

@@ -22,9 +22,7 @@ ACTIVATIONS = {
 }
 LIKELIHOODS = ("gaussian", "bernoulli")
 
-# Bounds of the learned per-feature Gaussian log-variance. Without a floor a
-# feature the decoder predicts exactly (e.g. a constant column) drives its
-# variance to zero and the likelihood to infinity.
+# Bounds of the per-feature Gaussian log-variance (a perfect fit's -> -inf).
 LOGVAR_MIN = math.log(1e-4)
 LOGVAR_MAX = math.log(1e4)
 # Smooth bound on the posterior log-variance: |logvar| < 15.
@@ -133,12 +131,10 @@ class VAE(nn.Module):
             self.obs_logvar = nn.Parameter(torch.zeros(self.n_features))
         else:
             self.register_parameter("obs_logvar", None)
-        # Standardisation of the inputs, applied inside the module so the
-        # training data never needs a standardised copy: x_std = (x - loc) / scale.
+        # x_std = (x - loc) / scale inside the module: no standardised copy
         self.register_buffer("loc", torch.zeros(self.n_features))
         self.register_buffer("scale", torch.ones(self.n_features))
-        # 0 for constant features: the decoder predicts them exactly (their
-        # standardised value is always 0) instead of learning to.
+        # 0 for constant features: the decoder predicts them exactly (as 0)
         self.register_buffer("keep", torch.ones(self.n_features))
         self.has_constant = False
 
@@ -200,9 +196,7 @@ class VAE(nn.Module):
         }
         return view
 
-    # -- forward pieces ---------------------------------------------------
-    # Inputs ``x`` are in the caller's units; everything between encoder and
-    # decoder, and the likelihood, lives in the standardised space.
+    # ``x`` in the caller's units; latents and likelihood in the standardised space
     def standardize(self, x):
         return (x - self.loc) / self.scale
 
