@@ -1,8 +1,6 @@
-"""Export a fitted VAETransformer's encoder or decoder: ONNX and TorchScript.
-
-Each graph maps float32 rows (dynamic batch, standardisation inside): the
-``"encoder"`` is ``transform`` (``"X"`` -> ``"Z"``), the ``"decoder"``
-``inverse_transform`` (``"Z"`` -> ``"X"``). Both files hold metadata.
+"""Export a fitted VAETransformer's encoder (``transform``, ``"X"`` -> ``"Z"``)
+or decoder (``inverse_transform``, ``"Z"`` -> ``"X"``) to ONNX or TorchScript:
+float32 rows, a dynamic batch, the standardisation inside, metadata.
 """
 
 import contextlib

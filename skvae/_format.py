@@ -1,9 +1,6 @@
-"""The weights format of skvae: bytes in, bytes out, without torch or pickle.
-
-A safetensors file (reading it cannot execute code) whose header holds the
-fields of :class:`Weights` (dicts as JSON); the tensors are named
-``module.<name>`` (the network's state dict) and ``attr.<name>`` (fitted
-arrays).
+"""The weights format of skvae, bytes in and out, without torch or pickle: a
+safetensors file (reading it cannot run code) holding a :class:`Weights`, its
+tensors named ``module.<name>`` (state dict) and ``attr.<name>`` (fitted arrays).
 """
 
 import json

@@ -1,8 +1,6 @@
 """How a VAE estimator becomes bytes and back: weights files, pickle, skops.
-
-A pickled estimator holds plain values only (the network as weights-format
-bytes, the device as a string), so a GPU model loads on a CPU-only machine;
-training state is kept only when ``warm_start`` or ``partial_fit`` needs it.
+Its pickle holds plain values only (the network as weights-format bytes), so
+a GPU model loads on a CPU-only machine.
 """
 
 import warnings

@@ -1,9 +1,6 @@
-"""How well a speech model does, measured against baselines in the same run.
-
-Protocols (same-run PCA and raw-feature baselines, held-out speakers, few
-labels), what ``skvae train`` prints and reports, and data helpers (noise at
-an SNR, labelled subsets, non-speech clips). ``random_state`` also accepts a
-``numpy.random.Generator``, used and advanced as is.
+"""How well a speech model does against same-run baselines: protocols, what
+``skvae train`` prints and reports, and data helpers (noise, labelled subsets,
+non-speech clips). ``random_state`` also takes a ``numpy.random.Generator``.
 """
 
 from ._generation import generated_rate, generation_check

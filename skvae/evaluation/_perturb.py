@@ -237,7 +237,7 @@ def make_outlier_clips(
         raise ValueError("waveforms is empty: no utterance to take lengths from")
     rng = _rng(random_state)
     draw = rng.integers if isinstance(rng, np.random.Generator) else rng.randint
-    clips, clip_kinds = [], []
+    clips = []
     for kind in kinds:
         for _ in range(n_per_kind):
             ref = np.asarray(waveforms[draw(len(waveforms))])
@@ -260,5 +260,4 @@ def make_outlier_clips(
                 x = ref.astype(np.float64) + noise
             x = x * rms_ref / np.sqrt(np.mean(x**2))
             clips.append(x.astype(np.float32))
-            clip_kinds.append(kind)
-    return clips, np.array(clip_kinds)
+    return clips, np.repeat(np.asarray(kinds, dtype=str), n_per_kind)

@@ -1,9 +1,6 @@
-"""The report of a trained speech recogniser: PNG figures and an HTML page.
-
-:func:`write_recognizer_report` reports a model evaluated on a corpus;
-:func:`write_report` draws from plain arrays and numbers. Needs matplotlib
-(``pip install "skvae[report]"``); importing it imports neither torch nor
-librosa.
+"""The report of a trained speech recogniser: PNG figures and an HTML page,
+drawn with matplotlib (``pip install "skvae[report]"``); importing it imports
+neither torch nor librosa.
 """
 
 from ._figures import INSTALL_HINT as INSTALL_HINT

@@ -141,20 +141,18 @@ def write_report(out_dir, content):
     content : dict
         ``title``, ``command`` (str); ``run`` (``(name, value)`` rows);
         ``accuracy`` (``{group: {model: accuracy}}``); ``chance`` (float or
-        None); ``notes`` (list of str); ``history`` (the VAE's
-        ``history_``); ``latent`` (:func:`skvae.evaluation.latent_map`);
-        ``spectrogram`` (``n_frames``, ``n_mels``, ``mel_hz`` or None; rows
-        are time-major); ``reconstructions`` (dicts with ``label``,
-        ``original``, ``reconstruction``); ``generated`` (dicts with
-        ``label``, ``row``, ``wavs`` relative to ``out_dir``, ``recognised``,
-        ``n``, optional ``heard_as``); ``confusion`` (``y_true``, ``y_pred``,
-        ``labels``); optional ``open_set``
+        None); ``notes`` (list of str); ``history`` (the VAE's ``history_``);
+        ``latent`` (:func:`skvae.evaluation.latent_map`); ``spectrogram``
+        (``n_frames``, ``n_mels``, ``mel_hz`` or None); ``reconstructions``
+        (dicts of ``label``, ``original``, ``reconstruction``); ``generated``
+        (dicts of ``label``, ``row``, ``wavs`` relative to ``out_dir``,
+        ``recognised``, ``n``, optional ``heard_as``); ``confusion``
+        (``y_true``, ``y_pred``, ``labels``); optional ``open_set``
         (:func:`skvae.evaluation.open_set_check`).
 
     Returns
     -------
     index : pathlib.Path
-        The HTML page.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -215,8 +213,7 @@ def write_recognizer_report(
     out_dir : str or os.PathLike
         The report folder (created if needed).
     bundle : dict
-        The model (:func:`skvae.recipes.load_recognizer`), with its
-        ``metadata``.
+        The model (:func:`skvae.recipes.load_recognizer`).
     corpus : Bunch
         The corpus evaluated on (:func:`skvae.datasets.load_corpus`).
     evaluation : dict
@@ -231,7 +228,6 @@ def write_recognizer_report(
     Returns
     -------
     index : pathlib.Path
-        The HTML page.
     """
     import librosa
 
