@@ -9,10 +9,6 @@ from .. import __version__
 from .console import EXIT_OK, UsageError
 
 
-# --------------------------------------------------------------------------
-# checks made before any work: a bad option fails in a second, not after
-# minutes of training
-# --------------------------------------------------------------------------
 def _check_out(out):
     """The --out folder, which must be a folder or creatable, and writable."""
     out = Path(out).expanduser()
@@ -57,9 +53,6 @@ def _check_report(hint=""):
         raise ImportError(f"{exc}{hint}") from exc
 
 
-# --------------------------------------------------------------------------
-# what train and report share: load -> split -> extract -> evaluate -> report
-# --------------------------------------------------------------------------
 def _load_corpus(args, console, spec=None):
     """The corpus DATA (or ``spec``) names; a missing folder is a usage error."""
     from ..datasets import load_corpus, resolve_corpus
@@ -221,9 +214,6 @@ def _load_model(args, *, generate=False):
     return load_model(load_recognizer, args.model, require_generator=generate)
 
 
-# --------------------------------------------------------------------------
-# commands
-# --------------------------------------------------------------------------
 def _versions():
     """Versions of skvae, scikit-learn, torch and Python, for the metadata."""
     import sklearn
