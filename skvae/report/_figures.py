@@ -4,6 +4,7 @@ import numpy as np
 
 INSTALL_HINT = 'pip install "skvae[report]"'
 _NOTE = dict(textcoords="offset points", fontsize=8, color="0.3")
+_TOP = dict(xycoords=("data", "axes fraction"), **_NOTE)
 _LEGEND_RIGHT = dict(loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
@@ -45,6 +46,13 @@ def _spectrogram(ax, row, spec, vmin, vmax):
     return im
 
 
+def _mark(ax, x, text, ls, right=False):
+    """A vertical line at ``x``, labelled at the top of the axes."""
+    ax.axvline(x, color="0.3", ls=ls, lw=1.2)
+    dx, ha = (-4, "right") if right else (4, "left")
+    ax.annotate(text, (x, 1.0), xytext=(dx, -12), ha=ha, **_TOP)
+
+
 def _db_range(rows):
     values = np.concatenate([np.ravel(r) for r in rows])
     return float(np.percentile(values, 1)), float(np.percentile(values, 99.5))
@@ -64,17 +72,8 @@ def plot_loss(path, history):
         val_loss = -np.array(val, dtype=float)
         ax1.plot(epochs, val_loss, color="C1", lw=1.8, label="validation (held out)")
         best = epochs[int(np.argmin(val_loss))]
-        for ax in (ax1, ax2):
-            ax.axvline(best, color="0.4", ls=":", lw=1.2)
-        right = best > 0.7 * epochs.max()
-        ax1.annotate(
-            f"kept: epoch {best}",
-            xy=(best, 1.0),
-            xycoords=("data", "axes fraction"),
-            xytext=(-4 if right else 4, -12),
-            ha="right" if right else "left",
-            **_NOTE,
-        )
+        ax2.axvline(best, color="0.3", ls=":", lw=1.2)
+        _mark(ax1, best, f"kept: epoch {best}", ":", right=best > 0.7 * epochs.max())
         both = np.concatenate([loss, val_loss])
     if len(both) > 3:  # the first epochs are far above the rest: zoom on the rest
         lo, hi = np.min(both), np.percentile(both, 95)
@@ -219,14 +218,7 @@ def plot_open_set(path, open_set):
         shown = np.clip(values[np.isfinite(values)], low, high)
         bins = np.linspace(low, high, 50)
         ax.hist(shown, bins, density=True, color=f"C{k}", label=label, **style)
-    ax.axvline(threshold, color="0.2", ls="--", lw=1.2)
-    ax.annotate(
-        f"threshold {threshold:.2f}",
-        xy=(threshold, 1.0),
-        xycoords=("data", "axes fraction"),
-        xytext=(4, -12),
-        **_NOTE,
-    )
+    _mark(ax, threshold, f"threshold {threshold:.2f}", "--")
     ax.set(
         xlabel="in-vocabulary score (scores below the left edge are drawn at it)",
         ylabel="density",
