@@ -79,7 +79,7 @@ PACKAGE_MODULES = {
         ("_summary",),
     ],
     "skvae.report": [("_figures",), ("_page",)],
-    "skvae.cli": [("parser", "staging")],
+    "skvae.cli": [("console", "parser", "staging"), ("commands",), ("predict",)],
 }
 #: modules whose imports are dynamic by design, and why
 DYNAMIC = {

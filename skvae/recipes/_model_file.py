@@ -15,7 +15,6 @@ _SKLEARN_PRIVATE = (
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.calibration._TemperatureScaling",
 )
-_PUBLIC_MODULES = ("skvae", "skvae.features", "skvae.augment", "skvae.recipes")
 
 
 def trusted_types():
@@ -37,13 +36,14 @@ def trusted_types():
     >>> "skvae._transformer.VAETransformer" in trusted_types()
     True
     """
-    import importlib
+    import sys
 
     from sklearn.base import BaseEstimator
 
+    from .. import augment, features
+
     names = set(_SKLEARN_PRIVATE)
-    for module_name in _PUBLIC_MODULES:
-        module = importlib.import_module(module_name)
+    for module in (sys.modules["skvae"], features, augment, sys.modules[__package__]):
         for name in module.__all__:
             try:
                 obj = getattr(module, name)
