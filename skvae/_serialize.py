@@ -198,10 +198,8 @@ class SaveableMixin:
         if module is None:
             return state
         state["device_"] = str(state["device_"])
-        weights = _numpy_tree(module.state_dict())
-        state["_module"] = encode(
-            Weights(type(self).__name__, module.config(), weights)
-        )
+        config, weights = module.config(), _numpy_tree(module.state_dict())
+        state["_module"] = encode(Weights(type(self).__name__, config, weights))
         if self.warm_start or state.get("_partial", False):
             if optimizer is not None:
                 state["_optimizer_state"] = _numpy_tree(optimizer.state_dict())
