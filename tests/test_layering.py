@@ -1,6 +1,8 @@
 """The import graph of skvae: no circles, and imports run one way.
 
-Every module under ``skvae/`` is parsed with :mod:`ast` (nothing is
+The layer order is the table in README.md ("Development", the table with the
+columns layer | modules | torch): that table is the only copy, and this test
+reads it. Every module under ``skvae/`` is parsed with :mod:`ast` (nothing is
 imported); every ``import`` statement counts, at module level and inside
 functions alike, relative and absolute, as do ``importlib.import_module``
 calls with a literal name or a literal ``_LAZY_ATTRS`` table. The graph has
@@ -9,83 +11,47 @@ parent packages (``import skvae.features`` runs ``skvae/__init__.py``) are
 not edges, since ``skvae/__init__.py`` imports its torch-based names lazily.
 ``test_lint.py`` checks at run time that ``import skvae.features`` does not
 import torch.
-
-Core layers, bottom first; a module imports only modules of lower layers::
-
-    exceptions, _version <- _atomic <- _vae, _format
-    <- _training, _fhvae, _numpy_encoder <- _serialize, _checks
-    <- _base <- _transformer, _classifier, _openset, _factorized
-    <- _persistence, _export
-
-``_checks`` (input checks and column statistics in NumPy) imports nothing
-of skvae; ``_serialize`` (weights files and pickling, a mixin of ``_base``)
-stands on ``_format`` (the weights format, bytes in and out, no torch).
-
-``_fhvae`` holds the torch module of :class:`~skvae.FactorizedVAE`.
-
-``_numpy_encoder`` (a VAETransformer's encoder run by NumPy from the
-weights format) needs no torch: prediction without it.
-
-``_openset`` (the reject option, a meta-estimator around any classifier)
-sits beside the estimators but needs no torch of its own.
 """
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "skvae"
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "skvae"
 
-CORE_LAYERS = [
-    ("skvae.exceptions", "skvae._version", "skvae._device", "skvae._threads"),
-    ("skvae._atomic",),
-    ("skvae._vae", "skvae._format"),
-    (
-        "skvae._training",
-        "skvae._factorized_module",
-        "skvae._numpy_encoder",
-        "skvae._params",
-    ),
-    ("skvae._serialize", "skvae._validation"),
-    ("skvae._base",),
-    ("skvae._transformer", "skvae._classifier", "skvae._openset", "skvae._factorized"),
-    ("skvae._persistence", "skvae._export"),
-]
-#: the application layers above the core (issue 13), checked where they exist
-APPLICATION_LAYERS = [
-    ("skvae.augment",),
-    ("skvae.recipes",),
-    ("skvae.evaluation",),
-    ("skvae.report", "skvae._report"),
-    ("skvae.cli",),
-]
-#: the private modules of each application package, bottom first: a module
-#: imports only modules of the rows before its own (and of lower layers); the
-#: package's ``__init__`` re-exports them and sits above them all
-PACKAGE_MODULES = {
-    "skvae.augment": [("_waveform", "_pipeline"), ("_model",)],
-    "skvae.recipes": [
-        ("_pipeline",),
-        ("_factories",),
-        ("_generate",),
-        ("_model_file",),
-        ("_predictor", "_train"),
-    ],
-    "skvae.evaluation": [
-        ("_common",),
-        ("_perturb",),
-        ("_protocols", "_generation", "_open_set_check"),
-        ("_summary",),
-    ],
-    "skvae.report": [("_figures",), ("_page",)],
-    "skvae.cli": [("console", "parser", "staging"), ("commands",), ("predict",)],
-}
 #: modules whose imports are dynamic by design, and why
 DYNAMIC = {
     "skvae.utils": "walks every public module to find the estimators",
     "skvae._export": "imports the optional packages onnx and onnxscript by name",
 }
+
+
+def read_layer_table(text):
+    """[(layer name, [module names], may import torch)] from README's table."""
+    rows, in_table = [], False
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if cells == ["layer", "modules", "torch"]:
+            in_table = True
+            continue
+        if not in_table:
+            continue
+        if not line.strip().startswith("|"):
+            break
+        if set(cells[0]) <= {"-", ":"}:
+            continue
+        if len(cells) != 3 or cells[2] not in ("yes", "no"):
+            raise ValueError(f"bad row of the layer table: {line.strip()!r}")
+        rows.append((cells[0], re.findall(r"`([\w.]+)`", cells[1]), cells[2] == "yes"))
+    if not rows:
+        raise ValueError("README.md holds no table 'layer | modules | torch'")
+    return rows
+
+
+LAYERS = read_layer_table((ROOT / "README.md").read_text())
 
 
 def _module_name(path):
@@ -230,7 +196,7 @@ from .. import datasets
 import importlib
 def f():
     from .features import SpeechFeatures
-    import skvae._weights
+    import skvae._format
     importlib.import_module("._export", __name__)
 """
     names, dynamic = _imported_names(ast.parse(source), "skvae.sub.mod", False)
@@ -242,7 +208,7 @@ def f():
         "skvae.sub._base.BaseVAE",
         "skvae.datasets",
         "skvae.sub.features.SpeechFeatures",
-        "skvae._weights",
+        "skvae._format",
         "skvae.sub._export",
     } <= names
     # in a package's __init__, "." is the package itself
@@ -267,65 +233,64 @@ def test_only_known_modules_import_dynamically():
 
 
 # ---------------------------------------------------------------- the rules
+def _layer_of(module):
+    """(index, row) of the longest table name that is ``module`` or a package
+    above it; None when no row covers it."""
+    best = None
+    for index, (_, names, torch_ok) in enumerate(LAYERS):
+        for name in names:
+            if module == name or module.startswith(name + "."):
+                if best is None or len(name) > len(best[2]):
+                    best = (index, torch_ok, name)
+    return best
+
+
+def test_the_table_reader_reads_rows_and_refuses_bad_ones():
+    text = "| layer | modules | torch |\n|---|---|---|\n| a | `x.y`, `x` | no |\n\nend"
+    assert read_layer_table(text) == [("a", ["x.y", "x"], False)]
+    with pytest.raises(ValueError, match="bad row"):
+        read_layer_table("| layer | modules | torch |\n| a | `x` | maybe |")
+    with pytest.raises(ValueError, match="no table"):
+        read_layer_table("no table here")
+
+
+def test_every_module_has_a_row_and_every_row_names_a_module():
+    edges, _, _ = GRAPH
+    missing = sorted(m for m in edges if _layer_of(m) is None)
+    assert missing == [], f"{missing} have no row in README.md's layer table"
+    named = [name for _, names, _ in LAYERS for name in names]
+    unknown = sorted(set(named) - set(edges))
+    assert unknown == [], f"README.md's layer table names missing modules {unknown}"
+    assert len(named) == len(set(named)), "a module stands in two rows"
+
+
 def test_no_import_cycle():
     edges, _, _ = GRAPH
     cycle = _cycle(edges)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
-def _check_layers(layers):
+def test_imports_run_down_the_layer_table():
     edges, _, _ = GRAPH
-    level = {m: i for i, layer in enumerate(layers) for m in layer}
-    wrong = []
-    for module in level:
-        for target in sorted(edges.get(module, ())):
-            if target in level and level[target] >= level[module]:
-                wrong.append(f"{module} -> {target}")
-    return wrong
-
-
-def test_core_modules_import_only_lower_layers():
-    edges, _, _ = GRAPH
-    core = {m for layer in CORE_LAYERS for m in layer}
-    assert core <= set(edges), sorted(core - set(edges))
-    assert _check_layers(CORE_LAYERS) == []
-    for module in core:
-        outside = edges[module] - core
-        assert not outside, f"{module} imports {sorted(outside)} above the core"
-    assert edges["skvae.exceptions"] == set()
-    assert edges["skvae._version"] == set()
-
-
-def _application_layers():
-    """APPLICATION_LAYERS with each package's private modules below it."""
-    layers = []
-    for layer in APPLICATION_LAYERS:
-        for package in layer:
-            for row in PACKAGE_MODULES.get(package, ()):
-                layers.append(tuple(f"{package}.{name}" for name in row))
-        layers.append(layer)
-    return [
-        present
-        for present in (tuple(m for m in layer if m in GRAPH[0]) for layer in layers)
-        if present
+    wrong = [
+        f"{module} ({LAYERS[_layer_of(module)[0]][0]}) -> {target} "
+        f"({LAYERS[_layer_of(target)[0]][0]})"
+        for module in sorted(edges)
+        for target in sorted(edges[module])
+        if _layer_of(target)[0] > _layer_of(module)[0]
     ]
+    assert wrong == [], "imports against README.md's layer table: " + "; ".join(wrong)
 
 
-def test_application_layers_import_downwards():
-    layers = CORE_LAYERS + _application_layers()
-    assert _check_layers(layers) == []
-
-
-def test_every_module_of_an_application_package_has_a_place():
-    edges, _, _ = GRAPH
-    placed = {m for layer in _application_layers() for m in layer}
-    for package in PACKAGE_MODULES:
-        modules = {m for m in edges if m.startswith(package + ".")}
-        assert modules, f"{package} is not a package"
-        assert modules <= placed, (
-            f"{sorted(modules - placed)} are not in PACKAGE_MODULES of "
-            "tests/test_layering.py: give them a row"
-        )
+def test_rows_without_torch_never_reach_it():
+    edges, external, _ = GRAPH
+    torch_free = [m for m in edges if not _layer_of(m)[1]]
+    assert {"skvae.features", "skvae.audio", "skvae._openset"} <= set(torch_free)
+    for module in torch_free:
+        for other in {module} | _reachable(module, edges):
+            assert "torch" not in external[other], (
+                f"{module} reaches torch through {other}"
+            )
 
 
 @pytest.mark.parametrize(
@@ -335,8 +300,6 @@ def test_every_module_of_an_application_package_has_a_place():
         ("skvae._vae", {"sklearn"}),
         ("skvae._training", {"sklearn"}),
         ("skvae._factorized_module", {"sklearn"}),
-        ("skvae._validation", {"torch"}),
-        ("skvae._numpy_encoder", {"torch"}),
         ("skvae._format", {"torch", "sklearn"}),
         ("skvae._atomic", {"torch", "sklearn"}),
     ],
@@ -349,53 +312,17 @@ def test_bottom_modules_do_not_reach_heavy_dependencies(module, forbidden):
     assert not reached & forbidden, f"{module} reaches {sorted(reached & forbidden)}"
 
 
-def test_features_and_datasets_never_import_torch():
-    edges, external, _ = GRAPH
-    front_end = [
-        m
-        for m in edges
-        if m.startswith(("skvae.features", "skvae.datasets"))
-        and m.split(".")[1] in ("features", "datasets")
-    ]
-    assert len(front_end) > 4
-    for module in front_end:
-        for other in {module} | _reachable(module, edges):
-            assert "torch" not in external[other], (
-                f"{module} reaches torch through {other}"
-            )
-
-
-def test_the_reject_option_needs_no_torch():
-    """skvae._openset wraps any classifier: it imports no torch itself (the
-    model it wraps may)."""
-    edges, external, _ = GRAPH
-    assert "skvae._openset" in edges
-    for other in {"skvae._openset"} | _reachable("skvae._openset", edges):
-        assert "torch" not in external[other], (
-            f"skvae._openset reaches torch via {other}"
-        )
-
-
-def test_waveform_augmentation_needs_no_torch():
-    """skvae.augment._waveform (audio in, audio out) sits beside features/."""
-    edges, external, _ = GRAPH
-    assert "skvae.augment._waveform" in edges
-    for other in {"skvae.augment._waveform"} | _reachable(
-        "skvae.augment._waveform", edges
-    ):
-        assert "torch" not in external[other], (
-            f"skvae.augment._waveform reaches torch via {other}"
-        )
-
-
 def test_cli_uses_only_the_public_api():
     edges, _, _ = GRAPH
+    cli = [m for m in edges if m == "skvae.cli" or m.startswith("skvae.cli.")]
     private = sorted(
-        target
-        for target in edges["skvae.cli"]
-        if any(part.startswith("_") for part in target.split(".")[1:])
+        f"{module} -> {target}"
+        for module in cli
+        for target in edges[module]
+        if not target.startswith("skvae.cli")
+        and any(part.startswith("_") for part in target.split(".")[1:])
     )
-    assert private == [], f"skvae/cli.py imports private modules {private}"
+    assert private == [], f"the command line imports private modules {private}"
 
 
 def test_public_names_resolve_lazily():
