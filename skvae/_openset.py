@@ -158,12 +158,6 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     sklearn.model_selection.TunedThresholdClassifierCV : Tunes the decision
         threshold of a binary classifier (same ``cv``/``refit`` semantics).
 
-    Notes
-    -----
-    :meth:`predict_proba`, :meth:`predict_log_proba` and
-    :meth:`decision_function` are those of ``estimator_`` (the known classes
-    only); :meth:`predict` and :meth:`score` apply the reject option.
-
     Examples
     --------
     >>> import numpy as np
@@ -425,11 +419,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         """Labels, class probabilities and in-vocabulary scores in one pass.
 
         What :meth:`predict`, :meth:`predict_proba` and :meth:`score_samples`
-        give (see the example of the class), each step of a wrapped Pipeline
-        run once on ``X``: a
-        ``VAETransformer`` step computes the codes and the ELBO in one pass
-        (``score_samples(return_codes=True)``), and the classifier gives the labels,
-        the probabilities and the confidence from those codes.
+        give, each step of a wrapped Pipeline run once on ``X`` (a
+        ``VAETransformer`` gives codes and ELBO from one encoder pass).
 
         Parameters
         ----------
