@@ -725,13 +725,13 @@ def test_first_generation_note_is_shown_until_audio_was_generated(
     notes = []
     console = cli.console.Console()
     monkeypatch.setattr(console, "info", notes.append)
-    with pytest.raises(RuntimeError), cli.commands._FirstGeneration(console):
+    with pytest.raises(RuntimeError), cli.commands._first_generation(console):
         raise RuntimeError("generation failed")
     assert len(notes) == 1 and "numba" in notes[0]
-    with cli.commands._FirstGeneration(console):
+    with cli.commands._first_generation(console):
         pass
     assert len(notes) == 2  # still not done before this one
-    with cli.commands._FirstGeneration(console):
+    with cli.commands._first_generation(console):
         pass
     assert len(notes) == 2  # done once: no more notes
 

@@ -1,12 +1,8 @@
 """The ``skvae`` command line: train, use and inspect a speech recogniser.
 
-Argument parsing, help, printing and exit codes, on skvae's public API
-(:mod:`skvae.datasets`, :mod:`skvae.recipes`, :mod:`skvae.evaluation`,
-:mod:`skvae.report`). Importing it is cheap: torch, librosa, scikit-learn
-and matplotlib are imported by the commands that need them. Exit codes: 0
-success; 1 a failure while running; 2 a bad command line; 130 interrupted by
-Ctrl-C (143 by SIGTERM). Every error is one line (with -v, also its
-traceback).
+Built on skvae's public API; importing it is cheap (torch, librosa,
+scikit-learn and matplotlib are imported by the commands that need them).
+Every error is one line (with -v, also its traceback).
 """
 
 import os
@@ -28,11 +24,7 @@ __all__ = ["__version__", "build_parser", "main"]
 
 
 def build_parser(prog="skvae"):
-    """The argparse parser of the ``skvae`` command.
-
-    Its options and help texts are in :mod:`skvae.cli.parser`; this binds
-    each command to the function that runs it.
-    """
+    """The argparse parser of the ``skvae`` command, bound to the commands."""
     return parser.build_parser(
         prog,
         commands={
@@ -69,10 +61,8 @@ def main(argv=None, *, prog="skvae"):
     if args.func is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    if getattr(args, "quick", False) and args.max_iter is None:
-        args.max_iter = 30
     if getattr(args, "max_iter", 0) is None:
-        args.max_iter = 300
+        args.max_iter = 30 if args.quick else 300
     args.command_line = " ".join([prog, *argv])
     console = Console(args.quiet, args.verbose)
     try:
@@ -82,9 +72,7 @@ def main(argv=None, *, prog="skvae"):
         args.parser.print_usage(sys.stderr)
         print(f"{args.parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:
-        # the reader of the output went away (e.g. '| head -1'): stop quietly;
-        # stdout goes to devnull so that flushing it at exit cannot fail again
+    except BrokenPipeError:  # e.g. '| head -1': quietly, and no failing flush at exit
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_FAILURE
@@ -109,8 +97,7 @@ _EXPECTED = (OSError, ValueError, ImportError, MemoryError, RuntimeError)
 
 
 def _one_line(exc, verbose):
-    """One line for an error: 'path: reason' for a file, else the message."""
-    # an unreadable file (skvae.features.AudioReadError): "path: reason"
+    """One line for an error: 'path: reason' for an AudioReadError, else the message."""
     path, reason = getattr(exc, "path", None), getattr(exc, "reason", None)
     if path and reason:
         return f"{path}: {reason}"

@@ -1,5 +1,6 @@
 """skvae train, report and sample, and what they share."""
 
+import contextlib
 import os
 import sys
 import time
@@ -24,16 +25,14 @@ def _check_out(out):
     return out
 
 
-def _check_device(device):
+def _check_machine(device, threads):
+    """--device and --threads, which this machine must have."""
     from ..recipes import check_device
 
     try:
         check_device(device)
     except ValueError as exc:
         raise UsageError(f"--device {device}: {exc}") from exc
-
-
-def _check_threads(threads):
     try:
         cpus = len(os.sched_getaffinity(0))  # the CPUs this process may use
     except AttributeError:  # not on Linux
@@ -79,22 +78,16 @@ def _load_corpus(args, console, spec=None):
     return corpus
 
 
-def _bar(verbose, **kwargs):
-    """A tqdm progress bar on stderr when ``verbose`` and stderr is a terminal
-    (in a log file a bar would write a line per redraw)."""
-    from tqdm.auto import tqdm
-
-    return tqdm(disable=None if verbose else True, file=sys.stderr, **kwargs)
-
-
 def _rows(features, X, *, n_jobs=1, verbose=0):
-    """``features.transform(X)`` in chunks, with a progress bar."""
+    """``features.transform(X)`` in chunks, with a progress bar on a terminal."""
     import numpy as np
+    from tqdm.auto import tqdm
 
     features = features.set_params(n_jobs=n_jobs)
     step = 64 * max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1))
     rows = []
-    with _bar(verbose, total=len(X), desc="features", unit="utt") as bar:
+    off = None if verbose else True  # None: on a terminal only
+    with tqdm(total=len(X), desc="features", unit="utt", disable=off) as bar:
         for start in range(0, len(X), step):
             rows.append(features.transform(X[start : start + step]))
             bar.update(min(step, len(X) - start))
@@ -127,49 +120,35 @@ def _split_and_extract(
     return train, test, split, F
 
 
-class _FirstGeneration:
-    """Say, the first time audio is generated with this installation of
-    librosa, that librosa compiles its numba kernels (20-30 s, once);
-    remember that it was done with a marker file in the prediction cache's
-    folder (:class:`~skvae.recipes.PredictionCache`: private, never through
-    a symbolic link)."""
+@contextlib.contextmanager
+def _first_generation(console):
+    """Note that librosa compiles its numba kernels the first time audio is
+    generated, until a marker file in the prediction cache says it was done."""
+    import hashlib
+    from importlib.metadata import PackageNotFoundError, version
 
-    def __init__(self, console):
-        import hashlib
-        from importlib.metadata import PackageNotFoundError, version
+    from ..recipes import PredictionCache
 
-        from ..recipes import PredictionCache
-
-        try:
-            tag = f"{version('librosa')} {sys.prefix}"
-        except PackageNotFoundError:
-            tag = sys.prefix
-        self.marker = (
-            f".librosa-compiled-{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
+    try:
+        tag = f"{version('librosa')} {sys.prefix}"
+    except PackageNotFoundError:
+        tag = sys.prefix
+    marker = f".librosa-compiled-{hashlib.sha256(tag.encode()).hexdigest()[:16]}"
+    cache = PredictionCache.default()
+    if cache is None or not cache.has(marker):
+        console.info(
+            "note: the first audio generated with this installation makes "
+            "librosa compile its numba kernels (about 20-30 s, only once)"
         )
-        try:
-            self.cache = PredictionCache() if hasattr(os, "getuid") else None
-        except RuntimeError:  # no home folder: no memory of it
-            self.cache = None
-        if self.cache is None or not self.cache.has(self.marker):
-            console.info(
-                "note: the first audio generated with this installation makes "
-                "librosa compile its numba kernels (about 20-30 s, only once)"
-            )
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb):
-        if kind is None and self.cache is not None:
-            self.cache.touch(self.marker)  # if not: the note comes again
-        return False
+    yield
+    if cache is not None:  # not reached if generating failed: the note stays
+        cache.touch(marker)
 
 
 def _evaluate(args, console, bundle, corpus, F, train, test, seed):
     from ..evaluation import evaluate_recognizer
 
-    with _FirstGeneration(console):
+    with _first_generation(console):
         return evaluate_recognizer(
             bundle,
             F,
@@ -234,8 +213,7 @@ def cmd_train(args, console):
 
     start = time.perf_counter()
     out = _check_out(args.out)
-    _check_device(args.device)
-    _check_threads(args.threads)
+    _check_machine(args.device, args.threads)
     if args.report:
         _check_report(" (or pass --no-report)")
     corpus = _load_corpus(args, console)
@@ -391,7 +369,7 @@ def cmd_sample(args, console):
     sr = rec["features"].sr
     names = []
     hit = 0
-    with staged_folder(out) as tmp, _FirstGeneration(console):
+    with staged_folder(out) as tmp, _first_generation(console):
         for label in labels:
             _, waves = generate_utterances(
                 bundle, label, args.n, random_state=rng, temperature=args.temperature

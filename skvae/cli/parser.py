@@ -1,9 +1,4 @@
-"""The ``skvae`` command line's options and help texts.
-
-:func:`build_parser` builds the argparse parser; :mod:`skvae.cli` binds each
-command to the function that runs it. Importing this module imports nothing
-but the standard library and skvae's version.
-"""
+"""The ``skvae`` command line's options and help texts (standard library only)."""
 
 import argparse
 
@@ -64,12 +59,11 @@ leaves its output folder as it was.
 """
 
 _TRAIN_HELP = """\
-Extract log-mel features, fit the recommended pipeline (SpeechFeatures ->
-VAETransformer -> SVC), evaluate it on held-out utterances against PCA and
-raw-feature baselines with the same classifier, save it, and write a report.
-The front end brings every utterance to the same level (so the recording's
-gain does not matter) and learns the bandwidth of the training audio (wider
-band recordings are band-limited to it when recognised).
+Fit the recommended pipeline (SpeechFeatures -> VAETransformer -> SVC),
+evaluate it on held-out utterances against PCA and raw-feature baselines
+with the same classifier, save it, and write a report. The front end brings
+every utterance to the same level and learns the bandwidth of the training
+audio (wider band recordings are band-limited to it when recognised).
 
 DATA is one of:
   (nothing)   FSDD if it is already on this machine (in --data-home,
@@ -87,12 +81,10 @@ a second fit with one speaker held out; else whole speakers held out when
 the file names give speakers; else a random stratified split.
 
 Writes OUT/model.skops (the recogniser and the generator that 'sample'
-uses, in a format that loads without pickle), OUT/model.safetensors (the
-VAE alone, weights-only) and OUT/report/index.html with its PNGs and
-samples/*.wav. They are written aside and swapped into OUT at the end: a
-run that fails or is interrupted (Ctrl-C stops it, exit 130) leaves OUT as
-it was. Other files in OUT are left alone (an earlier run's files that
-this one does not rewrite are named in a note).
+uses; loads without pickle), OUT/model.safetensors (the VAE alone,
+weights-only) and OUT/report/ (index.html, PNGs, samples/*.wav), swapped
+into OUT at the end: a failed or interrupted run (Ctrl-C, exit 130) leaves
+OUT as it was. Other files in OUT stay (a note names an earlier run's).
 """
 
 _TRAIN_EPILOG = """\
@@ -106,33 +98,29 @@ examples:
 """
 
 _MODEL_HELP = """\
-MODEL is the --out folder of 'skvae train' or its model.skops file. It is
-read with skops.io, never with pickle, trusting only Python's built-in
-types, NumPy and SciPy arrays, scikit-learn's estimators and skvae's own
-(skvae.recipes.trusted_types() lists them); a file holding any other type
-is refused, and so is a file that was edited or damaged.
+MODEL is the --out folder of 'skvae train' or its model.skops file, read
+with skops.io, never with pickle, trusting only Python's built-in types,
+NumPy and SciPy arrays, scikit-learn's estimators and skvae's own
+(skvae.recipes.trusted_types()); any other type, or an edited or damaged
+file, is refused.
 """
 
 _PREDICT_HELP = (
     """\
 Recognise recordings with a trained model. Prints one tab-separated line per
 file: path, predicted label, its probability (with -v: the top 3 labels).
-A model trained with --reject answers -1 (or <unknown>) for a file it does
-not take for one of its words, and adds the file's in-vocabulary score.
-Files may have any sample rate and level, and may be folders (searched for
-audio files). Unreadable files are reported on stderr, the others still
-processed; the exit code is then 1.
+A model trained with --reject answers -1 (or <unknown>) for a word it does
+not know, and adds the in-vocabulary score. Files may have any sample rate
+and level, or be folders (searched for audio files). Unreadable files are
+reported on stderr, the others still processed; the exit code is then 1.
 
-FILE '-' reads paths from standard input, one per line, and answers each
-at once with one flushed line ('PATH<TAB>error<TAB>REASON' for a file it
-cannot read, a folder, or a line longer than a path can be), until the
-input ends: a program can stream files through one 'skvae predict MODEL -'.
-The label and the probability are the last two fields of a line.
+FILE '-' streams paths from standard input, one per line, answering each at
+once with one flushed line ('PATH<TAB>error<TAB>REASON' for a file it cannot
+read, a folder, or a line longer than a path can be) until the input ends.
 
 Loading is fast: the VAE's encoder runs with NumPy (no torch), and the
 model is kept in a private cache ($SKVAE_CACHE_DIR, else
-~/.cache/skvae/predictors; 'skvae train' fills it), so later calls read
-neither skops nor torch.
+~/.cache/skvae/predictors; 'skvae train' fills it) that later calls read.
 
 """
     + _MODEL_HELP
@@ -140,11 +128,10 @@ neither skops nor torch.
 
 _SAMPLE_HELP = (
     """\
-Generate new utterances with a trained model and write them as WAV files
-named LABEL_skvae_I.wav: the model's conditional VAE decodes a latent code
-drawn from the label's prior to a log-mel spectrogram, which Griffin-Lim
-turns into audio. Prints the paths written, and how many of these files
-the model itself recognises as the requested label.
+Generate new utterances with a trained model as WAV files LABEL_skvae_I.wav:
+its conditional VAE decodes a latent code drawn from the label's prior to a
+log-mel spectrogram, which Griffin-Lim turns into audio. Prints the paths,
+and how many of the files the model recognises as the requested label.
 
 """
     + _MODEL_HELP
@@ -152,13 +139,11 @@ the model itself recognises as the requested label.
 
 _REPORT_HELP = (
     """\
-Write the report of a trained model again: accuracy against the PCA and
+Write the report of a trained model again (accuracy against the PCA and
 raw-feature baselines, confusion matrix, latent space, reconstructions,
-generated spectrograms with their WAV files, and training curves, as PNGs
-and an HTML page. Uses the data and split recorded in the model unless DATA
-is given (the model is not retrained; the baselines are refitted). DATA is
-'fsdd', 'generated' or a folder of labelled recordings, as for 'skvae
-train'.
+generated spectrograms and WAV files, training curves) on the data and split
+recorded in the model, or on DATA ('fsdd', 'generated' or a folder, as for
+'skvae train'). The model is not retrained; the baselines are refitted.
 
 """
     + _MODEL_HELP

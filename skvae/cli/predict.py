@@ -8,8 +8,7 @@ from .console import EXIT_FAILURE, EXIT_OK, UsageError
 
 
 def _result_lines(res, top):
-    """One line per file of a recognize_files result, in the files' order:
-    (line, None) for a recognised file, (line, reason) for an unreadable one."""
+    """(line, None) per recognised file, (line, reason) per unreadable one, in order."""
     import numpy as np
 
     top = min(top, len(res.classes))
@@ -20,8 +19,7 @@ def _result_lines(res, top):
             continue
         p = res.proba[i]
         order = np.argsort(p)[::-1][:top]
-        # the label (the reject label for a word the model does not know),
-        # then the probability of the likeliest known label
+        # the label (maybe the reject label), the likeliest known label's probability
         line = f"{res.files[i]}\t{res.labels[i]}\t{p[order[0]]:.3f}"
         if res.scores is not None:
             line += f"\tscore {res.scores[i]:.2f}"
@@ -42,11 +40,8 @@ def _max_path():
 
 
 def _stdin_paths(max_batch=256):
-    """Batches of the paths on standard input, one per line, each batch as
-    soon as its lines have arrived (at most ``max_batch``), so that a path is
-    answered at once. Lines are read in bounded chunks; a line longer than a
-    path can be (PC_PATH_MAX bytes) is not kept: it comes as a batch of its
-    own, a :class:`_LongLine` holding its first bytes."""
+    """Batches of the lines of standard input that have arrived (at most
+    ``max_batch``); a line longer than PC_PATH_MAX comes alone as a _LongLine."""
     if sys.stdin is None:  # standard input closed: no paths
         return
     fd, limit = sys.stdin.fileno(), _max_path()

@@ -7,10 +7,7 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def _signals_held():
-    """Hold SIGINT and SIGTERM back until the block ends (main thread, POSIX).
-
-    A Ctrl-C that arrives meanwhile is delivered when the block ends.
-    """
+    """Hold SIGINT and SIGTERM back until the block ends (main thread, POSIX)."""
     import signal
     import threading
 
@@ -29,9 +26,8 @@ def _signals_held():
 
 def _make_folder(path):
     """Create ``path`` and its missing parents; return those created."""
-    path = Path(path)
+    p = path = Path(path)
     missing = []
-    p = path
     while not p.exists() and not p.is_symlink() and p.parent != p:
         missing.append(p)
         p = p.parent
@@ -55,32 +51,23 @@ def _remove_empty(folders):
 
 
 def _entries(folder):
-    # folders first, then files in name order: model.skops, the file that
-    # loads the rest, comes after model.safetensors
+    """Folders first, then files by name (model.skops after model.safetensors)."""
     return sorted(folder.iterdir(), key=lambda e: (not e.is_dir(), e.name))
 
 
-def _check_merge(src, dst):
-    """Refuse, before anything changes, a file that would replace a folder."""
+def _merge(src, dst, *, check=False):
+    """Move the files of ``src`` into ``dst`` (recursively), replacing their
+    namesakes; ``check``: move nothing, refuse a file that would replace a folder."""
     for e in _entries(src):
         target = dst / e.name
-        if target.exists() and target.is_dir() != e.is_dir():
+        if check and target.exists() and target.is_dir() != e.is_dir():
             kind = "folder" if target.is_dir() else "file"
             raise IsADirectoryError(
                 f"cannot write '{target}': a {kind} of that name is in the way"
             )
         if e.is_dir() and target.is_dir():
-            _check_merge(e, target)
-
-
-def _merge(src, dst):
-    """Move the files of ``src`` into ``dst`` (recursively), replacing
-    their namesakes with ``os.replace``; other files of ``dst`` stay."""
-    for e in _entries(src):
-        target = dst / e.name
-        if e.is_dir() and target.is_dir():
-            _merge(e, target)
-        else:
+            _merge(e, target, check=check)
+        elif not check:
             os.replace(e, target)
 
 
@@ -88,7 +75,7 @@ def _swap_in(staging, path):
     """Move everything written in ``staging`` into ``path``."""
     import shutil
 
-    _check_merge(staging, path)
+    _merge(staging, path, check=True)
     with _signals_held():
         try:
             _merge(staging, path)
@@ -100,15 +87,12 @@ def _swap_in(staging, path):
 def staged_folder(path):
     """Write a folder's new contents aside, then swap them in at once.
 
-    Yields an empty hidden folder inside ``path`` (created with its parents
-    if needed). When the block ends normally, each file written there
-    replaces its namesake in ``path`` (``os.replace``, in sub-folders too),
-    with SIGINT and SIGTERM held back meanwhile; other files of ``path`` are
-    left alone. When the block raises (Ctrl-C included), what it wrote is
-    deleted, ``path`` is left as it was, and folders this function created
-    are removed again. ``NotADirectoryError``: ``path`` or a parent is a
-    file; ``IsADirectoryError``: a new file would replace a folder, or a new
-    folder a file.
+    Yields an empty hidden folder inside ``path`` (created if needed). When
+    the block ends normally, each file written there replaces its namesake
+    in ``path`` (sub-folders too; SIGINT and SIGTERM held back meanwhile),
+    other files stay. When it raises, what it wrote and the folders created
+    are removed. ``NotADirectoryError``: ``path`` or a parent is a file;
+    ``IsADirectoryError``: a new file would replace a folder, or vice versa.
 
     Parameters
     ----------

@@ -27,24 +27,16 @@ def make_recognizer(
 ):
     """The recommended speech recogniser (unfitted).
 
-    A :class:`RecognizerPipeline` of two steps:
-
-    - ``"features"``: ``SpeechFeatures`` (log-mel, ``n_frames`` x
-      ``n_mels``, brought to the active RMS level ``level``, silence
-      trimmed, band-limited at predict time to the bandwidth of its
-      training audio);
-    - ``"model"``: the model of the front-end rows, a Pipeline of
-      ``"vae"`` (``VAETransformer``, ``n_components``-D latent code, early
-      stopping) and ``"clf"`` (one-vs-rest RBF SVC with calibrated
-      probabilities: temperature scaling where scikit-learn has it, else
-      sigmoid). With ``reject=True`` that Pipeline is wrapped in a
-      :class:`~skvae.RejectOptionClassifier`.
-
-    It takes audio file paths (any sample rate) or waveforms at ``sr``. With
-    ``reject=True``, ``predict`` answers -1 (or ``"<unknown>"``) where the
-    in-vocabulary score (``score_samples``: VAE ELBO plus classifier log
-    confidence, standardised) is below a threshold learned on a held-out
-    20 % of the training utterances. No step uses ``groups``.
+    A :class:`RecognizerPipeline` of ``"features"`` (``SpeechFeatures``:
+    log-mel, level-normalised, silence trimmed, band-limited at predict time
+    to the bandwidth of its training audio) and ``"model"``: a Pipeline of
+    ``"vae"`` (``VAETransformer`` with early stopping) and ``"clf"``
+    (one-vs-rest RBF SVC, probabilities calibrated by temperature scaling
+    where scikit-learn has it, else sigmoid), wrapped with ``reject=True``
+    in a :class:`~skvae.RejectOptionClassifier` whose ``predict`` answers
+    -1 (or ``"<unknown>"``) where the in-vocabulary score is below a
+    threshold learned on a held-out 20 % of the training utterances. It
+    takes audio file paths (any sample rate) or waveforms at ``sr``.
 
     Parameters
     ----------
@@ -145,8 +137,6 @@ def _calibrated_svc(*, cv):
 
     major_minor = tuple(int(p) for p in sklearn.__version__.split(".")[:2])
     method = "temperature" if major_minor >= (1, 8) else "sigmoid"
-    # one-vs-rest margins calibrate far better than SVC's vote-based
-    # multi-class decision function
     return CalibratedClassifierCV(
         OneVsRestClassifier(SVC()), method=method, cv=cv, ensemble=False
     )
@@ -163,11 +153,9 @@ def make_generator(
 ):
     """The conditional VAE that ``skvae train`` fits to generate utterances.
 
-    A :class:`~skvae.VAEClassifier` (label fed to encoder and decoder,
-    learned prior mean per label) with early stopping, to be fitted on the
-    log-mel rows of :func:`make_recognizer`'s front end and their labels;
-    then ``generator.sample(n, y=label, observation_noise=False)``. The
-    parameters are those of the same name of :func:`make_recognizer`.
+    A :class:`~skvae.VAEClassifier` with early stopping, to be fitted on the
+    log-mel rows of :func:`make_recognizer`'s front end and their labels.
+    The parameters are those of :func:`make_recognizer`.
 
     Returns
     -------

@@ -51,10 +51,9 @@ def _rows_to_audio(features, rows, duration):
 def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0):
     """Generate ``n`` new utterances of ``label`` with a saved model.
 
-    The model's conditional VAE draws latent codes from the label's prior
-    and decodes them with the label to log-mel rows (their means); rows are
-    stretched to the label's median training duration and turned into audio
-    by Griffin-Lim.
+    The conditional VAE decodes latent codes drawn from the label's prior to
+    log-mel rows, stretched to the label's median training duration and
+    turned into audio by Griffin-Lim.
 
     Parameters
     ----------
@@ -65,16 +64,15 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
     n : int
         Utterances to generate.
     random_state : int, numpy.random.Generator or None, default=None
-        Seeds the draws; a Generator is used (and advanced) as is, so
-        successive calls sharing one give different utterances.
+        Seeds the draws; a Generator is used (and advanced) as is.
     temperature : float, default=1.0
         Scale of the latent spread: <1 typical, >1 varied.
 
     Returns
     -------
     rows : ndarray of shape (n, n_features)
-        The generated log-mel rows (``ValueError`` for an unknown label or
-        a model that cannot generate).
+        The generated log-mel rows (``ValueError``: unknown label, or no
+        generator).
     waves : sequence of n ndarrays
         The waveforms, at the front end's ``sr``.
 
@@ -114,8 +112,7 @@ def write_utterances(waves, folder, label, sr, *, start=0):
     """Write generated utterances as WAV files named ``LABEL_skvae_I.wav``.
 
     Each is peak-normalised and written as 16-bit PCM
-    (:func:`skvae.features.write_wav` with ``normalize=True``), as ``skvae
-    sample`` and the report write them.
+    (:func:`skvae.features.write_wav` with ``normalize=True``).
 
     Parameters
     ----------
@@ -159,9 +156,8 @@ def write_utterances(waves, folder, label, sr, *, start=0):
 def recognize_files(recognizer, paths, *, expand_folders=True):
     """Labels and class probabilities of audio files, past unreadable ones.
 
-    The front end (``recognizer["features"]``) reads the files of the batch
-    at once (file by file only when one of them cannot be read), and the
-    rows model (``recognizer["model"]``) answers all their rows at once.
+    The front end reads the files at once (file by file only when one of
+    them cannot be read); the rows model answers all their rows at once.
 
     Parameters
     ----------
@@ -171,19 +167,16 @@ def recognize_files(recognizer, paths, *, expand_folders=True):
         Audio files (any sample rate) or folders (searched for audio files).
     expand_folders : bool, default=True
         Search folders for audio files; False reports a folder as a file
-        that cannot be read (one answer per path, as ``skvae predict MODEL
-        -`` gives).
+        that cannot be read (one answer per path).
 
     Returns
     -------
     result : Bunch
-        ``files`` (the paths read, folders expanded), ``labels`` (the reject
-        label where a reject option rejects), ``proba`` (among the known
-        labels), ``classes``, ``scores``, ``threshold`` and
-        ``reject_label`` (of a reject option, else None), ``errors``
-        (``(path, reason)`` of unreadable files) and ``order`` (one ``(read,
-        i)`` per file in the order given: ``files[i]`` if ``read``, else
-        ``errors[i]``).
+        ``files`` (the paths read), ``labels``, ``proba``, ``classes``,
+        ``scores``, ``threshold`` and ``reject_label`` (of a reject option,
+        else None), ``errors`` (``(path, reason)`` of unreadable files) and
+        ``order`` (one ``(read, i)`` per file as given: ``files[i]`` if
+        ``read``, else ``errors[i]``).
 
     Examples
     --------

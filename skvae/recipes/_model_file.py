@@ -20,10 +20,9 @@ _SKLEARN_PRIVATE = (
 def trusted_types():
     """The types a model file may hold beyond those :mod:`skops.io` trusts.
 
-    skops trusts Python built-ins, NumPy and SciPy arrays and scikit-learn's
-    public estimators; a model file may also hold every estimator class that
-    ``skvae``, ``skvae.features``, ``skvae.augment`` and ``skvae.recipes``
-    export, and the private types of a calibrated classifier.
+    Every estimator class that ``skvae``, ``skvae.features``, ``skvae.augment``
+    and ``skvae.recipes`` export, and the private types of a calibrated
+    classifier.
 
     Returns
     -------
@@ -64,12 +63,10 @@ def _existing_model(path):
     """The model file ``path`` names, which must exist."""
     file = _model_path(path)
     if not file.is_file():
-        where = (
-            f"the folder '{path}' holds no {MODEL_FILE}" if file != Path(path) else ""
-        )
+        where = f" (the folder '{path}' holds no {MODEL_FILE})" * (file != Path(path))
         raise FileNotFoundError(
-            f"model '{file}' does not exist{f' ({where})' if where else ''}: train "
-            f"one with 'skvae train --out DIR' and pass DIR or DIR/{MODEL_FILE}"
+            f"model '{file}' does not exist{where}: train one with 'skvae train "
+            f"--out DIR' and pass DIR or DIR/{MODEL_FILE}"
         )
     return file
 
@@ -114,8 +111,7 @@ def _round_trip(obj, trusted):
 def save_recognizer(bundle, path):
     """Save a bundle as ``skvae train`` does: one skops file, no pickle.
 
-    The bundle is written with :func:`skops.io.dumps` as it is (the VAEs
-    hold their weights as bytes), atomically. A recogniser that
+    Written atomically with :func:`skops.io.dumps`. A recogniser that
     :func:`load_recognizer` could not load back is refused before anything
     is written, naming the innermost step at fault.
 
@@ -152,10 +148,7 @@ def save_recognizer(bundle, path):
 
 
 def _check_bundle(bundle, where, *, damaged="is damaged"):
-    """Check that ``bundle`` is a model of this format; ValueError if not.
-
-    ``where`` names it in the message ("the model 'PATH'").
-    """
+    """ValueError unless ``bundle`` is a model of this format (``where``: its name)."""
     import numpy as np
     from sklearn import config_context
     from sklearn.base import is_classifier
@@ -216,15 +209,12 @@ def _failure_reason(exc):
     if isinstance(exc, EOFError | zipfile.BadZipFile) or any(
         w in text.lower() for w in words
     ):
-        return (
-            f"the file is damaged or truncated ({detail}); was writing it interrupted?"
-        )
+        return f"the file is damaged or truncated ({detail}); was writing interrupted?"
     return f"the file is damaged ({detail})"
 
 
 def _load_file(path, data=None):
-    """The checked bundle of the model file ``path`` (see load_recognizer);
-    ``data``: its bytes, if already read."""
+    """The checked bundle of the model file ``path`` (``data``: its bytes)."""
     import skops.io
     from skops.io.exceptions import UntrustedTypesFoundException
 
@@ -266,9 +256,8 @@ def _load_file(path, data=None):
 def load_recognizer(path, *, require_generator=False):
     """Load a model saved by ``skvae train`` (or :func:`save_recognizer`).
 
-    The file is read with :func:`skops.io.loads`, never with pickle,
-    trusting only skops's default types and :func:`trusted_types`, then
-    checked: an edited or damaged file is refused with ``ValueError``.
+    Read with :func:`skops.io.loads` (never pickle), trusting only skops's
+    default types and :func:`trusted_types`, then checked.
 
     Parameters
     ----------
@@ -289,9 +278,8 @@ def load_recognizer(path, *, require_generator=False):
     FileNotFoundError
         No such file, or a folder without a model.
     ValueError
-        The file is damaged, truncated or edited, holds untrusted types, is
-        not a model, was saved by a newer skvae, or cannot generate though
-        ``require_generator`` (the message says which).
+        The file is damaged, edited, holds untrusted types, is not a model,
+        is from a newer skvae, or cannot generate though ``require_generator``.
 
     Examples
     --------

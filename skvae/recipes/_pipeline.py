@@ -9,17 +9,24 @@ def _last_step_has(method):
     return lambda self: hasattr(self.steps[-1][1], method)
 
 
+def _routed(method, what):
+    """Pipeline's ``method``, taking ``groups`` (available if the last step has it)."""
+
+    def call(self, X, groups=None, **params):
+        return self._with_groups(method, groups, X, **params)
+
+    call.__name__, call.__qualname__ = method, f"RecognizerPipeline.{method}"
+    call.__doc__ = f"{what}; ``groups`` goes to the steps that request it."
+    return available_if(_last_step_has(method))(call)
+
+
 class RecognizerPipeline(Pipeline):
     """A :class:`~sklearn.pipeline.Pipeline` whose methods take ``groups``.
 
-    ``fit(X, y, groups=None)``, ``predict(X, groups=None)`` and the other
-    methods hand ``groups`` (e.g. the speaker of each utterance) to the
-    steps that request it through scikit-learn's metadata routing
-    (``step.set_fit_request(groups=True)``,
-    ``step.set_transform_request(groups=True)``), with routing switched
-    on for the call only; the global setting is left alone. Without
-    groups it is a plain Pipeline. Passing groups that no step requests
-    raises ``ValueError`` instead of silently ignoring them.
+    ``fit``, ``predict`` and the other methods hand ``groups`` (e.g. the
+    speaker of each utterance) to the steps that request it
+    (``set_fit_request(groups=True)``, ...), switching metadata routing on
+    for the call only. Groups that no step requests raise ``ValueError``.
 
     Parameters
     ----------
@@ -78,30 +85,11 @@ class RecognizerPipeline(Pipeline):
         """Fit the steps; ``groups`` goes to the steps that request it."""
         return self._with_groups("fit", groups, X, y, **params)
 
-    @available_if(_last_step_has("predict"))
-    def predict(self, X, groups=None, **params):
-        """Predict labels; ``groups`` goes to the steps that request it."""
-        return self._with_groups("predict", groups, X, **params)
-
-    @available_if(_last_step_has("predict_proba"))
-    def predict_proba(self, X, groups=None, **params):
-        """Class probabilities; ``groups`` as in :meth:`predict`."""
-        return self._with_groups("predict_proba", groups, X, **params)
-
-    @available_if(_last_step_has("predict_log_proba"))
-    def predict_log_proba(self, X, groups=None, **params):
-        """Log class probabilities; ``groups`` as in :meth:`predict`."""
-        return self._with_groups("predict_log_proba", groups, X, **params)
-
-    @available_if(_last_step_has("decision_function"))
-    def decision_function(self, X, groups=None, **params):
-        """Decision function; ``groups`` as in :meth:`predict`."""
-        return self._with_groups("decision_function", groups, X, **params)
-
-    @available_if(_last_step_has("transform"))
-    def transform(self, X, groups=None, **params):
-        """Transform through every step; ``groups`` as in :meth:`predict`."""
-        return self._with_groups("transform", groups, X, **params)
+    predict = _routed("predict", "Predict labels")
+    predict_proba = _routed("predict_proba", "Class probabilities")
+    predict_log_proba = _routed("predict_log_proba", "Log class probabilities")
+    decision_function = _routed("decision_function", "Decision function")
+    transform = _routed("transform", "Transform through every step")
 
     @available_if(_last_step_has("score"))
     def score(self, X, y=None, sample_weight=None, groups=None, **params):

@@ -1,14 +1,9 @@
 """load_predictor: a recogniser for prediction only, and the cache that keeps it.
 
-Reading a model file imports :mod:`skops.io` (all of scikit-learn) and
-torch: seconds a prediction does not need. The predict-only recogniser (its
-VAE run by NumPy, no generator) is kept in a cache of pickles, guarded like
-an SSH key (:class:`PredictionCache`): a folder only its owner can write,
-entries written by skvae from models it loaded safely, nothing used that
-others could have written or that is a symbolic link. An entry's key is
-the SHA-256 of the model file's bytes, of skvae's source files (an entry is
-never unpickled into changed code) and of the versions of scikit-learn,
-NumPy and Python. Without POSIX ownership or a home folder, no cache.
+The predict-only recogniser is pickled into :class:`PredictionCache`, keyed
+by the SHA-256 of the model file, of skvae's source files and of the versions
+of scikit-learn, NumPy and Python. Without POSIX ownership or a home folder,
+no cache.
 """
 
 import contextlib
@@ -30,10 +25,9 @@ _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 def cache_dir():
     """The folder of the prediction cache (it may not exist yet).
 
-    ``$SKVAE_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/skvae/predictors``
-    (if it is an absolute path, as the XDG specification says), else
-    ``~/.cache/skvae/predictors``; ``RuntimeError`` if the home folder is
-    needed and unknown.
+    ``$SKVAE_CACHE_DIR``, else ``$XDG_CACHE_HOME/skvae/predictors`` (if
+    absolute), else ``~/.cache/skvae/predictors`` (``RuntimeError`` if the
+    home folder is unknown).
 
     Examples
     --------
@@ -69,13 +63,12 @@ def _key(data):
 
 
 class PredictionCache:
-    """The prediction cache: a folder only this user can write.
+    """A folder of pickles only this user can write, guarded like an SSH key.
 
-    Every access goes through a descriptor of the folder checked (owner,
-    not writable by others; created with mode 0700), and files are opened
-    without following symbolic links, so nothing can be swapped in between.
-    At most :data:`CACHE_MAX_ENTRIES` entries are kept (the least recently
-    used go).
+    Every access goes through a descriptor of the checked folder (owned by
+    this user, not writable by others, created 0700); files are opened
+    without following symbolic links and used only if private regular
+    files. The least recently used entries beyond :data:`CACHE_MAX_ENTRIES` go.
 
     Parameters
     ----------
@@ -97,6 +90,14 @@ class PredictionCache:
 
     def __init__(self, path=None):
         self.path = cache_dir() if path is None else Path(path)
+
+    @classmethod
+    def default(cls):
+        """The cache in :func:`cache_dir`; None without POSIX owners or a home."""
+        try:
+            return cls() if hasattr(os, "getuid") else None
+        except RuntimeError:  # no home folder to keep a cache in
+            return None
 
     @staticmethod
     def _private(st):
@@ -174,8 +175,7 @@ class PredictionCache:
         return fh is not None
 
     def touch(self, name):
-        """Create the empty file ``name`` (never through a symbolic link);
-        whether :meth:`has` it now."""
+        """Create the empty file ``name`` (not through a link); whether it is there."""
         with self._opened(create=True) as dfd:
             if dfd is None:
                 return False
@@ -189,8 +189,7 @@ class PredictionCache:
         return True
 
     def _evict(self, dfd):
-        """Remove the least recently used entries beyond CACHE_MAX_ENTRIES,
-        and temporary files left by writers that died."""
+        """Remove the oldest entries beyond CACHE_MAX_ENTRIES, and stale temporaries."""
         entries, old, now = [], [], time.time()
         with os.scandir(dfd) as it:
             for entry in it:
@@ -208,16 +207,6 @@ class PredictionCache:
         for name in old:
             with contextlib.suppress(OSError):
                 os.unlink(name, dir_fd=dfd)
-
-
-def _cache():
-    """The PredictionCache, or None where there is none."""
-    if not hasattr(os, "getuid"):
-        return None
-    try:
-        return PredictionCache()
-    except RuntimeError:  # no home folder to keep a cache in
-        return None
 
 
 def _predict_only(bundle):
@@ -238,11 +227,10 @@ def _predict_only(bundle):
 def load_predictor(path, *, cache=True):
     """Load a recogniser for prediction only, without torch where possible.
 
-    The bundle of :func:`load_recognizer` without its generator, whose VAE
-    step (without reject option, with a dense encoder) is a NumPy
-    ``NumpyEncoder``: predictions equal to 1e-6. With ``cache``, it is kept
-    in :class:`PredictionCache`, so that the next load of the same file
-    imports neither :mod:`skops.io` nor torch (``skvae predict``).
+    The bundle of :func:`load_recognizer` without its generator; a VAE step
+    with a dense encoder (without reject option) becomes a NumPy
+    ``NumpyEncoder`` (predictions equal to 1e-6). With ``cache``, it is kept
+    in :class:`PredictionCache`: the next load imports neither skops nor torch.
 
     Parameters
     ----------
@@ -269,7 +257,7 @@ def load_predictor(path, *, cache=True):
 
     path = _existing_model(path)
     data = path.read_bytes()  # the bytes hashed are the bytes loaded
-    folder = _cache() if cache else None
+    folder = PredictionCache.default() if cache else None
     key = None if folder is None else _key(data)
     bundle = None if folder is None else folder.read(key)
     if not (isinstance(bundle, dict) and hasattr(bundle.get("recognizer"), "predict")):

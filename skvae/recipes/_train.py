@@ -1,5 +1,6 @@
 """Training steps: fitting the recogniser and the generator, and the bundle."""
 
+import inspect
 import sys
 import warnings
 
@@ -8,6 +9,7 @@ from ._model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION
 
 
 def _check_labels(y):
+    """The count of each label; ValueError unless 2+ labels, each 2+ times."""
     import numpy as np
 
     _, counts = np.unique(y, return_counts=True)
@@ -30,10 +32,9 @@ def _fitted_rows_pipeline(recognizer):
 def fit_recognizer(F, y, *, features, verbose=0, **params):
     """Fit :func:`make_recognizer` on front-end rows computed once.
 
-    ``features``, the fitted front end the rows came from, becomes the
-    ``"features"`` step and the ``"model"`` step is fitted on ``F``: the
-    recogniser that fitting on the audio gives, the front end fitted once.
-    The calibration uses ``min(cv, smallest label count)`` folds.
+    ``features`` (the fitted front end ``F`` came from) becomes the
+    ``"features"`` step and the ``"model"`` step is fitted on ``F``. The
+    calibration uses ``min(cv, smallest label count)`` folds.
 
     Parameters
     ----------
@@ -42,19 +43,17 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     y : array-like of shape (n_utterances,)
         Labels; at least two labels, each at least twice.
     features : SpeechFeatures
-        The fitted front end (e.g. ``make_recognizer()["features"]`` fitted
-        on the training audio, which it learns the bandwidth of).
+        The fitted front end (``make_recognizer()["features"]`` fitted on
+        the training audio).
     verbose : int, default=0
         If > 0, the VAE shows a progress bar while training.
     **params
-        Other parameters of :func:`make_recognizer` (those of the front end
-        are ignored: ``features`` is the front end).
+        Other parameters of :func:`make_recognizer` (the front end's are ignored).
 
     Returns
     -------
     recognizer : RecognizerPipeline
-        Fitted; it takes audio. ``ValueError`` for a single label, or a
-        label with fewer than two utterances.
+        Fitted; ``ValueError`` for a single label, or one with one utterance.
 
     Examples
     --------
@@ -76,8 +75,7 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     cv = int(max(2, min(params.pop("cv", 5), smallest)))
     recognizer = make_recognizer(cv=cv, verbose=verbose, **params)
     recognizer.set_params(features=features)
-    with warnings.catch_warnings():
-        # the number of epochs is reported instead
+    with warnings.catch_warnings():  # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
         recognizer["model"].fit(F, y)
     _fitted_rows_pipeline(recognizer)["vae"].set_params(verbose=0)
@@ -99,7 +97,7 @@ def fit_generator(F, y, **params):
     Returns
     -------
     generator : VAEClassifier
-        Fitted (without ``ConvergenceWarning``: ``n_iter_`` tells).
+        Fitted (without ``ConvergenceWarning``).
 
     Examples
     --------
@@ -130,9 +128,8 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
     generator : VAEClassifier or None, default=None
         Fitted by :func:`fit_generator`.
     durations : array-like of shape (n_utterances,) or None, default=None
-        Duration in seconds of each training utterance (NaN where unknown);
-        None: all unknown. Each label's median is the length of its
-        generated audio (unknown: the length of the front end's rows).
+        Duration in seconds of each training utterance (NaN or None: unknown,
+        then the length of the front end's rows).
 
     Returns
     -------
@@ -172,23 +169,18 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
     return bundle
 
 
-_GENERATOR_PARAMS = ("n_components", "hidden_layer_sizes", "max_iter")
-_GENERATOR_PARAMS += ("random_state", "device", "n_threads")
-
-
 def train_recognizer(
     F, y, *, features, durations=None, generator=True, verbose=0, **params
 ):
     """Fit the recogniser and the generator: the training step of ``skvae train``.
 
-    :func:`fit_recognizer`, then :func:`fit_generator` with the same latent
-    size, epochs, seed and device, then :func:`recognizer_bundle`.
+    :func:`fit_recognizer`, :func:`fit_generator` with the parameters they
+    share, then :func:`recognizer_bundle`.
 
     Parameters
     ----------
     F, y, features, verbose, **params
-        As for :func:`fit_recognizer` (``verbose`` also says what is being
-        trained, on stderr).
+        As for :func:`fit_recognizer` (``verbose`` also prints progress).
     durations : array-like of shape (n_utterances,) or None, default=None
         Durations in seconds of the training utterances (see
         :func:`recognizer_bundle`).
@@ -198,8 +190,7 @@ def train_recognizer(
     Returns
     -------
     bundle : dict
-        As :func:`recognizer_bundle`, its ``metadata`` holding ``params``,
-        ``epochs`` and ``train_seconds`` (of the recogniser).
+        Its ``metadata`` holds ``params``, ``epochs`` and ``train_seconds``.
 
     Examples
     --------
@@ -234,8 +225,8 @@ def train_recognizer(
     gen = None
     if generator:
         info("training the conditional VAE that generates utterances ...")
-        gen_params = {p: params[p] for p in _GENERATOR_PARAMS if p in params}
-        gen = fit_generator(F, y, **gen_params)
+        shared = inspect.signature(make_generator).parameters.keys() & params
+        gen = fit_generator(F, y, **{p: params[p] for p in shared})
     bundle = recognizer_bundle(rec, y, generator=gen, durations=durations)
     bundle["metadata"] = {
         "params": dict(params),
@@ -257,12 +248,8 @@ def check_device(device):
     Returns
     -------
     device : str
-        The device it resolves to ("auto" becomes what is available).
-
-    Raises
-    ------
-    ValueError
-        Not a torch device, or one this machine does not have.
+        The device it resolves to ("auto" becomes what is available);
+        ``ValueError`` if not a torch device or not on this machine.
 
     Examples
     --------
