@@ -9,6 +9,7 @@ files per second through ``skvae predict MODEL -``, and the wall time of
 Protocol and results: ``benchmarks/README.md``.
 """
 
+import contextlib
 import os
 import statistics
 import subprocess
@@ -44,16 +45,20 @@ def _streaming(argv, paths, env):
         stdout=subprocess.PIPE,
         text=True,
     )
-    proc.stdin.write(f"{paths[0]}\n")
-    proc.stdin.flush()
+
+    def feed(lines, close):
+        # a process that died early closes its end: the check below says so
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write("".join(f"{p}\n" for p in lines))
+            proc.stdin.flush()
+            if close:
+                proc.stdin.close()
+
+    feed(paths[:1], close=False)
     lines = [proc.stdout.readline()]
     start = time.perf_counter()
+    writer = threading.Thread(target=feed, args=(paths[1:], True))
 
-    def feed():
-        with proc.stdin:
-            proc.stdin.write("".join(f"{p}\n" for p in paths[1:]))
-
-    writer = threading.Thread(target=feed)
     writer.start()
     lines += proc.stdout.readlines()
     seconds = time.perf_counter() - start
