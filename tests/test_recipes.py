@@ -495,10 +495,13 @@ def _edit(path, out, key, edit):
     return out
 
 
-def _empty_steps(node):
-    node = json.loads(json.dumps(node))
-    node["content"]["content"]["steps"]["content"] = []
-    return node
+def _steps_edited(content):
+    def edit(node):
+        node = json.loads(json.dumps(node))
+        node["content"]["content"]["steps"]["content"] = content
+        return node
+
+    return edit
 
 
 @pytest.mark.parametrize(
@@ -508,7 +511,9 @@ def _empty_steps(node):
         ("format_version", lambda n: _json(0), "unknown format_version 0"),
         ("_module", lambda n: _json("not bytes"), "damaged"),
         ("recognizer", lambda n: _json(None), "the recognizer is NoneType"),
-        ("recognizer", _empty_steps, "not a pipeline of a 'features' step"),
+        ("recognizer", _steps_edited([]), "not a pipeline of a 'features' step"),
+        # steps that are not (name, estimator) pairs
+        ("recognizer", _steps_edited([_json(1), _json(2)]), "not a pipeline of"),
         ("classes_", lambda n: None, "AttributeError"),
         ("durations", lambda n: _json([1.0]), "durations are not one number"),
         ("metadata", lambda n: _json([1]), "metadata is not a dict"),

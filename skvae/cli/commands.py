@@ -187,23 +187,10 @@ def load_model(load, model, **kwargs):
         raise UsageError(str(exc)) from exc
 
 
-def _load_model(args, *, generate=False):
+def _load_generator(args):
     from ..recipes import load_recognizer
 
-    return load_model(load_recognizer, args.model, require_generator=generate)
-
-
-def _versions():
-    """Versions of skvae, scikit-learn, torch and Python, for the metadata."""
-    import sklearn
-    import torch
-
-    return {
-        "skvae_version": __version__,
-        "sklearn_version": sklearn.__version__,
-        "torch_version": torch.__version__,
-        "python_version": sys.version.split()[0],
-    }
+    return load_model(load_recognizer, args.model, require_generator=True)
 
 
 def cmd_train(args, console):
@@ -257,6 +244,9 @@ def cmd_train(args, console):
         )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 
+    import sklearn
+    import torch
+
     model_path = out / recipes.MODEL_FILE
     open_set = evaluation.get("open_set") or {}
     kept = ("target", "threshold", "known_kept", "accuracy_kept", "rejected")
@@ -274,7 +264,10 @@ def cmd_train(args, console):
         command=args.command_line,
         created=time.strftime("%Y-%m-%d %H:%M:%S"),
         model_file=str(model_path),
-        **_versions(),
+        skvae_version=__version__,
+        sklearn_version=sklearn.__version__,
+        torch_version=torch.__version__,
+        python_version=sys.version.split()[0],
     )
     _print_summary(console, evaluation, split, speaker_eval)
     console.info("writing the model" + (" and the report ..." if args.report else ""))
@@ -318,7 +311,7 @@ def cmd_report(args, console):
     _check_report()
     if args.out:
         _check_out(args.out)
-    bundle = _load_model(args, generate=True)
+    bundle = _load_generator(args)
     out = _check_out(args.out or Path(bundle["path"]).parent / "report")
     meta = bundle["metadata"]
     if args.data is None and not meta.get("data"):
@@ -362,7 +355,7 @@ def cmd_sample(args, console):
     from .staging import staged_folder
 
     out = _check_out(args.out)
-    bundle = _load_model(args, generate=True)
+    bundle = _load_generator(args)
     rec = bundle["recognizer"]  # with a reject option: a rejected file is a miss
     labels = [_label_of(rec, d) for d in args.digit or []] or list(rec.classes_)
     rng = np.random.default_rng(args.seed)

@@ -16,8 +16,7 @@ class Interrupted(BaseException):
     """Ctrl-C (SIGINT) or SIGTERM during a command: exit 128 + signal.
 
     Not a ``KeyboardInterrupt``, which the training loop catches to keep the
-    model trained so far: the command stops at once instead, and what it was
-    writing is discarded.
+    model trained so far: the command stops at once, discarding its output.
     """
 
     def __init__(self, signum):
@@ -34,10 +33,8 @@ def stop_on_signals():
     """SIGINT and SIGTERM raise :class:`Interrupted` within the block."""
     old = {}
     if threading.current_thread() is threading.main_thread():
-        for name in ("SIGINT", "SIGTERM"):
-            signum = getattr(signal, name, None)
-            if signum is not None:
-                old[signum] = signal.signal(signum, _stop)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            old[signum] = signal.signal(signum, _stop)
     try:
         yield
     finally:

@@ -77,17 +77,14 @@ def _stdin_paths(max_batch=256):
 
 
 def cmd_predict(args, console):
-    from ..recipes import recognize_files
+    from ..recipes import load_predictor, recognize_files
 
     streaming = "-" in args.files
     if streaming and args.files != ["-"]:
         raise UsageError("FILE '-' (paths from standard input) must come alone")
     if sys.stdout is None:  # started with stdout closed ('>&-')
         raise OSError("standard output is closed: the results have nowhere to go")
-    from ..recipes import load_predictor
-
-    rec = load_model(load_predictor, args.model, cache=not args.no_cache)
-    rec = rec["recognizer"]
+    rec = load_model(load_predictor, args.model, cache=not args.no_cache)["recognizer"]
     # a path that is not valid in the locale's encoding is written back as
     # the bytes it was given (as ls does), not refused mid-stream
     reconfigure = getattr(sys.stdout, "reconfigure", None)

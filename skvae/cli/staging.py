@@ -112,8 +112,6 @@ def staged_folder(path):
     >>> out = Path(tempfile.mkdtemp()) / "run"
     >>> with staged_folder(out) as tmp:
     ...     _ = (tmp / "a.txt").write_text("new")
-    ...     os.listdir(out)  # nothing visible yet but the hidden folder
-    ['.skvae-partial-...']
     >>> (out / "a.txt").read_text(), os.listdir(out)
     ('new', ['a.txt'])
     """

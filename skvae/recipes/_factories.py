@@ -79,17 +79,13 @@ def make_recognizer(
 
     Examples
     --------
-    >>> import warnings
     >>> from skvae.datasets import make_spoken_digits
     >>> from skvae.recipes import make_recognizer
     >>> rec = make_recognizer(n_components=4, max_iter=2, cv=2)
     >>> [name for name, _ in rec.steps], [name for name, _ in rec["model"].steps]
     (['features', 'model'], ['vae', 'clf'])
     >>> digits = make_spoken_digits(3, 2, random_state=0)
-    >>> with warnings.catch_warnings():  # 2 epochs: ConvergenceWarning
-    ...     warnings.simplefilter("ignore")
-    ...     rec = rec.fit(digits.data, digits.target)
-    >>> rec.predict(digits.data[:3]).shape
+    >>> rec.fit(digits.data, digits.target).predict(digits.data[:3]).shape
     (3,)
     >>> type(make_recognizer(reject=True)["model"]).__name__
     'RejectOptionClassifier'

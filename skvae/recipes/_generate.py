@@ -9,16 +9,7 @@ _NO_GENERATOR = (
 
 
 def can_generate(bundle):
-    """Whether a saved model can generate utterances (it holds a generator).
-
-    Parameters
-    ----------
-    bundle : dict
-        From :func:`load_recognizer`.
-
-    Returns
-    -------
-    bool
+    """Whether a bundle (:func:`load_recognizer`) holds a generator.
 
     Examples
     --------
@@ -32,18 +23,17 @@ def can_generate(bundle):
 def _rows_to_audio(features, rows, duration):
     """Log-mel rows -> waveforms lasting about ``duration`` seconds."""
     import numpy as np
+    from scipy.interpolate import make_interp_spline
     from sklearn.base import clone
 
     fe, n_frames = features, features.n_frames
     target = n_frames
     if np.isfinite(duration) and duration > 0:
         target = max(2, int(round(duration * fe.sr / fe.hop_length_)) + 1)
-    if target != n_frames:  # each mel band interpolated in time
+    if target != n_frames:  # each mel band interpolated linearly in time
         R = np.asarray(rows, dtype=float).reshape(len(rows), n_frames, fe.n_mels)
-        pos = np.linspace(0.0, n_frames - 1, target)
-        lo = np.minimum(pos.astype(int), n_frames - 2)
-        w = (pos - lo)[None, :, None]
-        rows = ((1 - w) * R[:, lo] + w * R[:, lo + 1]).reshape(len(rows), -1)
+        line = make_interp_spline(np.arange(n_frames), R, k=1, axis=1)
+        rows = line(np.linspace(0.0, n_frames - 1, target)).reshape(len(rows), -1)
         fe = clone(fe).set_params(n_frames=target, n_jobs=None).fit()
     return fe.inverse_transform(rows)
 
@@ -89,11 +79,7 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
     classes = list(bundle["recognizer"].classes_)
     if label not in classes:
         raise ValueError(f"{label!r} is not a label of this model (labels: {classes})")
-    rng = (
-        random_state
-        if isinstance(random_state, np.random.Generator)
-        else np.random.default_rng(random_state)
-    )
+    rng = np.random.default_rng(random_state)  # a Generator is returned as is
     generator = bundle["generator"]
     rows, _ = generator.sample(
         n,
@@ -121,8 +107,7 @@ def write_utterances(waves, folder, label, sr, *, start=0):
     folder : str or os.PathLike
         An existing folder.
     label : object
-        Their label; its ``str`` starts the file names, so that
-        :func:`skvae.datasets.load_audio_folder` reads it back.
+        Their label (``str(label)`` starts the file names).
     sr : int
         Sample rate.
     start : int, default=0
@@ -140,8 +125,7 @@ def write_utterances(waves, folder, label, sr, *, start=0):
     >>> from skvae.recipes import write_utterances
     >>> waves = [np.sin(np.arange(800) / 4.0).astype(np.float32)] * 2
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     paths = write_utterances(waves, tmp, 3, 8000)
-    ...     [p.rsplit("/", 1)[-1] for p in paths]
+    ...     [p.rsplit("/", 1)[-1] for p in write_utterances(waves, tmp, 3, 8000)]
     ['3_skvae_0.wav', '3_skvae_1.wav']
     """
     from ..features import write_wav
@@ -213,7 +197,7 @@ def recognize_files(recognizer, paths, *, expand_folders=True):
             rows = [features.transform(files)]
             ok, order = list(files), [(True, i) for i in range(len(files))]
         except AudioReadError:
-            rows = []
+            pass
     if not ok:
         for path in files:
             try:

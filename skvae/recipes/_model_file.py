@@ -169,13 +169,15 @@ def _check_bundle(bundle, where, *, damaged="is damaged"):
         fail(f"unknown format_version {version}")
     rec = bundle.get("recognizer")
     steps = getattr(rec, "steps", None)
-    if not isinstance(steps, list) or [s[0] for s in steps][:1] != ["features"]:
+    try:
+        (first, _), (second, model) = steps
+    except (TypeError, ValueError):  # not two (name, step) pairs
+        first = second = model = None
+    if (first, second) != ("features", "model") or not is_classifier(model):
         fail(
             f"the recognizer is {type(rec).__name__}, not a pipeline of a "
-            "'features' step and a 'model' step"
+            "'features' step and a classifier 'model' step"
         )
-    if len(steps) != 2 or steps[1][0] != "model" or not is_classifier(steps[1][1]):
-        fail("the recognizer's steps are not 'features' and a classifier 'model'")
     try:
         for _, step in steps:
             check_is_fitted(step)
@@ -262,11 +264,9 @@ def load_recognizer(path, *, require_generator=False):
     Parameters
     ----------
     path : str or os.PathLike
-        The ``model.skops`` file, or the folder holding it (the ``--out``
-        folder of ``skvae train``).
+        The ``model.skops`` file, or the folder holding it.
     require_generator : bool, default=False
-        Raise ``ValueError`` if the model cannot generate utterances
-        (:func:`can_generate`).
+        Raise ``ValueError`` if the model holds no generator.
 
     Returns
     -------

@@ -30,11 +30,7 @@ class RecognizerPipeline(Pipeline):
 
     Parameters
     ----------
-    steps : list of (str, estimator) tuples
-        As for :class:`~sklearn.pipeline.Pipeline`.
-    memory : str, object with the joblib.Memory interface or None
-        As for :class:`~sklearn.pipeline.Pipeline`.
-    verbose : bool, default=False
+    steps, memory, verbose
         As for :class:`~sklearn.pipeline.Pipeline`.
 
     See Also

@@ -20,6 +20,7 @@ from pathlib import Path
 CACHE_MAX_ENTRIES = 16
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
 
 
 def cache_dir():
@@ -154,8 +155,7 @@ class PredictionCache:
                 return False
             tmp = f"{self.tmp_prefix}{secrets.token_hex(8)}"
             try:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-                fd = os.open(tmp, flags, 0o600, dir_fd=dfd)
+                fd = os.open(tmp, _NEW_FILE, 0o600, dir_fd=dfd)
                 with os.fdopen(fd, "wb") as fh:
                     pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
                 os.replace(tmp, key + self.suffix, src_dir_fd=dfd, dst_dir_fd=dfd)
@@ -180,8 +180,7 @@ class PredictionCache:
             if dfd is None:
                 return False
             try:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW
-                os.close(os.open(name, flags, 0o600, dir_fd=dfd))
+                os.close(os.open(name, _NEW_FILE, 0o600, dir_fd=dfd))
             except FileExistsError:  # is it a file of ours, not a link?
                 return self.has(name)
             except OSError:

@@ -242,8 +242,7 @@ def check_device(device):
     Parameters
     ----------
     device : str
-        The ``device`` of :func:`make_recognizer`: "cpu", "cuda",
-        "cuda:<index>", "mps" or "auto".
+        "cpu", "cuda", "cuda:<index>", "mps" or "auto".
 
     Returns
     -------
