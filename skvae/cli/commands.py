@@ -98,8 +98,7 @@ def _rows(features, X, *, n_jobs=1, verbose=0):
 def _split_and_extract(
     args, console, corpus, features, *, how, test_size, seed, refit=True
 ):
-    """The split, and the rows of every utterance; ``refit``: the front end is
-    fitted on the training utterances first (once)."""
+    """The split and every utterance's rows (``refit``: fit the front end first)."""
     from ..datasets import split_corpus
 
     try:
@@ -166,8 +165,7 @@ def _evaluate(args, console, bundle, corpus, F, train, test, seed):
 def _print_summary(console, evaluation, split, speaker_eval):
     from ..evaluation import format_summary
 
-    for line in format_summary(evaluation, split, speaker_eval):
-        console.result(line)
+    console.result("\n".join(format_summary(evaluation, split, speaker_eval)))
 
 
 def _write_report(args, folder, bundle, corpus, evaluation, split):
@@ -280,8 +278,7 @@ def cmd_train(args, console):
             _write_report(args, tmp / "report", bundle, corpus, evaluation, split)
     console.result(f"model: {model_path}")
     if not args.no_cache:
-        # fill the prediction cache, so that the first 'skvae predict' reads
-        # neither skops nor torch
+        # the first 'skvae predict' then reads neither skops nor torch
         try:
             recipes.load_predictor(model_path)
         except (OSError, ValueError) as exc:
@@ -293,10 +290,8 @@ def cmd_train(args, console):
         )
     if args.report:
         console.result(f"report: {out / 'report' / 'index.html'}")
-    # an earlier run's outputs that this one did not replace (not deleted:
-    # OUT may be any folder, and the files someone else's)
-    stale = [] if args.weights else [recipes.WEIGHTS_FILE]
-    stale += [] if args.report else ["report"]
+    # an earlier run's outputs this one did not replace (kept: OUT may be anyone's)
+    stale = [recipes.WEIGHTS_FILE] * (not args.weights) + ["report"] * (not args.report)
     for name in stale:
         if (out / name).exists():
             console.info(f"note: {out / name} is from an earlier run, not this one")
@@ -360,8 +355,7 @@ def cmd_sample(args, console):
     labels = [_label_of(rec, d) for d in args.digit or []] or list(rec.classes_)
     rng = np.random.default_rng(args.seed)
     sr = rec["features"].sr
-    names = []
-    hit = 0
+    names, hit = [], 0
     with staged_folder(out) as tmp, _first_generation(console):
         for label in labels:
             _, waves = generate_utterances(

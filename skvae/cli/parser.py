@@ -105,8 +105,7 @@ NumPy and SciPy arrays, scikit-learn's estimators and skvae's own
 file, is refused.
 """
 
-_PREDICT_HELP = (
-    """\
+_PREDICT_HELP = """\
 Recognise recordings with a trained model. Prints one tab-separated line per
 file: path, predicted label, its probability (with -v: the top 3 labels).
 A model trained with --reject answers -1 (or <unknown>) for a word it does
@@ -123,22 +122,16 @@ model is kept in a private cache ($SKVAE_CACHE_DIR, else
 ~/.cache/skvae/predictors; 'skvae train' fills it) that later calls read.
 
 """
-    + _MODEL_HELP
-)
 
-_SAMPLE_HELP = (
-    """\
+_SAMPLE_HELP = """\
 Generate new utterances with a trained model as WAV files LABEL_skvae_I.wav:
 its conditional VAE decodes a latent code drawn from the label's prior to a
 log-mel spectrogram, which Griffin-Lim turns into audio. Prints the paths,
 and how many of the files the model recognises as the requested label.
 
 """
-    + _MODEL_HELP
-)
 
-_REPORT_HELP = (
-    """\
+_REPORT_HELP = """\
 Write the report of a trained model again (accuracy against the PCA and
 raw-feature baselines, confusion matrix, latent space, reconstructions,
 generated spectrograms and WAV files, training curves) on the data and split
@@ -146,8 +139,6 @@ recorded in the model, or on DATA ('fsdd', 'generated' or a folder, as for
 'skvae train'). The model is not retrained; the baselines are refitted.
 
 """
-    + _MODEL_HELP
-)
 
 
 # Options as (flags, keyword arguments of add_argument), one table per group.
@@ -251,17 +242,19 @@ _COMMANDS = [  # name, help, description, epilog, positionals, options
      [("data", "a folder of labelled audio, 'fsdd' or 'generated' (see above)")],
      _DATA + _TRAIN + _CACHE),
     ("predict", "recognise recordings with a trained model",
-     _PREDICT_HELP, "examples:\n  skvae predict skvae-run recordings/*.wav\n"
+     _PREDICT_HELP + _MODEL_HELP,
+     "examples:\n  skvae predict skvae-run recordings/*.wav\n"
      "  find recordings -name '*.wav' | skvae predict skvae-run -",
      [("model", "the --out folder of 'skvae train', or its model.skops"),
       ("files", "audio files or folders; '-': paths from standard input")],
      _CACHE),
     ("sample", "generate new utterances of a label as WAV files",
-     _SAMPLE_HELP, "example:\n  skvae sample skvae-run --digit 3 -n 5 --out samples",
+     _SAMPLE_HELP + _MODEL_HELP,
+     "example:\n  skvae sample skvae-run --digit 3 -n 5 --out samples",
      [("model", "the --out folder of 'skvae train', or its model.skops")],
      _SAMPLE),
     ("report", "write the report of a trained model (again)",
-     _REPORT_HELP, "example:\n  skvae report skvae-run --out /tmp/report",
+     _REPORT_HELP + _MODEL_HELP, "example:\n  skvae report skvae-run --out /tmp/report",
      [("model", "the --out folder of 'skvae train', or its model.skops"),
       ("data", "data to evaluate on (default: the model's training data)")],
      _DATA + _REPORT),

@@ -85,8 +85,7 @@ def cmd_predict(args, console):
     if sys.stdout is None:  # started with stdout closed ('>&-')
         raise OSError("standard output is closed: the results have nowhere to go")
     rec = load_model(load_predictor, args.model, cache=not args.no_cache)["recognizer"]
-    # a path that is not valid in the locale's encoding is written back as
-    # the bytes it was given (as ls does), not refused mid-stream
+    # a path undecodable in the locale is written back as given (as ls does)
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="surrogateescape")

@@ -71,18 +71,6 @@ def _merge(src, dst, *, check=False):
             os.replace(e, target)
 
 
-def _swap_in(staging, path):
-    """Move everything written in ``staging`` into ``path``."""
-    import shutil
-
-    _merge(staging, path, check=True)
-    with _signals_held():
-        try:
-            _merge(staging, path)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
 @contextlib.contextmanager
 def staged_folder(path):
     """Write a folder's new contents aside, then swap them in at once.
@@ -119,9 +107,7 @@ def staged_folder(path):
     import tempfile
 
     path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"'{path}' is a file, not a folder")
-    created = _make_folder(path)
+    created = _make_folder(path)  # NotADirectoryError if path or a parent is a file
     try:
         staging = Path(tempfile.mkdtemp(dir=path, prefix=".skvae-partial-"))
     except BaseException:
@@ -129,7 +115,12 @@ def staged_folder(path):
         raise
     try:
         yield staging
-        _swap_in(staging, path)
+        _merge(staging, path, check=True)
+        with _signals_held():
+            try:
+                _merge(staging, path)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_empty(created)

@@ -130,11 +130,8 @@ def write_utterances(waves, folder, label, sr, *, start=0):
     """
     from ..features import write_wav
 
-    folder = Path(folder)
-    return [
-        write_wav(folder / f"{label}_skvae_{start + i}.wav", w, sr, normalize=True)
-        for i, w in enumerate(waves)
-    ]
+    names = [Path(folder) / f"{label}_skvae_{start + i}.wav" for i in range(len(waves))]
+    return [write_wav(p, w, sr, normalize=True) for p, w in zip(names, waves)]
 
 
 def recognize_files(recognizer, paths, *, expand_folders=True):

@@ -70,10 +70,9 @@ class RecognizerPipeline(Pipeline):
                 names = ", ".join(name for name, _ in self.steps)
                 raise ValueError(
                     f"groups were given to {method}, but no step of this "
-                    f"pipeline ({names}) requests them; build it with a step "
-                    "that uses groups (e.g. GroupStandardScaler with "
-                    "set_fit_request(groups=True) and "
-                    "set_transform_request(groups=True)), or leave groups out"
+                    f"pipeline ({names}) requests them; add one that does (e.g. "
+                    "GroupStandardScaler().set_fit_request(groups=True)"
+                    ".set_transform_request(groups=True)), or leave groups out"
                 )
             return parent(X, *args, groups=groups, **params)
 

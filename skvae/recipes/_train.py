@@ -69,8 +69,7 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     from sklearn.exceptions import ConvergenceWarning
 
     counts = _check_labels(y)
-    # the calibration folds must fit in what the reject option's hold-out
-    # leaves of the smallest label
+    # the calibration folds must fit in the smallest label's training part
     smallest = counts.min() * (1 - REJECT_HOLD_OUT if params.get("reject") else 1)
     cv = int(max(2, min(params.pop("cv", 5), smallest)))
     recognizer = make_recognizer(cv=cv, verbose=verbose, **params)
