@@ -16,9 +16,14 @@ from skvae.datasets import find_fsdd_home
 
 
 def pytest_configure(config):
-    """Keep the prediction cache of ``skvae train`` / ``skvae predict``
-    (``skvae.recipes.cache_dir``) out of the user's home: one private
-    temporary folder for the session, inherited by subprocesses."""
+    """Make ``$SKVAE_DATA`` absolute, and keep the prediction cache of
+    ``skvae train`` / ``skvae predict`` (``skvae.recipes.cache_dir``) out of
+    the user's home: one private temporary folder for the session, inherited
+    by subprocesses."""
+    # a relative SKVAE_DATA (the quick start's ../shared/data) would name
+    # another folder in the subprocesses that tests start elsewhere
+    if os.environ.get("SKVAE_DATA"):
+        os.environ["SKVAE_DATA"] = os.path.abspath(os.environ["SKVAE_DATA"])
     if "SKVAE_CACHE_DIR" not in os.environ:
         config._skvae_cache = tempfile.mkdtemp(prefix="skvae-test-cache-")
         os.environ["SKVAE_CACHE_DIR"] = os.path.join(config._skvae_cache, "predictors")
