@@ -11,12 +11,16 @@ __all__ = ["atomic_file", "write_atomic"]
 @contextlib.contextmanager
 def atomic_file(path, *, mode=None):
     """Yield a binary file, written beside ``path`` and renamed over it when
-    the block ends (removed if it raises). ``mode``: permission bits; None:
-    those of the file replaced, else ``0o666`` less the umask."""
-    path = Path(path)
+    the block ends (removed if it raises). A link is followed; a path that
+    exists but is no regular file (a folder, a device) is refused. ``mode``:
+    permission bits; None: those of the file replaced (without setuid/setgid
+    bits), else ``0o666`` less the umask."""
+    path = Path(os.path.realpath(path))  # a link keeps pointing at the file
+    if path.exists() and not path.is_file():
+        raise IsADirectoryError(f"'{path}' exists and is not a regular file")
     if mode is None:
         try:
-            mode = os.stat(path).st_mode & 0o7777
+            mode = os.stat(path).st_mode & 0o777
         except OSError:
             umask = os.umask(0)
             os.umask(umask)

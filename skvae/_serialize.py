@@ -223,6 +223,7 @@ class SaveableMixin:
         config, weights = content.module_config, content.module
         module = build_module(self._module_class, config, weights, device=device)
         self._set_fitted_module(module, device)
+        self._check_restored()  # an edited pickle or skops file is damaged
         if optimizer_state is not None:
             self._optimizer = self._make_optimizer()
             self._optimizer.load_state_dict(_torch_tree(optimizer_state))

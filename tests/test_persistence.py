@@ -763,3 +763,40 @@ def test_damaged_bytes_give_a_clear_value_error_on_both_paths(model, damage, mat
     fresh = VAETransformer.__new__(VAETransformer)
     with pytest.raises(ValueError, match=match):
         fresh.__setstate__(state)
+
+
+def test_an_edited_pickle_or_skops_state_is_damaged(model):
+    """pickle and skops states are checked as weights files are: an edited
+    scale_ would otherwise give NaN scores silently."""
+    import copy
+
+    import skops.io
+
+    edited = copy.deepcopy(model)
+    edited.scale_ = edited.scale_.copy()
+    edited.scale_[0] = -1.0
+    with pytest.raises(ValueError, match=r"damaged file \(scale_ is not positive"):
+        pickle.loads(pickle.dumps(edited))
+    trusted = [f"{type(model).__module__}.{type(model).__name__}"]
+    with pytest.raises(ValueError, match=r"damaged file \(scale_ is not positive"):
+        skops.io.loads(skops.io.dumps(edited), trusted=trusted)
+
+
+def test_atomic_writes_follow_links_and_refuse_other_files(tmp_path):
+    from skvae._atomic import write_atomic
+
+    target = tmp_path / "target.bin"
+    target.write_bytes(b"old")
+    os.chmod(target, 0o6755)  # setuid/setgid bits are not copied
+    link = tmp_path / "link.bin"
+    link.symlink_to(target)
+    write_atomic(link, b"new")
+    assert link.is_symlink() and target.read_bytes() == b"new"
+    assert target.stat().st_mode & 0o7777 == 0o755
+    with pytest.raises(IsADirectoryError, match="not a regular file"):
+        write_atomic(tmp_path, b"x")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(IsADirectoryError, match="not a regular file"):
+        write_atomic(fifo, b"x")
+    assert fifo.exists() and not fifo.is_file()

@@ -1,5 +1,6 @@
 """skvae.recipes: the recogniser, its groups route, training, generating, files."""
 
+import copy
 import json
 import pickle
 import warnings
@@ -529,6 +530,40 @@ def test_an_edited_model_file_is_damaged_not_an_unexpected_error(
     with pytest.raises(ValueError, match=r"the model '.*edited.skops'.*damaged") as e:
         load_recognizer(edited)
     assert why in str(e.value)
+
+
+@pytest.mark.parametrize("model", ["passthrough", None, 3])
+def test_a_model_step_that_is_no_estimator_is_damaged(bundle, tmp_path, model):
+    import skops.io
+
+    rec = copy.deepcopy(bundle["recognizer"])
+    rec.steps = [rec.steps[0], ("model", model)]
+    path = tmp_path / "edited.skops"
+    path.write_bytes(skops.io.dumps({**bundle, "recognizer": rec}))
+    with pytest.raises(ValueError, match="damaged .*not a pipeline of"):
+        load_recognizer(path)
+
+
+def test_an_edited_reject_threshold_is_damaged(digits, features, front_end, tmp_path):
+    # a NaN threshold would silently reject nothing (fault 1 through the file)
+    import skops.io
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        rec = fit_recognizer(
+            features, digits.target, features=front_end, reject=True, **FAST
+        )
+    good = recognizer_bundle(rec, digits.target)
+    assert np.isfinite(
+        load_recognizer(save_recognizer(good, tmp_path))["recognizer"][
+            "model"
+        ].threshold_
+    )
+    rec["model"].threshold_ = float("nan")
+    path = tmp_path / "edited.skops"
+    path.write_bytes(skops.io.dumps(recognizer_bundle(rec, digits.target)))
+    with pytest.raises(ValueError, match="damaged .*threshold_ is nan"):
+        load_recognizer(path)
 
 
 def _with(bundle, recognizer):

@@ -253,17 +253,19 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             dct_matrix = np.ascontiguousarray(dct_matrix[: self.n_mfcc])
         return np.asarray(window, dtype=np.float64), mel_basis, dct_matrix
 
+    def _analysis_key(self, n_fft, fmax):
+        """The parameters the analysis arrays are computed from."""
+        n_mfcc = self.n_mfcc if self.kind == "mfcc" else None
+        return self.sr, n_fft, self.n_mels, self.fmin, fmax, n_mfcc
+
     def _plan(self):
         n_fft, hop, fmax, stats = self._resolved()
         if hasattr(self, "mel_basis_"):
             arrays = self.window_, self.mel_basis_, self.dct_matrix_
-            shapes = [None if a is None else a.shape for a in arrays]
-            n_mfcc = self.n_mfcc if self.kind == "mfcc" else 0
-            expected = [(n_fft,), (self.n_mels, 1 + n_fft // 2), (n_mfcc, self.n_mels)]
-            if shapes != expected[:2] + [expected[2] if n_mfcc else None]:
+            if self._analysis_key(n_fft, fmax) != self._fitted_key:
                 raise ValueError(
                     f"the parameters of this {type(self).__name__} changed after "
-                    "fit (n_fft, n_mels, kind or n_mfcc): fit it again"
+                    "fit (sr, n_fft, n_mels, fmin, fmax, kind or n_mfcc): fit it again"
                 )
         else:
             arrays = self._analysis_arrays(n_fft, fmax)
@@ -292,6 +294,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             self.training_sr_ = min(rates)
         arrays = self._analysis_arrays(self.n_fft_, fmax)
         self.window_, self.mel_basis_, self.dct_matrix_ = arrays
+        self._fitted_key = self._analysis_key(self.n_fft_, fmax)
         return self
 
     def _run(self, X, chunk_fn, stacklevel):

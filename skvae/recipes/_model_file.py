@@ -171,9 +171,10 @@ def _check_bundle(bundle, where, *, damaged="is damaged"):
     steps = getattr(rec, "steps", None)
     try:
         (first, _), (second, model) = steps
-    except (TypeError, ValueError):  # not two (name, step) pairs
-        first = second = model = None
-    if (first, second) != ("features", "model") or not is_classifier(model):
+        classifier = is_classifier(model)
+    except (TypeError, ValueError, AttributeError):  # not two (name, step) pairs
+        first = second = model = classifier = None
+    if (first, second) != ("features", "model") or not classifier:
         fail(
             f"the recognizer is {type(rec).__name__}, not a pipeline of a "
             "'features' step and a classifier 'model' step"
@@ -182,6 +183,9 @@ def _check_bundle(bundle, where, *, damaged="is damaged"):
         for _, step in steps:
             check_is_fitted(step)
         classes = rec.classes_
+        threshold = getattr(model, "threshold_", 0.0)  # the reject option's
+        if not isinstance(threshold, float) or np.isnan(threshold):
+            raise ValueError(f"threshold_ is {threshold!r}, not a number")
         with config_context(enable_metadata_routing=True):
             rec.get_metadata_routing()  # a step's requests are readable
     except (NotFittedError, AttributeError, TypeError, ValueError, KeyError) as exc:
