@@ -8,6 +8,7 @@ import numpy as np
 from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..audio import AudioReadError, check_utterances, get_samplerate
@@ -20,7 +21,7 @@ _MAX_PEAK = 0.99  # inverse_transform with level: the highest peak it gives
 
 
 class SpeechFeatures(TransformerMixin, BaseEstimator):
-    """Log-mel or MFCC features of utterances, as fixed-size rows.
+    """Log-mel or MFCC features of utterances, as fixed-size rows or sequences.
 
     Each utterance (file path or waveform) is loaded as mono at ``sr``,
     levelled, trimmed, pre-emphasised, framed into log-mel dB (or MFCCs),
@@ -74,12 +75,14 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     context : int, default=0
         Stack each frame with ``context`` frames each side (edges repeated),
         offsets ``-context`` to ``+context`` in order.
-    output : {"resample", "pad", "stats"}, default="resample"
+    output : {"resample", "pad", "stats", "sequence"}, default="resample"
         Fixed-size row: the frames linearly interpolated to ``n_frames``
         (ends kept), or the first ``n_frames`` padded with silence's
         features, both flattened time-major; or ``stats`` pooled over time.
+        "sequence": a list of each utterance's frames, of its own length
+        (no pandas output), e.g. for a sequence model.
     n_frames : int, default=32
-        Frames per row for "resample" and "pad".
+        Frames per row for "resample" and "pad"; ignored by the others.
     stats : tuple of str, default=("mean", "std")
         Statistics for ``output="stats"`` among "mean", "std", "min", "max",
         "median", concatenated in this order.
@@ -131,6 +134,9 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
     >>> frames, utterance = fe.transform_frames(X)
     >>> frames.shape, np.bincount(utterance)
     ((89, 20), array([51, 38]))
+    >>> seqs = fe.set_params(output="sequence").transform(X)
+    >>> [S.shape for S in seqs]  # one array per utterance, of its length
+    [(51, 20), (38, 20)]
     """
 
     _parameter_constraints: dict = {
@@ -150,7 +156,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         "delta_width": [Interval(Integral, 3, None, closed="left")],
         "cmvn": [StrOptions({"mean", "meanvar"}), None],
         "context": [Interval(Integral, 0, None, closed="left")],
-        "output": [StrOptions({"resample", "pad", "stats"})],
+        "output": [StrOptions({"resample", "pad", "stats", "sequence"})],
         "n_frames": [Interval(Integral, 1, None, closed="left")],
         "stats": [tuple, list],
         "n_jobs": [Integral, None],
@@ -333,6 +339,8 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         X_new : ndarray of shape (n_utterances, n_features_out), dtype float32
+            For ``output="sequence"``, a list of float32 arrays of shape
+            (n_frames_i, n_frame_features): :meth:`transform_frames` split.
 
         Warns
         -----
@@ -340,7 +348,16 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             When utterances were band-limited (see ``band_limit``).
         """
         check_is_fitted(self)
-        return np.vstack([rows for (rows,) in self._run(X, _spectrogram.rows_chunk, 4)])
+        if self.output != "sequence":
+            return np.vstack([r for (r,) in self._run(X, _spectrogram.rows_chunk, 4)])
+        container = _get_output_config("transform", self)["dense"]
+        if container != "default":
+            raise ValueError(
+                f"output='sequence' gives arrays of different lengths, not a "
+                f"{container} container: use set_output(transform='default')"
+            )
+        results = self._run(X, _spectrogram.frames_chunk, 4)
+        return [S for F, n in results for S in np.split(F, np.cumsum(n)[:-1])]
 
     def transform_frames(self, X):
         """Extract the frame features of every utterance, for frame-level models.
@@ -368,12 +385,13 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
 
         Uses ``librosa.feature.inverse.mel_to_stft`` and
         ``librosa.griffinlim``, then undoes pre-emphasis. Only for ``output``
-        "resample" or "pad" without deltas, CMVN or context.
+        "resample", "pad" or "sequence" without deltas, CMVN or context.
 
         Parameters
         ----------
         X : array-like of shape (n_rows, n_features_out)
-            Rows as returned by :meth:`transform`, or generated like them.
+            Rows as returned by :meth:`transform`, or generated like them;
+            for "sequence", a list of (n_frames_i, n_mels or n_mfcc) arrays.
         n_iter : int, default=32
             Griffin-Lim iterations.
         random_state : int, RandomState instance or None, default=0
@@ -384,20 +402,38 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         waveforms : ndarray of shape (n_rows, (n_frames - 1) * hop_length)
             float32 at ``sr``; with ``level``, at that level (lower if the
             peak would pass 0.99), so they survive :func:`~skvae.audio.write_wav`.
+            For "sequence", a list of ``(n_frames_i - 1) * hop_length`` long.
         """
         check_is_fitted(self)
         n_fft, hop, fmax, _ = self._resolved()
         if self.output == "stats" or self.delta_order or self.cmvn or self.context:
             raise ValueError(
-                "inverse_transform needs output='resample' or 'pad' and no "
-                "delta_order, cmvn or context; got "
+                "inverse_transform needs output='resample' or 'pad' (or "
+                "'sequence') and no delta_order, cmvn or context; got "
                 f"output={self.output!r}, delta_order={self.delta_order}, "
                 f"cmvn={self.cmvn!r}, context={self.context}"
             )
-        import librosa
-        from scipy.signal import lfilter
-
         n_feat = self.n_mfcc if self.kind == "mfcc" else self.n_mels
+        args = n_iter, random_state, n_fft, hop, fmax
+        if self.output == "sequence":
+            if not isinstance(X, list | tuple):
+                raise TypeError(
+                    f"output='sequence': X must be a list of (n_frames, {n_feat}) "
+                    f"arrays, one per utterance; got {type(X).__name__}"
+                )
+            out = []
+            for i, S in enumerate(X):
+                try:  # 2-D, finite, at least 2 frames
+                    S = check_array(S, dtype=np.float64, ensure_min_samples=2)
+                except ValueError as exc:
+                    raise ValueError(f"X[{i}]: {exc}") from None
+                if S.shape[1] != n_feat:
+                    raise ValueError(
+                        f"X[{i}] has {S.shape[1]} columns, but {type(self).__name__}"
+                        f" is expecting {n_feat} ({self.kind} features per frame)"
+                    )
+                out.append(self._invert_frames(S, *args))
+            return out
         X = check_array(X, dtype=[np.float64, np.float32])
         if X.shape[1] != self.n_frames * n_feat:
             raise ValueError(
@@ -407,34 +443,40 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             )
         if self.n_frames < 2:
             raise ValueError("inverse_transform needs n_frames >= 2")
-        length = (self.n_frames - 1) * hop  # the span of n_frames centred frames
-        out = np.empty((X.shape[0], length), dtype=np.float32)
+        out = np.empty((X.shape[0], (self.n_frames - 1) * hop), dtype=np.float32)
         for i, row in enumerate(X.astype(np.float64)):
-            S = row.reshape(self.n_frames, n_feat).T
-            if self.kind == "mfcc":
-                M = librosa.feature.inverse.mfcc_to_mel(S, n_mels=self.n_mels)
-            else:
-                M = librosa.db_to_power(S)
-            mag = librosa.feature.inverse.mel_to_stft(
-                M, sr=self.sr, n_fft=n_fft, power=2.0, fmin=self.fmin, fmax=fmax
-            )
-            y = librosa.griffinlim(
-                mag,
-                n_iter=n_iter,
-                hop_length=hop,
-                n_fft=n_fft,
-                length=length,
-                random_state=random_state,
-            )
-            if self.preemphasis:  # undo y[n] - coef * y[n - 1]
-                y = lfilter([1.0], [1.0, -self.preemphasis], y)
-            if self.level is not None:
-                y = _spectrogram.set_level(y, self.level, hop)
-                peak = np.abs(y).max()
-                if peak > _MAX_PEAK:  # keep it writable as PCM, unclipped
-                    y *= _MAX_PEAK / peak
-            out[i] = y
+            out[i] = self._invert_frames(row.reshape(self.n_frames, n_feat), *args)
         return out
+
+    def _invert_frames(self, F, n_iter, random_state, n_fft, hop, fmax):
+        """One utterance's (n_t, n_feat) float64 frames to its float32 waveform."""
+        import librosa
+        from scipy.signal import lfilter
+
+        S = F.T
+        if self.kind == "mfcc":
+            M = librosa.feature.inverse.mfcc_to_mel(S, n_mels=self.n_mels)
+        else:
+            M = librosa.db_to_power(S)
+        mag = librosa.feature.inverse.mel_to_stft(
+            M, sr=self.sr, n_fft=n_fft, power=2.0, fmin=self.fmin, fmax=fmax
+        )
+        y = librosa.griffinlim(
+            mag,
+            n_iter=n_iter,
+            hop_length=hop,
+            n_fft=n_fft,
+            length=(F.shape[0] - 1) * hop,  # the span of n_t centred frames
+            random_state=random_state,
+        )
+        if self.preemphasis:  # undo y[n] - coef * y[n - 1]
+            y = lfilter([1.0], [1.0, -self.preemphasis], y)
+        if self.level is not None:
+            y = _spectrogram.set_level(y, self.level, hop)
+            peak = np.abs(y).max()
+            if peak > _MAX_PEAK:  # keep it writable as PCM, unclipped
+                y *= _MAX_PEAK / peak
+        return y.astype(np.float32)
 
     def get_frame_feature_names_out(self):
         """Names of the columns of :meth:`transform_frames`, e.g. ``mfcc3_d1_c-1``.
@@ -465,10 +507,13 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         Returns
         -------
         names : ndarray of str objects
-            Frame names with ``_t{j}`` (e.g. ``mfcc3_t12``) or ``_{stat}``.
+            Frame names with ``_t{j}`` (e.g. ``mfcc3_t12``) or ``_{stat}``;
+            for "sequence", those of :meth:`get_frame_feature_names_out`.
         """
         _, _, _, stats = self._resolved()
         frame = self.get_frame_feature_names_out()
+        if self.output == "sequence":  # the columns of each utterance's array
+            return frame
         if self.output == "stats":
             names = [f"{name}_{s}" for s in stats for name in frame]
         else:
@@ -499,6 +544,7 @@ def extract_features(source, **params):
     Returns
     -------
     row : ndarray of shape (n_features_out,), dtype float32
+        For ``output="sequence"``, the (n_frames, n_frame_features) frames.
 
     Examples
     --------
