@@ -1,6 +1,7 @@
 """skvae: variational autoencoders as scikit-learn estimators, for speech.
 
-The estimators ``VAETransformer``, ``VAEClassifier``, ``FactorizedVAE``;
+The estimators ``VAETransformer``, ``VAEClassifier``, ``FactorizedVAE``,
+``SequenceVAE``;
 ``RejectOptionClassifier`` (open-set recognition); ``save``/``load`` (weights
 files); ``export_onnx``/``export_torchscript``; the torch-free ``features`` and
 ``datasets``. Each name is imported on first access.
@@ -14,6 +15,7 @@ from ._version import __version__
 _LAZY_ATTRS = {
     "FactorizedVAE": "._factorized",
     "RejectOptionClassifier": "._openset",
+    "SequenceVAE": "._sequence",
     "VAEClassifier": "._classifier",
     "VAETransformer": "._transformer",
     "datasets": ".datasets",

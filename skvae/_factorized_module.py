@@ -6,7 +6,7 @@ import math
 import torch
 from torch import nn
 
-from ._vae import POSTERIOR_LOGVAR_BOUND, VAE, _mlp
+from ._vae import _LOG_2PI, POSTERIOR_LOGVAR_BOUND, VAE, _mlp
 
 __all__ = ["FactorizedVAEModule"]
 
@@ -127,19 +127,10 @@ class FactorizedVAEModule(VAE):
         if corruption is not None:
             xs = xs + corruption
         g = cond.long()
-        d1 = self.n_content
-        m2, lv2 = self._group_posterior(xs)
-        z2 = m2 + torch.exp(0.5 * lv2) * eps[:, d1:]
-        m1, lv1 = self._encode_standardized(xs, z2)
-        z1 = m1 + torch.exp(0.5 * lv1) * eps[:, :d1]
-        rec = self.log_likelihood(target, self.decode(z1, z2))
         mu2 = self.group_means[g]
-        var = self.group_latent_std**2
-        kl2 = 0.5 * (
-            (lv2.exp() + (m2 - mu2).square()) / var - 1.0 - lv2 + math.log(var)
-        ).sum(-1)
+        rec, kl, (_, m2) = self.elbo_terms(xs, target, eps, mu2)
         log_p_mu2 = -0.5 * mu2.square().sum(-1)
-        kl = self.kl_divergence(m1, lv1) + kl2 - log_p_mu2 / self.group_sizes[g]
+        kl = kl - log_p_mu2 / self.group_sizes[g]
         if self.discriminative_weight > 0 and self.n_groups > 1:
             logits = self._log_density(m2)
             log_pg = logits.gather(1, g[:, None]).squeeze(1) - torch.logsumexp(
@@ -147,3 +138,26 @@ class FactorizedVAEModule(VAE):
             )
             rec = rec + self.discriminative_weight * log_pg
         return rec, kl
+
+    def elbo_terms(self, xs, target, eps, mu2, mask=None):
+        """``(log p(target | z1, z2), KL of z1 and z2, (mean of q(z1 | x, z2),
+        mean of q(z2 | x)))`` per row of standardised ``xs``, z2's prior
+        centred on ``mu2``; ``mask`` (0/1 per feature) leaves padded features
+        out of the likelihood."""
+        d1 = self.n_content
+        m2, lv2 = self._group_posterior(xs)
+        z2 = m2 + torch.exp(0.5 * lv2) * eps[:, d1:]
+        m1, lv1 = self._encode_standardized(xs, z2)
+        z1 = m1 + torch.exp(0.5 * lv1) * eps[:, :d1]
+        out = self.decode(z1, z2)
+        if mask is None:
+            rec = self.log_likelihood(target, out)
+        else:
+            logvar = self.observation_logvar().to(out.dtype)
+            terms = (target - out).square() * torch.exp(-logvar) + logvar + _LOG_2PI
+            rec = -0.5 * (terms * mask).sum(-1)
+        var = self.group_latent_std**2
+        kl2 = 0.5 * (
+            (lv2.exp() + (m2 - mu2).square()) / var - 1.0 - lv2 + math.log(var)
+        ).sum(-1)
+        return rec, self.kl_divergence(m1, lv1) + kl2, (m1, m2)

@@ -2,6 +2,7 @@
 :func:`vae_parameters` makes an estimator's ``__init__`` and docstring."""
 
 import inspect
+import re
 import textwrap
 from numbers import Integral, Real
 
@@ -134,7 +135,8 @@ def vae_parameters(**own):
     """Class decorator: the ``__init__`` and docstring of a VAE estimator.
 
     ``own``: the class's own parameters and defaults, in order (the first may
-    be positional), then the shared ones; ``__init__`` stores each unchanged.
+    be positional), then the shared ones but those named in ``_exclude``;
+    ``__init__`` stores each unchanged.
     The docstring lines ``{shared_parameters}`` and ``{shared_attributes}``
     are replaced by the shared documentation.
 
@@ -147,6 +149,7 @@ def vae_parameters(**own):
     >>> Tiny(3, beta=0.5).n_components, Tiny().beta
     (3, 1.0)
     """
+    exclude = set(own.pop("_exclude", ()))
     first, *rest = own
     kind = inspect.Parameter
     params = [
@@ -156,6 +159,7 @@ def vae_parameters(**own):
         *(
             kind(n, kind.KEYWORD_ONLY, default=spec[0])
             for n, spec in SHARED_PARAMETERS.items()
+            if n not in exclude
         ),
     ]
     signature = inspect.Signature(params)
@@ -173,8 +177,11 @@ def vae_parameters(**own):
         __init__.__module__ = cls.__module__
         cls.__init__ = __init__
         doc = cls.__doc__ or ""
+        # a parameter's entry: its unindented line and the indented ones after it
+        entries = re.split(r"\n(?=\S)", _SHARED_DOCS)
+        shared = "\n".join(e for e in entries if e.split(" :")[0] not in exclude)
         for marker, text in (
-            ("{shared_parameters}", _SHARED_DOCS),
+            ("{shared_parameters}", shared),
             ("{shared_attributes}", _SHARED_ATTRIBUTES),
         ):
             line = next((ln for ln in doc.splitlines() if ln.strip() == marker), None)
