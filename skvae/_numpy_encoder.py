@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._format import decode
 
-__all__ = ["NumpyEncoder"]
+__all__ = ["NumpyEncoder", "NumpySequenceEncoder"]
 
 
 def _gelu(x):
@@ -161,3 +161,97 @@ class NumpyEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         n, prefix = self.n_components_, self.estimator_name_.lower()
         return np.asarray([f"{prefix}{i}" for i in range(n)], dtype=object)
+
+
+def _conv1d(x, weight, bias, stride=2, padding=2):
+    """``torch.nn.functional.conv1d`` of x (n, c_in, t) by im2col."""
+    c_out, c_in, k = weight.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
+    t_out = (xp.shape[2] - k) // stride + 1
+    idx = np.arange(t_out)[:, None] * stride + np.arange(k)
+    cols = xp[:, :, idx].transpose(0, 2, 1, 3).reshape(len(x), t_out, c_in * k)
+    return (cols @ weight.reshape(c_out, -1).T + bias).transpose(0, 2, 1)
+
+
+class NumpySequenceEncoder(NumpyEncoder):
+    """The encoder of a fitted :class:`~skvae.SequenceVAE`, without torch.
+
+    ``transform`` takes a list of (n_frames_i, n_features) arrays and gives
+    the SequenceVAE's ``transform`` (sequence latents inferred per sequence,
+    content codes pooled) to float32 rounding.
+
+    Parameters
+    ----------
+    weights : bytes or str or os.PathLike
+        The SequenceVAE's weights-only file (:func:`skvae.save`), or its content.
+    """
+
+    def fit(self, X=None, y=None):
+        """Read the weights (``X`` and ``y`` are ignored); return ``self``."""
+        self._validate_params()
+        data = self.weights
+        if not isinstance(data, bytes):
+            data = Path(data).read_bytes()
+        content = decode(data)
+        config, params, m = content.module_config, content.params, content.module
+        if content.estimator != "SequenceVAE":
+            raise ValueError(
+                f"the weights hold a {content.estimator}, not a SequenceVAE"
+            )
+        if config.get("activation") not in _ACTIVATIONS:
+            raise ValueError(f"unknown activation {config.get('activation')!r}")
+        try:
+            self._conv = [(m[f"conv.{i}.weight"], m[f"conv.{i}.bias"]) for i in (0, 2)]
+            self._layers = _dense_layers(m, "encoder")
+            self._head = (m["mean_head.weight"], m["mean_head.bias"])
+            self._group = _dense_layers(m, "group_encoder")
+            self._group_head = (m["group_mean_head.weight"], m["group_mean_head.bias"])
+            self._loc, self._scale = m["loc"], m["scale"]
+            self._shrinkage = float(config["group_latent_std"]) ** 2
+            self._frame_shape = tuple(int(v) for v in config["frame_shape"])
+            self._params = {
+                k: params[k]
+                for k in ("segment_length", "segment_shift", "pooling", "n_positions")
+            }
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"damaged weights ({exc} is missing)") from exc
+        self._activation = config["activation"]
+        self.n_features_in_ = self._frame_shape[1]
+        self.n_components_ = int(self._head[0].shape[0])
+        self.estimator_name_ = "SequenceVAE"
+        return self
+
+    def _mlp(self, h, layers):
+        act = _ACTIVATIONS[self._activation]
+        for w, b in layers:
+            h = act(h @ w.T.astype(np.float64) + b)
+        return h
+
+    def transform(self, X):
+        """Pooled content codes of the sequences X, float32."""
+        from ._segments import _check_sequences, cut_segments, pool_segments
+
+        check_is_fitted(self)
+        p = self._params
+        seqs = _check_sequences(X, self.n_features_in_)
+        S, seq, _, counts = cut_segments(seqs, p["segment_length"], p["segment_shift"])
+        xs = ((S - self._loc) / self._scale).astype(np.float64)
+        w, b = self._group_head
+        m2 = self._mlp(xs, self._group) @ w.T + b
+        sums = np.zeros((len(counts), m2.shape[1]))
+        np.add.at(sums, seq, m2)
+        z2 = (sums / (counts + self._shrinkage)[:, None])[seq]
+        act = _ACTIVATIONS[self._activation]
+        n_frames, n_coef = self._frame_shape
+        h = xs.reshape(-1, n_frames, n_coef).transpose(0, 2, 1)
+        for weight, bias in self._conv:
+            h = act(_conv1d(h, weight.astype(np.float64), bias))
+        h = self._mlp(np.c_[h.reshape(len(h), -1), z2], self._layers)
+        Z = h @ self._head[0].T + self._head[1]
+        return pool_segments(Z, counts, p["pooling"], p["n_positions"])
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the pooled columns, as the SequenceVAE's."""
+        check_is_fitted(self)
+        width = self.transform([np.zeros((1, self.n_features_in_))]).shape[1]
+        return np.asarray([f"sequencevae{i}" for i in range(width)], dtype=object)

@@ -16,6 +16,13 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import BaseVAE
 from ._factorized import _GROUP_MEANS_LR_FACTOR, FactorizedVAE
 from ._params import vae_parameters
+from ._segments import (
+    _check_sequences,
+    _resample,
+    _segment_starts,
+    cut_segments,
+    pool_segments,
+)
 from ._sequence_module import SequenceVAEModule
 from ._serialize import _damaged, register_saveable
 from ._validation import (
@@ -32,67 +39,6 @@ __all__ = ["SequenceVAE"]
 
 #: posterior draws of score_samples, shared by every segment
 _N_SCORE_DRAWS = 8
-
-
-def _check_sequences(X, n_features=None, name="X"):
-    """X as a list of finite float32 arrays of shape (n_frames_i, n_features)."""
-    if isinstance(X, np.ndarray) and X.dtype != object and X.ndim != 3:
-        raise ValueError(
-            f"{name} must be a list of (n_frames, n_features) arrays, one per "
-            f"sequence; got an array of shape {X.shape} (for one sequence, pass [X])."
-        )
-    if isinstance(X, str | bytes) or not hasattr(X, "__len__"):
-        raise TypeError(f"{name} must be a list of 2-D arrays, got {type(X).__name__}.")
-    if len(X) == 0:
-        raise ValueError(f"{name} holds no sequence.")
-    out = []
-    for i, seq in enumerate(X):
-        a = np.asarray(seq)
-        if a.ndim != 2 or a.shape[0] < 1 or a.dtype.kind not in "fiub":
-            raise ValueError(
-                f"sequence {i} of {name} must be a numeric (n_frames >= 1, "
-                f"n_features) array, got shape {a.shape} and dtype {a.dtype}."
-            )
-        width = out[0].shape[1] if out and n_features is None else n_features
-        if width is not None and a.shape[1] != width:
-            raise ValueError(
-                f"sequence {i} of {name} has {a.shape[1]} features, but "
-                f"SequenceVAE is expecting {width} features (as sequence 0"
-                f"{' and fit' if n_features is not None else ''})."
-            )
-        with np.errstate(over="ignore"):
-            a = a.astype(np.float32, copy=False)
-        if not np.isfinite(a).all():
-            raise ValueError(
-                f"sequence {i} of {name} contains NaN or infinity (or values too "
-                "large for float32)."
-            )
-        out.append(a)
-    return out
-
-
-def _segment_starts(n_frames, length, shift):
-    """First frames of the segments of a sequence: every ``shift`` frames, the
-    last one ending at the last frame (one segment when it is short)."""
-    if n_frames <= length:
-        return np.zeros(1, dtype=np.int64)
-    starts = np.arange(-(-(n_frames - length) // shift) + 1, dtype=np.int64) * shift
-    starts[-1] = n_frames - length
-    return starts
-
-
-def _resample(Z, counts, n_out):
-    """Each run of ``counts`` rows of Z linearly resampled to ``n_out[i]`` rows
-    (ends kept); returns the new rows and their run index."""
-    offsets = np.r_[0, np.cumsum(counts)[:-1]]
-    run = np.repeat(np.arange(len(counts)), n_out)
-    first = np.r_[0, np.cumsum(n_out)[:-1]]
-    step = np.arange(run.size) - first[run]
-    pos = step * ((counts[run] - 1) / np.maximum(n_out[run] - 1, 1))
-    i0 = np.floor(pos).astype(np.int64)
-    i1 = np.minimum(i0 + 1, counts[run] - 1)
-    w = (pos - i0)[:, None]
-    return (1 - w) * Z[offsets[run] + i0] + w * Z[offsets[run] + i1], run
 
 
 @register_saveable
@@ -253,21 +199,7 @@ class SequenceVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
 
     def _segments(self, seqs):
         """(segment rows, sequence of each, valid frames of each, counts)."""
-        L, shift = self.segment_length, self.segment_shift
-        lengths = np.array([len(s) for s in seqs])
-        starts = [_segment_starts(n, L, shift) for n in lengths]
-        counts = np.array([len(s) for s in starts])
-        # sequences padded to L frames (last frame repeated), concatenated
-        padded = [
-            s if len(s) >= L else np.pad(s, ((0, L - len(s)), (0, 0)), "edge")
-            for s in seqs
-        ]
-        offsets = np.r_[0, np.cumsum([len(p) for p in padded])[:-1]]
-        seq = np.repeat(np.arange(len(seqs)), counts)
-        first = offsets[seq] + np.concatenate(starts)
-        frames = np.concatenate(padded)[first[:, None] + np.arange(L)]
-        n_valid = np.minimum(lengths[seq], L)
-        return frames.reshape(len(first), -1), seq, n_valid, counts
+        return cut_segments(seqs, self.segment_length, self.segment_shift)
 
     def _standardization(self, X):
         """Per-frame-feature statistics of the segment frames, tiled."""
@@ -460,17 +392,8 @@ class SequenceVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseVAE):
         X_new : ndarray of shape (n_sequences, n_features_out), float32
         """
         S, seq, _, counts, z2 = self._encode(X, groups)
-        Z = self._content(S, z2).astype(np.float64)
-        if self.pooling == "resample":
-            K = self.n_positions
-            rows, _ = _resample(Z, counts, np.full(len(counts), K))
-            return rows.reshape(len(counts), -1).astype(np.float32)
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        mean = np.add.reduceat(Z, starts) / counts[:, None]
-        if self.pooling == "mean":
-            return mean.astype(np.float32)
-        var = np.add.reduceat(Z**2, starts) / counts[:, None] - mean**2
-        return np.c_[mean, np.sqrt(np.maximum(var, 0))].astype(np.float32)
+        Z = self._content(S, z2)
+        return pool_segments(Z, counts, self.pooling, self.n_positions)
 
     def fit_transform(self, X, y=None, *, groups=None):
         """``fit(X, y, groups=groups).transform(X)``."""

@@ -1,5 +1,6 @@
 """SequenceVAE: the segment-level factorised VAE over variable-length sequences."""
 
+import copy
 import pickle
 
 import numpy as np
@@ -160,8 +161,7 @@ def test_batch_gives_the_codes_of_one_by_one(voices, fitted):
 )
 def test_pooling_widths_and_names(voices, fitted, pooling, width):
     X = voices[0][:5]
-    vae = clone(fitted).set_params(pooling=pooling)
-    vae.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    vae = copy.deepcopy(fitted).set_params(pooling=pooling)  # read at transform
     assert vae.transform(X).shape == (5, width)
     assert len(vae.get_feature_names_out()) == width
     if pooling == "mean":  # the mean of the trajectory
@@ -285,3 +285,17 @@ def test_sklearn_checks_that_apply():
     assert clone(est).get_params() == est.get_params()
     assert "frame_shape" not in est.get_params()
     assert not est.__sklearn_tags__().input_tags.two_d_array
+
+
+@pytest.mark.parametrize("pooling", ["resample", "mean", "meanstd"])
+def test_numpy_encoder_gives_the_codes_without_torch(voices, fitted, pooling):
+    from skvae._format import encode
+    from skvae._numpy_encoder import NumpySequenceEncoder
+
+    X = voices[0][:9] + [np.ones((2, N_FEAT))]
+    vae = copy.deepcopy(fitted).set_params(pooling=pooling)  # read at transform
+    enc = NumpySequenceEncoder(encode(vae._to_weights())).fit()
+    np.testing.assert_allclose(enc.transform(X), vae.transform(X), atol=1e-5)
+    assert list(enc.get_feature_names_out()) == list(vae.get_feature_names_out())
+    with pytest.raises(ValueError, match="expecting 6 features"):
+        enc.transform([np.zeros((4, 3))])

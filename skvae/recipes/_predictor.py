@@ -211,7 +211,7 @@ class PredictionCache:
 def _predict_only(bundle):
     """The bundle for prediction: no generator, a NumPy encoder for the VAE."""
     from .._format import encode
-    from .._numpy_encoder import NumpyEncoder
+    from .._numpy_encoder import NumpyEncoder, NumpySequenceEncoder
 
     bundle.pop("generator", None)
     model = bundle["recognizer"]["model"]
@@ -219,7 +219,9 @@ def _predict_only(bundle):
     if vae is not None and hasattr(vae, "_to_weights"):
         # an encoder NumPy cannot run (ValueError): the VAE stays
         with contextlib.suppress(ValueError):
-            model.set_params(vae=NumpyEncoder(encode(vae._to_weights())).fit())
+            sequence = type(vae).__name__ == "SequenceVAE"
+            encoder = NumpySequenceEncoder if sequence else NumpyEncoder
+            model.set_params(vae=encoder(encode(vae._to_weights())).fit())
     return bundle
 
 
