@@ -18,6 +18,7 @@ librosa are imported by the functions that need them.
 """
 
 from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
+from ._factories import SEQUENCE_VAE as SEQUENCE_VAE
 from ._factories import make_generator, make_recognizer
 from ._generate import (
     can_generate,
@@ -36,6 +37,13 @@ from ._model_file import MODEL_FORMAT as MODEL_FORMAT
 from ._model_file import MODEL_FORMAT_VERSION as MODEL_FORMAT_VERSION
 from ._pipeline import RecognizerPipeline
 from ._predictor import CACHE_MAX_ENTRIES, PredictionCache, cache_dir, load_predictor
+from ._rows import (
+    as_utterances,
+    flat_rows,
+    generator_features,
+    generator_rows,
+    is_sequence,
+)
 from ._train import (
     check_device,
     fit_generator,
@@ -50,12 +58,17 @@ __all__ = [
     "PredictionCache",
     "WEIGHTS_FILE",
     "RecognizerPipeline",
+    "as_utterances",
     "cache_dir",
     "can_generate",
     "check_device",
     "fit_generator",
     "fit_recognizer",
+    "flat_rows",
     "generate_utterances",
+    "generator_features",
+    "generator_rows",
+    "is_sequence",
     "load_predictor",
     "load_recognizer",
     "make_generator",

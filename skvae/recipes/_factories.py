@@ -6,6 +6,27 @@ from ._pipeline import RecognizerPipeline
 #: threshold (one extra fit; then a refit on all utterances)
 REJECT_HOLD_OUT = 0.2
 
+#: the settings of the SequenceVAE of ``make_recognizer(vae="sequence")``,
+#: beyond those it shares with the recogniser (n_components, hidden layers,
+#: seed, device, threads, verbosity); change them here, in one place
+SEQUENCE_VAE = {
+    "n_sequence_components": 8,
+    "segment_length": 20,
+    "segment_shift": 10,
+    "label_weight": 50.0,
+    "max_iter": 20,
+}
+
+#: the values of make_recognizer's ``vae``, ``cmvn`` and ``head``
+VAE_OPTIONS = ("flat", "sequence", None)
+CMVN_OPTIONS = (None, "mean", "meanvar")
+HEAD_OPTIONS = ("ovr", "ovo")
+
+
+def _check_option(name, value, options):
+    if value not in options:
+        raise ValueError(f"{name} must be one of {list(options)}; got {value!r}")
+
 
 def make_recognizer(
     *,
@@ -24,19 +45,30 @@ def make_recognizer(
     verbose=0,
     reject=False,
     target_false_rejection=0.05,
+    vae="flat",
+    cmvn=None,
+    head="ovr",
 ):
     """The recommended speech recogniser (unfitted).
 
     A :class:`RecognizerPipeline` of ``"features"`` (``SpeechFeatures``:
     log-mel, level-normalised, silence trimmed, band-limited at predict time
     to the bandwidth of its training audio) and ``"model"``: a Pipeline of
-    ``"vae"`` (``VAETransformer`` with early stopping) and ``"clf"``
-    (one-vs-rest RBF SVC, probabilities calibrated by temperature scaling
-    where scikit-learn has it, else sigmoid), wrapped with ``reject=True``
-    in a :class:`~skvae.RejectOptionClassifier` whose ``predict`` answers
-    -1 (or ``"<unknown>"``) where the in-vocabulary score is below a
-    threshold learned on a held-out 20 % of the training utterances. It
-    takes audio file paths (any sample rate) or waveforms at ``sr``.
+    ``"vae"`` (by default a ``VAETransformer`` with early stopping) and
+    ``"clf"`` (by default a one-vs-rest RBF SVC, probabilities calibrated by
+    temperature scaling where scikit-learn has it, else sigmoid), wrapped
+    with ``reject=True`` in a :class:`~skvae.RejectOptionClassifier` whose
+    ``predict`` answers -1 (or ``"<unknown>"``) where the in-vocabulary
+    score is below a threshold learned on a held-out 20 % of the training
+    utterances. It takes audio file paths (any sample rate) or waveforms at
+    ``sr``.
+
+    With ``vae="sequence"`` the front end gives each utterance's frames at
+    their natural length (``output="sequence"``) and the model is a Pipeline
+    of ``"vae"`` (a :class:`~skvae.SequenceVAE`, the settings of
+    :data:`SEQUENCE_VAE`, fitted with the labels), ``"scale"``
+    (``StandardScaler``) and ``"clf"``. With ``vae=None`` the model is
+    ``"scale"`` and ``"clf"`` on the front end's rows.
 
     Parameters
     ----------
@@ -56,7 +88,8 @@ def make_recognizer(
         The active RMS level (dBFS) every utterance is brought to; None:
         none, the features then follow the recording's gain.
     max_iter : int, default=300
-        Maximum VAE epochs (early stopping usually ends sooner).
+        Maximum VAE epochs (early stopping usually ends sooner); for the
+        ``SequenceVAE``, at most ``SEQUENCE_VAE["max_iter"]``.
     cv : int, default=5
         Folds used to calibrate the classifier's probabilities.
     random_state : int or None, default=0
@@ -71,6 +104,23 @@ def make_recognizer(
         Add the reject option.
     target_false_rejection : float in [0, 1), default=0.05
         With ``reject``: the fraction of known words to reject.
+    vae : {"flat", "sequence", None}, default="flat"
+        The VAE step. "flat": a ``VAETransformer`` on each utterance's row
+        of ``n_frames`` time-resampled frames. "sequence": a
+        ``SequenceVAE`` on the frames at their natural length (``n_frames``
+        is then the length of the rows the generator and the report use),
+        then ``StandardScaler``. None: no VAE, ``StandardScaler`` on the
+        rows; ``reject=True`` then raises ``ValueError`` (the reject option
+        scores with the VAE).
+    cmvn : {None, "mean", "meanvar"}, default=None
+        Per-utterance normalisation of the features (``SpeechFeatures``'s
+        ``cmvn``): each utterance's mean (and variance) over time removed.
+        It needs no speaker label.
+    head : {"ovr", "ovo"}, default="ovr"
+        The classifier. "ovr": one-vs-rest RBF SVCs with calibrated
+        probabilities (``cv`` folds). "ovo": scikit-learn's one-vs-one
+        ``SVC(probability=True)``, its vote kept, probabilities by Platt
+        scaling.
 
     Returns
     -------
@@ -89,12 +139,26 @@ def make_recognizer(
     (3,)
     >>> type(make_recognizer(reject=True)["model"]).__name__
     'RejectOptionClassifier'
+    >>> rec = make_recognizer(vae="sequence", head="ovo", cmvn="mean")
+    >>> rec["features"].output, [name for name, _ in rec["model"].steps]
+    ('sequence', ['vae', 'scale', 'clf'])
+    >>> [name for name, _ in make_recognizer(vae=None)["model"].steps]
+    ['scale', 'clf']
     """
     from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
 
-    from .. import RejectOptionClassifier, VAETransformer
+    from .. import RejectOptionClassifier, SequenceVAE, VAETransformer
     from ..features import SpeechFeatures
 
+    _check_option("vae", vae, VAE_OPTIONS)
+    _check_option("cmvn", cmvn, CMVN_OPTIONS)
+    _check_option("head", head, HEAD_OPTIONS)
+    if reject and vae is None:
+        raise ValueError(
+            "reject=True needs a VAE step (the reject option scores utterances "
+            "with its score_samples); use vae='flat' or 'sequence', or reject=False"
+        )
     front_end = SpeechFeatures(
         kind="logmel",
         sr=sr,
@@ -103,18 +167,33 @@ def make_recognizer(
         n_frames=n_frames,
         top_db=top_db,
         level=level,
+        cmvn=cmvn,
+        output="sequence" if vae == "sequence" else "resample",
     )
-    vae = VAETransformer(
+    if head == "ovr":
+        clf = _calibrated_svc(cv=cv)
+    else:
+        from sklearn.svm import SVC
+
+        clf = SVC(probability=True, random_state=random_state)
+    shared = dict(
         n_components=n_components,
         hidden_layer_sizes=hidden_layer_sizes,
-        max_iter=max_iter,
-        early_stopping=True,
         random_state=random_state,
         device=device,
         n_threads=n_threads,
         verbose=verbose,
     )
-    rows = Pipeline([("vae", vae), ("clf", _calibrated_svc(cv=cv))])
+    if vae == "flat":
+        model = VAETransformer(max_iter=max_iter, early_stopping=True, **shared)
+        rows = Pipeline([("vae", model), ("clf", clf)])
+    elif vae == "sequence":
+        settings = {**SEQUENCE_VAE, **shared}
+        settings["max_iter"] = min(max_iter, SEQUENCE_VAE["max_iter"])
+        model = SequenceVAE(**settings)
+        rows = Pipeline([("vae", model), ("scale", StandardScaler()), ("clf", clf)])
+    else:
+        rows = Pipeline([("scale", StandardScaler()), ("clf", clf)])
     if reject:
         rows = RejectOptionClassifier(
             rows,

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from ._rows import as_utterances, generator_features, is_sequence
+
 _NO_GENERATOR = (
     "'{path}' holds no generator (it was not saved by 'skvae train'), so it "
     "cannot generate"
@@ -89,7 +91,7 @@ def generate_utterances(bundle, label, n, *, random_state=None, temperature=1.0)
         temperature=temperature,
     )
     k = classes.index(label)
-    fe = bundle["recognizer"]["features"]
+    fe = generator_features(bundle["recognizer"]["features"])  # plain log-mel
     waves = _rows_to_audio(fe, rows, bundle["durations"][k])
     return rows, waves
 
@@ -212,7 +214,10 @@ def recognize_files(recognizer, paths, *, expand_folders=True):
     labels = np.empty(0, dtype=np.asarray(classes).dtype)
     scores = np.empty(0) if reject else None
     if ok:
-        X = np.vstack(rows)
+        if is_sequence(features):  # lists of per-utterance frames
+            X = as_utterances([frames for part in rows for frames in part])
+        else:
+            X = np.vstack(rows)
         if reject:
             labels, proba, scores = model.predict_with_score(X)
         else:

@@ -6,6 +6,7 @@ import warnings
 
 from ._factories import REJECT_HOLD_OUT, make_generator, make_recognizer
 from ._model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION
+from ._rows import as_utterances, generator_rows
 
 
 def _check_labels(y):
@@ -29,6 +30,11 @@ def _fitted_rows_pipeline(recognizer):
     return getattr(model, "estimator_", model)
 
 
+def _fitted_vae(recognizer):
+    """The fitted VAE step of a recogniser, or None (``vae=None``)."""
+    return _fitted_rows_pipeline(recognizer).named_steps.get("vae")
+
+
 def fit_recognizer(F, y, *, features, verbose=0, **params):
     """Fit :func:`make_recognizer` on front-end rows computed once.
 
@@ -38,8 +44,9 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
 
     Parameters
     ----------
-    F : ndarray of shape (n_utterances, n_features)
-        ``features.transform`` of the training utterances.
+    F : ndarray of shape (n_utterances, n_features) or sequence of ndarray
+        ``features.transform`` of the training utterances (for a sequence
+        front end, one array of frames per utterance).
     y : array-like of shape (n_utterances,)
         Labels; at least two labels, each at least twice.
     features : SpeechFeatures
@@ -76,8 +83,10 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     recognizer.set_params(features=features)
     with warnings.catch_warnings():  # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
-        recognizer["model"].fit(F, y)
-    _fitted_rows_pipeline(recognizer)["vae"].set_params(verbose=0)
+        recognizer["model"].fit(as_utterances(F), y)
+    vae = _fitted_vae(recognizer)
+    if vae is not None:
+        vae.set_params(verbose=0)
     return recognizer
 
 
@@ -87,7 +96,7 @@ def fit_generator(F, y, **params):
     Parameters
     ----------
     F : ndarray of shape (n_utterances, n_features)
-        Log-mel rows of the recogniser's front end.
+        Plain log-mel rows (:func:`generator_rows`).
     y : array-like of shape (n_utterances,)
         Labels.
     **params
@@ -169,7 +178,7 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
 
 
 def train_recognizer(
-    F, y, *, features, durations=None, generator=True, verbose=0, **params
+    F, y, *, features, durations=None, generator=True, audio=None, verbose=0, **params
 ):
     """Fit the recogniser and the generator: the training step of ``skvae train``.
 
@@ -184,12 +193,18 @@ def train_recognizer(
         Durations in seconds of the training utterances (see
         :func:`recognizer_bundle`).
     generator : bool, default=True
-        Also fit the conditional VAE that generates utterances.
+        Also fit the conditional VAE that generates utterances, on
+        :func:`generator_rows` (plain log-mel rows of ``n_frames`` frames).
+    audio : sequence or None, default=None
+        The training utterances (paths or waveforms) ``F`` came from; the
+        generator needs them when the front end normalises each utterance
+        (``cmvn``), to fit on plain log-mel rows.
 
     Returns
     -------
     bundle : dict
-        Its ``metadata`` holds ``params``, ``epochs`` and ``train_seconds``.
+        Its ``metadata`` holds ``params``, ``epochs`` (of the VAE step; None
+        without one) and ``train_seconds``.
 
     Examples
     --------
@@ -209,7 +224,11 @@ def train_recognizer(
             print(msg, file=sys.stderr, flush=True)
 
     k = params.get("n_components", 16)
-    info(f"training the VAE ({k}-D) and the classifier on {len(y):,} utterances ...")
+    kind = inspect.signature(make_recognizer).parameters["vae"].default
+    kind = params.get("vae", kind)
+    what = {"flat": "the VAE", "sequence": "the sequence VAE"}.get(kind)
+    what = f"{what} ({k}-D) and the classifier" if what else "the classifier (no VAE)"
+    info(f"training {what} on {len(y):,} utterances ...")
     if params.get("reject"):
         info(
             "with the reject option: a 20 % hold-out sets its threshold, then "
@@ -218,18 +237,22 @@ def train_recognizer(
     start = time.perf_counter()
     rec = fit_recognizer(F, y, features=features, verbose=verbose, **params)
     seconds = time.perf_counter() - start
-    vae = _fitted_rows_pipeline(rec)["vae"]
-    stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "max_iter reached"
-    info(f"trained in {seconds:.0f} s ({vae.n_iter_} epochs, {stopped})")
+    vae = _fitted_vae(rec)
+    if vae is None:
+        info(f"trained in {seconds:.0f} s")
+    else:
+        stop = "early stopping" if vae.n_iter_ < vae.max_iter else "max_iter reached"
+        info(f"trained in {seconds:.0f} s ({vae.n_iter_} epochs, {stop})")
     gen = None
     if generator:
         info("training the conditional VAE that generates utterances ...")
         shared = inspect.signature(make_generator).parameters.keys() & params
-        gen = fit_generator(F, y, **{p: params[p] for p in shared})
+        rows = generator_rows(features, F, audio)
+        gen = fit_generator(rows, y, **{p: params[p] for p in shared})
     bundle = recognizer_bundle(rec, y, generator=gen, durations=durations)
     bundle["metadata"] = {
         "params": dict(params),
-        "epochs": int(vae.n_iter_),
+        "epochs": None if vae is None else int(vae.n_iter_),
         "train_seconds": round(seconds, 1),
     }
     return bundle
