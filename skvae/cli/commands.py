@@ -83,6 +83,8 @@ def _rows(features, X, *, n_jobs=1, verbose=0):
     import numpy as np
     from tqdm.auto import tqdm
 
+    from ..recipes import as_utterances, is_sequence
+
     features = features.set_params(n_jobs=n_jobs)
     step = 64 * max(1, n_jobs if n_jobs > 0 else (os.cpu_count() or 1))
     rows = []
@@ -92,6 +94,8 @@ def _rows(features, X, *, n_jobs=1, verbose=0):
             rows.append(features.transform(X[start : start + step]))
             bar.update(min(step, len(X) - start))
     features.set_params(n_jobs=None)
+    if is_sequence(features):  # each utterance's frames, indexable by F[train]
+        return as_utterances([frames for part in rows for frames in part])
     return np.vstack(rows)
 
 
@@ -191,6 +195,15 @@ def _load_generator(args):
     return load_model(load_recognizer, args.model, require_generator=True)
 
 
+def _recognizer_default(name):
+    """The default of a parameter of make_recognizer (what the CLI's default is)."""
+    import inspect
+
+    from ..recipes import make_recognizer
+
+    return inspect.signature(make_recognizer).parameters[name].default
+
+
 def cmd_train(args, console):
     from .. import recipes, save
     from ..evaluation import generated_rate, speaker_held_out
@@ -211,6 +224,20 @@ def cmd_train(args, console):
         "device": args.device,
         "n_threads": args.threads,
     }
+    # given: passed on; not given: make_recognizer's defaults
+    given = {"vae": args.vae, "cmvn": args.cmvn, "head": args.head}
+    params.update(
+        {k: None if v == "none" else v for k, v in given.items() if v is not None}
+    )
+    vae = params.get("vae", _recognizer_default("vae"))
+    if args.reject and vae is None:
+        raise UsageError("--reject needs a VAE step: leave out --vae none")
+    if args.weights and vae is None:
+        raise UsageError(
+            "--weights saves the VAE step, and --vae none has none: leave out "
+            "--weights (or --vae none)"
+        )
+    weights = vae is not None if args.weights is None else args.weights
     reject = {}
     if args.reject:
         reject = {"reject": True, "target_false_rejection": args.false_rejection}
@@ -230,6 +257,7 @@ def cmd_train(args, console):
         y[train],
         features=features,
         durations=corpus.duration[train],
+        audio=corpus.data[train],  # the generator's plain log-mel rows, with cmvn
         verbose=console.bars,
         **params,
         **reject,
@@ -271,7 +299,7 @@ def cmd_train(args, console):
     console.info("writing the model" + (" and the report ..." if args.report else ""))
     with staged_folder(out) as tmp:
         recipes.save_recognizer(bundle, tmp)
-        if args.weights:
+        if weights:
             model = bundle["recognizer"]["model"]
             save(getattr(model, "estimator_", model)["vae"], tmp / recipes.WEIGHTS_FILE)
         if args.report:
@@ -283,7 +311,7 @@ def cmd_train(args, console):
             recipes.load_predictor(model_path)
         except (OSError, ValueError) as exc:
             console.detail(f"the prediction cache was not filled: {exc}")
-    if args.weights:
+    if weights:
         console.result(
             f"weights: {out / recipes.WEIGHTS_FILE} (VAE only, weights-only format; "
             "load with skvae.load)"
@@ -291,7 +319,7 @@ def cmd_train(args, console):
     if args.report:
         console.result(f"report: {out / 'report' / 'index.html'}")
     # an earlier run's outputs this one did not replace (kept: OUT may be anyone's)
-    stale = [recipes.WEIGHTS_FILE] * (not args.weights) + ["report"] * (not args.report)
+    stale = [recipes.WEIGHTS_FILE] * (not weights) + ["report"] * (not args.report)
     for name in stale:
         if (out / name).exists():
             console.info(f"note: {out / name} is from an earlier run, not this one")

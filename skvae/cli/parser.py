@@ -203,8 +203,19 @@ _TRAIN = [
                             "when the split is not already by speaker)")),
     ("--report", dict(action=_FLAG, default=True,
                       help="write OUT/report/ (default: yes; needs matplotlib)")),
-    ("--weights", dict(action=_FLAG, default=True, help="also save the VAE as "
-                       "OUT/model.safetensors (default: yes)")),
+    ("--vae", dict(choices=("flat", "sequence", "none"), default=None, help="the "
+                   "VAE step: on each utterance's row of --n-frames frames "
+                   "(flat), on its frames at their natural length (sequence), "
+                   "or none (default: that of skvae.recipes.make_recognizer)")),
+    ("--cmvn", dict(choices=("none", "mean", "meanvar"), default=None, help="remove "
+                    "each utterance's mean (and variance) over time from its "
+                    "features (default: that of skvae.recipes.make_recognizer)")),
+    ("--head", dict(choices=("ovr", "ovo"), default=None, help="the classifier: "
+                    "one-vs-rest SVCs with calibrated probabilities (ovr) or "
+                    "one-vs-one SVC (ovo) (default: that of "
+                    "skvae.recipes.make_recognizer)")),
+    ("--weights", dict(action=_FLAG, default=None, help="also save the VAE as "
+                       "OUT/model.safetensors (default: yes, unless --vae none)")),
     ("--reject", dict(action=_FLAG, default=False, help="learn to answer -1 (or "
                       "<unknown>) for words that are not among the labels, from "
                       "the VAE's likelihood and the classifier's confidence; "

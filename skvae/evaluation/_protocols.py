@@ -80,14 +80,17 @@ def recognizer_accuracies(
     recognizer : RecognizerPipeline
         Fitted (:func:`skvae.recipes.make_recognizer`).
     F_train, y_train, F_test, y_test : arrays
-        Front-end rows and labels.
+        Front-end rows (or per-utterance frames of a sequence front end, which
+        the baselines see as :func:`skvae.recipes.flat_rows`) and labels.
     random_state : int, default=0
         Seed of PCA.
 
     Returns
     -------
     accuracy : dict
-        Model name -> accuracy, the recogniser first.
+        Model name -> accuracy, the recogniser first (its name says which
+        VAE: "VAE (k-D) + SVC", "sequence VAE (k-D) + SVC" or "no VAE:
+        log-mel + SVC").
     y_pred : ndarray
         The recogniser's predictions on ``F_test``.
 
@@ -103,13 +106,31 @@ def recognizer_accuracies(
     >>> list(acc)
     ['VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
     """
+    from ..recipes import as_utterances, flat_rows
+
     rows = getattr(recognizer["model"], "estimator_", recognizer["model"])
-    k, clf = rows["vae"].n_components, rows["clf"]
-    pred = rows.predict(F_test)
+    vae, clf = rows.named_steps.get("vae"), rows["clf"]
+    pred = rows.predict(as_utterances(F_test))
+    fe = recognizer["features"]
+    F_train, F_test = flat_rows(fe, F_train), flat_rows(fe, F_test)
+    k = 16 if vae is None else vae.n_components
+    k = min(k, len(F_train), F_train.shape[1])
+    base = getattr(clf, "estimator", None) or clf  # without the calibration
+    if "probability" in base.get_params():
+        base = clone(base).set_params(probability=False)  # the same vote, faster
     kw = dict(n_components=k, random_state=random_state, feature_name="log-mel")
-    kw.update(classifier=getattr(clf, "estimator", None) or clf, classifier_name="SVC")
+    kw.update(classifier=base, classifier_name="SVC")
     baselines = baseline_scores(F_train, y_train, F_test, y_test, **kw)
-    return {f"VAE ({k}-D) + SVC": float(np.mean(pred == y_test)), **baselines}, pred
+    return {_model_name(rows): float(np.mean(pred == y_test)), **baselines}, pred
+
+
+def _model_name(rows):
+    """The recogniser's row name: which VAE, or none."""
+    vae = rows.named_steps.get("vae")
+    if vae is None:
+        return "no VAE: log-mel + SVC"
+    kind = "sequence VAE" if type(vae).__name__ == "SequenceVAE" else "VAE"
+    return f"{kind} ({vae.n_components}-D) + SVC"
 
 
 def speaker_held_out(
@@ -137,15 +158,16 @@ def speaker_held_out(
     -------
     result : dict or None
         ``held_out`` (speakers), ``n_test``, ``accuracy`` (as
-        :func:`recognizer_accuracies`), ``epochs`` and ``label``.
+        :func:`recognizer_accuracies`), ``epochs`` (of the VAE; None without
+        one) and ``label``.
     """
     from sklearn.model_selection import GroupShuffleSplit
 
-    from ..recipes import fit_recognizer
+    from ..recipes import as_utterances, fit_recognizer
 
     if speaker is None or len(set(np.asarray(speaker).tolist())) < min_speakers:
         return None
-    y, speaker = np.asarray(y), np.asarray(speaker)
+    F, y, speaker = as_utterances(F), np.asarray(y), np.asarray(speaker)
     gss = GroupShuffleSplit(n_splits=1, test_size=1, random_state=random_state)
     train, test = next(gss.split(F, y, speaker))
     held = sorted(set(speaker[test].tolist()))
@@ -160,12 +182,12 @@ def speaker_held_out(
     acc, _ = recognizer_accuracies(
         rec, F[train], y[train], F[test], y[test], random_state=random_state
     )
-    rows = getattr(rec["model"], "estimator_", rec["model"])
+    vae = getattr(rec["model"], "estimator_", rec["model"]).named_steps.get("vae")
     return {
         "held_out": held,
         "n_test": int(len(test)),
         "accuracy": acc,
-        "epochs": int(rows["vae"].n_iter_),
+        "epochs": None if vae is None else int(vae.n_iter_),
         "label": f"held-out speaker {', '.join(held)}",
     }
 

@@ -28,8 +28,9 @@ def compare_to_baselines(accuracy):
         best = max(baselines, key=models.get)
         diff = models[ours] - models[best]
         verdict = "wins" if diff > 0 else "ties" if diff == 0 else "loses"
+        ours_name = "the recogniser" if ours.startswith("no VAE") else "the VAE pipeline"
         lines.append(
-            f"{column}: the VAE pipeline {verdict}, {models[ours]:.3f} vs "
+            f"{column}: {ours_name} {verdict}, {models[ours]:.3f} vs "
             f"{models[best]:.3f} for {best} ({diff:+.3f})"
         )
     return lines
@@ -160,7 +161,8 @@ def evaluate_recognizer(
     bundle : dict
         A model that can generate (:func:`skvae.recipes.load_recognizer`).
     F, y : arrays of n_utterances rows
-        Front-end rows and labels.
+        Front-end rows (or per-utterance frames of a sequence front end) and
+        labels.
     train, test : ndarray of int
         The split (:func:`skvae.datasets.split_corpus`).
     speaker : array-like of shape (n_utterances,) or None, default=None
@@ -179,13 +181,17 @@ def evaluate_recognizer(
     -------
     evaluation : dict
         ``accuracy`` and ``y_pred`` (:func:`recognizer_accuracies`), ``y_test``,
-        ``latent`` (:func:`latent_map`), ``reconstructions`` (a few test rows
-        and their VAE reconstructions), ``generated``
+        ``latent`` (:func:`latent_map`; None without a VAE step),
+        ``reconstructions`` (a few test rows and their VAE reconstructions,
+        as rows of ``n_frames`` frames; empty without a VAE step), ``generated``
         (:func:`generation_check`) and maybe ``open_set``.
     """
+    from ..recipes import as_utterances, flat_rows
+
     rec = bundle["recognizer"]
-    vae = getattr(rec["model"], "estimator_", rec["model"])["vae"]
-    y = np.asarray(y)
+    fe = rec["features"]
+    vae = getattr(rec["model"], "estimator_", rec["model"]).named_steps.get("vae")
+    F, y = as_utterances(F), np.asarray(y)
     _info(verbose, "evaluating against the PCA and raw-feature baselines ...")
     acc, pred = recognizer_accuracies(
         rec, F[train], y[train], F[test], y[test], random_state=random_state
@@ -195,19 +201,27 @@ def evaluate_recognizer(
         bundle, n_per_class=n_check, random_state=random_state, verbose=verbose
     )
     examples = test[_pick_examples(y[test])]
-    recon = vae.inverse_transform(vae.transform(F[examples]))
     speakers = None if speaker is None else np.asarray(speaker)[test]
+    latent, recon = None, []
+    if vae is not None:
+        latent = latent_map(
+            vae.transform(F[test]), y[test], speakers, random_state=random_state
+        )
+        if hasattr(vae, "convert"):  # a SequenceVAE: frames in their own voice
+            recon = flat_rows(fe, vae.convert(F[examples]))
+        else:
+            recon = vae.inverse_transform(vae.transform(F[examples]))
+        originals = flat_rows(fe, F[examples])
+        recon = [
+            {"label": y[i], "original": original, "reconstruction": r}
+            for i, original, r in zip(examples, originals, recon)
+        ]
     out = {
         "accuracy": acc,
         "y_test": y[test],
         "y_pred": pred,
-        "latent": latent_map(
-            vae.transform(F[test]), y[test], speakers, random_state=random_state
-        ),
-        "reconstructions": [
-            {"label": y[i], "original": F[i], "reconstruction": r}
-            for i, r in zip(examples, recon)
-        ],
+        "latent": latent,
+        "reconstructions": recon,
         "generated": generated,
     }
     if audio is not None and hasattr(rec["model"], "threshold_"):

@@ -141,10 +141,12 @@ def write_report(out_dir, content):
     content : dict
         ``title``, ``command`` (str); ``run`` (``(name, value)`` rows);
         ``accuracy`` (``{group: {model: accuracy}}``); ``chance`` (float or
-        None); ``notes`` (list of str); ``history`` (the VAE's ``history_``);
-        ``latent`` (:func:`skvae.evaluation.latent_map`); ``spectrogram``
+        None); ``notes`` (list of str); ``history`` (the VAE's ``history_``;
+        None: no training curves); ``latent``
+        (:func:`skvae.evaluation.latent_map`; None: no map); ``spectrogram``
         (``n_frames``, ``n_mels``, ``mel_hz`` or None); ``reconstructions``
-        (dicts of ``label``, ``original``, ``reconstruction``); ``generated``
+        (dicts of ``label``, ``original``, ``reconstruction``; empty: no
+        figure); ``generated``
         (dicts of ``label``, ``row``, ``wavs`` relative to ``out_dir``,
         ``recognised``, ``n``, optional ``heard_as``); ``confusion``
         (``y_true``, ``y_pred``, ``labels``); optional ``open_set``
@@ -159,12 +161,19 @@ def write_report(out_dir, content):
     spec, accuracy = content["spectrogram"], content["accuracy"]
     fig.plot_accuracy(out / "accuracy.png", accuracy, content.get("chance"))
     fig.plot_confusion(out / "confusion.png", content["confusion"])
-    fig.plot_latent(out / "latent.png", content["latent"])
-    fig.plot_reconstructions(
-        out / "reconstructions.png", content["reconstructions"], spec
-    )
+    drawn = {"accuracy.png", "confusion.png", "generated.png"}
+    if content.get("latent") is not None:
+        fig.plot_latent(out / "latent.png", content["latent"])
+        drawn.add("latent.png")
+    if content.get("reconstructions"):
+        fig.plot_reconstructions(
+            out / "reconstructions.png", content["reconstructions"], spec
+        )
+        drawn.add("reconstructions.png")
     fig.plot_generated(out / "generated.png", content["generated"], spec)
-    fig.plot_loss(out / "loss.png", content["history"])
+    if content.get("history"):
+        fig.plot_loss(out / "loss.png", content["history"])
+        drawn.add("loss.png")
     models = list(dict.fromkeys(m for g in accuracy.values() for m in g))
     acc_rows = [
         [m] + [f"{g[m]:.3f}" if m in g else "" for g in accuracy.values()]
@@ -182,7 +191,7 @@ def write_report(out_dir, content):
         _table(acc_rows, ["model", *accuracy], numeric=range(1, 1 + len(accuracy))),
     ]
     parts += [f"<p>{_esc(note)}</p>" for note in content.get("notes", ())]
-    figures = list(FIGURES)
+    figures = [f for f in FIGURES if f[0] in drawn]
     open_set = content.get("open_set")
     if open_set:
         fig.plot_open_set(out / OPEN_SET_FIGURE[0], open_set)
@@ -200,6 +209,30 @@ def write_report(out_dir, content):
     index = out / "index.html"
     index.write_text("\n".join(parts), encoding="utf-8")
     return index
+
+
+def _describe_model(rows):
+    """The model step in words: its VAE (if any) and its classifier."""
+    vae, clf = rows.named_steps.get("vae"), rows["clf"]
+    if hasattr(clf, "estimator"):  # calibrated one-vs-rest
+        head = "one-vs-rest SVC with calibrated probabilities"
+    else:
+        head = "one-vs-one SVC, probabilities by Platt scaling"
+    if vae is None:
+        return f"no VAE: standardised log-mel rows -> {head}"
+    stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "--max-iter reached"
+    if type(vae).__name__ == "SequenceVAE":
+        kind = (
+            f"sequence VAE (segments of {vae.segment_length} frames every "
+            f"{vae.segment_shift}), {vae.n_components}-D content latent per "
+            f"segment, {vae.n_sequence_components}-D sequence latent"
+        )
+    else:
+        kind = f"VAE {vae.n_components}-D latent"
+    return (
+        f"{kind}, hidden layers {tuple(vae.hidden_layer_sizes)}, {vae.n_iter_} "
+        f"epochs ({stopped}) -> {head}"
+    )
 
 
 def write_recognizer_report(
@@ -236,7 +269,7 @@ def write_recognizer_report(
 
     rec = bundle["recognizer"]
     fe, model = rec["features"], rec["model"]
-    vae = getattr(model, "estimator_", model)["vae"]
+    vae = getattr(model, "estimator_", model).named_steps.get("vae")
     meta = bundle["metadata"]
     out = Path(out_dir)
     samples = out / "samples"
@@ -254,12 +287,7 @@ def write_recognizer_report(
     if speaker_eval and meta.get("data") == corpus.spec:
         accuracy[speaker_eval["label"]] = speaker_eval["accuracy"]
     hit, total = generated_rate(evaluation["generated"])
-    stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "--max-iter reached"
-    described = (
-        f"VAE {vae.n_components}-D latent, hidden layers "
-        f"{tuple(vae.hidden_layer_sizes)}, {vae.n_iter_} epochs ({stopped}) "
-        "-> SVC with calibrated probabilities"
-    )
+    described = _describe_model(getattr(model, "estimator_", model))
     if hasattr(model, "threshold_"):
         described += (
             f"; reject option (answers {model.reject_label_} below a score "
@@ -271,8 +299,14 @@ def write_recognizer_report(
         ("split", split_info["text"]),
         (
             "features",
-            f"log-mel, {fe.n_mels} bands x {fe.n_frames} frames per utterance, "
-            f"{fe.sr} Hz, silence trimmed at {fe.top_db} dB",
+            f"log-mel, {fe.n_mels} bands x "
+            + (
+                "its frames at their natural length"
+                if fe.output == "sequence"
+                else f"{fe.n_frames} frames"
+            )
+            + f" per utterance, {fe.sr} Hz, silence trimmed at {fe.top_db} dB"
+            + (f", normalised per utterance (cmvn={fe.cmvn!r})" if fe.cmvn else ""),
         ),
         ("model", described),
         ("model file", meta.get("model_file", bundle.get("path", ""))),
@@ -292,7 +326,7 @@ def write_recognizer_report(
         "accuracy": accuracy,
         "chance": 1.0 / len(rec.classes_),
         "notes": notes,
-        "history": vae.history_,
+        "history": None if vae is None else vae.history_,
         "latent": evaluation["latent"],
         "spectrogram": dict(
             n_frames=fe.n_frames, n_mels=fe.n_mels, mel_hz=mel_hz[1:-1]
