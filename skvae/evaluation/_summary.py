@@ -28,7 +28,8 @@ def compare_to_baselines(accuracy):
         best = max(baselines, key=models.get)
         diff = models[ours] - models[best]
         verdict = "wins" if diff > 0 else "ties" if diff == 0 else "loses"
-        ours_name = "the recogniser" if ours.startswith("no VAE") else "the VAE pipeline"
+        no_vae = ours.startswith("no VAE")
+        ours_name = "the recogniser" if no_vae else "the VAE pipeline"
         lines.append(
             f"{column}: {ours_name} {verdict}, {models[ours]:.3f} vs "
             f"{models[best]:.3f} for {best} ({diff:+.3f})"
