@@ -700,3 +700,159 @@ def test_write_utterances_as_read_back(tmp_path):
     assert [Path(p).name for p in paths] == ["three_skvae_4.wav", "three_skvae_5.wav"]
     y, sr = load_audio(paths[0])
     assert sr == 8000 and abs(np.abs(y).max() - 0.99) < 1e-3  # peak-normalised
+
+
+# --- the options of make_recognizer: vae, cmvn, head ----------------------------
+
+OPTION_FAST = dict(n_components=4, hidden_layer_sizes=(32,), n_mels=16, n_threads=1)
+
+
+@pytest.mark.parametrize("vae", ["flat", "sequence", None])
+@pytest.mark.parametrize("head", ["ovr", "ovo"])
+def test_each_vae_and_head_fits_and_predicts_waveforms(digits, vae, head):
+    rec = make_recognizer(vae=vae, head=head, max_iter=2, cv=2, **OPTION_FAST)
+    steps = [name for name, _ in rec["model"].steps]
+    assert steps == {"flat": ["vae", "clf"], "sequence": ["vae", "scale", "clf"]}.get(
+        vae, ["scale", "clf"]
+    )
+    assert rec["features"].output == ("sequence" if vae == "sequence" else "resample")
+    clf = rec["model"]["clf"]
+    inner = getattr(clf, "estimator", clf)
+    assert isinstance(inner, SVC) == (head == "ovo")
+    rec.fit(digits.data, digits.target)
+    pred = rec.predict(digits.data[:7])
+    if head == "ovo" and hasattr(clf, "calibrated_classifiers_"):
+        # the one-vs-one vote is kept: the answer is that of the plain SVC
+        svc = clf.calibrated_classifiers_[0].estimator
+        codes = rec["model"][:-1].transform(rec["features"].transform(digits.data[:7]))
+        np.testing.assert_array_equal(svc.predict(codes), pred)
+    proba = rec.predict_proba(digits.data[:7])
+    assert pred.shape == (7,) and set(pred) <= set(range(10))
+    assert proba.shape == (7, 10)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    # the same utterances as files give the same answers as waveforms
+    assert_equal = np.testing.assert_array_equal
+    assert_equal(rec.predict(digits.filenames[:7]), pred)
+
+
+def test_the_defaults_are_todays_recogniser():
+    import inspect
+
+    params = inspect.signature(make_recognizer).parameters
+    assert params["vae"].default == "flat" and params["cmvn"].default is None
+    assert params["head"].default == "ovr"
+    rec = make_recognizer()
+    assert isinstance(rec["model"]["vae"], VAETransformer)
+    assert rec["features"].cmvn is None and rec["features"].output == "resample"
+
+
+def test_the_sequence_vae_takes_its_settings_from_one_place(monkeypatch):
+    from skvae import SequenceVAE
+    from skvae.recipes import SEQUENCE_VAE
+
+    vae = make_recognizer(vae="sequence", n_components=5)["model"]["vae"]
+    assert isinstance(vae, SequenceVAE) and vae.n_components == 5
+    for name, value in SEQUENCE_VAE.items():
+        assert getattr(vae, name) == value
+    monkeypatch.setitem(SEQUENCE_VAE, "segment_length", 12)
+    monkeypatch.setitem(SEQUENCE_VAE, "max_iter", 7)
+    vae = make_recognizer(vae="sequence")["model"]["vae"]
+    assert vae.segment_length == 12 and vae.max_iter == 7
+    # a smaller max_iter (a quick run) wins
+    assert make_recognizer(vae="sequence", max_iter=2)["model"]["vae"].max_iter == 2
+
+
+@pytest.mark.parametrize("cmvn", ["mean", "meanvar"])
+def test_cmvn_normalises_each_utterance(digits, cmvn):
+    rec = make_recognizer(cmvn=cmvn, vae=None, n_mels=16, n_frames=8)
+    F = rec["features"].fit(digits.data[:4]).transform(digits.data[:4])
+    frames = F.reshape(4, 8, 16)
+    # the resampled frames of each utterance have (about) zero mean per band
+    assert np.abs(frames.mean(axis=1)).max() < 0.5 * np.abs(frames).max()
+    assert rec["features"].cmvn == cmvn
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(vae="rnn"), "vae must be one of"),
+        (dict(cmvn="var"), "cmvn must be one of"),
+        (dict(head="crammer"), "head must be one of"),
+        (dict(vae=None, reject=True), "reject=True needs a VAE step"),
+    ],
+)
+def test_bad_options_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_recognizer(**kwargs)
+
+
+def test_reject_option_with_the_sequence_vae(digits):
+    from skvae import RejectOptionClassifier
+
+    rec = make_recognizer(vae="sequence", reject=True, max_iter=2, cv=2, **OPTION_FAST)
+    assert isinstance(rec["model"], RejectOptionClassifier)
+    rec.fit(digits.data, digits.target)
+    assert np.isfinite(rec["model"].threshold_)
+    pred = rec.predict(digits.data[:5])
+    assert set(pred) <= set(range(10)) | {-1}
+    res = recognize_files(rec, digits.filenames[:5])
+    assert res.scores.shape == (5,) and res.threshold == rec["model"].threshold_
+
+
+@pytest.mark.parametrize("vae", ["sequence", None])
+def test_train_save_load_generate_with_each_vae(digits, vae, tmp_path):
+    from skvae.recipes import is_sequence
+
+    params = dict(vae=vae, max_iter=2, **OPTION_FAST)
+    fe = make_recognizer(**params)["features"].fit(digits.data)
+    F = fe.transform(digits.data)
+    assert isinstance(F, list) == (vae == "sequence") == is_sequence(fe)
+    bundle = train_recognizer(F, digits.target, features=fe, **params)
+    rec = bundle["recognizer"]
+    assert bundle["metadata"]["epochs"] == (None if vae is None else 2)
+    # the generator is fitted on plain rows of n_frames frames
+    assert bundle["generator"].n_features_in_ == fe.n_frames * fe.n_mels
+    path = save_recognizer(bundle, tmp_path)
+    loaded = load_recognizer(path, require_generator=True)
+    np.testing.assert_array_equal(
+        loaded["recognizer"].predict(digits.data), rec.predict(digits.data)
+    )
+    rows, waves = generate_utterances(loaded, 3, 2, random_state=0)
+    assert rows.shape == (2, fe.n_frames * fe.n_mels) and len(waves) == 2
+    assert all(np.isfinite(w).all() and w.size > 0 for w in waves)
+    # recognised from the waveforms, through the recogniser's own front end
+    assert loaded["recognizer"].predict(waves).shape == (2,)
+
+
+def test_flat_rows_equal_the_resampling_front_end(digits):
+    from skvae.recipes import flat_rows, generator_rows
+
+    seq = make_recognizer(vae="sequence", n_mels=16, n_frames=8)["features"]
+    flat = make_recognizer(n_mels=16, n_frames=8)["features"]
+    X = digits.data[:6]
+    F_seq = seq.fit(X).transform(X)
+    F_flat = flat.fit(X).transform(X)
+    np.testing.assert_allclose(flat_rows(seq, F_seq), F_flat, rtol=1e-5, atol=1e-4)
+    assert flat_rows(flat, F_flat) is F_flat or np.array_equal(
+        flat_rows(flat, F_flat), F_flat
+    )
+    # with cmvn, the generator's rows come from plain log-mel of the audio
+    norm = make_recognizer(vae="sequence", cmvn="mean", n_mels=16, n_frames=8)
+    fe = norm["features"].fit(X)
+    rows = generator_rows(fe, fe.transform(X), X)
+    np.testing.assert_allclose(rows, F_flat, rtol=1e-5, atol=1e-4)
+    with pytest.raises(ValueError, match="needs the training audio"):
+        generator_rows(fe, fe.transform(X))
+
+
+def test_train_recognizer_with_cmvn_fits_the_generator_on_plain_rows(digits):
+    params = dict(vae="flat", cmvn="meanvar", max_iter=2, **OPTION_FAST)
+    fe = make_recognizer(**params)["features"].fit(digits.data)
+    F = fe.transform(digits.data)
+    bundle = train_recognizer(
+        F, digits.target, features=fe, audio=digits.data, **params
+    )
+    _, waves = generate_utterances(bundle, 1, 1, random_state=0)
+    assert np.isfinite(waves[0]).all()
+    with pytest.raises(ValueError, match="needs the training audio"):
+        train_recognizer(F, digits.target, features=fe, **params)

@@ -116,7 +116,7 @@ def recognizer_accuracies(
     k = 16 if vae is None else vae.n_components
     k = min(k, len(F_train), F_train.shape[1])
     base = getattr(clf, "estimator", None) or clf  # without the calibration
-    if "probability" in base.get_params():
+    if base.get_params().get("probability") is True:
         base = clone(base).set_params(probability=False)  # the same vote, faster
     kw = dict(n_components=k, random_state=random_state, feature_name="log-mel")
     kw.update(classifier=base, classifier_name="SVC")

@@ -119,8 +119,9 @@ def make_recognizer(
     head : {"ovr", "ovo"}, default="ovr"
         The classifier. "ovr": one-vs-rest RBF SVCs with calibrated
         probabilities (``cv`` folds). "ovo": scikit-learn's one-vs-one
-        ``SVC(probability=True)``, its vote kept, probabilities by Platt
-        scaling.
+        ``SVC()``, its vote kept; probabilities by temperature scaling of
+        its decision function (``cv`` folds), which keeps the vote, or,
+        before scikit-learn 1.8, ``SVC(probability=True)`` (Platt).
 
     Returns
     -------
@@ -170,12 +171,7 @@ def make_recognizer(
         cmvn=cmvn,
         output="sequence" if vae == "sequence" else "resample",
     )
-    if head == "ovr":
-        clf = _calibrated_svc(cv=cv)
-    else:
-        from sklearn.svm import SVC
-
-        clf = SVC(probability=True, random_state=random_state)
+    clf = _calibrated_svc(cv=cv, one_vs_rest=head == "ovr", random_state=random_state)
     shared = dict(
         n_components=n_components,
         hidden_layer_sizes=hidden_layer_sizes,
@@ -204,7 +200,13 @@ def make_recognizer(
     return RecognizerPipeline([("features", front_end), ("model", rows)])
 
 
-def _calibrated_svc(*, cv):
+def _calibrated_svc(*, cv, one_vs_rest=True, random_state=None):
+    """The head: one-vs-rest or one-vs-one RBF SVC with probabilities.
+
+    One-vs-one: temperature scaling of the SVC's decision function keeps its
+    vote (the argmax); before scikit-learn 1.8, which has no temperature
+    scaling, ``SVC(probability=True)`` (Platt), deprecated since 1.9.
+    """
     import sklearn
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.multiclass import OneVsRestClassifier
@@ -212,9 +214,13 @@ def _calibrated_svc(*, cv):
 
     major_minor = tuple(int(p) for p in sklearn.__version__.split(".")[:2])
     method = "temperature" if major_minor >= (1, 8) else "sigmoid"
-    return CalibratedClassifierCV(
-        OneVsRestClassifier(SVC()), method=method, cv=cv, ensemble=False
-    )
+    if one_vs_rest:
+        svc = OneVsRestClassifier(SVC())
+    elif method == "temperature":
+        svc = SVC()
+    else:
+        return SVC(probability=True, random_state=random_state)
+    return CalibratedClassifierCV(svc, method=method, cv=cv, ensemble=False)
 
 
 def make_generator(

@@ -214,10 +214,11 @@ def write_report(out_dir, content):
 def _describe_model(rows):
     """The model step in words: its VAE (if any) and its classifier."""
     vae, clf = rows.named_steps.get("vae"), rows["clf"]
-    if hasattr(clf, "estimator"):  # calibrated one-vs-rest
+    inner = getattr(clf, "estimator", None) or clf  # calibrated or not
+    if type(inner).__name__ == "OneVsRestClassifier":
         head = "one-vs-rest SVC with calibrated probabilities"
     else:
-        head = "one-vs-one SVC, probabilities by Platt scaling"
+        head = "one-vs-one SVC with calibrated probabilities"
     if vae is None:
         return f"no VAE: standardised log-mel rows -> {head}"
     stopped = "early stopping" if vae.n_iter_ < vae.max_iter else "--max-iter reached"
