@@ -600,3 +600,35 @@ def test_paths_no_file_can_have_are_reported_not_raised(model, tmp_path):
     assert [e[0] for e in res.errors] == odd
     assert "NUL" in res.errors[1][1]
     assert [read for read, _ in res.order] == [True, False, False, True]
+
+
+@pytest.mark.parametrize("vae", ["sequence", None])
+def test_predictor_of_each_vae_option_predicts_as_the_full_model(vae, tmp_path, cache):
+    """A SequenceVAE becomes its NumPy encoder; without a VAE nothing changes."""
+    from skvae import SequenceVAE
+    from skvae._numpy_encoder import NumpySequenceEncoder
+
+    freqs = (300.0, 700.0, 1500.0)
+    X = [_tone(f, s) for f in freqs for s in range(10)]
+    y = np.repeat([0, 1, 2], 10)
+    pipe = make_recognizer(
+        vae=vae, n_components=3, hidden_layer_sizes=(8,), n_mels=16, max_iter=3, cv=2
+    ).fit(X, y)
+    path = save_recognizer(recognizer_bundle(pipe, y), tmp_path)
+    full = load_recognizer(path)["recognizer"]
+    if vae == "sequence":
+        assert type(full["model"]["vae"]) is SequenceVAE
+    bundle = load_predictor(path)
+    model = bundle["recognizer"]["model"]
+    if vae is None:
+        assert "vae" not in model.named_steps
+    else:
+        assert type(model["vae"]) is NumpySequenceEncoder
+    new = [_tone(f, s) for f in freqs for s in (50, 51)]
+    assert_array_equal(bundle["recognizer"].predict(new), full.predict(new))
+    assert_allclose(
+        bundle["recognizer"].predict_proba(new), full.predict_proba(new), atol=1e-6
+    )
+    # the cached predictor answers the same
+    again = load_predictor(path)
+    assert_array_equal(again["recognizer"].predict(new), full.predict(new))
