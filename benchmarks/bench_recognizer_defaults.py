@@ -1,11 +1,12 @@
 """The options of make_recognizer scored on validation voices.
 
 ``skvae.recipes.make_recognizer()`` is what ``skvae train`` fits; this
-scores its default against voice perturbation, per-utterance CMVN and MFCC
-on two validation columns (FSDD george, and 16 generated validation voices)
+scores its default against other heads, no VAE step, per-utterance CMVN,
+voice perturbation, generated training voices, a denoising VAE and MFCC on
+two validation columns (FSDD george, and 16 generated validation voices)
 that touch no reported figure. Run from the repository root::
 
-    SKVAE_DATA=../shared/data python benchmarks/bench_recognizer_defaults.py
+    SKVAE_DATA=../shared/data nice -n 10 python benchmarks/bench_recognizer_defaults.py
 
 Protocol and results: ``benchmarks/README.md``.
 """
@@ -19,6 +20,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import _common
 import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import clone
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import SVC
 
 from skvae.augment import VoicePerturbation
 from skvae.datasets import make_spoken_digits
@@ -26,101 +32,379 @@ from skvae.recipes import make_recognizer
 
 GEN_SEED = 15  # bench_generalization's generated corpus and voice split
 VAL_VOICES = slice(32, 48)  # its validation voices (test: 0-31, train: 48-95)
-OPTIONS = {
-    "default": {},
-    "+ speed perturbation (0.9, 1.1)": {"augment": dict(speed=(0.9, 1.1))},
-    "+ VTLP (0.9, 1.1)": {"augment": dict(speed=(), vtlp=(0.9, 1.1))},
-    "per-utterance CMVN (mean)": {"features__cmvn": "mean"},
-    "per-utterance CMVN (meanvar)": {"features__cmvn": "meanvar"},
-    "MFCC": {"features__kind": "mfcc", "features__preemphasis": 0.97},
-    "MFCC, per-utterance CMVN (mean)": {
-        "features__kind": "mfcc",
-        "features__preemphasis": 0.97,
-        "features__cmvn": "mean",
-    },
+TRAIN_VOICES = slice(48, 96)  # its training voices
+# voice perturbation: bench_generalization's AUG / AUG_ROW (two copies of
+# every training utterance, drawn among these five)
+AUG = dict(speed=(0.9, 1.1), vtlp=(0.9, 1.1, 1.2), n_copies=2)
+MFCC = dict(kind="mfcc", n_mfcc=20, preemphasis=0.97)
+HEADS = {
+    "calibrated OvR SVC": "ovr",  # make_recognizer's head
+    # one-vs-one vote, Platt probabilities (deprecated in scikit-learn 1.9)
+    "SVC(probability=True)": "ovo",
+    # the same calibration as the default's, over one-vs-one SVC(): its
+    # argmax is SVC's vote (temperature scaling keeps the order; sigmoid
+    # on scikit-learn < 1.8 need not)
+    "calibrated OvO SVC": "ovocal",
 }
+REPS = {None: "no VAE", "vae16": "VAE16", "dvae32": "denoising VAE32"}
 
 
-def _validation_sets(fsdd, gen):
+class Option:
+    """One recogniser: front end, representation, head and training data."""
+
+    def __init__(self, rep, head, cmvn=None, aug=False, gen=False, mfcc=False):
+        self.rep, self.head, self.cmvn = rep, head, cmvn
+        self.aug, self.gen, self.mfcc = aug, gen, mfcc
+
+    def key(self):
+        return (self.rep, self.head, self.cmvn, self.aug, self.gen, self.mfcc)
+
+    def but(self, **changes):
+        return Option(**{**self.__dict__, **changes})
+
+    @property
+    def front_end(self):
+        return ("mfcc" if self.mfcc else "logmel", self.cmvn)
+
+    def name(self):
+        fe = "MFCC" if self.mfcc else "log-mel"
+        if self.cmvn:
+            fe += f", CMVN {self.cmvn}"
+        rep = REPS[self.rep] + (" -> scaler" if self.rep == "dvae32" else "")
+        head = {v: k for k, v in HEADS.items()}[self.head]
+        extra = "".join(
+            s for s, on in ((" + gen voices", self.gen), (" + perturb", self.aug)) if on
+        )
+        return f"{fe} -> {rep} -> {head}{extra}"
+
+
+DEFAULT = Option("vae16", "ovr")
+
+
+def front_end(kind, cmvn):
+    """make_recognizer's front end, with MFCC or per-utterance CMVN."""
+    fe = clone(make_recognizer()["features"])
+    if kind == "mfcc":
+        fe.set_params(**MFCC)
+    return fe.set_params(cmvn=cmvn)
+
+
+def make_model(option, max_iter):
+    """The rows model (what follows the front end) of an option.
+
+    Built from make_recognizer's own steps: its VAE (early stopping, one
+    torch thread) and its calibrated one-vs-rest SVC.
+    """
+    default = make_recognizer(n_threads=1, max_iter=max_iter)["model"]
+    if option.head == "ovr":
+        head = clone(default["clf"])
+    elif option.head == "ovocal":
+        head = clone(default["clf"]).set_params(estimator=SVC())
+    else:
+        head = SVC(probability=True, random_state=0)
+    if option.rep is None:
+        steps = [("scaler", StandardScaler())]
+    elif option.rep == "vae16":
+        steps = [("vae", clone(default["vae"]))]
+    else:  # denoising VAE32, standardised codes
+        vae = clone(default["vae"]).set_params(n_components=32, corruption_std=1.0)
+        steps = [("vae", vae), ("scaler", StandardScaler())]
+    return Pipeline(steps + [("clf", head)])
+
+
+def load_data(args):
+    """Waveforms, labels and the column masks; perturbed copies rendered once.
+
+    Returns a dict with the waveforms of every source set (``fsdd``, the
+    generated ``val`` and ``train`` voices, ``aug_fsdd`` and ``aug_train``:
+    the perturbed copies of FSDD without yweweler and of the generated
+    training voices), their labels, each copy's source, the columns, and
+    the seconds per utterance of generating, perturbing and featurising.
+    """
+    fsdd = _common.load_fsdd(args.data_home, load_audio=True)
+    t0 = time.perf_counter()
+    gen = make_spoken_digits(96, 3, random_state=GEN_SEED)
+    gen_seconds = (time.perf_counter() - t0) / len(gen.target)
     voices = np.array(sorted(set(gen.speaker)))
     order = np.random.default_rng(GEN_SEED).permutation(len(voices))
     val = np.isin(gen.speaker, voices[order[VAL_VOICES]])
-    speaker = np.asarray(fsdd.speaker)
-    X, y = np.asarray(fsdd.data, dtype=object), np.asarray(fsdd.target)
-    gX = np.asarray(gen.data, dtype=object)[val]
-    return (
-        {
-            "val george": (
-                ~np.isin(speaker, ["george", "yweweler"]),
-                X[speaker == "george"],
-                y[speaker == "george"],
-            ),
-            "val FSDD -> gen": (speaker != "yweweler", gX, np.asarray(gen.target)[val]),
-        },
-        X,
-        y,
+    train = np.isin(gen.speaker, voices[order[TRAIN_VOICES]])
+    speaker = np.asarray(fsdd.speaker).astype(str)
+    keep = np.ones(len(speaker), bool)
+    if args.quick:  # a fifth of FSDD, a tenth of the generated voices
+        keep = np.arange(len(speaker)) % 5 == 0
+        val &= np.arange(len(val)) % 10 == 0
+        train &= np.arange(len(train)) % 10 == 0
+    waves = {
+        "fsdd": np.asarray(fsdd.data, dtype=object)[keep],
+        "val": np.asarray(gen.data, dtype=object)[val],
+        "train": np.asarray(gen.data, dtype=object)[train],
+    }
+    labels = {
+        "fsdd": np.asarray(fsdd.target)[keep],
+        "val": np.asarray(gen.target)[val],
+        "train": np.asarray(gen.target)[train],
+    }
+    speaker = speaker[keep]
+    # the copies: FSDD without yweweler (no column trains on it) and the
+    # generated training voices, two per utterance (random_state=0)
+    t0, src = time.perf_counter(), {}
+    for name, rows in (("fsdd", speaker != "yweweler"), ("train", None)):
+        idx = np.arange(len(labels[name])) if rows is None else np.flatnonzero(rows)
+        sampler = VoicePerturbation(
+            sr=8000, **AUG, keep_original=False, random_state=0, n_jobs=args.n_jobs
+        )
+        copies, _ = sampler.fit_resample(list(waves[name][idx]), labels[name][idx])
+        waves[f"aug_{name}"] = np.asarray(copies, dtype=object)
+        src[name] = idx[sampler.sample_indices_]
+        labels[f"aug_{name}"] = labels[name][src[name]]
+    n_copies = sum(len(s) for s in src.values())
+    aug_seconds = (time.perf_counter() - t0) / n_copies
+    columns = {
+        "val george": (~np.isin(speaker, ["george", "yweweler"]), speaker == "george"),
+        "val FSDD -> gen": (speaker != "yweweler", None),
+    }
+    return dict(
+        waves=waves,
+        labels=labels,
+        src=src,
+        columns=columns,
+        gen_seconds=gen_seconds,
+        aug_seconds=aug_seconds,
+        n_copies=n_copies,
     )
 
 
-def _score(option, X, y, train, X_test, y_test, quick):
-    params = dict(option)
-    augment = params.pop("augment", None)
-    Xt, yt = list(X[train]), y[train]
+class Features:
+    """Front-end rows of every source set, computed once per front end."""
+
+    def __init__(self, data, n_jobs):
+        self.data, self.n_jobs, self.cache, self.seconds = data, n_jobs, {}, {}
+
+    def __call__(self, front):
+        if front not in self.cache:
+            fe = front_end(*front).set_params(n_jobs=self.n_jobs)
+            fe.fit(self.data["waves"]["fsdd"][:10])  # waveforms: training_sr_ = sr
+            t0, n = time.perf_counter(), 0
+            rows = {}
+            for name, waves in self.data["waves"].items():
+                rows[name] = fe.transform(list(waves))
+                n += len(waves)
+            self.seconds[front] = (time.perf_counter() - t0) / n
+            self.cache[front] = rows
+        return self.cache[front]
+
+
+def training_set(option, column, data, rows):
+    """Training rows, labels and extra seconds (generation, perturbation)."""
+    train_mask, _ = data["columns"][column]
+    labels = data["labels"]
+    X, y = [rows["fsdd"][train_mask]], [labels["fsdd"][train_mask]]
+    extra = 0.0
+    if option.gen:
+        X.append(rows["train"])
+        y.append(labels["train"])
+        extra += data["gen_seconds"] * len(labels["train"])
+    if option.aug:
+        take = train_mask[data["src"]["fsdd"]]
+        X.append(rows["aug_fsdd"][take])
+        y.append(labels["aug_fsdd"][take])
+        n = int(take.sum())
+        if option.gen:
+            X.append(rows["aug_train"])
+            y.append(labels["aug_train"])
+            n += len(labels["aug_train"])
+        extra += data["aug_seconds"] * n
+    return np.concatenate(X), np.concatenate(y), extra
+
+
+def test_set(column, data, rows):
+    _, test_mask = data["columns"][column]
+    if test_mask is None:
+        return rows["val"], data["labels"]["val"]
+    return rows["fsdd"][test_mask], data["labels"]["fsdd"][test_mask]
+
+
+def fit_score(option, X, y, X_test, y_test, max_iter):
+    """Fit an option's rows model; its accuracy and seconds to fit."""
+    warnings.filterwarnings("ignore", message=".*used its epoch budget")
+    warnings.filterwarnings("ignore", message=".*max_iter.*")
+    warnings.filterwarnings("ignore", message=".*probability. parameter was deprec")
+    model = make_model(option, max_iter)
     start = time.perf_counter()
-    if augment is not None:
-        sampler = VoicePerturbation(sr=8000, random_state=0, **augment)
-        Xt, yt = sampler.fit_resample(Xt, yt)
-    pipe = make_recognizer(n_threads=1, max_iter=3 if quick else 300)
-    if "features__kind" in params:
-        params.setdefault("features__n_mfcc", 20)
-    pipe.set_params(**params).fit(Xt, np.asarray(yt))
-    accuracy = float(np.mean(pipe.predict(list(X_test)) == y_test))
-    return accuracy, time.perf_counter() - start
+    model.fit(X, y)
+    seconds = time.perf_counter() - start
+    return float(np.mean(model.predict(X_test) == y_test)), seconds
+
+
+class Bench:
+    """Runs options (both columns each, in parallel) and prints their rows."""
+
+    def __init__(self, data, args, max_iter):
+        self.data, self.args, self.max_iter = data, args, max_iter
+        self.features = Features(data, args.n_jobs)
+        self.results = {}  # key -> (option, accs, seconds per fit)
+        self.choices = []  # the setting each stage kept
+
+    def run(self, options):
+        options = [o for o in options if o.key() not in self.results]
+        options = list({o.key(): o for o in options}.values())
+        if not options:
+            return
+        tasks, extras = [], []
+        for option in options:
+            rows = self.features(option.front_end)
+            for column in self.data["columns"]:
+                X, y, extra = training_set(option, column, self.data, rows)
+                X_test, y_test = test_set(column, self.data, rows)
+                tasks.append((option, X, y, X_test, y_test))
+                # the main job also featurises its training audio
+                extra += self.features.seconds[option.front_end] * len(y)
+                extras.append(extra)
+        out = Parallel(n_jobs=self.args.n_jobs)(
+            delayed(fit_score)(o, X, y, Xt, yt, self.max_iter)
+            for o, X, y, Xt, yt in tasks
+        )
+        n_cols = len(self.data["columns"])
+        for k, option in enumerate(options):
+            part = out[k * n_cols : (k + 1) * n_cols]
+            accs = [a for a, _ in part]
+            seconds = float(
+                np.mean([s + e for (_, s), e in zip(part, extras[k * n_cols :])])
+            )
+            self.results[option.key()] = (option, accs, seconds)
+            cells = " | ".join(f"{a:.3f}" for a in accs)
+            print(
+                f"| {option.name()} | {cells} | {np.mean(accs):.3f} | {seconds:.0f} |",
+                flush=True,
+            )
+
+    def mean(self, option):
+        return float(np.mean(self.results[option.key()][1]))
+
+    def best(self, options):
+        return max(options, key=self.mean)
+
+
+QUICK = [  # --quick: one option of each kind (every code path), no choice made
+    DEFAULT,
+    Option("vae16", "ovo"),
+    Option(None, "ovocal"),
+    Option(None, "ovo", cmvn="mean"),
+    Option("vae16", "ovo", aug=True),
+    Option(None, "ovo", aug=True, gen=True),
+    Option("dvae32", "ovo", aug=True, mfcc=True),
+]
+
+
+def staged(bench):
+    """The options, in stages: each stage keeps the best setting of the last.
+
+    A setting is chosen by the mean over both columns of its rows with and
+    without the VAE (so that the choice favours neither).
+    """
+    pair = [Option("vae16", "ovr"), Option(None, "ovr")]
+
+    def both(option):  # the option with its VAE16 and without a VAE
+        return [option.but(rep="vae16"), option.but(rep=None)]
+
+    def pick(candidates):  # candidates: settings, each a pair of options
+        for c in candidates:
+            bench.run(c)
+        chosen = max(candidates, key=lambda c: np.mean([bench.mean(o) for o in c]))
+        bench.choices.append(chosen[0].but(rep=None).name())
+        return chosen
+
+    # a-c: the head, VAE16 and no VAE
+    best = pick([[o.but(head=h) for o in pair] for h in ("ovr", "ovocal", "ovo")])[0]
+    # d: per-utterance CMVN
+    best = pick([both(best)] + [both(best.but(cmvn=c)) for c in ("mean", "meanvar")])[0]
+    # e-f: voice perturbation, generated training voices, both
+    aug = [
+        both(best.but(aug=a, gen=g))
+        for a, g in ((False, False), (True, False), (False, True), (True, True))
+    ]
+    best = pick(aug)[0]
+    # g: a denoising VAE32 with the best augmentation
+    bench.run([best.but(rep="dvae32")])
+    # h: MFCC for the best option so far and its twin
+    top = bench.best([o for o, _, _ in bench.results.values()])
+    mfcc = [top.but(mfcc=True), top.but(mfcc=True, rep=None)]
+    if top.rep is None:
+        mfcc.append(top.but(mfcc=True, rep="vae16"))
+    bench.run(mfcc)
+
+
+def verdicts(bench):
+    """Print which options beat the default, and whether the VAE earns its place."""
+    results = bench.results
+    print("\nkept by each stage (mean of its rows with VAE16 and without a VAE):")
+    for k, choice in enumerate(bench.choices, 1):
+        print(f"{k}. {choice}")
+    default = results[DEFAULT.key()][1]
+    better = [
+        o.name()
+        for o, accs, _ in results.values()
+        if all(a > d for a, d in zip(accs, default))
+    ]
+    print(
+        "\noptions better than the current default on both validation columns: "
+        + (", ".join(better) if better else "none")
+    )
+    top = bench.best([o for o, _, _ in results.values()])
+    print(f"best option (mean of the columns): {top.name()} ({bench.mean(top):.3f})")
+    vae = [o for o, _, _ in results.values() if o.rep is not None]
+    best_vae = bench.best(vae)
+    twin = best_vae.but(rep=None)
+    if twin.key() not in results:
+        bench.run([twin])
+    a, b = results[best_vae.key()][1], results[twin.key()][1]
+    verdict = (
+        "beats it on both columns"
+        if all(x > y for x, y in zip(a, b))
+        else "does NOT beat it on both columns"
+    )
+    print(
+        f"best VAE option: {best_vae.name()} ({bench.mean(best_vae):.3f}); "
+        f"against the same without its VAE step, {twin.name()} "
+        f"({bench.mean(twin):.3f}): the VAE {verdict}"
+    )
 
 
 def main():
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
-    _common.add_quick(parser, "a fifth of the files, 3 epochs")
+    _common.add_quick(
+        parser, "a fifth of FSDD, a tenth of the generated voices, 3 epochs, 7 options"
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=2,
+        help="processes that run the fits (default: 2; 1 when others run heavy work)",
+    )
     args = parser.parse_args()
     if args.quick:
         print(_common.SMOKE_RUN)
-    warnings.filterwarnings("ignore", message=".*used its epoch budget")
-    fsdd = _common.load_fsdd(args.data_home, load_audio=True)
-    gen = make_spoken_digits(96, 3, random_state=GEN_SEED)
-    sets, X, y = _validation_sets(fsdd, gen)
+    start = time.perf_counter()
+    load = os.getloadavg()
+    data = load_data(args)
+    bench = Bench(data, args, 3 if args.quick else 300)
+    print(
+        f"load average at start: {load[0]:.2f}; {os.cpu_count()} CPUs, --n-jobs "
+        f"{args.n_jobs}; perturbed copies: {data['n_copies']} "
+        f"({data['aug_seconds'] * 1000:.1f} ms each); generated utterances "
+        f"{data['gen_seconds'] * 1000:.1f} ms each"
+    )
+    print("\n| option | " + " | ".join(data["columns"]) + " | mean | s/fit |")
+    print("|---|" + "--:|" * (len(data["columns"]) + 2))
     if args.quick:
-        sets = {
-            name: (train & (np.arange(len(y)) % 5 == 0), Xv[::10], yv[::10])
-            for name, (train, Xv, yv) in sets.items()
-        }
-    print(f"load average at start: {os.getloadavg()[0]:.2f}")
-    print("\n| option | " + " | ".join(sets) + " | mean | s/fit |")
-    print("|---|" + "--:|" * (len(sets) + 2))
-    results = {}
-    for name, option in OPTIONS.items():
-        scores = [
-            _score(option, X, y, train, Xv, yv, args.quick)
-            for train, Xv, yv in sets.values()
-        ]
-        accs = [a for a, _ in scores]
-        results[name] = accs
-        cells = " | ".join(f"{a:.3f}" for a in accs)
-        seconds = np.mean([s for _, s in scores])
-        print(f"| {name} | {cells} | {np.mean(accs):.3f} | {seconds:.0f} |", flush=True)
-    if args.quick:
+        bench.run(QUICK)
         print(_common.SMOKE_RUN)
         return 0
-    default = results["default"]
-    better = [
-        name
-        for name, accs in results.items()
-        if all(a > d for a, d in zip(accs, default))
-    ]
-    print(
-        "\noptions better than the default on both validation columns: "
-        + (", ".join(better) if better else "none (the default is kept)")
-    )
+    staged(bench)
+    verdicts(bench)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s")
     return 0
 
 
