@@ -925,3 +925,95 @@ def test_staged_folder_swaps_everything_in_or_nothing(tmp_path):
     with pytest.raises(IsADirectoryError, match="in the way"):
         _write_in(out, {"report": "a file where a folder is"})
     assert _listing(out)["report/index.html"] == "new"
+
+
+def test_train_with_the_sequence_vae_cmvn_and_reject(corpus, tmp_path):
+    import skvae
+    from skvae.recipes import load_predictor
+
+    out = tmp_path / "seq"
+    argv = ["train", corpus / "train", "--out", out, "-q", "--vae", "sequence"]
+    argv += ["--cmvn", "mean", "--head", "ovo", "--reject", "--n-components", 4]
+    code, stdout, stderr = run(argv + FAST)
+    assert code == 0, stderr
+    assert "sequence VAE (4-D) + SVC" in stdout
+    bundle = load_recognizer(out)
+    rec = bundle["recognizer"]
+    assert rec["features"].output == "sequence" and rec["features"].cmvn == "mean"
+    assert bundle["metadata"]["params"]["vae"] == "sequence"
+    # the weights file is the SequenceVAE of the model
+    vae = rec["model"].estimator_["vae"]
+    loaded = skvae.load(out / "model.safetensors")
+    assert type(loaded) is type(vae) is skvae.SequenceVAE
+    frames = [np.random.RandomState(0).normal(size=(25, vae.n_features_in_))]
+    np.testing.assert_allclose(loaded.transform(frames), vae.transform(frames))
+    html = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "sequence VAE" in html and "latent.png" in html
+    # predict, through the command and the predictor
+    wavs = sorted(str(p) for p in (corpus / "new").glob("*.wav"))[:4]
+    code, stdout, stderr = run(["predict", out, *wavs])
+    assert code == 0, stderr
+    assert len(stdout.splitlines()) == 4
+    pred = load_predictor(out, cache=False)["recognizer"].predict(wavs)
+    np.testing.assert_array_equal(pred, rec.predict(wavs))
+
+
+def test_train_without_a_vae(corpus, tmp_path):
+    out = tmp_path / "none"
+    argv = ["train", corpus / "train", "--out", out, "-q", "--vae", "none"]
+    code, stdout, stderr = run(argv + FAST)
+    assert code == 0, stderr
+    assert "no VAE: log-mel + SVC" in stdout
+    assert sorted(p.name for p in out.iterdir()) == ["model.skops", "report"]
+    bundle = load_recognizer(out)
+    assert [n for n, _ in bundle["recognizer"]["model"].steps] == ["scale", "clf"]
+    assert bundle["metadata"]["epochs"] is None
+    html = (out / "report" / "index.html").read_text(encoding="utf-8")
+    assert "no VAE" in html and "latent.png" not in html and "loss.png" not in html
+    wavs = sorted(str(p) for p in (corpus / "new").glob("*.wav"))[:3]
+    code, stdout, stderr = run(["predict", out, *wavs])
+    assert code == 0, stderr
+
+
+@pytest.mark.parametrize(
+    "extra, match",
+    [
+        (["--vae", "none", "--weights"], "--weights saves the VAE step"),
+        (["--vae", "none", "--reject"], "--reject needs a VAE step"),
+    ],
+)
+def test_options_that_need_a_vae_are_refused_without_one(
+    corpus, tmp_path, extra, match
+):
+    argv = ["train", corpus / "train", "--out", tmp_path / "x", "-q", *extra]
+    code, _, stderr = run(argv + FAST)
+    assert code == 2 and match in stderr
+    assert not (tmp_path / "x" / "model.skops").exists()
+
+
+def test_the_cli_defaults_are_make_recognizers(monkeypatch, corpus, tmp_path):
+    """Flipping make_recognizer's default flips skvae train's."""
+    import inspect
+
+    from skvae import recipes
+
+    real = recipes.make_recognizer
+
+    def spy(**params):
+        return real(**params)
+
+    sig = inspect.signature(real)
+    flipped = sig.replace(
+        parameters=[
+            p.replace(default="sequence") if p.name == "vae" else p
+            for p in sig.parameters.values()
+        ]
+    )
+    spy.__signature__ = flipped
+    monkeypatch.setattr(recipes, "make_recognizer", spy)
+    args = cli.build_parser().parse_args(["train", "x"])
+    assert args.vae is None and args.cmvn is None and args.head is None
+    from skvae.cli import commands
+
+    assert commands._recognizer_default("vae") == "sequence"
+    assert commands._recognizer_default("head") == "ovr"
