@@ -553,3 +553,25 @@ def test_speaker_held_out(recognizer_run):
     assert res["n_test"] == int(np.sum(corpus.speaker == res["held_out"][0]))
     assert res["label"] == f"held-out speaker {res['held_out'][0]}"
     assert list(res["accuracy"])[0] == "VAE (4-D) + SVC" and res["epochs"] == 2
+
+
+@pytest.mark.filterwarnings("ignore:.*used its epoch budget")
+@pytest.mark.parametrize(
+    "vae, name",
+    [("sequence", "sequence VAE (3-D) + SVC"), (None, "no VAE: log-mel + SVC")],
+)
+def test_recognizer_accuracies_name_the_vae_and_use_flat_rows(vae, name):
+    from skvae.datasets import make_spoken_digits
+    from skvae.evaluation import recognizer_accuracies
+    from skvae.recipes import make_recognizer
+
+    d = make_spoken_digits(3, 2, random_state=0)
+    rec = make_recognizer(
+        vae=vae, n_components=3, n_mels=16, n_frames=8, max_iter=2, cv=2, n_threads=1
+    ).fit(d.data, d.target)
+    F = rec["features"].transform(d.data)
+    acc, pred = recognizer_accuracies(rec, F, d.target, F, d.target)
+    assert list(acc)[0] == name
+    assert list(acc)[2] == "log-mel (128-D) + SVC"  # 8 frames x 16 bands
+    np.testing.assert_array_equal(pred, rec.predict(d.data))
+    assert acc[name] == np.mean(pred == d.target)

@@ -142,3 +142,13 @@ def test_generated_caption_describes_the_generator(tmp_path):
     html = report.write_report(tmp_path / "a", _content()).read_text()
     assert "conditional VAE (VAEClassifier)" in html
     assert "Gaussian fitted to each label" not in html
+
+
+def test_write_report_without_a_vae_leaves_out_the_vae_figures(tmp_path):
+    content = _content() | {"history": None, "latent": None, "reconstructions": []}
+    html = report.write_report(tmp_path, content).read_text(encoding="utf-8")
+    for name in ("latent.png", "reconstructions.png", "loss.png"):
+        assert not (tmp_path / name).exists() and f'src="{name}"' not in html
+    for name in ("accuracy.png", "confusion.png", "generated.png"):
+        assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
+        assert f'src="{name}"' in html
