@@ -1,11 +1,14 @@
 """Spoken digits from new voices: held-out FSDD speakers and cross-corpus tests.
 
 Accuracy of digit recognisers on voices and recordings they were not trained
-on (issue 15): leave-one-speaker-out on FSDD, FSDD -> generated eSpeak NG
-voices and back, and the official split with few labels and noise, for rows
-with speaker CMVN, VAEs, FactorizedVAE, generated voices and voice
-augmentation. ``--validate`` scores the candidate settings on validation
-columns instead. Run from the repository root::
+on (issues 15 and 22): leave-one-speaker-out on FSDD, FSDD -> generated
+eSpeak NG voices and back, and the official split with few labels and noise,
+for rows with speaker CMVN, VAEs, FactorizedVAE, generated voices and voice
+augmentation, and rows on a front end with per-utterance CMVN (no speaker
+label) with and without the SequenceVAE; a speaker-invariance probe of their
+representations follows the table. ``--validate`` scores the candidate
+settings on validation columns instead; ``--probe`` runs the probe alone.
+Run from the repository root::
 
     SKVAE_DATA=../shared/data nice python benchmarks/bench_generalization.py
 
@@ -22,10 +25,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import _common
 import numpy as np
 from joblib import Parallel, delayed
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from skvae import FactorizedVAE, VAETransformer
+from skvae import FactorizedVAE, SequenceVAE, VAETransformer
 from skvae.augment import VoiceConversionSampler, VoicePerturbation
 from skvae.datasets import make_spoken_digits
 from skvae.evaluation import add_noise, stratified_subset
@@ -68,9 +74,62 @@ FRACTIONS = (0.03, 0.10)
 SNR = 10
 NOISE_SEED = 0
 GOALS = dict(loso=0.92, worst=0.85, cross_gain=0.10, official=0.99, f3=0.92, cost=3.0)
+# issue 22: z1_probe: pooled z1's speaker ID at most this far from chance;
+# z2_probe: z2 "identifies" the held-out speakers at this accuracy or more
+GOALS22 = dict(
+    loso=0.93,
+    worst=0.87,
+    vae_gain=0.01,
+    z1_probe=0.10,
+    z2_probe=0.90,
+    cross=0.90,
+    official=0.99,
+    f3=0.92,
+    cost=3.0,
+)
+QUICK_MAX_ITER = 3  # --quick: epochs of the flat VAEs
+
+# Second front end (issue 22): no speaker label, per-utterance mean removed.
+# Its sequences (output="sequence") feed the SequenceVAE; the same frames
+# resampled to SEQ_N_FRAMES frames (as output="resample") feed the other
+# rows on it. Extracted once per corpus (and per perturbed copy).
+SEQ_FEATURES = dict(
+    kind="logmel", sr=8000, n_mels=40, top_db=30, level=-20.0, cmvn="mean"
+)
+SEQ_N_FRAMES = 32
+QUICK_SEQ_N_FRAMES = 8
+# SequenceVAE -> StandardScaler -> SVC. Settings chosen with the validation
+# columns (--validate, see benchmarks/README.md, "How the settings were
+# chosen"); fitted with the training labels (label term), perturbed copies
+# labelled as their sources.
+SEQ_VAE = dict(
+    n_components=16,
+    n_sequence_components=8,
+    segment_length=10,
+    segment_shift=5,
+    label_weight=50.0,
+    max_iter=20,
+    n_threads=1,
+)
+QUICK_SEQ_VAE = dict(
+    n_components=4,
+    n_sequence_components=2,
+    n_positions=4,
+    hidden_layer_sizes=(16,),
+    segment_shift=10,
+    max_iter=1,
+)
+# speaker-invariance probe: representations fitted without these two FSDD
+# speakers; speaker ID between them on half of their utterances (stratified
+# by speaker and digit, PROBE_SEED), tested on the other half
+PROBE_SPEAKERS = ("george", "yweweler")
+PROBE_SEED = 0
 
 BASELINE = "speaker CMVN -> raw + SVC"
 BEST_VAE = "speaker CMVN -> denoising VAE + SVC"
+UTT_RAW = "utterance CMVN -> raw + SVC"
+UTT_SEQ = "utterance CMVN -> SequenceVAE + SVC"
+UTT_VAE = "utterance CMVN -> denoising VAE + SVC"
 
 # FactorizedVAE (FHVAE) settings, chosen with --validate (see benchmarks/README.md)
 FVAE = dict(
@@ -125,6 +184,23 @@ ROWS = {
     ),
     "speaker CMVN -> denoising VAE + SVC, + generated voices + voice "
     "perturbation": dict(cmvn=True, rep="dvae", synth=True, aug=True),
+    # issue 22: the SEQ_FEATURES front end (per-utterance CMVN), with and
+    # without a VAE step; a VAE's codes are standardised for the SVC
+    UTT_RAW: dict(cmvn=False, front="seq", rep="raw"),
+    UTT_SEQ: dict(cmvn=False, front="seq", rep="seqvae", scale=True),
+    UTT_VAE: dict(cmvn=False, front="seq", rep="dvae", scale=True),
+    UTT_RAW + ", + voice perturbation": dict(
+        cmvn=False, front="seq", rep="raw", aug=True
+    ),
+    UTT_SEQ + ", + voice perturbation": dict(
+        cmvn=False, front="seq", rep="seqvae", scale=True, aug=True
+    ),
+    UTT_RAW + ", + generated voices + voice perturbation": dict(
+        cmvn=False, front="seq", rep="raw", synth=True, aug=True
+    ),
+    UTT_SEQ + ", + generated voices + voice perturbation": dict(
+        cmvn=False, front="seq", rep="seqvae", scale=True, synth=True, aug=True
+    ),
     # candidate settings, compared with --validate only
     "speaker CMVN -> raw + SVC, + speed perturbation (2 copies)": dict(
         cmvn=True, rep="raw", aug=dict(kinds=("speed",), copies=2), candidate=True
@@ -162,61 +238,171 @@ ROWS = {
     "FactorizedVAE (alpha 0) + SVC": dict(
         cmvn=False, rep="fvae", params={"discriminative_weight": 0.0}, candidate=True
     ),
+    # the flat VAE on the augmented utterance-CMVN rows (fit-time pairs of
+    # the augmented SequenceVAE rows): run with --rows
+    UTT_VAE + ", + voice perturbation": dict(
+        cmvn=False, front="seq", rep="dvae", scale=True, aug=True, candidate=True
+    ),
+    UTT_VAE + ", + generated voices + voice perturbation": dict(
+        cmvn=False,
+        front="seq",
+        rep="dvae",
+        scale=True,
+        synth=True,
+        aug=True,
+        candidate=True,
+    ),
 }
-VAE_REPS = {"dvae", "fvae"}  # representations that are (or contain) a VAE
+VAE_REPS = {"dvae", "fvae", "seqvae"}  # representations that are (or contain) a VAE
 
 
-def make_rep(rep, seed, max_iter, params=None):
-    """An unsupervised representation and whether it takes ``groups``."""
-    params = {**(params or {}), "max_iter": max_iter, "random_state": seed}
+def epochs(rep, max_iter, quick):
+    """Epochs of a representation: ``--max-iter``, else its settings'."""
+    if max_iter:
+        return max_iter
+    if rep == "seqvae":
+        return (QUICK_SEQ_VAE if quick else SEQ_VAE)["max_iter"]
+    return QUICK_MAX_ITER if quick else {"fvae": FVAE}.get(rep, VAE)["max_iter"]
+
+
+def make_rep(rep, seed, max_iter, params=None, quick=False):
+    """A representation and whether it takes ``groups``.
+
+    ``max_iter``: ``--max-iter`` (None: the row's settings, see
+    :func:`epochs`). Only the SequenceVAE uses labels (its label term).
+    """
+    params = {
+        **(params or {}),
+        "max_iter": epochs(rep, max_iter, quick),
+        "random_state": seed,
+    }
     if rep == "raw":
         return StandardScaler(), False
     if rep == "dvae":
         return VAETransformer(**{**VAE, **params}), False
     if rep == "fvae":
         return FactorizedVAE(**{**FVAE, **params}), True
+    if rep == "seqvae":
+        base = {**SEQ_VAE, **(QUICK_SEQ_VAE if quick else {})}
+        return SequenceVAE(**{**base, **params}), False
     raise ValueError(f"unknown representation {rep!r}")
 
 
 class RowModel:
-    """One row's pipeline: [speaker CMVN ->] representation -> SVC.
+    """One row's pipeline: [speaker CMVN ->] representation [-> scaler] -> SVC.
 
-    The representation is fitted once (``fit``); ``features`` maps any set
-    of rows with their speakers; the SVC is fitted by the caller, so that
-    the few-label columns reuse one representation.
+    The representation is fitted once (``fit_features``, which times it in
+    ``fit_seconds_``); ``features`` maps any set of rows (or sequences)
+    with their speakers; the SVC is fitted by the caller, so that the
+    few-label columns reuse one representation.
     """
 
-    def __init__(self, spec, seed, max_iter):
+    def __init__(self, spec, seed, max_iter, quick=False):
         self.spec = spec
         self.rep, self.use_groups = make_rep(
-            spec["rep"], seed, max_iter, spec.get("params")
+            spec["rep"], seed, max_iter, spec.get("params"), quick
         )
+        self.scaler = StandardScaler() if spec.get("scale") else None
 
     def _norm(self, X, groups):
         if not self.spec["cmvn"]:
             return X
         return GroupStandardScaler().fit_transform(X, groups=groups)
 
-    def fit(self, X, groups):
-        X = self._norm(X, groups)
-        if self.use_groups:
-            self.rep.fit(X, groups=groups)
-        else:
-            self.rep.fit(X)
-        return self
-
-    def features(self, X, groups):
-        X = self._norm(X, groups)
+    def _codes(self, X, groups):
         if self.use_groups:
             return self.rep.transform(X, groups=groups)
         return self.rep.transform(X)
+
+    def fit_features(self, X, groups, y=None):
+        """Fit on the training rows (``y``: the SequenceVAE's labels, -1
+        unlabelled; None: unsupervised); their features."""
+        X = self._norm(X, groups)
+        start = time.perf_counter()
+        if self.use_groups:
+            self.rep.fit(X, groups=groups)
+        elif self.spec["rep"] == "seqvae":
+            self.rep.fit(X, y)
+        else:
+            self.rep.fit(X)
+        self.fit_seconds_ = time.perf_counter() - start
+        Z = self._codes(X, groups)
+        return Z if self.scaler is None else self.scaler.fit_transform(Z)
+
+    def features(self, X, groups):
+        Z = self._codes(self._norm(X, groups), groups)
+        return Z if self.scaler is None else self.scaler.transform(Z)
+
+    def probe_features(self, X):
+        """What the speaker probe sees: name -> one row per utterance."""
+        if self.spec["rep"] == "seqvae":
+            return {
+                "pooled z1 (transform)": self.rep.transform(X),
+                "z2 (sequence_latent)": self.rep.sequence_latent(X),
+            }
+        name = "standardised rows" if self.spec["rep"] == "raw" else "codes"
+        return {name: self._codes(self._norm(X, None), None)}
+
+
+def feature_key(spec):
+    """The corpus entry a row reads: "X" (MFCC rows), "R" (utterance-CMVN
+    rows) or "S" (utterance-CMVN sequences)."""
+    if spec.get("front", "mfcc") == "mfcc":
+        return "X"
+    return "S" if spec["rep"] == "seqvae" else "R"
+
+
+def pack(seqs):
+    """Sequences as one frame array and offsets (memory-mapped by joblib)."""
+    lengths = [len(s) for s in seqs]
+    return dict(frames=np.concatenate(seqs), offsets=np.r_[0, np.cumsum(lengths)])
+
+
+def take(corpus, key, idx):
+    """Entries ``idx`` of ``corpus[key]``: rows, or a list of sequences."""
+    v = corpus[key]
+    if isinstance(v, dict):
+        F, o = v["frames"], v["offsets"]
+        return [F[o[i] : o[i + 1]] for i in idx]
+    return v[idx]
+
+
+def resample_rows(seqs, n_frames):
+    """Each sequence linearly resampled to ``n_frames`` frames (ends kept),
+    flattened time-major: SpeechFeatures(output="resample")'s rows."""
+    rows = np.empty((len(seqs), n_frames * seqs[0].shape[1]), np.float32)
+    for i, F in enumerate(seqs):
+        F = F.astype(np.float64)
+        if len(F) == 1:
+            F = np.repeat(F, 2, axis=0)
+        pos = np.linspace(0.0, len(F) - 1, n_frames)
+        i0 = np.minimum(pos.astype(np.intp), len(F) - 2)
+        w = (pos - i0)[:, None]
+        rows[i] = (F[i0] * (1.0 - w) + F[i0 + 1] * w).ravel()
+    return rows
+
+
+def speaker_probe(feats, speakers, digits):
+    """Speaker-ID accuracy: a standardised LogisticRegression trained on half
+    of each speaker's utterances (stratified by speaker and digit, fixed
+    seed), tested on the other half."""
+    strata = np.char.add(speakers.astype(str), digits.astype(str))
+    tr, te = train_test_split(
+        np.arange(len(speakers)),
+        test_size=0.5,
+        stratify=strata,
+        random_state=PROBE_SEED,
+    )
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    clf.fit(feats[tr], speakers[tr])
+    return clf.score(feats[te], speakers[te])
 
 
 def split_sets(split, data):
     """Training and test rows of a split: ``(corpus, mask)`` each.
 
     ``split`` is a tuple: ("official",), ("loso", s), ("A",), ("B",),
-    ("vloso", s, v) or ("vA",).
+    ("vloso", s, v), ("vA",) or ("probe", s1, s2) (train without s1, s2).
     """
     f, g = data["fsdd"], data["gen"]
     every = np.ones(len(f["y"]), bool)
@@ -234,13 +420,17 @@ def split_sets(split, data):
         return ("fsdd", every), ("gen", g["role"] == "val")
     if kind == "B":
         return ("gen", g["role"] == "train"), ("fsdd", every)
+    if kind == "probe":
+        held_out = np.isin(f["speaker"], split[1:])
+        return ("fsdd", ~held_out), ("fsdd", held_out)
     raise ValueError(f"unknown split {split!r}")
 
 
-def training_rows(spec, corpus, mask, data):
+def training_rows(spec, corpus, mask, data, key="X"):
     """A row's training set: ``X, y, groups, origin, n_copies``.
 
-    The rows of ``corpus`` in ``mask``; with ``spec["synth"]`` the generated
+    The rows (``key``: which features, a list for sequences, see
+    :func:`feature_key`) of ``corpus`` in ``mask``; with ``spec["synth"]`` the generated
     training voices after them; with ``spec["aug"]`` the cached perturbed
     copies of every row (of both), grouped per source speaker and
     perturbation (``"speaker|vtlp=1.1"``, as
@@ -257,7 +447,7 @@ def training_rows(spec, corpus, mask, data):
     for k, (name, m) in enumerate(parts):
         c = data[name]
         idx = np.flatnonzero(m)
-        X.append(c["X"][idx])
+        X.append(take(c, key, idx))
         y.append(c["y"][idx])
         g.append(c["speaker"][idx])
         origin.append(np.arange(len(idx)) if k == 0 else np.full(len(idx), -1))
@@ -265,14 +455,15 @@ def training_rows(spec, corpus, mask, data):
             copies = data[f"{name}_aug"]
             pos = np.full(len(c["y"]), -1)
             pos[idx] = np.arange(len(idx))
-            take = chosen_copies(copies, pos, spec["aug"])
-            src = copies["src"][take]
-            X.append(copies["X"][take])
+            keep = chosen_copies(copies, pos, spec["aug"])
+            src = copies["src"][keep]
+            X.append(take(copies, key, keep))
             y.append(c["y"][src])
-            g.append(np.char.add(c["speaker"][src], copies["kind"][take]))
+            g.append(np.char.add(c["speaker"][src], copies["kind"][keep]))
             origin.append(pos[src] if k == 0 else np.full(len(src), -1))
             n_copies += len(src)
-    return (*(np.concatenate(v) for v in (X, y, g, origin)), n_copies)
+    X = [s for part in X for s in part] if key == "S" else np.concatenate(X)
+    return (X, *(np.concatenate(v) for v in (y, g, origin)), n_copies)
 
 
 def chosen_copies(copies, pos, aug):
@@ -312,32 +503,48 @@ def convert_voices(X, y, groups, origin, seed, max_iter):
     return X_new, y_new, new_groups.astype(str), origin[src]
 
 
-def run_task(name, seed, split, data, max_iter, n_draws):
-    """Fit one row on one split's training set; score its test sets."""
+def run_task(name, seed, split, data, max_iter, n_draws, quick=False):
+    """Fit one row on one split's training set; score its test sets (for a
+    "probe" split: the speaker probe on its held-out speakers)."""
     warnings.filterwarnings("ignore", message=".*max_iter.*")
-    spec = {"synth": False, "aug": False, **ROWS[name]}
+    spec = {"synth": False, "aug": False, "front": "mfcc", **ROWS[name]}
+    key = feature_key(spec)
     (c_tr, m_tr), (c_te, m_te) = split_sets(split, data)
-    X_tr, y_tr, g_tr, origin, n_copies = training_rows(spec, c_tr, m_tr, data)
+    X_tr, y_tr, g_tr, origin, n_copies = training_rows(spec, c_tr, m_tr, data, key)
     te = data[c_te]
-    X_te, y_te, g_te = te["X"][m_te], te["y"][m_te], te["speaker"][m_te]
+    X_te, y_te, g_te = (
+        take(te, key, np.flatnonzero(m_te)),
+        te["y"][m_te],
+        te["speaker"][m_te],
+    )
     start = time.perf_counter()
     if spec.get("vc"):
         X_tr, y_tr, g_tr, origin = convert_voices(
-            X_tr, y_tr, g_tr, origin, seed, max_iter
+            X_tr, y_tr, g_tr, origin, seed, epochs("fvae", max_iter, quick)
         )
-    t_rep = time.perf_counter()
-    model = RowModel(spec, seed, max_iter).fit(X_tr, g_tr)
-    rep_seconds = time.perf_counter() - t_rep
-    Z_tr = model.features(X_tr, g_tr)
+    model = RowModel(spec, seed, max_iter, quick)
+    Z_tr = model.fit_features(X_tr, g_tr, y_tr)
+    rep_seconds = model.fit_seconds_
     svc = spec.get("svc", {})
     clf = SVC(**svc).fit(Z_tr, y_tr)
     fit_seconds = time.perf_counter() - start
     if spec["aug"]:  # the copies' share of the (cached) perturbation time
-        fit_seconds += data["aug_seconds_per_copy"] * n_copies
+        fit_seconds += data["aug_seconds_per_copy"][spec["front"]] * n_copies
+    if split[0] == "probe":
+        feats = model.probe_features(X_te)
+        res = {"probe": {k: speaker_probe(v, g_te, y_te) for k, v in feats.items()}}
+        return name, seed, split, res, (fit_seconds, rep_seconds)
     Z_te = model.features(X_te, g_te)
     res = {"acc": clf.score(Z_te, y_te)}
     if split[0] == "official":
-        res["snr"] = clf.score(model.features(data["fsdd"]["noisy"], g_te), y_te)
+        noisy = take(data["fsdd"], f"noisy_{key}", np.arange(len(y_te)))
+        res["snr"] = clf.score(model.features(noisy, g_te), y_te)
+        if spec["rep"] == "seqvae":
+            # its label term saw every training label: the few-label
+            # columns use one more fit without labels (unsupervised)
+            model = RowModel(spec, seed, max_iter, quick)
+            Z_tr = model.fit_features(X_tr, g_tr, None)
+            Z_te = model.features(X_te, g_te)
         # few labels: a subset of the FSDD training rows is labelled; the
         # SVC gets them and their perturbed copies (no generated voice)
         n_fsdd = int(m_tr.sum())
@@ -354,30 +561,63 @@ def run_task(name, seed, split, data, max_iter, n_draws):
     return name, seed, split, res, (fit_seconds, rep_seconds)
 
 
-def load_corpora(args, need_aug=False, n_jobs=1):
+class SeqFront:
+    """The SEQ_FEATURES front end: ``features(waves)`` gives the packed
+    sequences ``S`` and their rows ``R`` resampled to ``n_frames`` (one
+    extraction), and counts its seconds in ``seconds``."""
+
+    def __init__(self, waves, n_frames):
+        self.fe = SpeechFeatures(**SEQ_FEATURES, output="sequence").fit(waves)
+        self.n_frames = n_frames
+        self.seconds = 0.0
+        # the rows are SpeechFeatures(output="resample")'s (checked once)
+        few = waves[:8]
+        rows = SpeechFeatures(
+            **SEQ_FEATURES, output="resample", n_frames=n_frames
+        ).fit_transform(few)
+        assert np.allclose(
+            resample_rows(self.fe.transform(few), n_frames), rows, atol=1e-3
+        )
+
+    def features(self, waves):
+        start = time.perf_counter()
+        seqs = self.fe.transform(waves)
+        out = dict(S=pack(seqs), R=resample_rows(seqs, self.n_frames))
+        self.seconds += time.perf_counter() - start
+        return out
+
+
+def load_corpora(args, need_aug=False, n_jobs=1, need_seq=False):
     """Features of FSDD (clean, and its official test set at 10 dB) and the
-    generated corpus with its speakers' roles; extracted once."""
+    generated corpus with its speakers' roles; extracted once. With
+    ``need_seq``, also the SEQ_FEATURES sequences ``S`` and rows ``R``
+    (``noisy_S``, ``noisy_R`` for the noisy test set)."""
     fsdd = _common.load_fsdd(args.data_home, load_audio=True)
     keep = fsdd.index < 10 if args.quick else np.ones(len(fsdd.target), bool)
     fe = SpeechFeatures(**FEATURES)
     X = fe.fit_transform(fsdd.data[keep]).astype(np.float32)
     assert fe.get_feature_names_out()[N_MFCC] == "mfcc0_t1"  # frame-major rows
     is_test = fsdd.is_test[keep]
-    noisy = fe.transform(
-        add_noise(
-            fsdd.data[keep][is_test],
-            SNR,
-            exact_snr=False,  # white noise of the power the SNR implies
-            random_state=np.random.default_rng(NOISE_SEED + SNR),
-        )
-    ).astype(np.float32)
+    noisy_waves = add_noise(
+        fsdd.data[keep][is_test],
+        SNR,
+        exact_snr=False,  # white noise of the power the SNR implies
+        random_state=np.random.default_rng(NOISE_SEED + SNR),
+    )
+    noisy = fe.transform(noisy_waves).astype(np.float32)
     f = dict(
         X=X,
         y=fsdd.target[keep],
         speaker=fsdd.speaker[keep].astype(str),
         is_test=is_test,
-        noisy=noisy,
+        noisy_X=noisy,
     )
+    n_frames = QUICK_SEQ_N_FRAMES if args.quick else SEQ_N_FRAMES
+    seq = SeqFront(fsdd.data[keep], n_frames) if need_seq else None
+    if seq is not None:
+        assert SEQ_FEATURES["sr"] == FEATURES["sr"]  # the same waveforms
+        f.update(seq.features(fsdd.data[keep]))
+        f.update({f"noisy_{k}": v for k, v in seq.features(noisy_waves).items()})
     gen = make_spoken_digits(
         **(QUICK_GEN if args.quick else GEN), random_state=GEN_SEED
     )
@@ -396,44 +636,61 @@ def load_corpora(args, need_aug=False, n_jobs=1):
         speaker=speaker,
         role=np.array([role_of[s] for s in speaker]),
     )
+    if seq is not None:
+        g.update(seq.features(gen.data))
     data = dict(fsdd=f, gen=g)
     if need_aug:
-        t0, n_total = time.perf_counter(), 0
+        n_total, render, mfcc = 0, 0.0, 0.0
+        seq_before = seq.seconds if seq is not None else 0.0
         # FSDD: every utterance; generated: the training voices only
         for name, waves, rows in (
             ("fsdd", fsdd.data[keep], np.ones(len(f["y"]), bool)),
             ("gen", gen.data, g["role"] == "train"),
         ):
             data[f"{name}_aug"] = perturbed_copies(
-                fe, waves, rows, QUICK_AUG if args.quick else AUG, n_jobs
+                fe, waves, rows, QUICK_AUG if args.quick else AUG, n_jobs, seq
             )
             n_total += len(data[f"{name}_aug"]["src"])
-        data["aug_seconds_per_copy"] = (time.perf_counter() - t0) / n_total
+            render += data[f"{name}_aug"].pop("render_seconds")
+            mfcc += data[f"{name}_aug"].pop("mfcc_seconds")
+        # per copy: its rendering and its features (each front end its own)
+        seq_seconds = seq.seconds - seq_before if seq is not None else 0.0
+        data["aug_seconds_per_copy"] = dict(
+            mfcc=(render + mfcc) / n_total, seq=(render + seq_seconds) / n_total
+        )
     return data
 
 
-def perturbed_copies(fe, waves, rows, aug, n_jobs):
+def perturbed_copies(fe, waves, rows, aug, n_jobs, seq=None):
     """Features of every candidate perturbed copy of ``waves[rows]``.
 
-    Returns the copies' features ``X``, their source rows ``src`` (indices
-    into ``waves``), their group suffix ``kind`` ("|speed=0.9"), their
-    ``family`` ("speed", "vtlp") and a random ``key`` (seed 0) that orders
-    the copies of each source for :func:`chosen_copies`.
+    Returns the copies' features ``X`` (and with ``seq``, a
+    :class:`SeqFront`, its ``S`` and ``R``), their source rows ``src``
+    (indices into ``waves``), their group suffix ``kind`` ("|speed=0.9"),
+    their ``family`` ("speed", "vtlp") and a random ``key`` (seed 0) that
+    orders the copies of each source for :func:`chosen_copies`.
     """
     idx = np.flatnonzero(rows)
+    start = time.perf_counter()
     sampler = VoicePerturbation(
         sr=FEATURES["sr"], **aug, keep_original=False, random_state=0, n_jobs=n_jobs
     )
     copies, _ = sampler.fit_resample(waves[idx], np.zeros(len(idx), int))
     src = idx[sampler.sample_indices_]
     kind = np.array([f"|{k}={v:g}" for k, v in sampler.perturbations_])
-    return dict(
+    rendered = time.perf_counter()
+    out = dict(
         X=fe.transform(copies).astype(np.float32),
         src=src,
         kind=kind,
         family=np.array([k for k, _ in sampler.perturbations_]),
         key=np.random.default_rng(0).random(len(src)),
+        render_seconds=rendered - start,
+        mfcc_seconds=time.perf_counter() - rendered,
     )
+    if seq is not None:
+        out.update(seq.features(copies))
+    return out
 
 
 def fmt(values, digits=3):
@@ -500,7 +757,8 @@ def print_goals(summary, rep_time):
         for j in summary:
             other = ROWS[j]
             if other["rep"] == "dvae" and all(
-                other.get(f) == spec.get(f) for f in ("cmvn", "synth", "aug", "vc")
+                other.get(f) == spec.get(f)
+                for f in ("cmvn", "synth", "aug", "vc", "front")
             ):
                 pairs.append((k, j, np.mean(rep_time[k]) / np.mean(rep_time[j])))
     report(
@@ -514,10 +772,146 @@ def print_goals(summary, rep_time):
         print("  (no FactorizedVAE row with a matching VAETransformer row run)")
 
 
+def is_seq(name):
+    """Whether a row reads the SEQ_FEATURES front end."""
+    return ROWS[name].get("front") == "seq"
+
+
+def counterpart(name, summary, rep):
+    """The row run in ``summary`` that is ``name``'s pipeline with ``rep``
+    as its representation (same front end, CMVN, added voices and copies)."""
+    spec = ROWS[name]
+    for other in summary:
+        o = ROWS[other]
+        if o["rep"] == rep and all(
+            o.get(f) == spec.get(f)
+            for f in ("cmvn", "synth", "aug", "vc", "front", "params", "svc")
+        ):
+            return other
+    return None
+
+
+def print_probe(probe, n_seeds):
+    """The speaker-invariance probe's table: accuracy per row and features."""
+    chance = 1 / len(PROBE_SPEAKERS)
+    print(
+        f"Speaker-invariance probe: each row's representation fitted without "
+        f"{' and '.join(PROBE_SPEAKERS)} (the rest of FSDD, with the row's "
+        "added voices and copies); speaker ID between them from its features "
+        "of their utterances: a standardised LogisticRegression trained on "
+        "half of each one's utterances (stratified by speaker and digit, seed "
+        f"{PROBE_SEED}), tested on the other half. Chance {chance:.3f}; "
+        f"{n_seeds} seed(s)."
+    )
+    print()
+    print("| row | features | speaker ID | chance |")
+    print("|---|---|--:|--:|")
+    for name in sorted(probe, key=list(ROWS).index):
+        for what, accs in probe[name].items():
+            print(f"| {name} | {what} | {fmt(accs)} | {chance:.3f} |")
+    print()
+
+
+def print_goals_22(summary, rep_time, probe):
+    """Print each goal of issue 22 with MET / NOT met and its numbers."""
+    g = GOALS22
+    seq_rows = [k for k in summary if ROWS[k]["rep"] == "seqvae"]
+    print("Goals (issue 22):")
+    if not seq_rows:
+        print("- (no SequenceVAE row run)")
+        return
+
+    def report(text, rows, detail=()):
+        met = "; ".join(rows) if rows else None
+        print(f"- {text}: {'MET by ' + met if met else 'NOT met'}")
+        for line in detail:
+            print(f"  {line}")
+
+    met, detail = [], []
+    for k in seq_rows:
+        v, base = summary[k], counterpart(k, summary, "raw")
+        gain = v["loso"] - summary[base]["loso"] if base else None
+        text = f"{k}: {v['loso']:.3f} / {v['worst']:.3f}, " + (
+            f"{gain:+.3f} over {base} ({summary[base]['loso']:.3f})"
+            if base
+            else "no row without the VAE step run"
+        )
+        detail.append(text)
+        if (
+            v["loso"] >= g["loso"]
+            and v["worst"] >= g["worst"]
+            and base
+            and gain >= g["vae_gain"]
+        ):
+            met.append(text)
+    report(
+        f"LOSO mean >= {g['loso']} and worst >= {g['worst']} with the "
+        f"SequenceVAE, and >= +{g['vae_gain']:.2f} over the same pipeline "
+        "without its VAE step",
+        met,
+        [] if met else detail,
+    )
+    chance = 1 / len(PROBE_SPEAKERS)
+    met, detail = [], []
+    for k in seq_rows:
+        if k not in probe:
+            continue
+        accs = {w: float(np.mean(a)) for w, a in probe[k].items()}
+        z1 = accs["pooled z1 (transform)"]
+        z2 = accs["z2 (sequence_latent)"]
+        text = f"{k}: z1 {z1:.3f}, z2 {z2:.3f} (chance {chance:.3f})"
+        detail.append(text)
+        if abs(z1 - chance) <= g["z1_probe"] and z2 >= g["z2_probe"]:
+            met.append(text)
+    report(
+        f"speaker ID on {' and '.join(PROBE_SPEAKERS)} from pooled z1 within "
+        f"{g['z1_probe']:.2f} of chance while z2 identifies them (>= "
+        f"{g['z2_probe']:.2f})",
+        met,
+        ([] if met else detail) if detail else ["(probe not run)"],
+    )
+    plain = [k for k in seq_rows if not ROWS[k].get("synth") and "A" in summary[k]]
+    report(
+        f"FSDD -> gen >= {g['cross']:.2f} with the SequenceVAE, no generated "
+        "training voices",
+        [
+            f"{k} ({summary[k]['A']:.3f})"
+            for k in plain
+            if summary[k]["A"] >= g["cross"]
+        ],
+        [f"{k}: {summary[k]['A']:.3f}" for k in plain],
+    )
+    rows = [k for k in seq_rows if "official" in summary[k]]
+    report(
+        f"official >= {g['official']} and 3% labels >= {g['f3']} with the "
+        "SequenceVAE (few labels: VAE fitted without labels)",
+        [
+            f"{k} ({summary[k]['official']:.3f} / {summary[k]['f3']:.3f})"
+            for k in rows
+            if summary[k]["official"] >= g["official"] and summary[k]["f3"] >= g["f3"]
+        ],
+        [f"{k}: {summary[k]['official']:.3f} / {summary[k]['f3']:.3f}" for k in rows],
+    )
+    pairs = []
+    for k in seq_rows:
+        flat = counterpart(k, summary, "dvae")
+        if flat:
+            pairs.append((k, flat, np.mean(rep_time[k]) / np.mean(rep_time[flat])))
+    report(
+        f"SequenceVAE fit <= {g['cost']:.0f}x VAETransformer's on the same "
+        "utterances (representation fit, LOSO sets)",
+        [f"{k}: {r:.2f}x {j}" for k, j, r in pairs if r <= g["cost"]],
+        [f"{k}: {r:.2f}x {j}" for k, j, r in pairs]
+        or ["(no VAETransformer row on the same utterances run)"],
+    )
+
+
 def main(argv=None):
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
-    _common.add_quick(parser, "a fifth of FSDD, 12 voices, 3 epochs, 1 seed")
+    _common.add_quick(
+        parser, "a fifth of FSDD, 12 voices, 3 epochs (SequenceVAE: 1, tiny), 1 seed"
+    )
     parser.add_argument(
         "--seeds", type=int, default=None, help="VAE seeds (default: 2; --quick 1)"
     )
@@ -525,7 +919,9 @@ def main(argv=None):
         "--max-iter",
         type=int,
         default=None,
-        help=f"VAE epochs (default: {VAE['max_iter']}; --quick 3)",
+        help=f"VAE epochs, every VAE (default: the rows' settings, "
+        f"{VAE['max_iter']}, SequenceVAE {SEQ_VAE['max_iter']}; --quick "
+        f"{QUICK_MAX_ITER}, SequenceVAE {QUICK_SEQ_VAE['max_iter']})",
     )
     parser.add_argument(
         "--rows",
@@ -541,6 +937,12 @@ def main(argv=None):
         action="store_true",
         help="validation columns instead of the reported ones (how settings "
         "were chosen)",
+    )
+    parser.add_argument(
+        "--probe",
+        action="store_true",
+        help="only the speaker-invariance probe, for the utterance-CMVN rows "
+        "chosen (default: those of the table); no table",
     )
     parser.add_argument(
         "--n-jobs",
@@ -568,16 +970,24 @@ def main(argv=None):
         names = list(dict.fromkeys(chosen))
     elif not args.validate:
         names = [name for name in names if not ROWS[name].get("candidate")]
+    # the probe: every utterance-CMVN row (with --probe, nothing else)
+    probe_names = [] if args.validate else [n for n in names if is_seq(n)]
+    if args.probe:
+        if args.validate or not probe_names:
+            parser.error("--probe: no utterance-CMVN row chosen (see --list-rows)")
+        names = []
     n_seeds = args.seeds or (1 if args.quick else 2)
-    max_iter = args.max_iter or (3 if args.quick else VAE["max_iter"])
+    max_iter = args.max_iter  # None: each row's own settings
     n_draws = 1 if args.quick else 5
 
     if args.quick:
         print(_common.SMOKE_RUN, flush=True)
     load_avg = os.getloadavg()
     start = time.perf_counter()
-    need_aug = any(ROWS[name].get("aug") for name in names)
-    data = load_corpora(args, need_aug, args.n_jobs)
+    chosen = names + probe_names
+    need_aug = any(ROWS[name].get("aug") for name in chosen)
+    need_seq = any(is_seq(name) for name in chosen)
+    data = load_corpora(args, need_aug, args.n_jobs, need_seq)
     t_features = time.perf_counter() - start
     speakers = sorted(set(data["fsdd"]["speaker"]))
     if args.validate:
@@ -597,17 +1007,24 @@ def main(argv=None):
                 if split[0] == "B" and spec["synth"]:
                     continue  # its training set is the generated voices already
                 tasks.append((name, seed, split))
+    for name in probe_names:
+        seeds = range(n_seeds) if ROWS[name]["rep"] != "raw" else [0]
+        tasks += [(name, seed, ("probe", *PROBE_SPEAKERS)) for seed in seeds]
     # VAE rows first, so the parallel workers finish together
     tasks.sort(key=lambda t: ROWS[t[0]]["rep"] == "raw")
     results = Parallel(n_jobs=args.n_jobs)(
-        delayed(run_task)(name, seed, split, data, max_iter, n_draws)
+        delayed(run_task)(name, seed, split, data, max_iter, n_draws, args.quick)
         for name, seed, split in tasks
     )
 
-    table, fit_time, rep_time = {}, {}, {}
+    table, fit_time, rep_time, probe = {}, {}, {}, {}
     for name, seed, split, res, seconds in results:
-        row = table.setdefault(name, {})
         kind = split[0]
+        if kind == "probe":
+            for what, acc in res["probe"].items():
+                probe.setdefault(name, {}).setdefault(what, []).append(acc)
+            continue
+        row = table.setdefault(name, {})
         if kind in ("loso", "vloso"):
             row.setdefault("per_speaker", {}).setdefault(split[-1], {})[seed] = res[
                 "acc"
@@ -664,26 +1081,49 @@ def main(argv=None):
         ]
     total = time.perf_counter() - start
     f, g = data["fsdd"], data["gen"]
+    seq_text = ""
+    if need_seq:
+        lengths = np.diff(f["S"]["offsets"])
+        seq = {**SEQ_VAE, **(QUICK_SEQ_VAE if args.quick else {})}
+        seq_text = (
+            f" Utterance-CMVN rows: {SEQ_FEATURES['n_mels']} log-mel bands at "
+            f"{SEQ_FEATURES['level']:g} dBFS, each utterance's mean removed: "
+            f"sequences (median {np.median(lengths):.0f} frames) for the "
+            f"SequenceVAE ({seq['n_components']}-D z1 per {seq['segment_length']}"
+            f"-frame segment, shift {seq['segment_shift']}, "
+            f"{seq['n_sequence_components']}-D z2, label weight "
+            f"{seq['label_weight']:g}, {epochs('seqvae', max_iter, args.quick)} "
+            f"epochs), {f['R'].shape[1] // SEQ_FEATURES['n_mels']} resampled "
+            f"frames ({f['R'].shape[1]} values) for the others."
+        )
     print(
         f"Generalisation to new voices: FSDD {len(f['y'])} utterances "
         f"({len(speakers)} speakers); generated {len(g['y'])} utterances "
         + ", ".join(f"{(g['role'] == r).sum()} {r}" for r in ("test", "val", "train"))
         + f" ({len(set(g['speaker']))} voices); features {f['X'].shape[1]} = "
-        f"{N_FRAMES} frames x {N_MFCC} MFCC ({t_features:.1f} s). VAE: "
-        f"{VAE['n_components']} latents, {max_iter} epochs, {n_seeds} seed(s); "
+        f"{N_FRAMES} frames x {N_MFCC} MFCC ({t_features:.1f} s for all)."
+        + seq_text
+        + f" VAE: {VAE['n_components']} latents, "
+        f"{epochs('dvae', max_iter, args.quick)} epochs, {n_seeds} seed(s); "
         f"few labels: {n_draws} draw(s). Cells: mean ± std over seeds (and "
         "label draws); s/fit: seconds to fit on a LOSO training set."
     )
     print()
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|")
-    for cells in lines:
-        print("| " + " | ".join(cells) + " |")
-    print()
+    if lines:
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join(["---"] + ["--:"] * (len(header) - 1)) + "|")
+        for cells in lines:
+            print("| " + " | ".join(cells) + " |")
+        print()
+    if probe:
+        print_probe(probe, n_seeds)
     if args.quick:
         print(_common.SMOKE_RUN)
-    elif not args.validate and BASELINE in summary:
-        print_goals(summary, rep_time)
+    elif not args.validate:
+        if BASELINE in summary:
+            print_goals(summary, rep_time)
+        if any(ROWS[k]["rep"] == "seqvae" for k in summary) or probe:
+            print_goals_22(summary, rep_time, probe)
     print(
         f"Total wall time {total:.0f} s with --n-jobs {args.n_jobs}; load average "
         f"at start {load_avg[0]:.2f} {load_avg[1]:.2f} {load_avg[2]:.2f} on "
