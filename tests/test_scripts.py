@@ -179,7 +179,16 @@ def test_bench_generalization_quick(fsdd_home):
     out = res.stdout
     assert out.startswith("SMOKE RUN")
     assert "Goals" not in out and "MET" not in out
-    table = [line for line in out.splitlines() if line.startswith("| ")]
+    # two tables: the rows, then the speaker-invariance probe
+    tables, block = [], []
+    for line in out.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+        elif block:
+            tables.append([row for row in block if row.startswith("| ")])
+            block = []
+    assert len(tables) == 2
+    table, probe = tables
     assert table[0].startswith("| row | LOSO mean | LOSO worst speaker | FSDD -> gen")
     # every row is printed, with a number in every LOSO cell
     listed = subprocess.run(
@@ -198,6 +207,41 @@ def test_bench_generalization_quick(fsdd_home):
     for line in table[1:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert float(cells[1].split(" ± ")[0]) >= 0.0
+    # issue 22: the utterance-CMVN rows, with and without the SequenceVAE
+    names = [line.strip("| ").split(" | ")[0] for line in table[1:]]
+    seq_rows = [n for n in names if n.startswith("utterance CMVN -> SequenceVAE")]
+    raw_rows = [n for n in names if n.startswith("utterance CMVN -> raw")]
+    assert len(seq_rows) == len(raw_rows) == 3
+    # the probe: every utterance-CMVN row; z1 and z2 of the SequenceVAE rows,
+    # accuracies in [0, 1] against chance 0.5 (two held-out speakers)
+    assert probe[0] == "| row | features | speaker ID | chance |"
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in probe[1:]]
+    assert {c[0] for c in cells} == {n for n in names if n.startswith("utterance")}
+    for name in seq_rows:
+        feats = {c[1] for c in cells if c[0] == name}
+        assert feats == {"pooled z1 (transform)", "z2 (sequence_latent)"}
+    for c in cells:
+        assert 0.0 <= float(c[2].split(" ± ")[0]) <= 1.0
+        assert c[3] == "0.500"
+
+
+def test_bench_generalization_probe_needs_an_utterance_row():
+    # --probe probes the utterance-CMVN rows only: refused before any data
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_generalization.py"),
+            "--probe",
+            "--rows",
+            "speaker CMVN -> raw + SVC",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert res.returncode == 2
+    assert "--probe: no utterance-CMVN row" in res.stderr
 
 
 def _smoke(script, *args, timeout=600):
