@@ -229,9 +229,11 @@ def load_predictor(path, *, cache=True):
     """Load a recogniser for prediction only, without torch where possible.
 
     The bundle of :func:`load_recognizer` without its generator; a VAE step
-    with a dense encoder (without reject option) becomes a NumPy
-    ``NumpyEncoder`` (predictions equal to 1e-6). With ``cache``, it is kept
-    in :class:`PredictionCache`: the next load imports neither skops nor torch.
+    (without reject option) with a dense encoder becomes a NumPy
+    ``NumpyEncoder``, a ``SequenceVAE`` a ``NumpySequenceEncoder``
+    (predictions equal to 1e-6); a model without a VAE step is kept as is.
+    With ``cache``, it is kept in :class:`PredictionCache`: the next load
+    imports neither skops nor torch.
 
     Parameters
     ----------
