@@ -2,11 +2,15 @@
 
 ``skvae.recipes.make_recognizer()`` is what ``skvae train`` fits; this
 scores its default against other heads, no VAE step, per-utterance CMVN,
-voice perturbation, generated training voices, a denoising VAE and MFCC on
-two validation columns (FSDD george, and 16 generated validation voices)
-that touch no reported figure. Run from the repository root::
+voice perturbation, generated training voices, a denoising VAE, MFCC and
+the SequenceVAE (issue 22) on two validation columns (FSDD george, and 16
+generated validation voices) that touch no reported figure. Run from the
+repository root::
 
     SKVAE_DATA=../shared/data nice -n 10 python benchmarks/bench_recognizer_defaults.py
+
+``--options seq`` runs only the SequenceVAE options and their twins
+without a VAE.
 
 Protocol and results: ``benchmarks/README.md``.
 """
@@ -26,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
+from skvae import SequenceVAE
 from skvae.augment import VoicePerturbation
 from skvae.datasets import make_spoken_digits
 from skvae.recipes import make_recognizer
@@ -46,7 +51,26 @@ HEADS = {
     # on scikit-learn < 1.8 need not)
     "calibrated OvO SVC": "ovocal",
 }
-REPS = {None: "no VAE", "vae16": "VAE16", "dvae32": "denoising VAE32"}
+REPS = {
+    None: "no VAE",
+    "vae16": "VAE16",
+    "dvae32": "denoising VAE32",
+    "seqvae": "SequenceVAE",
+}
+# SequenceVAE -> StandardScaler -> head, on the front end's sequences
+# (output="sequence"), fitted with the training labels (label term). Chosen
+# on these validation columns, see benchmarks/README.md.
+SEQUENCE_VAE = dict(
+    n_components=16,
+    n_sequence_components=8,
+    segment_length=20,
+    segment_shift=10,
+    label_weight=50.0,
+    max_iter=20,
+    hidden_layer_sizes=(128, 128),
+    n_threads=1,
+    random_state=0,
+)
 
 
 class Option:
@@ -64,13 +88,15 @@ class Option:
 
     @property
     def front_end(self):
-        return ("mfcc" if self.mfcc else "logmel", self.cmvn)
+        output = "sequence" if self.rep == "seqvae" else "resample"
+        return ("mfcc" if self.mfcc else "logmel", self.cmvn, output)
 
     def name(self):
         fe = "MFCC" if self.mfcc else "log-mel"
         if self.cmvn:
             fe += f", CMVN {self.cmvn}"
-        rep = REPS[self.rep] + (" -> scaler" if self.rep == "dvae32" else "")
+        scaled = self.rep in ("dvae32", "seqvae")
+        rep = REPS[self.rep] + (" -> scaler" if scaled else "")
         head = {v: k for k, v in HEADS.items()}[self.head]
         extra = "".join(
             s for s, on in ((" + gen voices", self.gen), (" + perturb", self.aug)) if on
@@ -79,14 +105,21 @@ class Option:
 
 
 DEFAULT = Option("vae16", "ovr")
+# the SequenceVAE options: per-utterance CMVN (mean), the default's head,
+# without and with generated voices and voice perturbation
+SEQ = [
+    Option("seqvae", "ovr", cmvn="mean", gen=g, aug=a)
+    for g, a in ((False, False), (True, False), (False, True), (True, True))
+]
 
 
-def front_end(kind, cmvn):
-    """make_recognizer's front end, with MFCC or per-utterance CMVN."""
+def front_end(kind, cmvn, output="resample"):
+    """make_recognizer's front end, with MFCC, per-utterance CMVN or its
+    frames as sequences (``output="sequence"``)."""
     fe = clone(make_recognizer()["features"])
     if kind == "mfcc":
         fe.set_params(**MFCC)
-    return fe.set_params(cmvn=cmvn)
+    return fe.set_params(cmvn=cmvn, output=output)
 
 
 def make_model(option, max_iter):
@@ -104,6 +137,9 @@ def make_model(option, max_iter):
         head = SVC(probability=True, random_state=0)
     if option.rep is None:
         steps = [("scaler", StandardScaler())]
+    elif option.rep == "seqvae":  # fitted with y: the label term
+        params = {**SEQUENCE_VAE, "max_iter": min(max_iter, SEQUENCE_VAE["max_iter"])}
+        steps = [("vae", SequenceVAE(**params)), ("scaler", StandardScaler())]
     elif option.rep == "vae16":
         steps = [("vae", clone(default["vae"]))]
     else:  # denoising VAE32, standardised codes
@@ -175,8 +211,18 @@ def load_data(args):
     )
 
 
+def as_objects(seqs):
+    """A list of (n_frames_i, n_features) arrays as a 1-D object array (so
+    that masks and concatenation work as on rows)."""
+    out = np.empty(len(seqs), dtype=object)
+    for i, seq in enumerate(seqs):
+        out[i] = seq
+    return out
+
+
 class Features:
-    """Front-end rows of every source set, computed once per front end."""
+    """Front-end rows (or sequences, as object arrays) of every source set,
+    computed once per front end."""
 
     def __init__(self, data, n_jobs):
         self.data, self.n_jobs, self.cache, self.seconds = data, n_jobs, {}, {}
@@ -189,6 +235,8 @@ class Features:
             rows = {}
             for name, waves in self.data["waves"].items():
                 rows[name] = fe.transform(list(waves))
+                if front[2] == "sequence":
+                    rows[name] = as_objects(rows[name])
                 n += len(waves)
             self.seconds[front] = (time.perf_counter() - t0) / n
             self.cache[front] = rows
@@ -231,6 +279,8 @@ def fit_score(option, X, y, X_test, y_test, max_iter):
     warnings.filterwarnings("ignore", message=".*max_iter.*")
     warnings.filterwarnings("ignore", message=".*probability. parameter was deprec")
     model = make_model(option, max_iter)
+    if option.rep == "seqvae":  # sequences: lists of arrays
+        X, X_test = list(X), list(X_test)
     start = time.perf_counter()
     model.fit(X, y)
     seconds = time.perf_counter() - start
@@ -292,9 +342,15 @@ QUICK = [  # --quick: one option of each kind (every code path), no choice made
     Option(None, "ovocal"),
     Option(None, "ovo", cmvn="mean"),
     Option("vae16", "ovo", aug=True),
-    Option(None, "ovo", aug=True, gen=True),
+    Option(None, "ovr", cmvn="mean", aug=True, gen=True),
     Option("dvae32", "ovo", aug=True, mfcc=True),
+    SEQ[3],  # the SequenceVAE, with the option above as its twin
 ]
+
+
+def with_twins(options):
+    """Each option, then the same without its VAE step."""
+    return [o for option in options for o in (option, option.but(rep=None))]
 
 
 def staged(bench):
@@ -335,6 +391,44 @@ def staged(bench):
     bench.run(mfcc)
 
 
+def seq_verdict(bench, run_missing=True):
+    """Print whether the best SequenceVAE option beats its twin without a VAE
+    on both columns (the twin is run if missing and ``run_missing``)."""
+    results = bench.results
+    seq = [o for o, _, _ in results.values() if o.rep == "seqvae"]
+    if not seq:
+        return
+    columns = list(bench.data["columns"])
+
+    def cells(option):
+        accs = results[option.key()][1]
+        return ", ".join(f"{c} {a:.3f}" for c, a in zip(columns, accs))
+
+    def beats(option):
+        a, b = results[option.key()][1], results[option.but(rep=None).key()][1]
+        return all(x > y for x, y in zip(a, b))
+
+    best = bench.best(seq)
+    twin = best.but(rep=None)
+    if twin.key() not in results:
+        if not run_missing:
+            return
+        bench.run([twin])
+    verdict = "beats it" if beats(best) else "does NOT beat it"
+    print(
+        f"best SequenceVAE option: {best.name()} ({cells(best)}); against the "
+        f"same without its VAE step, {twin.name()} ({cells(twin)}): the "
+        f"SequenceVAE {verdict} on both columns"
+    )
+    paired = [o for o in seq if o.but(rep=None).key() in results]
+    winners = [o.name() for o in paired if beats(o)]
+    print(
+        f"SequenceVAE options that beat their twin without a VAE on both "
+        f"columns: {', '.join(winners) if winners else 'none'} "
+        f"(of {len(paired)})"
+    )
+
+
 def verdicts(bench):
     """Print which options beat the default, and whether the VAE earns its place."""
     results = bench.results
@@ -369,13 +463,21 @@ def verdicts(bench):
         f"against the same without its VAE step, {twin.name()} "
         f"({bench.mean(twin):.3f}): the VAE {verdict}"
     )
+    seq_verdict(bench)
 
 
 def main():
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
     _common.add_quick(
-        parser, "a fifth of FSDD, a tenth of the generated voices, 3 epochs, 7 options"
+        parser, "a fifth of FSDD, a tenth of the generated voices, 3 epochs, 8 options"
+    )
+    parser.add_argument(
+        "--options",
+        choices=("all", "seq"),
+        default="all",
+        help="all: the staged options, then the SequenceVAE ones (default); seq: "
+        "only the SequenceVAE options and their twins without a VAE",
     )
     parser.add_argument(
         "--n-jobs",
@@ -399,11 +501,19 @@ def main():
     print("\n| option | " + " | ".join(data["columns"]) + " | mean | s/fit |")
     print("|---|" + "--:|" * (len(data["columns"]) + 2))
     if args.quick:
-        bench.run(QUICK)
+        bench.run(QUICK if args.options == "all" else with_twins(SEQ))
+        print()
+        seq_verdict(bench, run_missing=False)
         print(_common.SMOKE_RUN)
         return 0
-    staged(bench)
-    verdicts(bench)
+    if args.options == "seq":
+        bench.run(with_twins(SEQ))
+        print()
+        seq_verdict(bench)
+    else:
+        staged(bench)
+        bench.run(with_twins(SEQ))
+        verdicts(bench)
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     return 0
 

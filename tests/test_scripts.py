@@ -270,9 +270,38 @@ def test_bench_latency_quick():
 
 @pytest.mark.slow
 def test_bench_recognizer_defaults_quick(fsdd_home):
-    table = _smoke("bench_recognizer_defaults.py", "--data-home", str(fsdd_home))
+    res = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_recognizer_defaults.py"),
+            "--quick",
+            "--data-home",
+            str(fsdd_home),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("SMOKE RUN")
+    assert "goal:" not in res.stdout and "kept)" not in res.stdout
+    table = [line for line in res.stdout.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| option | val george | val FSDD -> gen")
-    assert len(table) == 1 + 7  # the header and one line per option
+    assert len(table) == 1 + 8  # the header and one line per option
+    names = [line.strip("| ").split(" | ")[0] for line in table[1:]]
+    (seq,) = [n for n in names if "-> SequenceVAE -> scaler ->" in n]
+    # its twin without a VAE runs too, and the verdict compares the two
+    twin = seq.replace("SequenceVAE -> scaler", "no VAE")
+    assert twin in names
+    (verdict,) = [
+        line
+        for line in res.stdout.splitlines()
+        if line.startswith("best SequenceVAE option:")
+    ]
+    assert seq in verdict and twin in verdict
+    assert verdict.endswith(("beats it on both columns", "NOT beat it on both columns"))
 
 
 def test_all_extra_holds_every_extra_but_test():
