@@ -104,7 +104,7 @@ def recognizer_accuracies(
     >>> F = rec["features"].transform(d.data)
     >>> acc, pred = recognizer_accuracies(rec, F, d.target, F, d.target)
     >>> list(acc)
-    ['VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
+    ['sequence VAE (4-D) + SVC', 'PCA (4-D) + SVC', 'log-mel (1280-D) + SVC']
     """
     from ..recipes import as_utterances, flat_rows
 

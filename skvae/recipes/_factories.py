@@ -10,6 +10,7 @@ REJECT_HOLD_OUT = 0.2
 #: beyond those it shares with the recogniser (n_components, hidden layers,
 #: seed, device, threads, verbosity); change them here, in one place
 SEQUENCE_VAE = {
+    "hidden_layer_sizes": (128, 128),
     "n_sequence_components": 8,
     "segment_length": 20,
     "segment_shift": 10,
@@ -31,7 +32,7 @@ def _check_option(name, value, options):
 def make_recognizer(
     *,
     n_components=16,
-    hidden_layer_sizes=(256, 128),
+    hidden_layer_sizes=None,
     sr=8000,
     n_mels=40,
     n_frames=32,
@@ -45,18 +46,21 @@ def make_recognizer(
     verbose=0,
     reject=False,
     target_false_rejection=0.05,
-    vae="flat",
-    cmvn=None,
+    vae="sequence",
+    cmvn="mean",
     head="ovr",
 ):
     """The recommended speech recogniser (unfitted).
 
     A :class:`RecognizerPipeline` of ``"features"`` (``SpeechFeatures``:
-    log-mel, level-normalised, silence trimmed, band-limited at predict time
-    to the bandwidth of its training audio) and ``"model"``: a Pipeline of
-    ``"vae"`` (by default a ``VAETransformer`` with early stopping) and
-    ``"clf"`` (by default a one-vs-rest RBF SVC, probabilities calibrated by
-    temperature scaling where scikit-learn has it, else sigmoid), wrapped
+    log-mel, level-normalised, silence trimmed, each utterance's mean
+    removed, band-limited at predict time to the bandwidth of its training
+    audio) and ``"model"``: by default a Pipeline of ``"vae"`` (a
+    :class:`~skvae.SequenceVAE` on the frames at their natural length),
+    ``"scale"`` and ``"clf"`` (a one-vs-rest RBF SVC, probabilities
+    calibrated by temperature scaling where scikit-learn has it, else
+    sigmoid). The defaults are the best combination measured on validation
+    voices (``benchmarks/bench_recognizer_defaults.py``), wrapped
     with ``reject=True`` in a :class:`~skvae.RejectOptionClassifier` whose
     ``predict`` answers -1 (or ``"<unknown>"``) where the in-vocabulary
     score is below a threshold learned on a held-out 20 % of the training
@@ -64,18 +68,20 @@ def make_recognizer(
     ``sr``.
 
     With ``vae="sequence"`` the front end gives each utterance's frames at
-    their natural length (``output="sequence"``) and the model is a Pipeline
-    of ``"vae"`` (a :class:`~skvae.SequenceVAE`, the settings of
-    :data:`SEQUENCE_VAE`, fitted with the labels), ``"scale"``
-    (``StandardScaler``) and ``"clf"``. With ``vae=None`` the model is
-    ``"scale"`` and ``"clf"`` on the front end's rows.
+    their natural length (``output="sequence"``) and the SequenceVAE has the
+    settings of :data:`SEQUENCE_VAE` and is fitted with the labels. With
+    ``vae="flat"`` the model is ``"vae"`` (a ``VAETransformer`` with early
+    stopping on rows of ``n_frames`` resampled frames) and ``"clf"``; with
+    ``vae=None``, ``"scale"`` and ``"clf"`` on those rows.
 
     Parameters
     ----------
     n_components : int, default=16
         Dimension of the VAE's latent space.
-    hidden_layer_sizes : tuple of int, default=(256, 128)
-        Widths of the VAE's encoder layers (the decoder mirrors them).
+    hidden_layer_sizes : tuple of int or None, default=None
+        Widths of the VAE's encoder layers (the decoder mirrors them); None:
+        (256, 128) for ``vae="flat"``, ``SEQUENCE_VAE``'s (128, 128) for
+        ``vae="sequence"``.
     sr : int, default=8000
         Sample rate the audio is analysed at (files are resampled).
     n_mels : int, default=40
@@ -104,7 +110,7 @@ def make_recognizer(
         Add the reject option.
     target_false_rejection : float in [0, 1), default=0.05
         With ``reject``: the fraction of known words to reject.
-    vae : {"flat", "sequence", None}, default="flat"
+    vae : {"sequence", "flat", None}, default="sequence"
         The VAE step. "flat": a ``VAETransformer`` on each utterance's row
         of ``n_frames`` time-resampled frames. "sequence": a
         ``SequenceVAE`` on the frames at their natural length (``n_frames``
@@ -112,7 +118,7 @@ def make_recognizer(
         then ``StandardScaler``. None: no VAE, ``StandardScaler`` on the
         rows; ``reject=True`` then raises ``ValueError`` (the reject option
         scores with the VAE).
-    cmvn : {None, "mean", "meanvar"}, default=None
+    cmvn : {"mean", "meanvar", None}, default="mean"
         Per-utterance normalisation of the features (``SpeechFeatures``'s
         ``cmvn``): each utterance's mean (and variance) over time removed.
         It needs no speaker label.
@@ -134,15 +140,15 @@ def make_recognizer(
     >>> from skvae.recipes import make_recognizer
     >>> rec = make_recognizer(n_components=4, max_iter=2, cv=2)
     >>> [name for name, _ in rec.steps], [name for name, _ in rec["model"].steps]
-    (['features', 'model'], ['vae', 'clf'])
+    (['features', 'model'], ['vae', 'scale', 'clf'])
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> rec.fit(digits.data, digits.target).predict(digits.data[:3]).shape
     (3,)
     >>> type(make_recognizer(reject=True)["model"]).__name__
     'RejectOptionClassifier'
-    >>> rec = make_recognizer(vae="sequence", head="ovo", cmvn="mean")
+    >>> rec = make_recognizer(vae="flat", head="ovo", cmvn=None)
     >>> rec["features"].output, [name for name, _ in rec["model"].steps]
-    ('sequence', ['vae', 'scale', 'clf'])
+    ('resample', ['vae', 'clf'])
     >>> [name for name, _ in make_recognizer(vae=None)["model"].steps]
     ['scale', 'clf']
     """
@@ -174,17 +180,21 @@ def make_recognizer(
     clf = _calibrated_svc(cv=cv, one_vs_rest=head == "ovr", random_state=random_state)
     shared = dict(
         n_components=n_components,
-        hidden_layer_sizes=hidden_layer_sizes,
         random_state=random_state,
         device=device,
         n_threads=n_threads,
         verbose=verbose,
     )
     if vae == "flat":
-        model = VAETransformer(max_iter=max_iter, early_stopping=True, **shared)
+        hidden = (256, 128) if hidden_layer_sizes is None else hidden_layer_sizes
+        model = VAETransformer(
+            hidden_layer_sizes=hidden, max_iter=max_iter, early_stopping=True, **shared
+        )
         rows = Pipeline([("vae", model), ("clf", clf)])
     elif vae == "sequence":
         settings = {**SEQUENCE_VAE, **shared}
+        if hidden_layer_sizes is not None:
+            settings["hidden_layer_sizes"] = hidden_layer_sizes
         settings["max_iter"] = min(max_iter, SEQUENCE_VAE["max_iter"])
         model = SequenceVAE(**settings)
         rows = Pipeline([("vae", model), ("scale", StandardScaler()), ("clf", clf)])

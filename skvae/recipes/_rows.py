@@ -9,9 +9,9 @@ def is_sequence(features):
     --------
     >>> from skvae.recipes import is_sequence, make_recognizer
     >>> is_sequence(make_recognizer()["features"])
-    False
-    >>> is_sequence(make_recognizer(vae="sequence")["features"])
     True
+    >>> is_sequence(make_recognizer(vae="flat")["features"])
+    False
     """
     return getattr(features, "output", None) == "sequence"
 

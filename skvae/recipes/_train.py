@@ -213,7 +213,8 @@ def train_recognizer(
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> fe = make_recognizer()["features"].fit(digits.data)
     >>> bundle = train_recognizer(fe.transform(digits.data), digits.target,
-    ...                           features=fe, n_components=4, max_iter=2)
+    ...                           features=fe, audio=digits.data,
+    ...                           n_components=4, max_iter=2)
     >>> bundle["generator"].n_components, bundle["metadata"]["epochs"]
     (4, 2)
     """
