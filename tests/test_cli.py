@@ -102,15 +102,18 @@ def test_saved_model_bundle(trained):
     assert meta["data"]["kind"] == "folder"
     assert meta["split"]["kind"] == "speaker"
     assert set(meta["accuracy"]) == {
-        "VAE (16-D) + SVC",
+        "sequence VAE (16-D) + SVC",
         "PCA (16-D) + SVC",
         "log-mel (640-D) + SVC",
     }
     # the pipeline works on files by itself, and the weights file matches it
     pipe = bundle["recognizer"]
     assert [name for name, _ in pipe.steps] == ["features", "model"]
+    assert [name for name, _ in pipe["model"].steps] == ["vae", "scale", "clf"]
     vae = skvae.load(out / "model.safetensors")
-    X = np.random.RandomState(0).normal(size=(3, vae.n_features_in_))
+    assert type(vae) is skvae.SequenceVAE  # the default VAE
+    rng = np.random.RandomState(0)
+    X = [rng.normal(size=(n, vae.n_features_in_)) for n in (12, 25, 40)]
     np.testing.assert_allclose(vae.transform(X), pipe["model"]["vae"].transform(X))
     assert zipfile.is_zipfile(out / "model.skops")  # skops, not a pickle
     # the front end: gain normalisation, and the bandwidth of the training files
@@ -865,7 +868,10 @@ def test_progress_bars_only_on_a_terminal(monkeypatch, capsys):
     fe = make_recognizer()["features"].fit()
     F = cli.commands._rows(fe, waves, verbose=1)
     assert capsys.readouterr().err == ""  # a log: no bar redraws
-    np.testing.assert_array_equal(F, fe.transform(waves))
+    expected = fe.transform(waves)  # the default front end: frames per utterance
+    assert len(F) == len(expected) == 3
+    for got, want in zip(F, expected):
+        np.testing.assert_array_equal(got, want)
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     cli.commands._rows(fe, waves, verbose=1)

@@ -448,12 +448,13 @@ def test_compare_to_baselines_names_the_best_baseline_and_the_sign():
 @pytest.fixture(scope="module")
 def recognizer_run():
     from skvae.datasets import load_corpus, split_corpus
-    from skvae.recipes import train_recognizer
+    from skvae.recipes import as_utterances, train_recognizer
 
     corpus = load_corpus("generated", n_speakers=3, n_repeats=2)
     train, test, _ = split_corpus(corpus, "random", random_state=0)
     features = make_recognizer(**FAST)["features"].fit(corpus.data[train])
-    F = features.transform(corpus.data)
+    # the default front end: one array of frames per utterance
+    F = as_utterances(features.transform(corpus.data))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         bundle = train_recognizer(
@@ -461,6 +462,7 @@ def recognizer_run():
             corpus.target[train],
             features=features,
             durations=corpus.duration[train],
+            audio=corpus.data[train],  # the generator's plain rows (cmvn)
             **FAST,
         )
     return corpus, F, train, test, bundle
@@ -470,9 +472,10 @@ def test_recognizer_accuracies(recognizer_run):
     corpus, F, train, test, bundle = recognizer_run
     y, rec = corpus.target, bundle["recognizer"]
     acc, pred = recognizer_accuracies(rec, F[train], y[train], F[test], y[test])
-    assert list(acc) == ["VAE (4-D) + SVC", "PCA (4-D) + SVC", "log-mel (256-D) + SVC"]
+    name = "sequence VAE (4-D) + SVC"  # the default VAE
+    assert list(acc) == [name, "PCA (4-D) + SVC", "log-mel (256-D) + SVC"]
     np.testing.assert_array_equal(pred, rec["model"].predict(F[test]))
-    assert acc["VAE (4-D) + SVC"] == np.mean(pred == y[test])
+    assert acc[name] == np.mean(pred == y[test])
 
 
 def test_generation_check(recognizer_run):
@@ -552,13 +555,18 @@ def test_speaker_held_out(recognizer_run):
     assert len(res["held_out"]) == 1
     assert res["n_test"] == int(np.sum(corpus.speaker == res["held_out"][0]))
     assert res["label"] == f"held-out speaker {res['held_out'][0]}"
-    assert list(res["accuracy"])[0] == "VAE (4-D) + SVC" and res["epochs"] == 2
+    assert list(res["accuracy"])[0] == "sequence VAE (4-D) + SVC"
+    assert res["epochs"] == 2
 
 
 @pytest.mark.filterwarnings("ignore:.*used its epoch budget")
 @pytest.mark.parametrize(
     "vae, name",
-    [("sequence", "sequence VAE (3-D) + SVC"), (None, "no VAE: log-mel + SVC")],
+    [
+        ("sequence", "sequence VAE (3-D) + SVC"),
+        ("flat", "VAE (3-D) + SVC"),
+        (None, "no VAE: log-mel + SVC"),
+    ],
 )
 def test_recognizer_accuracies_name_the_vae_and_use_flat_rows(vae, name):
     from skvae.datasets import make_spoken_digits

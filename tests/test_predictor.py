@@ -11,9 +11,9 @@ import soundfile as sf
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 
-from skvae import VAEClassifier, VAETransformer, save
+from skvae import SequenceVAE, VAEClassifier, VAETransformer, save
 from skvae._format import decode
-from skvae._numpy_encoder import NumpyEncoder
+from skvae._numpy_encoder import NumpyEncoder, NumpySequenceEncoder
 from skvae.recipes import (
     PredictionCache,
     _model_file,
@@ -155,7 +155,8 @@ def test_predictor_predicts_as_the_full_model(model, cache):
     path, files = model
     full = recognize_files(load_recognizer(path)["recognizer"], files)
     bundle = load_predictor(path, cache=False)
-    assert type(bundle["recognizer"]["model"]["vae"]) is NumpyEncoder
+    # the default recogniser's SequenceVAE becomes its NumPy encoder
+    assert type(bundle["recognizer"]["model"]["vae"]) is NumpySequenceEncoder
     assert "generator" not in bundle and bundle["path"] == str(path)
     fast = recognize_files(bundle["recognizer"], files)
     assert_array_equal(fast.labels, full.labels)
@@ -229,18 +230,22 @@ def test_cache_keeps_the_most_recent_entries(model, cache, monkeypatch, tmp_path
     assert len(list(cache.glob("*.pickle"))) == 2
 
 
-def test_a_reject_option_keeps_the_torch_vae(tmp_path, cache):
+@pytest.mark.parametrize(
+    ("vae", "torch_vae"), [("sequence", SequenceVAE), ("flat", VAETransformer)]
+)
+def test_a_reject_option_keeps_the_torch_vae(tmp_path, cache, vae, torch_vae):
     """The reject option scores rows with the VAE's likelihood: torch's."""
     X = [_tone(f, s) for f in (300.0, 1500.0) for s in range(16)]
-    pipe = make_recognizer(n_components=2, hidden_layer_sizes=(8,), reject=True)
+    pipe = make_recognizer(
+        vae=vae, n_components=2, hidden_layer_sizes=(8,), reject=True
+    )
     pipe.set_params(model__estimator__vae__max_iter=5, model__estimator__clf__cv=2)
     pipe.set_params(features__n_frames=8, features__n_mels=16)
     y = np.repeat([0, 1], 16)
     pipe.fit(X, y)
     path = save_recognizer(recognizer_bundle(pipe, y), tmp_path)
     bundle = load_predictor(path)
-    vae = bundle["recognizer"]["model"].estimator_["vae"]
-    assert type(vae) is VAETransformer
+    assert type(bundle["recognizer"]["model"].estimator_["vae"]) is torch_vae
     assert_array_equal(bundle["recognizer"].predict(X), pipe.predict(X))
 
 
@@ -356,7 +361,7 @@ def test_a_symlinked_cache_entry_is_never_loaded(model, cache, tmp_path):
     _entry(cache, path).symlink_to(target)
     bundle = load_predictor(path)
     assert not marker.exists()
-    assert type(bundle["recognizer"]["model"]["vae"]) is NumpyEncoder
+    assert type(bundle["recognizer"]["model"]["vae"]) is NumpySequenceEncoder
     assert not _entry(cache, path).is_symlink()  # replaced by a real entry
 
 
@@ -381,7 +386,7 @@ def test_a_fifo_in_place_of_a_cache_entry_does_not_block(model, cache):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     assert not blocked
-    assert type(bundle["recognizer"]["model"]["vae"]) is NumpyEncoder
+    assert type(bundle["recognizer"]["model"]["vae"]) is NumpySequenceEncoder
 
 
 def test_a_cache_folder_of_another_user_is_neither_read_nor_written(
@@ -602,12 +607,10 @@ def test_paths_no_file_can_have_are_reported_not_raised(model, tmp_path):
     assert [read for read, _ in res.order] == [True, False, False, True]
 
 
-@pytest.mark.parametrize("vae", ["sequence", None])
+@pytest.mark.parametrize("vae", ["sequence", "flat", None])
 def test_predictor_of_each_vae_option_predicts_as_the_full_model(vae, tmp_path, cache):
-    """A SequenceVAE becomes its NumPy encoder; without a VAE nothing changes."""
-    from skvae import SequenceVAE
-    from skvae._numpy_encoder import NumpySequenceEncoder
-
+    """A SequenceVAE becomes its NumPy encoder, a VAETransformer its
+    NumpyEncoder; without a VAE nothing changes."""
     freqs = (300.0, 700.0, 1500.0)
     X = [_tone(f, s) for f in freqs for s in range(10)]
     y = np.repeat([0, 1, 2], 10)
@@ -616,14 +619,16 @@ def test_predictor_of_each_vae_option_predicts_as_the_full_model(vae, tmp_path, 
     ).fit(X, y)
     path = save_recognizer(recognizer_bundle(pipe, y), tmp_path)
     full = load_recognizer(path)["recognizer"]
-    if vae == "sequence":
-        assert type(full["model"]["vae"]) is SequenceVAE
+    torch_vae = {"sequence": SequenceVAE, "flat": VAETransformer}.get(vae)
+    if vae is not None:
+        assert type(full["model"]["vae"]) is torch_vae
     bundle = load_predictor(path)
     model = bundle["recognizer"]["model"]
     if vae is None:
         assert "vae" not in model.named_steps
     else:
-        assert type(model["vae"]) is NumpySequenceEncoder
+        encoder = {"sequence": NumpySequenceEncoder, "flat": NumpyEncoder}[vae]
+        assert type(model["vae"]) is encoder
     new = [_tone(f, s) for f in freqs for s in (50, 51)]
     assert_array_equal(bundle["recognizer"].predict(new), full.predict(new))
     assert_allclose(
