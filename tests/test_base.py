@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from skvae import FactorizedVAE, VAEClassifier, VAETransformer
+from skvae import FactorizedVAE, SequenceVAE, VAEClassifier, VAETransformer
 from skvae._base import BaseVAE
 from skvae._params import _SHARED_DOCS, SHARED_PARAMETERS, vae_parameters
 from skvae._serialize import saveable_classes
@@ -67,11 +67,12 @@ def test_each_estimator_lists_every_parameter_it_has_constraints_for(cls):
 
 def test_saveable_estimators_register_themselves():
     # every estimator class registers itself when its module is imported
-    # (FactorizedVAE is imported above, as skvae.load does)
+    # (each is imported above; skvae.load imports them all, test_persistence)
     assert saveable_classes() == {
         "FactorizedVAE": FactorizedVAE,
+        "SequenceVAE": SequenceVAE,
         "VAEClassifier": VAEClassifier,
         "VAETransformer": VAETransformer,
     }
     saveable_classes().clear()  # a copy: the registry is left alone
-    assert len(saveable_classes()) == 3
+    assert len(saveable_classes()) == 4

@@ -451,8 +451,26 @@ def test_atomic_write_keeps_the_mode_of_the_file_it_replaces(tmp_path):
     assert sorted(tmp_path.iterdir()) == [path]
 
 
+def test_skvae_load_reads_each_saveable_estimator_in_a_fresh_process(tmp_path):
+    """skvae.load knows every estimator a weights file can hold without the
+    user importing its class first (skvae train writes a SequenceVAE)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import skvae._persistence\n"
+        "from skvae._serialize import saveable_classes\n"
+        "print(' '.join(sorted(saveable_classes())))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout.split()
+    assert out == ["FactorizedVAE", "SequenceVAE", "VAEClassifier", "VAETransformer"]
+
+
 def test_what_cannot_be_saved(model, data, tmp_path):
-    with pytest.raises(TypeError, match=r"save supports \['FactorizedVAE', 'VAEC"):
+    supported = r"\['FactorizedVAE', 'SequenceVAE', 'VAEClassifier', 'VAETransformer'\]"
+    with pytest.raises(TypeError, match=rf"save supports {supported}, got PCA"):
         skvae.save(PCA(2).fit(data), tmp_path / "pca.safetensors")
 
     class MyVAE(VAETransformer):
