@@ -59,11 +59,12 @@ leaves its output folder as it was.
 """
 
 _TRAIN_HELP = """\
-Fit the recommended pipeline (SpeechFeatures -> VAETransformer -> SVC),
-evaluate it on held-out utterances against PCA and raw-feature baselines
-with the same classifier, save it, and write a report. The front end brings
-every utterance to the same level and learns the bandwidth of the training
-audio (wider band recordings are band-limited to it when recognised).
+Fit the recommended pipeline (SpeechFeatures -> SequenceVAE -> SVC; --vae
+picks another VAE step), evaluate it on held-out utterances against PCA and
+raw-feature baselines with the same classifier, save it, and write a
+report. The front end brings every utterance to the same level and learns
+the bandwidth of the training audio (wider band recordings are band-limited
+to it when recognised).
 
 DATA is one of:
   (nothing)   FSDD if it is already on this machine (in --data-home,
