@@ -3,7 +3,7 @@
 from pathlib import Path
 
 # importing the estimator modules registers them (register_saveable)
-from . import _classifier, _factorized, _transformer  # noqa: F401
+from . import _classifier, _factorized, _sequence, _transformer  # noqa: F401
 from ._device import resolve_device
 from ._format import decode
 from ._serialize import _check_saveable, _warn_version, saveable_classes
