@@ -458,7 +458,7 @@ def test_train_on_fsdd_quick(fsdd_home, tmp_path):
     assert "official split" in stdout
     meta = load_recognizer(tmp_path)["metadata"]
     assert meta["n_test"] == 300
-    assert meta["accuracy"]["VAE (16-D) + SVC"] > 0.8
+    assert meta["accuracy"]["sequence VAE (16-D) + SVC"] > 0.8  # the default VAE
     assert (tmp_path / "report" / "index.html").is_file()
 
 
