@@ -129,7 +129,9 @@ def test_make_recognizer_steps_and_parameters():
     assert isinstance(rej, RecognizerPipeline)
     assert [name for name, _ in rej.steps] == ["features", "model"]
     assert rej["model"].target_false_rejection == 0.1
-    assert [name for name, _ in rej["model"].estimator.steps] == ["vae", "scale", "clf"]
+    assert [name for name, _ in rej["model"].estimator.steps] == ["vae", "clf"]
+    rej = make_recognizer(reject=True, vae="sequence")["model"].estimator
+    assert [name for name, _ in rej.steps] == ["vae", "scale", "clf"]
     # the flat VAE: early stopping, its own default widths, or the ones given
     flat = make_recognizer(vae="flat", n_components=8, random_state=4)["model"]["vae"]
     assert isinstance(flat, VAETransformer) and flat.early_stopping
@@ -246,7 +248,8 @@ def test_recognizer_pipeline_pickles_with_its_requests():
 def test_fit_recognizer_equals_fitting_on_the_audio(
     digits, features, front_end, reject
 ):
-    params = dict(FAST, cv=2, reject=reject)
+    # explicit: with reject, "auto" would pick the flat VAE on other rows
+    params = dict(FAST, cv=2, reject=reject, vae="sequence", cmvn="mean")
     on_rows = fit_recognizer(features, digits.target, features=front_end, **params)
     on_audio = make_recognizer(**params).fit(digits.data, digits.target)
     assert on_rows["features"] is front_end  # fitted once, not copied
@@ -570,7 +573,13 @@ def test_an_edited_reject_threshold_is_damaged(digits, features, front_end, tmp_
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         rec = fit_recognizer(
-            features, digits.target, features=front_end, reject=True, **FAST
+            features,
+            digits.target,
+            features=front_end,
+            reject=True,
+            vae="sequence",
+            cmvn="mean",
+            **FAST,
         )
     good = recognizer_bundle(rec, digits.target)
     assert np.isfinite(
@@ -765,7 +774,7 @@ def test_the_defaults_are_todays_recogniser():
     import inspect
 
     params = inspect.signature(make_recognizer).parameters
-    assert params["vae"].default == "sequence" and params["cmvn"].default == "mean"
+    assert params["vae"].default == "auto" and params["cmvn"].default == "auto"
     assert params["head"].default == "ovr"
     assert params["hidden_layer_sizes"].default is None
     rec = make_recognizer()
@@ -773,6 +782,12 @@ def test_the_defaults_are_todays_recogniser():
     for name, value in SEQUENCE_VAE.items():
         assert rec["model"]["vae"].get_params()[name] == value
     assert rec["features"].cmvn == "mean" and rec["features"].output == "sequence"
+    # with the reject option, "auto" is the flat VAE on plain log-mel, whose
+    # scores reject far more unknown words (tests/test_openset.py)
+    rejecting = make_recognizer(reject=True)
+    assert isinstance(rejecting["model"].estimator["vae"], VAETransformer)
+    assert rejecting["features"].cmvn is None
+    assert rejecting["features"].output == "resample"
 
 
 def test_the_sequence_vae_takes_its_settings_from_one_place(monkeypatch):
@@ -889,3 +904,15 @@ def test_train_recognizer_with_cmvn_fits_the_generator_on_plain_rows(digits):
     assert np.isfinite(waves[0]).all()
     with pytest.raises(ValueError, match="needs the training audio"):
         train_recognizer(F, digits.target, features=fe, **params)
+
+
+def test_fit_recognizer_refuses_a_front_end_of_other_parameters(digits, features):
+    # the default front end gives sequences; with reject, "auto" is the flat VAE
+    with pytest.raises(ValueError, match="features has output='sequence'"):
+        fit_recognizer(
+            features,
+            digits.target,
+            features=make_recognizer()["features"],
+            reject=True,
+            **FAST,
+        )

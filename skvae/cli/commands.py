@@ -229,7 +229,14 @@ def cmd_train(args, console):
     params.update(
         {k: None if v == "none" else v for k, v in given.items() if v is not None}
     )
-    vae = params.get("vae", _recognizer_default("vae"))
+    # "auto" resolved once, so every fit of this run (the speaker-held-out
+    # check too, which has no reject option) gets the same front end and VAE
+    params["vae"], params["cmvn"] = recipes.resolve_auto(
+        params.get("vae", _recognizer_default("vae")),
+        params.get("cmvn", _recognizer_default("cmvn")),
+        args.reject,
+    )
+    vae = params["vae"]
     if args.reject and vae is None:
         raise UsageError("--reject needs a VAE step: leave out --vae none")
     if args.weights and vae is None:

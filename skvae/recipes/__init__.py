@@ -19,7 +19,7 @@ librosa are imported by the functions that need them.
 
 from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
 from ._factories import SEQUENCE_VAE as SEQUENCE_VAE
-from ._factories import make_generator, make_recognizer
+from ._factories import make_generator, make_recognizer, resolve_auto
 from ._generate import (
     can_generate,
     generate_utterances,
@@ -75,6 +75,7 @@ __all__ = [
     "make_recognizer",
     "recognize_files",
     "recognizer_bundle",
+    "resolve_auto",
     "save_recognizer",
     "train_recognizer",
     "trusted_types",

@@ -4,7 +4,12 @@ import inspect
 import sys
 import warnings
 
-from ._factories import REJECT_HOLD_OUT, make_generator, make_recognizer
+from ._factories import (
+    REJECT_HOLD_OUT,
+    make_generator,
+    make_recognizer,
+    resolve_auto,
+)
 from ._model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION
 from ._rows import as_utterances, generator_rows
 
@@ -80,6 +85,14 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     smallest = counts.min() * (1 - REJECT_HOLD_OUT if params.get("reject") else 1)
     cv = int(max(2, min(params.pop("cv", 5), smallest)))
     recognizer = make_recognizer(cv=cv, verbose=verbose, **params)
+    wanted = recognizer["features"]
+    for name in ("output", "cmvn"):
+        if getattr(features, name, None) != getattr(wanted, name):
+            raise ValueError(
+                f"features has {name}={getattr(features, name, None)!r}, but the "
+                f"recogniser of these parameters needs {getattr(wanted, name)!r}: "
+                "use make_recognizer(**the same parameters)['features']"
+            )
     recognizer.set_params(features=features)
     with warnings.catch_warnings():  # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -226,7 +239,7 @@ def train_recognizer(
 
     k = params.get("n_components", 16)
     kind = inspect.signature(make_recognizer).parameters["vae"].default
-    kind = params.get("vae", kind)
+    kind = resolve_auto(params.get("vae", kind), None, params.get("reject"))[0]
     what = {"flat": "the VAE", "sequence": "the sequence VAE"}.get(kind)
     what = f"{what} ({k}-D) and the classifier" if what else "the classifier (no VAE)"
     info(f"training {what} on {len(y):,} utterances ...")
