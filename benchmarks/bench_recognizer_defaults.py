@@ -99,6 +99,9 @@ class Option:
         return f"{fe} -> {rep} -> {head}{extra}"
 
 
+#: make_recognizer's default before issue 22 (flat VAE16 on plain log-mel),
+#: where the staged search starts
+FORMER = dict(vae="flat", cmvn=None)
 DEFAULT = Option("vae16", "ovr")
 # the SequenceVAE options: per-utterance CMVN (mean), the default's head,
 # without and with generated voices and voice perturbation
@@ -111,7 +114,7 @@ SEQ = [
 def front_end(kind, cmvn, output="resample"):
     """make_recognizer's front end, with MFCC, per-utterance CMVN or its
     frames as sequences (``output="sequence"``)."""
-    fe = clone(make_recognizer()["features"])
+    fe = clone(make_recognizer(**FORMER)["features"])
     if kind == "mfcc":
         fe.set_params(**MFCC)
     return fe.set_params(cmvn=cmvn, output=output)
@@ -123,7 +126,7 @@ def make_model(option, max_iter):
     Built from make_recognizer's own steps: its VAE (early stopping, one
     torch thread) and its calibrated one-vs-rest SVC.
     """
-    default = make_recognizer(n_threads=1, max_iter=max_iter)["model"]
+    default = make_recognizer(n_threads=1, max_iter=max_iter, **FORMER)["model"]
     if option.head == "ovr":
         head = clone(default["clf"])
     elif option.head == "ovocal":
@@ -437,7 +440,7 @@ def verdicts(bench):
         if all(a > d for a, d in zip(accs, default))
     ]
     print(
-        "\noptions better than the current default on both validation columns: "
+        "\noptions better than the former default on both validation columns: "
         + (", ".join(better) if better else "none")
     )
     top = bench.best([o for o, _, _ in results.values()])
