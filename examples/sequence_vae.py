@@ -18,8 +18,8 @@ its segments share: voice, channel, level. The example
 
 One held-out speaker is an illustration; the measurement over every speaker
 and corpus is ``benchmarks/bench_generalization.py``. Run from the
-repository root (about 2 minutes on two CPU cores; one run printed 0.748 against 0.696 for
-george, speaker ID from pooled z1 0.642 and from z2 0.837)::
+repository root (about 2 minutes on two CPU cores; one run printed 0.748
+against 0.696 for george, speaker ID from pooled z1 0.642, from z2 0.837)::
 
     python examples/sequence_vae.py [--data-home ../shared/data] [--out seq_demo]
 """
