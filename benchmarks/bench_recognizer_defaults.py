@@ -472,11 +472,12 @@ def main():
     )
     parser.add_argument(
         "--options",
-        choices=("all", "seq", "seq-plain"),
+        choices=("all", "seq", "seq-plain", "seq-perturb"),
         default="all",
         help="all: the staged options, then the SequenceVAE ones (default); seq: "
         "only the SequenceVAE options and their twins without a VAE; seq-plain: "
-        "those without voice perturbation (the perturbed twins take minutes a fit)",
+        "those without voice perturbation (the perturbed twins take minutes a "
+        "fit); seq-perturb: the one with perturbation alone",
     )
     parser.add_argument(
         "--n-jobs",
@@ -506,7 +507,8 @@ def main():
         print(_common.SMOKE_RUN)
         return 0
     if args.options.startswith("seq"):
-        bench.run(with_twins(SEQ if args.options == "seq" else SEQ[:2]))
+        chosen = {"seq": SEQ, "seq-plain": SEQ[:2], "seq-perturb": SEQ[2:3]}
+        bench.run(with_twins(chosen[args.options]))
         print()
         seq_verdict(bench)
     else:
