@@ -62,7 +62,7 @@ def main(argv=None, *, prog="skvae"):
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     if getattr(args, "max_iter", 0) is None:
-        args.max_iter = 30 if args.quick else 300
+        args.max_iter = 10 if args.quick else 300
     args.command_line = " ".join([prog, *argv])
     console = Console(args.quiet, args.verbose)
     try:

@@ -191,9 +191,9 @@ _TRAIN = [
     ("--n-frames", dict(_N, default=32, help="frames per utterance after time "
                         "resampling (default 32)")),
     ("--max-iter", dict(_N, default=None, help="maximum VAE epochs (default 300; "
-                        "early stopping usually ends sooner; 30 with --quick)")),
+                        "early stopping usually ends sooner; 10 with --quick)")),
     ("--quick", dict(action="store_true",
-                     help="a fast, rough run (30 epochs): for smoke tests")),
+                     help="a fast, rough run (10 epochs): for smoke tests")),
     ("--seed", dict(type=_seed, default=0, help="random seed (default 0)")),
     ("--device", dict(default="cpu", help="torch device of the VAE: cpu, cuda, "
                       "cuda:N, mps or auto (default cpu); checked before training")),
