@@ -1,19 +1,24 @@
 """Fit-time voice augmentation: imbalanced-learn samplers for speech.
 
 :class:`VoicePerturbation` / :func:`perturb_voice` (speed, VTLP, pitch; no
-torch), :class:`VoiceConversionSampler` (other speakers' voices; imports torch
+torch), :class:`SyntheticVoices` (the labels' words said by eSpeak NG voices;
+no torch), :class:`VoiceConversionSampler` (other speakers' voices; imports torch
 on first use) and :class:`ResamplingPipeline` (re-indexes ``groups`` with the
-rows). Needs ``pip install "skvae[augment]"``.
+rows). Its dependencies (imbalanced-learn, Praat, eSpeak NG) come with skvae.
 """
 
+from ..datasets._synth import voice_names
 from ._pipeline import ResamplingPipeline
+from ._synth import SyntheticVoices
 from ._waveform import VoicePerturbation, perturb_voice
 
 __all__ = [
     "ResamplingPipeline",
+    "SyntheticVoices",
     "VoiceConversionSampler",
     "VoicePerturbation",
     "perturb_voice",
+    "voice_names",
 ]
 
 

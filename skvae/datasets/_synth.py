@@ -60,12 +60,19 @@ def _trim(y, threshold_db=-40.0):
     return y[loud[0] : loud[-1] + 1]
 
 
-def _draw_speakers(rng, n_speakers):
-    """``n_speakers`` distinct eSpeak NG voices with drawn pitch and rate."""
-    combos = [(v, s) for v in VOICES for s in VARIANTS]
+def voice_names():
+    """The names of the 96 generated speakers' voices (``"en-us+m1"``, ...)."""
+    return ["+".join((v, s)) for v in VOICES for s in VARIANTS]
+
+
+def _draw_speakers(rng, n_speakers, names=None):
+    """``n_speakers`` distinct eSpeak NG voices (or ``names``, in their
+    order) with drawn pitch and rate."""
+    if names is None:
+        combos = voice_names()
+        names = [combos[k] for k in rng.choice(len(combos), n_speakers, replace=False)]
     speakers = []
-    for k in rng.choice(len(combos), size=n_speakers, replace=False):
-        voice = "+".join(combos[k])
+    for voice in names:
         speakers.append(
             {
                 "name": voice,
