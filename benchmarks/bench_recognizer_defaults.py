@@ -472,12 +472,13 @@ def main():
     )
     parser.add_argument(
         "--options",
-        choices=("all", "seq", "seq-plain", "seq-perturb"),
+        choices=("all", "seq", "seq-plain", "seq-perturb", "seq-aug"),
         default="all",
         help="all: the staged options, then the SequenceVAE ones (default); seq: "
         "only the SequenceVAE options and their twins without a VAE; seq-plain: "
         "those without voice perturbation (the perturbed twins take minutes a "
-        "fit); seq-perturb: the one with perturbation alone",
+        "fit); seq-perturb: the one with perturbation alone; seq-aug: the two "
+        "with perturbation (without and with generated voices)",
     )
     parser.add_argument(
         "--n-jobs",
@@ -507,7 +508,12 @@ def main():
         print(_common.SMOKE_RUN)
         return 0
     if args.options.startswith("seq"):
-        chosen = {"seq": SEQ, "seq-plain": SEQ[:2], "seq-perturb": SEQ[2:3]}
+        chosen = {
+            "seq": SEQ,
+            "seq-plain": SEQ[:2],
+            "seq-perturb": SEQ[2:3],
+            "seq-aug": SEQ[2:],
+        }
         bench.run(with_twins(chosen[args.options]))
         print()
         seq_verdict(bench)

@@ -39,7 +39,12 @@ from skvae.features import GroupStandardScaler
 from skvae.recipes import RecognizerPipeline, make_recognizer
 
 FAST = dict(
-    n_components=4, hidden_layer_sizes=(32,), n_mels=16, n_frames=16, max_iter=2
+    n_components=4,
+    hidden_layer_sizes=(32,),
+    n_mels=16,
+    n_frames=16,
+    max_iter=2,
+    augment=None,
 )
 
 

@@ -585,6 +585,7 @@ def test_common_checks_with_rejections():
 # --------------------------------------------------------------------------
 #: small and fast recogniser settings
 REC = dict(
+    augment=None,
     n_components=4,
     hidden_layer_sizes=(64,),
     n_frames=16,

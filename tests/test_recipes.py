@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.svm import SVC
 
 from skvae import SequenceVAE, VAETransformer
+from skvae.augment import ResamplingPipeline, SyntheticVoices, VoicePerturbation
 from skvae.features import GroupStandardScaler, write_wav
 from skvae.recipes import (
     SEQUENCE_VAE,
@@ -42,6 +43,7 @@ FAST = dict(
     n_frames=16,
     max_iter=2,
     n_threads=1,
+    augment=None,  # tested on its own (test_synthetic_voices.py)
 )
 
 
@@ -108,8 +110,26 @@ def _toy(n=60):
 # --------------------------------------------------------------------------
 def test_make_recognizer_steps_and_parameters():
     pipe = make_recognizer(n_components=8, n_mels=20, n_frames=10, cv=3, random_state=4)
-    assert isinstance(pipe, RecognizerPipeline) and isinstance(pipe, Pipeline)
-    assert [name for name, _ in pipe.steps] == ["features", "model"]
+    # the default augments: generated voices saying each label
+    assert isinstance(pipe, ResamplingPipeline)
+    assert [name for name, _ in pipe.steps] == ["voices", "features", "model"]
+    voices = pipe["voices"]
+    assert isinstance(voices, SyntheticVoices)
+    assert (voices.voices, voices.n_repeats) == (48, 3)
+    assert voices.sr == 8000 and voices.random_state == 4
+    assert clone(pipe).get_params()["voices__voices"] == 48
+    both = make_recognizer(augment="voices+perturb", random_state=4)
+    assert [name for name, _ in both.steps][:2] == ["voices", "perturb"]
+    perturb = both["perturb"]
+    assert isinstance(perturb, VoicePerturbation)
+    assert (perturb.speed, perturb.vtlp) == ((0.9, 1.1), (0.9, 1.1, 1.2))
+    assert (perturb.n_copies, perturb.sr, perturb.random_state) == (2, 8000, 4)
+    plain = make_recognizer(augment=None)
+    assert isinstance(plain, RecognizerPipeline) and isinstance(plain, Pipeline)
+    assert [name for name, _ in plain.steps] == ["features", "model"]
+    for augment, names in (("voices", ["voices"]), ("perturb", ["perturb"])):
+        steps = make_recognizer(augment=augment).steps
+        assert [name for name, _ in steps] == [*names, "features", "model"]
     assert [name for name, _ in pipe["model"].steps] == ["vae", "scale", "clf"]
     fe, vae, clf = pipe["features"], pipe["model"]["vae"], pipe["model"]["clf"]
     assert (fe.kind, fe.n_mels, fe.n_frames, fe.sr, fe.top_db) == (
@@ -127,7 +147,11 @@ def test_make_recognizer_steps_and_parameters():
     assert clone(pipe).get_params()["model__vae__n_components"] == 8
     rej = make_recognizer(reject=True, target_false_rejection=0.1, random_state=4)
     assert isinstance(rej, RecognizerPipeline)
-    assert [name for name, _ in rej.steps] == ["features", "model"]
+    assert [name for name, _ in rej.steps] == ["features", "model"]  # no augment
+    with pytest.raises(ValueError, match="reject=True cannot be combined with augment"):
+        make_recognizer(reject=True, augment="perturb")
+    with pytest.raises(ValueError, match="augment must be one of"):
+        make_recognizer(augment="more")
     assert rej["model"].target_false_rejection == 0.1
     assert [name for name, _ in rej["model"].estimator.steps] == ["vae", "clf"]
     rej = make_recognizer(reject=True, vae="sequence")["model"].estimator
@@ -259,6 +283,40 @@ def test_fit_recognizer_equals_fitting_on_the_audio(
     if reject:
         assert on_rows["model"].threshold_ == on_audio["model"].threshold_
         np.testing.assert_allclose(on_rows.score_samples(X), on_audio.score_samples(X))
+
+
+def test_augmenting_recogniser_trains_on_the_added_utterances(
+    digits, features, front_end, monkeypatch
+):
+    """The samplers add their utterances at fit time only, the front-end
+    route (fit_recognizer, what skvae train uses) adds the same ones, and
+    the saved model is the recogniser without its samplers."""
+    import skvae.recipes._factories as factories
+
+    monkeypatch.setitem(factories.GENERATED_VOICES, "voices", 2)
+    monkeypatch.setitem(factories.GENERATED_VOICES, "n_repeats", 1)
+    params = dict(FAST, cv=2, augment="voices+perturb")
+    n = len(digits.target)
+    on_audio = make_recognizer(**params).fit(digits.data, digits.target)
+    # n, + 2 voices x 10 digits, then 2 perturbed copies of all
+    n_train = 3 * (n + 20)
+    assert len(on_audio["perturb"].sample_indices_) == n_train
+    assert on_audio["model"]["scale"].n_samples_seen_ == n_train
+    assert on_audio.predict(digits.data[:8]).shape == (8,)  # samplers skipped
+    on_rows = fit_recognizer(
+        features, digits.target, features=front_end, audio=digits.data, **params
+    )
+    assert on_rows["model"]["scale"].n_samples_seen_ == n_train
+    X = digits.data[:8]
+    np.testing.assert_allclose(
+        on_rows.predict_proba(X), on_audio.predict_proba(X), atol=1e-6
+    )
+    with pytest.raises(ValueError, match=r"augments its training audio \(voices, "):
+        fit_recognizer(features, digits.target, features=front_end, **params)
+    bundle = recognizer_bundle(on_rows, digits.target)
+    assert type(bundle["recognizer"]) is RecognizerPipeline
+    assert [name for name, _ in bundle["recognizer"].steps] == ["features", "model"]
+    np.testing.assert_array_equal(bundle["recognizer"].predict(X), on_rows.predict(X))
     model = on_rows["model"]
     assert getattr(model, "estimator_", model)["vae"].verbose == 0
 
@@ -739,7 +797,9 @@ def test_write_utterances_as_read_back(tmp_path):
 
 # --- the options of make_recognizer: vae, cmvn, head ----------------------------
 
-OPTION_FAST = dict(n_components=4, hidden_layer_sizes=(32,), n_mels=16, n_threads=1)
+OPTION_FAST = dict(
+    n_components=4, hidden_layer_sizes=(32,), n_mels=16, n_threads=1, augment=None
+)
 
 
 @pytest.mark.parametrize("vae", ["flat", "sequence", None])

@@ -164,8 +164,9 @@ def test_bench_generalization_quick(fsdd_home):
             sys.executable,
             str(ROOT / "benchmarks" / "bench_generalization.py"),
             "--quick",
+            # the suite runs one test at a time: both cores
             "--n-jobs",
-            "1",
+            "2",
             "--data-home",
             str(fsdd_home),
         ],

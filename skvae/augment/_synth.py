@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from ..audio import check_utterances
 from ..datasets._fsdd import DIGIT_NAMES
 from ..datasets._synth import _draw_speakers, _speak, voice_names
+from ._waveform import audio_sampler_tags
 
 MIN_SR, MAX_SR = 4000, 768_000  # as VoicePerturbation's
 N_VOICES = len(voice_names())  # 96
@@ -209,10 +210,4 @@ class SyntheticVoices(BaseSampler):
         return X_new, np.concatenate(y_new)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.sparse = False
-        tags.input_tags.dataframe = False
-        tags.input_tags.string = True
-        tags.sampler_tags.sample_indices = False
-        return tags
+        return audio_sampler_tags(super().__sklearn_tags__(), sample_indices=False)

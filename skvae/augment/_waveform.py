@@ -28,6 +28,16 @@ _RANGES = {"speed": (*FACTOR_RANGE, 1.0), "vtlp": (*FACTOR_RANGE, 1.0)}
 _RANGES["pitch"] = (-MAX_SEMITONES, MAX_SEMITONES, 0.0)
 
 
+def audio_sampler_tags(tags, *, sample_indices):
+    """Tags of a sampler of utterances (paths or 1-D waveforms, one a row)."""
+    tags.input_tags.two_d_array = False
+    tags.input_tags.sparse = False
+    tags.input_tags.dataframe = False
+    tags.input_tags.string = True
+    tags.sampler_tags.sample_indices = sample_indices
+    return tags
+
+
 def _factor_list(values, name, low, high, identity):
     """The checked perturbation values as a tuple."""
     if values is None:
@@ -376,10 +386,4 @@ class VoicePerturbation(BaseSampler):
         return X_new, y[self.sample_indices_]
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        tags.input_tags.sparse = False
-        tags.input_tags.dataframe = False
-        tags.input_tags.string = True
-        tags.sampler_tags.sample_indices = True
-        return tags
+        return audio_sampler_tags(super().__sklearn_tags__(), sample_indices=True)

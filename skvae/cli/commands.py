@@ -236,6 +236,19 @@ def cmd_train(args, console):
         params.get("cmvn", _recognizer_default("cmvn")),
         args.reject,
     )
+    augment = args.augment or ("none" if args.quick else None)
+    if augment is None and corpus.spec.get("kind") == "generated":
+        # its test voices are eSpeak NG voices too: generated training
+        # voices would be the test's own synthesiser (and maybe its voices)
+        augment = "none"
+        console.detail("no generated training voices: the corpus is generated")
+    if augment is not None:
+        params["augment"] = None if augment == "none" else augment
+    params["augment"] = recipes.resolve_augment(
+        params.get("augment", _recognizer_default("augment")), args.reject
+    )
+    if args.reject and params["augment"] is not None:
+        raise UsageError("--reject cannot be combined with --augment")
     vae = params["vae"]
     if args.reject and vae is None:
         raise UsageError("--reject needs a VAE step: leave out --vae none")
@@ -264,7 +277,8 @@ def cmd_train(args, console):
         y[train],
         features=features,
         durations=corpus.duration[train],
-        audio=corpus.data[train],  # the generator's plain log-mel rows, with cmvn
+        # augmentation, and the generator's plain log-mel rows with cmvn
+        audio=corpus.data[train],
         verbose=console.bars,
         **params,
         **reject,
@@ -273,7 +287,13 @@ def cmd_train(args, console):
     speaker_eval = None
     if args.speaker_eval or (args.speaker_eval is None and split["kind"] != "speaker"):
         speaker_eval = speaker_held_out(
-            F, y, corpus.speaker, features=features, verbose=console.bars, **params
+            F,
+            y,
+            corpus.speaker,
+            features=features,
+            audio=corpus.data,
+            verbose=console.bars,
+            **params,
         )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 

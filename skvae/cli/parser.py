@@ -60,11 +60,13 @@ leaves its output folder as it was.
 
 _TRAIN_HELP = """\
 Fit the recommended pipeline (SpeechFeatures -> SequenceVAE -> SVC; --vae
-picks another VAE step), evaluate it on held-out utterances against PCA and
-raw-feature baselines with the same classifier, save it, and write a
-report. The front end brings every utterance to the same level and learns
-the bandwidth of the training audio (wider band recordings are band-limited
-to it when recognised).
+picks another VAE step; the labels' words said by 48 generated voices are
+added to the training audio, see --augment), evaluate it on held-out
+utterances against PCA and raw-feature baselines with the same classifier
+(trained on the recordings alone), save it, and write a report. The front
+end brings every utterance to the same level and learns the bandwidth of
+the training audio (wider band recordings are band-limited to it when
+recognised).
 
 DATA is one of:
   (nothing)   FSDD if it is already on this machine (in --data-home,
@@ -193,7 +195,8 @@ _TRAIN = [
     ("--max-iter", dict(_N, default=None, help="maximum VAE epochs (default 300; "
                         "early stopping usually ends sooner; 10 with --quick)")),
     ("--quick", dict(action="store_true",
-                     help="a fast, rough run (10 epochs): for smoke tests")),
+                     help="a fast, rough run (10 epochs, no augmentation): "
+                     "for smoke tests")),
     ("--seed", dict(type=_seed, default=0, help="random seed (default 0)")),
     ("--device", dict(default="cpu", help="torch device of the VAE: cpu, cuda, "
                       "cuda:N, mps or auto (default cpu); checked before training")),
@@ -215,6 +218,12 @@ _TRAIN = [
                     "one-vs-rest SVCs with calibrated probabilities (ovr) or "
                     "one-vs-one SVC (ovo) (default: that of "
                     "skvae.recipes.make_recognizer)")),
+    ("--augment", dict(choices=("none", "voices", "perturb", "voices+perturb"),
+                       default=None, help="add training utterances: every label "
+                       "said by generated voices (voices), two voice-perturbed "
+                       "copies of each (perturb), or both (default: that of "
+                       "skvae.recipes.make_recognizer, voices; none with "
+                       "--quick, --reject or the generated corpus)")),
     ("--weights", dict(action=_FLAG, default=None, help="also save the VAE as "
                        "OUT/model.safetensors (default: yes, unless --vae none)")),
     ("--reject", dict(action=_FLAG, default=False, help="learn to answer -1 (or "

@@ -100,7 +100,8 @@ def recognizer_accuracies(
     >>> from skvae.evaluation import recognizer_accuracies
     >>> from skvae.recipes import make_recognizer
     >>> d = make_spoken_digits(3, 2, random_state=0)
-    >>> rec = make_recognizer(n_components=4, max_iter=2).fit(d.data, d.target)
+    >>> rec = make_recognizer(n_components=4, max_iter=2, augment=None)
+    >>> rec = rec.fit(d.data, d.target)
     >>> F = rec["features"].transform(d.data)
     >>> acc, pred = recognizer_accuracies(rec, F, d.target, F, d.target)
     >>> list(acc)
@@ -134,7 +135,16 @@ def _model_name(rows):
 
 
 def speaker_held_out(
-    F, y, speaker, *, features, min_speakers=3, random_state=0, verbose=0, **params
+    F,
+    y,
+    speaker,
+    *,
+    features,
+    audio=None,
+    min_speakers=3,
+    random_state=0,
+    verbose=0,
+    **params,
 ):
     """Train the recogniser and its baselines again without one speaker
     (``GroupShuffleSplit(test_size=1)``), and test them on that speaker.
@@ -145,6 +155,9 @@ def speaker_held_out(
         Front-end rows, labels and speakers (or ``speaker=None``).
     features : SpeechFeatures
         The fitted front end ``F`` came from.
+    audio : sequence or None, default=None
+        The utterances ``F`` came from; needed by a recogniser that augments
+        (``augment``).
     min_speakers : int, default=3
         With fewer speakers, return None.
     random_state : int, default=0
@@ -178,7 +191,9 @@ def speaker_held_out(
         f"({len(test):,})",
     )
     params.update(random_state=random_state, verbose=verbose)
-    rec = fit_recognizer(F[train], y[train], features=features, **params)
+    if audio is not None:
+        audio = [audio[i] for i in train]
+    rec = fit_recognizer(F[train], y[train], features=features, audio=audio, **params)
     acc, _ = recognizer_accuracies(
         rec, F[train], y[train], F[test], y[test], random_state=random_state
     )

@@ -17,9 +17,11 @@ trusting only skops's default types and :func:`trusted_types`. torch and
 librosa are imported by the functions that need them.
 """
 
+from ._factories import GENERATED_VOICES as GENERATED_VOICES
+from ._factories import PERTURBATION as PERTURBATION
 from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
 from ._factories import SEQUENCE_VAE as SEQUENCE_VAE
-from ._factories import make_generator, make_recognizer, resolve_auto
+from ._factories import make_generator, make_recognizer, resolve_augment, resolve_auto
 from ._generate import (
     can_generate,
     generate_utterances,
@@ -75,6 +77,7 @@ __all__ = [
     "make_recognizer",
     "recognize_files",
     "recognizer_bundle",
+    "resolve_augment",
     "resolve_auto",
     "save_recognizer",
     "train_recognizer",

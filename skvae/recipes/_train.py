@@ -8,6 +8,7 @@ from ._factories import (
     REJECT_HOLD_OUT,
     make_generator,
     make_recognizer,
+    resolve_augment,
     resolve_auto,
 )
 from ._model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION
@@ -40,12 +41,50 @@ def _fitted_vae(recognizer):
     return _fitted_rows_pipeline(recognizer).named_steps.get("vae")
 
 
-def fit_recognizer(F, y, *, features, verbose=0, **params):
+def _samplers(recognizer):
+    """The fit-time samplers of a recogniser (the steps before "features")."""
+    return [(n, s) for n, s in recognizer.steps if hasattr(s, "fit_resample")]
+
+
+def _augmented(recognizer, F, y, audio, features):
+    """``F`` and ``y`` with the rows of the recogniser's samplers added.
+
+    The samplers run on ``audio`` in turn (each keeps its input first, in
+    order); only the added utterances go through ``features``.
+    """
+    import numpy as np
+
+    samplers = _samplers(recognizer)
+    if not samplers:
+        return F, y
+    if audio is None:
+        names = ", ".join(name for name, _ in samplers)
+        raise ValueError(
+            f"the recogniser augments its training audio ({names}): pass "
+            "audio= (the utterances F came from), or augment=None"
+        )
+    if len(audio) != len(y):
+        raise ValueError(f"audio has {len(audio)} utterances, but y has {len(y)}")
+    X, y_new = list(audio), np.asarray(y)
+    for _, sampler in samplers:
+        X, y_new = sampler.fit_resample(X, y_new)
+    n = len(y)
+    if not np.array_equal(y_new[:n], np.asarray(y)):
+        raise ValueError("a sampler did not keep the training utterances first")
+    added = features.transform(X[n:])
+    if isinstance(F, np.ndarray) and F.dtype != object:
+        return np.concatenate([F, added]), y_new
+    return [*F, *added], y_new
+
+
+def fit_recognizer(F, y, *, features, audio=None, verbose=0, **params):
     """Fit :func:`make_recognizer` on front-end rows computed once.
 
     ``features`` (the fitted front end ``F`` came from) becomes the
     ``"features"`` step and the ``"model"`` step is fitted on ``F``. The
-    calibration uses ``min(cv, smallest label count)`` folds.
+    calibration uses ``min(cv, smallest label count)`` folds. With
+    augmentation (``augment``), the samplers run on ``audio`` and only the
+    utterances they add go through ``features``.
 
     Parameters
     ----------
@@ -57,6 +96,9 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     features : SpeechFeatures
         The fitted front end (``make_recognizer()["features"]`` fitted on
         the training audio).
+    audio : sequence or None, default=None
+        The training utterances (paths or waveforms at the front end's
+        ``sr``) ``F`` came from; needed when the recogniser augments.
     verbose : int, default=0
         If > 0, the VAE shows a progress bar while training.
     **params
@@ -64,7 +106,7 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
 
     Returns
     -------
-    recognizer : RecognizerPipeline
+    recognizer : RecognizerPipeline or ResamplingPipeline
         Fitted; ``ValueError`` for a single label, or one with one utterance.
 
     Examples
@@ -74,9 +116,10 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> fe = make_recognizer()["features"].fit(digits.data)
     >>> F = fe.transform(digits.data)
-    >>> rec = fit_recognizer(F, digits.target, features=fe, n_components=4, max_iter=2)
-    >>> rec.classes_
-    array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    >>> rec = fit_recognizer(F, digits.target, features=fe, audio=digits.data,
+    ...                      n_components=4, max_iter=2, augment="perturb")
+    >>> rec.classes_, len(rec["perturb"].sample_indices_)
+    (array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]), 180)
     """
     from sklearn.exceptions import ConvergenceWarning
 
@@ -94,6 +137,7 @@ def fit_recognizer(F, y, *, features, verbose=0, **params):
                 "use make_recognizer(**the same parameters)['features']"
             )
     recognizer.set_params(features=features)
+    F, y = _augmented(recognizer, F, y, audio, features)
     with warnings.catch_warnings():  # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
         recognizer["model"].fit(as_utterances(F), y)
@@ -140,9 +184,14 @@ def fit_generator(F, y, **params):
 def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
     """The saved-model dict of a fitted recogniser (see :mod:`skvae.recipes`).
 
+    The fit-time samplers of an augmenting recogniser are left out: the
+    bundle's ``"recognizer"`` is the :class:`RecognizerPipeline` of its
+    ``"features"`` and ``"model"`` (the augmentation is in the metadata's
+    ``params``).
+
     Parameters
     ----------
-    recognizer : RecognizerPipeline
+    recognizer : RecognizerPipeline or ResamplingPipeline
         Fitted (:func:`fit_recognizer`).
     y : array-like of shape (n_utterances,)
         The labels of its training utterances.
@@ -162,13 +211,19 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
     >>> from skvae.datasets import make_spoken_digits
     >>> from skvae.recipes import make_recognizer, recognizer_bundle
     >>> digits = make_spoken_digits(3, 2, random_state=0)
-    >>> rec = make_recognizer(max_iter=2, cv=2).fit(digits.data, digits.target)
+    >>> rec = make_recognizer(max_iter=2, cv=2, augment=None)
+    >>> rec = rec.fit(digits.data, digits.target)
     >>> recognizer_bundle(rec, digits.target)["durations"].round(2)[:3]
     array([0.31, 0.31, 0.31])
     """
     import numpy as np
 
+    from ._pipeline import RecognizerPipeline
+
     y = np.asarray(y)
+    if _samplers(recognizer):
+        kept = [(n, s) for n, s in recognizer.steps if n in ("features", "model")]
+        recognizer = RecognizerPipeline(kept)
     classes = recognizer.classes_
     fe = recognizer["features"]
     default = (fe.n_frames - 1) * (fe.sr // 100) / fe.sr
@@ -227,7 +282,7 @@ def train_recognizer(
     >>> fe = make_recognizer()["features"].fit(digits.data)
     >>> bundle = train_recognizer(fe.transform(digits.data), digits.target,
     ...                           features=fe, audio=digits.data,
-    ...                           n_components=4, max_iter=2)
+    ...                           n_components=4, max_iter=2, augment=None)
     >>> bundle["generator"].n_components, bundle["metadata"]["epochs"]
     (4, 2)
     """
@@ -243,13 +298,27 @@ def train_recognizer(
     what = {"flat": "the VAE", "sequence": "the sequence VAE"}.get(kind)
     what = f"{what} ({k}-D) and the classifier" if what else "the classifier (no VAE)"
     info(f"training {what} on {len(y):,} utterances ...")
+    augment = inspect.signature(make_recognizer).parameters["augment"].default
+    augment = resolve_augment(params.get("augment", augment), params.get("reject"))
+    if augment is not None:
+        info(
+            {
+                "voices": "with generated voices saying every label",
+                "perturb": "with two voice-perturbed copies of every utterance",
+                "voices+perturb": "with generated voices saying every label, "
+                "and two voice-perturbed copies of every utterance",
+            }[augment]
+            + " (augment=None trains faster)"
+        )
     if params.get("reject"):
         info(
             "with the reject option: a 20 % hold-out sets its threshold, then "
             "the recogniser is fitted again on every utterance"
         )
     start = time.perf_counter()
-    rec = fit_recognizer(F, y, features=features, verbose=verbose, **params)
+    rec = fit_recognizer(
+        F, y, features=features, audio=audio, verbose=verbose, **params
+    )
     seconds = time.perf_counter() - start
     vae = _fitted_vae(rec)
     if vae is None:
