@@ -1025,7 +1025,7 @@ def test_the_cli_defaults_are_make_recognizers(monkeypatch, corpus, tmp_path):
     assert commands._recognizer_default("head") == "ovr"
 
 
-def test_train_with_augmentation_and_its_refusals(corpus, tmp_path):
+def test_train_with_augmentation_and_its_refusals(corpus, trained, tmp_path):
     """--augment overrides --quick's none; the model file keeps the features
     and the model (the samplers only act at fit time), the metadata says
     which augmentation trained it; --reject refuses augmentation."""
@@ -1040,10 +1040,8 @@ def test_train_with_augmentation_and_its_refusals(corpus, tmp_path):
     assert [n for n, _ in bundle["recognizer"].steps] == ["features", "model"]
     # 90 of 120 utterances train (random split), each with 2 copies
     assert bundle["recognizer"]["model"]["scale"].n_samples_seen_ == 3 * 90
-    quick = tmp_path / "quick"
-    code, _, stderr = run(["train", corpus / "train", "--out", quick, "-q", *FAST])
-    assert code == 0, stderr
-    assert load_recognizer(quick)["metadata"]["params"]["augment"] is None
+    # --quick (the trained fixture): no augmentation
+    assert load_recognizer(trained[0])["metadata"]["params"]["augment"] is None
     code, _, stderr = run(
         [*argv[:3], tmp_path / "r", "--reject", "--augment", "voices"]
     )

@@ -212,7 +212,8 @@ def test_bench_generalization_quick(fsdd_home):
     names = [line.strip("| ").split(" | ")[0] for line in table[1:]]
     seq_rows = [n for n in names if n.startswith("utterance CMVN -> SequenceVAE")]
     raw_rows = [n for n in names if n.startswith("utterance CMVN -> raw")]
-    assert len(seq_rows) == len(raw_rows) == 3
+    # each alone, + generated voices, + perturbation, + both
+    assert len(seq_rows) == len(raw_rows) == 4
     # the probe: every utterance-CMVN row; z1 and z2 of the SequenceVAE rows,
     # accuracies in [0, 1] against chance 0.5 (two held-out speakers)
     assert probe[0] == "| row | features | speaker ID | chance |"

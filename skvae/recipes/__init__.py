@@ -1,7 +1,9 @@
 """Ready-made speech recognisers and generators, and the steps that train them.
 
 :func:`make_recognizer` builds the recogniser (a :class:`RecognizerPipeline`
-of steps ``"features"`` and ``"model"``), :func:`train_recognizer` fits it and
+of steps ``"features"`` and ``"model"``; by default a
+:class:`~skvae.augment.ResamplingPipeline` whose ``"voices"`` sampler adds
+generated voices at fit time first), :func:`train_recognizer` fits it and
 the generator on front-end rows computed once, :func:`save_recognizer`,
 :func:`load_recognizer` and :func:`load_predictor` keep it in a model file.
 
