@@ -425,7 +425,7 @@ def test_format_summary_and_generated_rate():
         "accuracy, held-out speaker yweweler (500 test utterances, model trained "
         "without them):",
         "  VAE (16-D) + SVC             0.652",
-        "generated utterances recognised as the requested label: 16/20 (80%)",
+        "generated utterances labelled right by skvae's own recogniser: 16/20 (80%)",
     ]
 
 

@@ -152,3 +152,29 @@ def test_write_report_without_a_vae_leaves_out_the_vae_figures(tmp_path):
     for name in ("accuracy.png", "confusion.png", "generated.png"):
         assert (tmp_path / name).read_bytes()[:8] == PNG_SIGNATURE
         assert f'src="{name}"' in html
+
+
+def test_listening_page_has_three_players_per_row_and_the_verdicts(tmp_path):
+    from skvae.report import write_listening_page
+
+    sr, rng = 8000, np.random.default_rng(0)
+    wave = (0.1 * rng.standard_normal(2000)).astype(np.float32)
+    check = {
+        "real": 0.5, "copy": 0.5, "generated": 0.25, "own": 1.0,
+        "n_real": 2, "n_generated": 4, "sr": sr,
+        "y": np.array([3, 7]), "real_items": [wave, wave],
+        "heard_real": np.array([3, -1]), "heard_copy": np.array([3, 1]),
+        "copy_waves": [wave, wave],
+        "generated_labels": np.array([3, 3, 7, 7]),
+        "heard_generated": np.array([3, 2, 2, 2]),
+        "generated_waves": [wave] * 4,
+    }  # fmt: skip
+    page = write_listening_page(tmp_path, check).read_text()
+    samples = page.split('class="samples"')[1]
+    assert samples.count("<tr><td>") == 2  # one row per digit
+    # per digit: its real recording, its copy, and two generated
+    assert samples.count("<audio") == 2 * (1 + 1 + 2)
+    assert "heard: nothing" in page and "heard: three" in page
+    assert "0.50" in page  # generated: 0.25 of real 0.5
+    for name in ("real_3_0", "copy_7_0", "generated_7_0"):
+        assert (tmp_path / "listen" / f"{name}.wav").is_file()

@@ -401,7 +401,11 @@ def _label_of(recognizer, text):
 def cmd_sample(args, console):
     import numpy as np
 
-    from ..recipes import generate_utterances, write_utterances
+    from ..recipes import (
+        GENERATION_TEMPERATURE,
+        generate_utterances,
+        write_utterances,
+    )
     from .staging import staged_folder
 
     out = _check_out(args.out)
@@ -410,11 +414,12 @@ def cmd_sample(args, console):
     labels = [_label_of(rec, d) for d in args.digit or []] or list(rec.classes_)
     rng = np.random.default_rng(args.seed)
     sr = rec["features"].sr
+    temperature = args.temperature or GENERATION_TEMPERATURE
     names, hit = [], 0
     with staged_folder(out) as tmp, _first_generation(console):
         for label in labels:
             _, waves = generate_utterances(
-                bundle, label, args.n, random_state=rng, temperature=args.temperature
+                bundle, label, args.n, random_state=rng, temperature=temperature
             )
             # recognised as written: the WAV files, read back
             paths = write_utterances(waves, tmp, label, sr)

@@ -175,8 +175,8 @@ _DATA = [
                          "speaker/random (default 0.25)")),
     ("--n-jobs", dict(type=_jobs, default=1, metavar="N", help="processes for "
                       "feature extraction (-1: all cores; default 1)")),
-    ("--n-check", dict(_N, default=10, help="utterances generated per label for the "
-                       "recognition check (default 10)")),
+    ("--n-check", dict(_N, default=30, help="utterances generated per label for the "
+                       "recognition and listening checks (default 30)")),
     ("--report-samples", dict(_N, default=3, help="generated WAV files per label "
                               "linked from the report (default 3)")),
 ]
@@ -243,8 +243,9 @@ _SAMPLE = [
                       help="output folder (default ./skvae-samples)")),
     ("--seed", dict(type=_seed, default=None, help="random seed (default: none, "
                     "different utterances each time)")),
-    ("--temperature", dict(type=_positive_float, default=1.0, help="scale of the "
-                           "latent spread: <1 typical, >1 varied (default 1)")),
+    ("--temperature", dict(type=_positive_float, default=None, help="scale of the "
+                           "latent spread: <1 typical, >1 varied (default 0.5, "
+                           "chosen with an independent recogniser)")),
 ]
 _REPORT = [
     ("--split", dict(choices=_SPLITS, default="auto", help="held-out test set: the "

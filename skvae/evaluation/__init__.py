@@ -3,7 +3,13 @@
 non-speech clips). ``random_state`` also takes a ``numpy.random.Generator``.
 """
 
-from ._generation import generated_rate, generation_check
+from ._generation import (
+    format_listening,
+    generated_rate,
+    generation_check,
+    listening_check,
+)
+from ._judge import DIGIT_WORDS, judge_accuracy, judge_available, judge_digits
 from ._open_set_check import format_open_set, open_set_check
 from ._perturb import (
     OUTLIER_KINDS,
@@ -27,19 +33,25 @@ from ._summary import (
 )
 
 __all__ = [
+    "DIGIT_WORDS",
     "OUTLIER_KINDS",
     "add_noise",
     "baseline_scores",
     "compare_to_baselines",
     "evaluate_recognizer",
     "few_label_scores",
+    "format_listening",
     "format_open_set",
     "format_summary",
     "generated_rate",
     "generation_check",
     "hide_labels",
+    "judge_accuracy",
+    "judge_available",
+    "judge_digits",
     "latent_map",
     "leave_one_speaker_out",
+    "listening_check",
     "make_outlier_clips",
     "open_set_check",
     "recognizer_accuracies",

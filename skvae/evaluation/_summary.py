@@ -4,7 +4,13 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from ._common import _info
-from ._generation import generated_rate, generation_check
+from ._generation import (
+    format_listening,
+    generated_rate,
+    generation_check,
+    listening_check,
+)
+from ._judge import is_digit_task, judge_available
 from ._open_set_check import format_open_set, open_set_check
 from ._protocols import recognizer_accuracies
 
@@ -61,7 +67,7 @@ def format_summary(evaluation, split_info, speaker_eval=None):
     >>> print("\\n".join(format_summary(evaluation, {"text": "official split"})))
     accuracy, official split:
       VAE (16-D) + SVC             0.960
-    generated utterances recognised as the requested label: 9/10 (90%)
+    generated utterances labelled right by skvae's own recogniser: 9/10 (90%)
     """
     groups = [(split_info["text"], evaluation["accuracy"])]
     if speaker_eval:
@@ -81,10 +87,12 @@ def format_summary(evaluation, split_info, speaker_eval=None):
     hit, total = generated_rate(evaluation["generated"])
     rejected = sum(g.get("rejected", 0) for g in evaluation["generated"])
     lines.append(
-        f"generated utterances recognised as the requested label: {hit}/{total} "
-        f"({hit / max(total, 1):.0%})"
+        "generated utterances labelled right by skvae's own recogniser: "
+        f"{hit}/{total} ({hit / max(total, 1):.0%})"
         + (f"; {rejected} rejected as unknown" if rejected else "")
     )
+    if evaluation.get("listening"):
+        lines += format_listening(evaluation["listening"]).splitlines()[:-1]
     lines += format_open_set(evaluation.get("open_set"))
     return lines
 
@@ -152,7 +160,7 @@ def evaluate_recognizer(
     speaker=None,
     audio=None,
     random_state=0,
-    n_check=10,
+    n_check=30,
     verbose=0,
 ):
     """Everything the summary and the report of ``skvae train`` show.
@@ -170,10 +178,11 @@ def evaluate_recognizer(
         Speakers, to colour the latent map.
     audio : array-like of shape (n_utterances,) or None, default=None
         The utterances (paths or waveforms), for :func:`open_set_check` of
-        a reject option; None skips that check.
+        a reject option and, for digits with PocketSphinx installed, for
+        :func:`listening_check` on the test split; None skips both.
     random_state : int, default=0
         Seeds the baselines, the generated utterances and the map.
-    n_check : int, default=10
+    n_check : int, default=30
         Utterances generated per label (:func:`generation_check`).
     verbose : int, default=0
         If > 0, say what is being done, with progress bars, on stderr.
@@ -185,7 +194,8 @@ def evaluate_recognizer(
         ``latent`` (:func:`latent_map`; None without a VAE step),
         ``reconstructions`` (a few test rows and their VAE reconstructions,
         as rows of ``n_frames`` frames; empty without a VAE step), ``generated``
-        (:func:`generation_check`) and maybe ``open_set``.
+        (:func:`generation_check`) and maybe ``listening``
+        (:func:`listening_check`) and ``open_set``.
     """
     from ..recipes import as_utterances, flat_rows
 
@@ -225,6 +235,11 @@ def evaluate_recognizer(
         "reconstructions": recon,
         "generated": generated,
     }
+    if audio is not None and is_digit_task(rec.classes_) and judge_available():
+        _info(verbose, "asking the independent listener (PocketSphinx) ...")
+        out["listening"] = listening_check(
+            bundle, [audio[i] for i in test], y[test], generated=generated
+        )
     if audio is not None and hasattr(rec["model"], "threshold_"):
         _info(verbose, "scoring known and unknown utterances for the reject option ...")
         out["open_set"] = open_set_check(

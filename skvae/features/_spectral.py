@@ -1,5 +1,6 @@
 """Log-mel and MFCC features as a scikit-learn transformer."""
 
+import functools
 import math
 import warnings
 from numbers import Integral, Real
@@ -380,11 +381,12 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         counts = np.concatenate([c for _, c in results])
         return frames, np.repeat(np.arange(counts.size), counts)
 
-    def inverse_transform(self, X, *, n_iter=32, random_state=0):
-        """Turn feature rows back into waveforms (NNLS and Griffin-Lim).
+    def inverse_transform(self, X, *, n_iter=32, random_state=0, mel_inverse="nnls"):
+        """Turn feature rows back into waveforms (mel inverse and Griffin-Lim).
 
-        Uses ``librosa.feature.inverse.mel_to_stft`` and
-        ``librosa.griffinlim``, then undoes pre-emphasis. Only for ``output``
+        Uses ``librosa.feature.inverse.mel_to_stft`` (or the mel filter
+        bank's pseudo-inverse) and ``librosa.griffinlim``, then undoes
+        pre-emphasis. Only for ``output``
         "resample", "pad" or "sequence" without deltas, CMVN or context.
 
         Parameters
@@ -396,6 +398,11 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             Griffin-Lim iterations.
         random_state : int, RandomState instance or None, default=0
             Seed of Griffin-Lim's random initial phase.
+        mel_inverse : {"nnls", "pinv"}, default="nnls"
+            From mel power to linear power: non-negative least squares
+            (``mel_to_stft``), or the filter bank's pseudo-inverse clipped at
+            zero, several times faster. On 300 FSDD files an independent
+            recogniser heard both alike (``benchmarks/bench_generative.py``).
 
         Returns
         -------
@@ -413,8 +420,12 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
                 f"output={self.output!r}, delta_order={self.delta_order}, "
                 f"cmvn={self.cmvn!r}, context={self.context}"
             )
+        if mel_inverse not in ("nnls", "pinv"):
+            raise ValueError(
+                f"mel_inverse must be 'nnls' or 'pinv'; got {mel_inverse!r}"
+            )
         n_feat = self.n_mfcc if self.kind == "mfcc" else self.n_mels
-        args = n_iter, random_state, n_fft, hop, fmax
+        args = n_iter, random_state, n_fft, hop, fmax, mel_inverse
         if self.output == "sequence":
             if not isinstance(X, list | tuple):
                 raise TypeError(
@@ -448,7 +459,7 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             out[i] = self._invert_frames(row.reshape(self.n_frames, n_feat), *args)
         return out
 
-    def _invert_frames(self, F, n_iter, random_state, n_fft, hop, fmax):
+    def _invert_frames(self, F, n_iter, random_state, n_fft, hop, fmax, mel_inverse):
         """One utterance's (n_t, n_feat) float64 frames to its float32 waveform."""
         import librosa
         from scipy.signal import lfilter
@@ -458,9 +469,13 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
             M = librosa.feature.inverse.mfcc_to_mel(S, n_mels=self.n_mels)
         else:
             M = librosa.db_to_power(S)
-        mag = librosa.feature.inverse.mel_to_stft(
-            M, sr=self.sr, n_fft=n_fft, power=2.0, fmin=self.fmin, fmax=fmax
-        )
+        if mel_inverse == "pinv":
+            basis = _mel_pinv(self.sr, n_fft, self.n_mels, self.fmin, fmax)
+            mag = np.sqrt(np.maximum(basis @ M, 0.0))
+        else:
+            mag = librosa.feature.inverse.mel_to_stft(
+                M, sr=self.sr, n_fft=n_fft, power=2.0, fmin=self.fmin, fmax=fmax
+            )
         y = librosa.griffinlim(
             mag,
             n_iter=n_iter,
@@ -529,6 +544,15 @@ class SpeechFeatures(TransformerMixin, BaseEstimator):
         tags.target_tags.required = False
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+@functools.lru_cache(maxsize=8)
+def _mel_pinv(sr, n_fft, n_mels, fmin, fmax):
+    """Pseudo-inverse of librosa's mel filter bank (cached per geometry)."""
+    import librosa
+
+    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    return np.linalg.pinv(basis)
 
 
 def extract_features(source, **params):

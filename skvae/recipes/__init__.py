@@ -24,10 +24,13 @@ from ._factories import PERTURBATION as PERTURBATION
 from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
 from ._factories import SEQUENCE_VAE as SEQUENCE_VAE
 from ._factories import make_generator, make_recognizer, resolve_augment, resolve_auto
+from ._generate import GENERATION_TEMPERATURE as GENERATION_TEMPERATURE
+from ._generate import MEL_INVERSE as MEL_INVERSE
 from ._generate import (
     can_generate,
     generate_utterances,
     recognize_files,
+    resynthesize,
     write_utterances,
 )
 from ._model_file import (
@@ -81,6 +84,7 @@ __all__ = [
     "recognizer_bundle",
     "resolve_augment",
     "resolve_auto",
+    "resynthesize",
     "save_recognizer",
     "train_recognizer",
     "trusted_types",

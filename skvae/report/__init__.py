@@ -13,7 +13,13 @@ from ._figures import plot_loss as plot_loss
 from ._figures import plot_open_set as plot_open_set
 from ._figures import plot_reconstructions as plot_reconstructions
 from ._page import FIGURES as FIGURES
+from ._page import LISTEN_PAGE as LISTEN_PAGE
 from ._page import OPEN_SET_FIGURE as OPEN_SET_FIGURE
-from ._page import write_recognizer_report, write_report
+from ._page import write_listening_page, write_recognizer_report, write_report
 
-__all__ = ["check_available", "write_recognizer_report", "write_report"]
+__all__ = [
+    "check_available",
+    "write_listening_page",
+    "write_recognizer_report",
+    "write_report",
+]
