@@ -65,7 +65,7 @@ M2_PARAMS = dict(
 GEN_COMPONENTS = 4
 GOALS = dict(gen=0.95, semi=0.90, rmse_cut=0.30)
 # the sections of --only, in the order they run
-SECTIONS = ("generation", "semi-supervised", "enhancement", "outliers")
+SECTIONS = ("generation", "semi-supervised", "enhancement", "outliers", "listening")
 
 
 def svc():
@@ -385,6 +385,311 @@ def sections(text):
 
 
 # --------------------------------------------------------------------------
+# listening: an independent judge (issue 23)
+# --------------------------------------------------------------------------
+LISTEN_GOALS = dict(copy=0.95, generated=0.90, ms_per_s=50.0)
+# the copy-synthesis ceiling: (name, front-end changes, inversion changes,
+# frames the log-mel goes through: None = its own)
+CEILING = [
+    ("32 frames, played at 32 frames (the old copy synthesis)", {}, {}, "squeeze"),
+    ("32 frames, stretched back to natural length", {}, {}, 32),
+    ("natural length, NNLS, Griffin-Lim 32", {}, dict(mel_inverse="nnls"), None),
+    ("natural length, pinv, Griffin-Lim 32 (chosen)", {}, {}, None),
+    ("natural length, pinv, Griffin-Lim 16", {}, dict(n_iter=16), None),
+    ("natural length, pinv, Griffin-Lim 64", {}, dict(n_iter=64), None),
+    ("natural length, pinv, Griffin-Lim 32, momentum 0.5", {}, dict(momentum=0.5),
+     None),
+    ("natural length, 80 mel bands", dict(n_mels=80), {}, None),
+    ("natural length, hop 5 ms", dict(hop_length=40), {}, None),
+    ("natural length, n_fft 512", dict(n_fft=512), {}, None),
+    ("64 frames, stretched back to natural length", {}, {}, 64),
+]  # fmt: skip
+# generator candidates: (name, VAEClassifier changes, sample keywords, length
+# of each utterance, variance matching: None, "label" (each label's band
+# variances, as generate_utterances does) or "all" (all labels' average))
+T5 = dict(temperature=0.5)
+CANDIDATES = [
+    ("temperature 1.0", {}, dict(temperature=1.0), "median", None),
+    ("temperature 0.5", {}, T5, "median", None),
+    ("temperature 0.5, lengths drawn from the label's", {}, T5, "drawn", None),
+    ("temperature 0.3", {}, dict(temperature=0.3), "median", None),
+    ("temperature 0.1", {}, dict(temperature=0.1), "median", None),
+    ("temperature 0.5, decoder noise sampled", {},
+     dict(temperature=0.5, observation_noise=True), "median", None),
+    ("beta 0.5, temperature 0.5", dict(beta=0.5), T5, "median", None),
+    ("beta 2, temperature 0.5", dict(beta=2.0), T5, "median", None),
+    ("32-D latent, temperature 0.5", dict(n_components=32), T5, "median", None),
+    ("temperature 0.5, variances matched (chosen)", {}, T5, "median", "label"),
+    ("temperature 1.0, variances matched", {}, dict(temperature=1.0), "median",
+     "label"),
+    ("temperature 0.3, variances matched", {}, dict(temperature=0.3), "median",
+     "label"),
+    ("temperature 0.5, variances matched, lengths drawn", {}, T5, "drawn",
+     "label"),
+    ("temperature 0.5, matched to all labels' variances", {}, T5, "median",
+     "all"),
+    ("beta 0.5, 32-D, temperature 0.5, variances matched",
+     dict(beta=0.5, n_components=32), T5, "median", "label"),
+    ("SequenceVAE", "sequence", T5, "drawn", None),
+    ("SequenceVAE, variances matched", "sequence", T5, "drawn", "label"),
+]  # fmt: skip
+CHOSEN = dict(temperature=0.5), "median", "label"
+
+
+def _sequence_generator(frames, y, per_digit, lengths, temperature, rng, epochs):
+    """Per-label generation over SequenceVAE codes (issue 22's model): a
+    Gaussian per label over the z1 trajectories resampled to 8 positions, a
+    4-component mixture over the voices z2, lengths drawn from the label's."""
+    from sklearn.mixture import GaussianMixture
+
+    from skvae import SequenceVAE
+
+    vae = SequenceVAE(
+        16, hidden_layer_sizes=(128, 128), segment_length=10, segment_shift=5,
+        label_weight=50.0, max_iter=epochs, random_state=0, n_threads=1,
+    ).fit(frames, y)  # fmt: skip
+    codes, voices = vae.transform(frames), vae.sequence_latent(frames)
+    voice_model = GaussianMixture(4, random_state=0, reg_covar=1e-3).fit(voices)
+    out = []
+    for d in range(10):
+        g = GaussianMixture(1, random_state=0, reg_covar=1e-3).fit(codes[y == d])
+        z = g.means_[0] + temperature * rng.multivariate_normal(
+            np.zeros(codes.shape[1]), g.covariances_[0], per_digit
+        )
+        n = rng.choice(lengths[y == d], per_digit)
+        z2 = voice_model.sample(per_digit)[0]
+        out += vae.inverse_transform(z, n_frames=n, sequence_latents=z2)
+    return out
+
+
+def _invert(fe, frames, **kw):
+    """Natural-length log-mel frames -> waveforms (as the generator does)."""
+    kw = dict(mel_inverse="pinv") | kw
+    momentum = kw.pop("momentum", None)
+    if momentum is None:
+        return fe.inverse_transform(list(frames), **kw)
+    import librosa  # librosa.griffinlim's momentum, not a front-end option
+
+    n_fft, hop = fe.n_fft_, fe.hop_length_
+    basis = np.linalg.pinv(
+        librosa.filters.mel(sr=fe.sr, n_fft=n_fft, n_mels=fe.n_mels, fmax=fe.sr / 2)
+    )
+    out = []
+    for F in frames:
+        mag = np.sqrt(np.maximum(basis @ librosa.db_to_power(F.T), 0.0))
+        y = librosa.griffinlim(mag, n_iter=32, hop_length=hop, n_fft=n_fft,
+                               momentum=momentum, random_state=0,
+                               length=(len(F) - 1) * hop)  # fmt: skip
+        out.append(y.astype(np.float32))
+    return out
+
+
+def _resample_time(F, n_out):
+    """(n, n_mels) frames linearly resampled in time to n_out frames."""
+    from scipy.interpolate import interp1d
+
+    F = np.asarray(F, dtype=np.float64)
+    if len(F) == 1:
+        return np.repeat(F, n_out, axis=0)
+    return interp1d(np.linspace(0, 1, len(F)), F, axis=0)(np.linspace(0, 1, n_out))
+
+
+def _rows32(frames):
+    return np.stack([_resample_time(np.asarray(f), 32).ravel() for f in frames])
+
+
+def _stretch(rows, lengths, n_mels):
+    return [
+        _resample_time(r.reshape(-1, n_mels), int(n)) for r, n in zip(rows, lengths)
+    ]
+
+
+def bench_listening(waves_tr, y_tr, waves_te, y_te, quick, rows, details):
+    from sklearn.neighbors import NearestNeighbors
+
+    from skvae.evaluation import judge_digits
+    from skvae.recipes import band_variances, make_generator, match_variance
+
+    sr = SR
+    per_digit = 3 if quick else 30
+    epochs = 10 if quick else 300
+    rng = np.random.default_rng(0)
+    val = np.concatenate(
+        [rng.choice(np.flatnonzero(y_tr == d), per_digit, replace=False)
+         for d in range(10)]
+    )  # fmt: skip
+    fit_idx = np.setdiff1d(np.arange(len(y_tr)), val)
+    base = dict(sr=sr, top_db=30.0, level=-20.0, output="sequence", n_jobs=1)
+    fe = SpeechFeatures(**base).fit()
+
+    def heard(waves, labels):
+        return float(np.mean(judge_digits(waves, sr=sr) == labels))
+
+    # -- the copy-synthesis ceiling, on validation files -----------------------
+    real_val = heard([waves_tr[i] for i in val], y_tr[val])
+    details.append(
+        f"  validation: {len(val)} FSDD training-split files ({per_digit} per "
+        f"digit), real recordings heard right: {real_val:.3f}"
+    )
+    for name, fe_kw, inv_kw, frames_via in CEILING[:3] if quick else CEILING:
+        f = SpeechFeatures(**(base | fe_kw)).fit()
+        frames = f.transform([waves_tr[i] for i in val])
+        if frames_via == "squeeze":
+            frames = [_resample_time(F, 32) for F in frames]
+        elif frames_via:
+            frames = [_resample_time(_resample_time(F, frames_via), len(F))
+                      for F in frames]  # fmt: skip
+        t0 = time.perf_counter()
+        waves = _invert(f, frames, **inv_kw)
+        secs = sum(len(w) for w in waves) / sr
+        ms_s = 1000 * (time.perf_counter() - t0) / secs
+        rate = heard(waves, y_tr[val])
+        details.append(
+            f"  ceiling (validation) | {name} | {rate:.3f} | {rate / real_val:.2f} "
+            f"| {ms_s:.0f} ms/s"
+        )
+
+    # -- generator candidates, on validation files -----------------------------
+    F_all = fe.transform(waves_tr)
+    lengths = np.array([len(F) for F in F_all])
+    R_all = _rows32(F_all)
+    gen_y = np.repeat(np.arange(10), per_digit)
+
+    def generate(model, sample_kw, length, match, fit_rows, fit_y, seed=0):
+        draw = np.random.default_rng(seed)
+        R, _ = model.sample(len(gen_y), y=gen_y, random_state=seed,
+                            **(dict(observation_noise=False) | sample_kw))  # fmt: skip
+        if match:
+            target = band_variances(R_all[fit_rows], fit_y, np.arange(10), fe.n_mels)
+            if match == "all":
+                target[:] = target.mean(axis=0)
+            R = np.vstack([
+                match_variance(R[gen_y == d], target[d], fe.n_mels) for d in range(10)
+            ])  # fmt: skip
+        if length == "median":
+            n = [np.median(lengths[fit_rows][fit_y == d]) for d in gen_y]
+        else:  # drawn from the label's training lengths
+            n = [draw.choice(lengths[fit_rows][fit_y == d]) for d in gen_y]
+        return _stretch(R, n, fe.n_mels)
+
+    nn_val = NearestNeighbors(n_neighbors=1).fit(R_all[fit_idx])
+    d_real_val = np.median(nn_val.kneighbors(R_all[val])[0])
+    fitted = {}
+    for name, params, sample_kw, length, match in (
+        [CANDIDATES[1], CANDIDATES[9], CANDIDATES[-1]] if quick else CANDIDATES
+    ):
+        if params == "sequence":
+            if "sequence" not in fitted:  # one fit, one draw for both rows
+                fitted["sequence"] = _sequence_generator(
+                    [F_all[i] for i in fit_idx], y_tr[fit_idx], per_digit,
+                    lengths[fit_idx], sample_kw["temperature"],
+                    np.random.default_rng(0), 2 if quick else 60,
+                )  # fmt: skip
+            frames = fitted["sequence"]
+            if match:
+                target = band_variances(
+                    R_all[fit_idx], y_tr[fit_idx], np.arange(10), fe.n_mels
+                )
+                frames = [
+                    match_variance(F.reshape(1, -1), target[d], fe.n_mels).reshape(
+                        F.shape
+                    )
+                    for F, d in zip(frames, gen_y)
+                ]
+        else:
+            key = tuple(sorted(params.items()))
+            if key not in fitted:
+                model = make_generator(max_iter=epochs, n_threads=1)
+                model.set_params(**params)
+                fitted[key] = model.fit(R_all[fit_idx], y_tr[fit_idx])
+            frames = generate(
+                fitted[key], sample_kw, length, match, fit_idx, y_tr[fit_idx]
+            )
+        rate = heard(_invert(fe, frames), gen_y)
+        d = np.median(nn_val.kneighbors(_rows32(frames))[0])
+        details.append(
+            f"  generator (validation) | {name} | {rate:.3f} | "
+            f"{rate / real_val:.2f} | nearest training neighbour {d:.0f} (real "
+            f"{d_real_val:.0f})"
+        )
+
+    # -- reported: the chosen settings, on the test split ----------------------
+    F_te = fe.transform(waves_te)
+    real = heard(waves_te, y_te)
+    copy = heard(_invert(fe, F_te), y_te)
+    t0 = time.perf_counter()
+    model = make_generator(max_iter=epochs, n_threads=1).fit(R_all, y_tr)
+    fit_s = time.perf_counter() - t0
+    gen_y = np.repeat(np.arange(10), 3 if quick else 30)
+    t0 = time.perf_counter()
+    frames = generate(model, *CHOSEN, np.arange(len(y_tr)), y_tr)
+    waves = _invert(fe, frames)
+    gen_s = time.perf_counter() - t0
+    ms_s = 1000 * gen_s / (sum(len(w) for w in waves) / sr)
+    generated = heard(waves, gen_y)
+    nn = NearestNeighbors(n_neighbors=2).fit(R_all)
+    d_gen = nn.kneighbors(_rows32(frames))[0][:, 0]
+    d_real = nn.kneighbors(_rows32(F_te))[0][:, 0]
+
+    # spread within a label: mean distance to the other utterances of the label
+    def spread(R, labels):
+        from sklearn.metrics import pairwise_distances
+
+        return np.mean([pairwise_distances(R[labels == d]).mean()
+                        for d in np.unique(labels)])  # fmt: skip
+
+    details.append(
+        f"  reported: generator fitted on all {len(y_tr)} training utterances "
+        f"({model.n_iter_} epochs, {fit_s:.0f} s); test split: {len(y_te)} real, "
+        f"{len(gen_y)} generated (temperature 0.5, variances matched, the "
+        "label's median length: what skvae.recipes.generate_utterances does)"
+    )
+    details.append(
+        f"  nearest training neighbour (32-frame log-mel rows, median): generated "
+        f"{np.median(d_gen):.0f}, real test {np.median(d_real):.0f}; "
+        f"generated closer than the closest 5 % of real: "
+        f"{np.mean(d_gen < np.percentile(d_real, 5)):.3f}; spread within a label: "
+        f"generated {spread(_rows32(frames), gen_y):.0f}, real "
+        f"{spread(_rows32(F_te), y_te):.0f}"
+    )
+    verdict = lambda ok: "yes" if ok else "NO"  # noqa: E731
+    rows.append(
+        ("listening: real test recordings heard right by PocketSphinx (digit "
+         "grammar)", f"{real:.3f}", f"{len(y_te)} files", "", ""),
+    )  # fmt: skip
+    rows.append(
+        (
+            "listening: copy synthesis (natural length, pinv, Griffin-Lim 32), "
+            "heard right / real",
+            f"{copy / real:.2f} ({copy:.3f})",
+            "32 frames played at 32: see details",
+            f">= {LISTEN_GOALS['copy']:.2f}",
+            verdict(copy / real >= LISTEN_GOALS["copy"]),
+        )
+    )
+    rows.append(
+        (
+            f"listening: {len(gen_y)} generated digits heard right / real",
+            f"{generated / real:.2f} ({generated:.3f})",
+            f"new: nearest neighbour {np.median(d_gen):.0f} vs real "
+            f"{np.median(d_real):.0f}",
+            f">= {LISTEN_GOALS['generated']:.2f}",
+            verdict(generated / real >= LISTEN_GOALS["generated"]),
+        )
+    )
+    rows.append(
+        (
+            "listening: generation time per second of audio, one core, "
+            "inversion included",
+            f"{ms_s:.0f} ms",
+            "",
+            f"<= {LISTEN_GOALS['ms_per_s']:.0f} ms",
+            verdict(ms_s <= LISTEN_GOALS["ms_per_s"]),
+        )
+    )
+
+
+# --------------------------------------------------------------------------
 def main(argv=None):
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
@@ -451,6 +756,7 @@ def main(argv=None):
     )
     run("enhancement", bench_enhancement, waves_tr, y_tr, waves_te, y_te)
     run("outliers", bench_outliers, logmel[~test], waves_te)
+    run("listening", bench_listening, waves_tr, y_tr, waves_te, y_te)
 
     # a smoke run's numbers mean nothing: no verdict column
     header = ["metric", "skvae", "baseline(s)", "goal"]

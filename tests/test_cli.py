@@ -460,6 +460,12 @@ def test_train_on_fsdd_quick(fsdd_home, tmp_path):
     assert meta["n_test"] == 300
     assert meta["accuracy"]["sequence VAE (16-D) + SVC"] > 0.8  # the default VAE
     assert (tmp_path / "report" / "index.html").is_file()
+    # the independent listener: real test recordings, their copies, generated
+    page = (tmp_path / "report" / "listen.html").read_text()
+    assert '<td class="num">300</td>' in page and '<td class="num">20</td>' in page
+    index = (tmp_path / "report" / "index.html").read_text()
+    real = re.search(r"hears (\d+)% of 300 real test recordings", index)
+    assert real and 40 <= int(real.group(1)) <= 90, index
 
 
 # --------------------------------------------------------------------------
@@ -711,7 +717,7 @@ def test_report_counts_what_predict_says_of_its_files(trained, tmp_path):
     assert code == 0, stderr
     html = (out / "index.html").read_text()
     hit, total = map(
-        int, re.search(r"from their WAV files: (\d+)/(\d+)", html).groups()
+        int, re.search(r"own recogniser .*? labels (\d+)/(\d+) \(", html).groups()
     )
     wavs = sorted((out / "samples").glob("*.wav"))
     assert total == len(wavs) == 20  # every generated utterance is linked

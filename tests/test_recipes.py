@@ -348,7 +348,8 @@ def test_fit_recognizer_needs_two_utterances_per_label(y, match):
 def test_train_recognizer_bundle(bundle, digits, features, front_end):
     assert bundle["format"] == "skvae-recognizer" and bundle["format_version"] == 1
     assert set(bundle) == {
-        "format", "format_version", "recognizer", "generator", "durations", "metadata"
+        "format", "format_version", "recognizer", "generator", "durations",
+        "band_variances", "metadata",
     }  # fmt: skip
     np.testing.assert_array_equal(bundle["recognizer"].classes_, np.arange(10))
     # each digit's median duration
@@ -655,7 +656,13 @@ def test_an_edited_reject_threshold_is_damaged(digits, features, front_end, tmp_
 def _with(bundle, recognizer):
     """``bundle`` with another fitted recogniser."""
     durations = np.ones(len(recognizer.classes_))
-    return {**bundle, "recognizer": recognizer, "durations": durations}
+    variances = np.ones((len(recognizer.classes_), 4))
+    return {
+        **bundle,
+        "recognizer": recognizer,
+        "durations": durations,
+        "band_variances": variances,
+    }
 
 
 def test_save_recognizer_refuses_up_front_what_it_could_not_load(bundle, tmp_path):
@@ -976,3 +983,58 @@ def test_fit_recognizer_refuses_a_front_end_of_other_parameters(digits, features
             reject=True,
             **FAST,
         )
+
+
+# --------------------------------------------------------------------------
+# variance matching of generated rows (issue 23)
+# --------------------------------------------------------------------------
+def test_match_variance_sets_each_bands_variance_over_time():
+    from skvae.recipes import MAX_VARIANCE_GAIN, match_variance
+
+    rng = np.random.default_rng(0)
+    rows = rng.normal(size=(3, 8 * 4))  # 8 frames x 4 bands
+    target = np.array([2.0, 0.5, 1.0, 1e6])
+    out = match_variance(rows, target, n_mels=4).reshape(3, 8, 4)
+    before = rows.reshape(3, 8, 4)
+    np.testing.assert_allclose(out.mean(axis=1), before.mean(axis=1))
+    np.testing.assert_allclose(out.var(axis=1)[:, :3], np.tile(target[:3], (3, 1)))
+    # the gain is capped: a huge target multiplies by MAX_VARIANCE_GAIN at most
+    np.testing.assert_allclose(
+        out.var(axis=1)[:, 3], MAX_VARIANCE_GAIN**2 * before.var(axis=1)[:, 3]
+    )
+    flat = np.ones((1, 8 * 4))  # a flat band stays flat
+    np.testing.assert_array_equal(match_variance(flat, target, n_mels=4), flat)
+
+
+def test_generation_matches_the_labels_band_variances(bundle):
+    from skvae.recipes import generate_utterances, generator_features
+
+    n_mels = generator_features(bundle["recognizer"]["features"]).n_mels
+    target = bundle["band_variances"]
+    assert target.shape == (10, n_mels) and np.all(target > 0)
+
+    def gap(rows, k):
+        var = rows.reshape(len(rows), -1, n_mels).var(axis=1)
+        return np.abs(np.log(var / target[k])).mean()
+
+    for k in (2, 7):
+        matched, _ = generate_utterances(bundle, k, 4, random_state=0)
+        plain, _ = generate_utterances(
+            bundle, k, 4, random_state=0, match_variances=False
+        )
+        assert gap(matched, k) < gap(plain, k)
+
+
+def test_a_model_file_refuses_band_variances_that_do_not_fit(bundle, tmp_path):
+    bad = {**bundle, "band_variances": bundle["band_variances"][:3]}
+    with pytest.raises(ValueError, match="band variances are not one row per label"):
+        save_recognizer(bad, tmp_path / "bad.skops")
+    # older model files have none: they load, and generate without matching
+    old = {k: v for k, v in bundle.items() if k != "band_variances"}
+    loaded = load_recognizer(save_recognizer(old, tmp_path / "old.skops"))
+    assert "band_variances" not in loaded
+    from skvae.recipes import generate_utterances
+
+    rows, _ = generate_utterances(loaded, 3, 2, random_state=0)
+    plain, _ = generate_utterances(bundle, 3, 2, random_state=0, match_variances=False)
+    np.testing.assert_allclose(rows, plain)

@@ -12,8 +12,10 @@ The model (a "bundle") is a dict: ``"format"`` (``"skvae-recognizer"``),
 :class:`RecognizerPipeline`), ``"generator"`` (a fitted
 :class:`~skvae.VAEClassifier` on the training log-mel rows, or absent),
 ``"durations"`` (each label's median training duration in seconds, the
-length of generated audio) and ``"metadata"`` (a JSON-like dict: data,
-split, accuracies, epochs, timings, versions, command line). On disk it is
+length of generated audio), ``"band_variances"`` (each label's variance
+over time of each mel band, which generated rows are matched to) and
+``"metadata"`` (a JSON-like dict: data, split, accuracies, epochs, timings,
+versions, command line). On disk it is
 a :mod:`skops.io` file (``model.skops``), loaded without unpickling,
 trusting only skops's default types and :func:`trusted_types`. torch and
 librosa are imported by the functions that need them.
@@ -25,10 +27,12 @@ from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
 from ._factories import SEQUENCE_VAE as SEQUENCE_VAE
 from ._factories import make_generator, make_recognizer, resolve_augment, resolve_auto
 from ._generate import GENERATION_TEMPERATURE as GENERATION_TEMPERATURE
+from ._generate import MAX_VARIANCE_GAIN as MAX_VARIANCE_GAIN
 from ._generate import MEL_INVERSE as MEL_INVERSE
 from ._generate import (
     can_generate,
     generate_utterances,
+    match_variance,
     recognize_files,
     resynthesize,
     write_utterances,
@@ -52,6 +56,7 @@ from ._rows import (
     is_sequence,
 )
 from ._train import (
+    band_variances,
     check_device,
     fit_generator,
     fit_recognizer,
@@ -66,6 +71,7 @@ __all__ = [
     "WEIGHTS_FILE",
     "RecognizerPipeline",
     "as_utterances",
+    "band_variances",
     "cache_dir",
     "can_generate",
     "check_device",
@@ -80,6 +86,7 @@ __all__ = [
     "load_recognizer",
     "make_generator",
     "make_recognizer",
+    "match_variance",
     "recognize_files",
     "recognizer_bundle",
     "resolve_augment",

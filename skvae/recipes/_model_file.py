@@ -203,6 +203,14 @@ def _check_bundle(bundle, where, *, damaged="is damaged"):
     generator = bundle.get("generator")
     if generator is not None and not hasattr(generator, "sample"):
         fail(f"its generator is a {type(generator).__name__}")
+    variances = bundle.get("band_variances")
+    if variances is not None and not (
+        isinstance(variances, np.ndarray)
+        and variances.dtype.kind == "f"
+        and variances.ndim == 2
+        and len(variances) == len(classes)
+    ):
+        fail("its band variances are not one row per label")
 
 
 def _failure_reason(exc):

@@ -181,7 +181,49 @@ def fit_generator(F, y, **params):
     return generator
 
 
-def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
+def band_variances(rows, y, classes, n_mels):
+    """Each label's global variance: per mel band, the mean over its
+    utterances of the band's variance over time (:func:`generate_utterances`
+    matches generated rows to it).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (n_utterances, n_frames * n_mels)
+        Plain log-mel rows (:func:`generator_rows`).
+    y : array-like of shape (n_utterances,)
+        Their labels.
+    classes : array-like of shape (n_classes,)
+        The labels, in the order of the result.
+    n_mels : int
+        Mel bands per frame.
+
+    Returns
+    -------
+    variances : ndarray of shape (n_classes, n_mels)
+        NaN for a label without rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae.recipes import band_variances
+    >>> rows = np.array([[0.0, 1.0, 2.0, 1.0], [0.0, 0.0, 0.0, 0.0]])
+    >>> band_variances(rows, [0, 1], [0, 1], n_mels=2)  # 2 frames x 2 bands
+    array([[1., 0.],
+           [0., 0.]])
+    """
+    import numpy as np
+
+    R = np.asarray(rows, dtype=np.float64)
+    R = R.reshape(len(R), -1, n_mels)
+    y = np.asarray(y)
+    out = np.full((len(classes), n_mels), np.nan)
+    for k, c in enumerate(classes):
+        if np.any(y == c):
+            out[k] = R[y == c].var(axis=1).mean(axis=0)
+    return out
+
+
+def recognizer_bundle(recognizer, y, *, generator=None, durations=None, variances=None):
     """The saved-model dict of a fitted recogniser (see :mod:`skvae.recipes`).
 
     The fit-time samplers of an augmenting recogniser are left out: the
@@ -200,6 +242,9 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
     durations : array-like of shape (n_utterances,) or None, default=None
         Duration in seconds of each training utterance (NaN or None: unknown,
         then the length of the front end's rows).
+    variances : ndarray of shape (n_classes, n_mels) or None, default=None
+        :func:`band_variances` of the generator's rows, kept as
+        ``"band_variances"`` for :func:`generate_utterances`.
 
     Returns
     -------
@@ -242,6 +287,8 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None):
     }
     if generator is not None:
         bundle["generator"] = generator
+    if variances is not None:
+        bundle["band_variances"] = np.asarray(variances, dtype=np.float64)
     return bundle
 
 
@@ -326,13 +373,16 @@ def train_recognizer(
     else:
         stop = "early stopping" if vae.n_iter_ < vae.max_iter else "max_iter reached"
         info(f"trained in {seconds:.0f} s ({vae.n_iter_} epochs, {stop})")
-    gen = None
+    gen = variances = None
     if generator:
         info("training the conditional VAE that generates utterances ...")
         shared = inspect.signature(make_generator).parameters.keys() & params
         rows = generator_rows(features, F, audio)
         gen = fit_generator(rows, y, **{p: params[p] for p in shared})
-    bundle = recognizer_bundle(rec, y, generator=gen, durations=durations)
+        variances = band_variances(rows, y, gen.classes_, features.n_mels)
+    bundle = recognizer_bundle(
+        rec, y, generator=gen, durations=durations, variances=variances
+    )
     bundle["metadata"] = {
         "params": dict(params),
         "epochs": None if vae is None else int(vae.n_iter_),
