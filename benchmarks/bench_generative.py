@@ -1,13 +1,17 @@
 """Generative uses of the VAEs on spoken digits: generation, semi-supervised
-learning, enhancement and outlier detection.
+learning, enhancement, outlier detection, and listening.
 
 On FSDD's official split (issue 6): generated rows recognised as the
 requested digit, VAEClassifier with 3 % / 10 % of the labels against
 semi-supervised baselines, denoising at 0-10 dB SNR, and outlier ROC AUC
-against PCA. Run from the repository root::
+against PCA. Listening (issue 23): what an independent recogniser
+(PocketSphinx, ``pip install 'skvae[judge]'``) hears in real,
+copy-synthesised and generated digits, the copy-synthesis ceiling and the
+generator candidates on validation files, novelty and generation time. Run
+from the repository root::
 
     SKVAE_DATA=../shared/data python benchmarks/bench_generative.py [--quick]
-        [--only generation,semi-supervised,enhancement,outliers]
+        [--only generation,semi-supervised,enhancement,outliers,listening]
 
 Protocol, goals and results: ``benchmarks/README.md``.
 """

@@ -139,6 +139,7 @@ def main():
             if args.quick:
                 train += ["generated", "--quick", "--synth-speakers", "2"]
                 train += ["--synth-repeats", "3", "--n-check", "1", "--no-report"]
+                train += ["--no-speaker-eval"]
             elif home is not None:
                 train += ["fsdd", "--offline", "--data-home", str(home)]
             train_s = _timed(train, env=env)

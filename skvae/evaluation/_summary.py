@@ -183,7 +183,8 @@ def evaluate_recognizer(
     random_state : int, default=0
         Seeds the baselines, the generated utterances and the map.
     n_check : int, default=30
-        Utterances generated per label (:func:`generation_check`).
+        Utterances generated per label (:func:`generation_check`), and the
+        most real test utterances per label the listening check hears.
     verbose : int, default=0
         If > 0, say what is being done, with progress bars, on stderr.
 
@@ -237,8 +238,12 @@ def evaluate_recognizer(
     }
     if audio is not None and is_digit_task(rec.classes_) and judge_available():
         _info(verbose, "asking the independent listener (PocketSphinx) ...")
+        # up to n_check real test utterances per label, as many as generated
+        heard = np.sort(
+            np.concatenate([test[y[test] == c][:n_check] for c in np.unique(y[test])])
+        )
         out["listening"] = listening_check(
-            bundle, [audio[i] for i in test], y[test], generated=generated
+            bundle, [audio[i] for i in heard], y[heard], generated=generated
         )
     if audio is not None and hasattr(rec["model"], "threshold_"):
         _info(verbose, "scoring known and unknown utterances for the reject option ...")

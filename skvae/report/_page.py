@@ -150,7 +150,8 @@ def write_report(out_dir, content):
         (dicts of ``label``, ``row``, ``wavs`` relative to ``out_dir``,
         ``recognised``, ``n``, optional ``heard_as``); ``confusion``
         (``y_true``, ``y_pred``, ``labels``); optional ``open_set``
-        (:func:`skvae.evaluation.open_set_check`).
+        (:func:`skvae.evaluation.open_set_check`) and ``listening_page`` (a
+        page to link to, relative to ``out_dir``).
 
     Returns
     -------
@@ -191,6 +192,12 @@ def write_report(out_dir, content):
         _table(acc_rows, ["model", *accuracy], numeric=range(1, 1 + len(accuracy))),
     ]
     parts += [f"<p>{_esc(note)}</p>" for note in content.get("notes", ())]
+    if content.get("listening_page"):
+        page = _esc(content["listening_page"])
+        parts.append(
+            f'<p><a href="{page}">Listen: real, copy-synthesised and generated '
+            "digits side by side, with what the independent listener heard</a></p>"
+        )
     figures = [f for f in FIGURES if f[0] in drawn]
     open_set = content.get("open_set")
     if open_set:
@@ -487,4 +494,7 @@ def write_recognizer_report(
             "labels": list(rec.classes_),
         },
     }
-    return write_report(out, content | {"open_set": evaluation.get("open_set")})
+    extra = {"open_set": evaluation.get("open_set")}
+    if listening:
+        extra["listening_page"] = LISTEN_PAGE
+    return write_report(out, content | extra)
