@@ -43,7 +43,12 @@ def fetch_fsdd(*args, **kwargs):
 
 if __name__ == "__main__":
     skvae.datasets.fetch_fsdd = fetch_fsdd
-    for path in sys.argv[1:]:
+    claims = sys.argv[1]  # a folder: each block is run by whoever claims it first
+    for i, path in enumerate(sys.argv[2:]):
+        try:
+            os.close(os.open(os.path.join(claims, str(i)), os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            continue  # the other interpreter runs it
         os.chdir(os.path.dirname(path))
         start, error = time.perf_counter(), None
         try:
@@ -71,16 +76,17 @@ def snippet_runs(fsdd_home, tmp_path_factory):
     runner.write_text(SNIPPET_RUNNER)
     env = {**os.environ, "SKVAE_DATA": str(fsdd_home), "OMP_NUM_THREADS": "1"}
     env["PYTHONWARNINGS"] = "ignore"
-    # two interpreters, one per core, each with every other block
+    # two interpreters, one per core, each taking the next unclaimed block
+    claims = tmp_path_factory.mktemp("claims")
     procs = [
         subprocess.Popen(
-            [sys.executable, str(runner), *paths[start::2]],
+            [sys.executable, str(runner), str(claims), *paths],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             env=env,
         )
-        for start in (0, 1)
+        for _ in range(2)
     ]
     runs = {}
     for proc in procs:
