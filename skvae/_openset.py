@@ -35,32 +35,22 @@ __all__ = ["RejectOptionClassifier"]
 
 #: the default reject labels: of string or object classes, of numeric ones
 UNKNOWN, REJECT_INT = "<unknown>", -1
+#: the filler ("other word") labels of ``filler_label="auto"``: of string or
+#: object labels, of numeric ones
+FILLER, FILLER_INT = "<filler>", -2
 
 
-def _delegate(name, summary, returns):
-    """The method ``name`` of the wrapped estimator, when it has it."""
+def resolve_filler_label(label, y):
+    """``label`` with "auto" resolved for the labels ``y``: -2 when they are
+    numbers, ``"<filler>"`` otherwise."""
+    if not (isinstance(label, str) and label == "auto"):
+        return label
+    return FILLER_INT if np.asarray(y).dtype.kind in "iuf" else FILLER
 
-    def method(self, X, **params):
-        check_is_fitted(self)
-        return getattr(self.estimator_, name)(X, **params)
 
-    method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"""{summary}
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, ...)
-            Inputs.
-        **params
-            Passed to ``estimator_.{name}``.
-
-        Returns
-        -------
-        {returns}
-        """
-    return available_if(
-        lambda self: hasattr(getattr(self, "estimator_", self.estimator), name)
-    )(method)
+def _wrapped_has(name):
+    """``available_if`` check: the (fitted, else given) estimator has ``name``."""
+    return lambda self: hasattr(getattr(self, "estimator_", self.estimator), name)
 
 
 def _density_index(estimator):
@@ -94,9 +84,15 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         The classifier to wrap (cloned at ``fit``), or a Pipeline ending in
         one, e.g. ``Pipeline([("vae", VAETransformer()), ("clf", SVC())])``.
         It takes whatever inputs it takes (rows, audio paths, waveforms).
-    score_method : {"auto", "combined", "likelihood", "confidence"} or \
-            callable, default="auto"
+    score_method : {"auto", "filler", "combined", "likelihood", \
+            "confidence"} or callable, default="auto"
         The in-vocabulary score (higher = more like the training classes):
+
+        - ``"filler"``: log of the probability the classifier gives the known
+          classes together, ``log(1 - P(filler))``, where the filler class
+          (``filler_label``) was trained on many words that are not in the
+          vocabulary: a model of what the *other* words sound like, so that
+          a new voice or microphone moves known and unknown words together;
 
         - ``"likelihood"``: log-likelihood under the density model: the
           estimator itself if it has ``score_samples``, else the last step
@@ -107,8 +103,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
           for two classes);
         - ``"combined"``: the sum of the two, each standardised (z-score) on
           the held-out known rows;
-        - ``"auto"``: ``"combined"`` with a density model, else
-          ``"confidence"``;
+        - ``"auto"``: ``"filler"`` with a filler class, else ``"combined"``
+          with a density model, else ``"confidence"``;
         - a callable ``f(estimator, X) -> ndarray of shape (n_samples,)``,
           given the fitted wrapped estimator.
     target_false_rejection : float in [0, 1), default=0.05
@@ -126,6 +122,15 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         splitter (a group splitter gets the fit parameter ``groups``) or an
         iterable of (train, test) indices; ``"prefit"``, ``estimator`` is
         fitted already and the rows given to :meth:`fit` are held out.
+    filler_label : object, "auto" or None, default=None
+        The label of filler rows: words that are not in the vocabulary, said
+        by many voices (e.g. added at fit time by
+        :class:`~skvae.augment.FillerWords`). The wrapped classifier learns
+        them as one more class; they are never held out, never a class of
+        :attr:`classes_`, and :meth:`predict_proba` is renormalised over the
+        known classes. "auto": -2 for numeric labels, ``"<filler>"`` for
+        others. None: no filler class. ``fit`` raises ``ValueError`` when
+        neither ``y`` nor the fitted estimator's classes hold it.
     refit : bool, default=True
         Refit ``estimator`` on all rows after the held-out scores are
         computed. False keeps the model fitted on the training part of a
@@ -138,11 +143,13 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     estimator_ : estimator
         The fitted wrapped classifier.
     classes_ : ndarray of shape (n_classes,)
-        The known classes (``estimator_.classes_``).
+        The known classes (``estimator_.classes_`` but the filler class).
     reject_label_ : object
         The label of rejected rows.
     score_method_ : str or callable
         The score used (``"auto"`` resolved).
+    filler_label_ : object or None
+        The filler class of ``estimator_`` (``filler_label`` resolved).
     threshold_ : float
         Rows with :meth:`score_samples` below it are rejected.
     score_location_, score_scale_ : ndarray of shape (n_parts,)
@@ -185,9 +192,10 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
     _parameter_constraints: dict = {
         "estimator": [HasMethods(["fit", "predict"])],
         "score_method": [
-            StrOptions({"auto", "combined", "likelihood", "confidence"}),
+            StrOptions({"auto", "filler", "combined", "likelihood", "confidence"}),
             callable,
         ],
+        "filler_label": "no_validation",
         "target_false_rejection": [Interval(Real, 0, 1, closed="left")],
         "reject_label": "no_validation",
         "cv": [
@@ -206,6 +214,7 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         score_method="auto",
         target_false_rejection=0.05,
         reject_label=None,
+        filler_label=None,
         cv=5,
         refit=True,
         random_state=None,
@@ -214,6 +223,7 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.score_method = score_method
         self.target_false_rejection = target_false_rejection
         self.reject_label = reject_label
+        self.filler_label = filler_label
         self.cv = cv
         self.refit = refit
         self.random_state = random_state
@@ -247,23 +257,35 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         n_samples = _num_samples(X)
-        if n_samples < 2:
+        filler = resolve_filler_label(self.filler_label, y)
+        is_filler = np.zeros(n_samples, dtype=bool)
+        if filler is not None:
+            is_filler = np.array([_equal(v, filler) for v in y], dtype=bool)
+        known_idx, filler_idx = np.flatnonzero(~is_filler), np.flatnonzero(is_filler)
+        if known_idx.size < 2:
             raise ValueError(
-                "RejectOptionClassifier needs at least 2 samples to set a "
-                f"threshold on held-out rows, got n_samples = {n_samples}."
+                "RejectOptionClassifier needs at least 2 samples of known classes "
+                f"to set a threshold on held-out rows, got n_samples = "
+                f"{known_idx.size}"
+                + (f" (and {filler_idx.size} filler rows)." if filler_idx.size else ".")
             )
         prefit = isinstance(self.cv, str) and self.cv == "prefit"
         if prefit and self.refit:
             raise ValueError(
                 "cv='prefit' uses the given estimator as fitted; set refit=False."
             )
-        method = self._resolve_score_method(self.estimator)
+        method = self._resolve_score_method(self.estimator, filler is not None)
         if prefit:
             check_is_fitted(self.estimator)
             final = self.estimator
-            held_out = [_run(final, X, method, fit_params)[2]]
+            known = _known_columns(final, filler)
+            X_known = _safe_indexing(X, known_idx) if filler_idx.size else X
+            params = _rows_of(fit_params, n_samples, known_idx)
+            held_out = [_run(final, X_known, method, params, known=known)[2]]
         else:
-            splits = self._splits(X, y, fit_params)
+            X_known = _safe_indexing(X, known_idx) if filler_idx.size else X
+            known_params = _rows_of(fit_params, n_samples, known_idx)
+            splits = self._splits(X_known, y[known_idx], known_params)
             if not self.refit and len(splits) != 1:
                 raise ValueError(
                     "refit=False needs a single train/test split (a float cv or "
@@ -272,18 +294,27 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             groups = {k: v for k, v in fit_params.items() if k == "groups"}
             held_out = []
             for train, test in splits:
+                # filler rows are always trained on, never held out
+                train = np.concatenate([known_idx[train], filler_idx])
+                test = known_idx[test]
                 final = clone(self.estimator).fit(
                     _safe_indexing(X, train),
                     _safe_indexing(y, train),
                     **_rows_of(fit_params, n_samples, train),
                 )
+                known = _known_columns(final, filler)
                 X_test = _safe_indexing(X, test)
                 params = _rows_of(groups, n_samples, test)
-                held_out.append(_run(final, X_test, method, params, routed=True)[2])
+                held_out.append(
+                    _run(final, X_test, method, params, routed=True, known=known)[2]
+                )
             if self.refit:
                 final = clone(self.estimator).fit(X, y, **fit_params)
+        known = _known_columns(final, filler)
+        self._known_columns = known
+        self.filler_label_ = filler
         self.estimator_ = final
-        self.classes_ = final.classes_
+        self.classes_ = final.classes_ if known is None else final.classes_[known]
         self.score_method_ = method
         self.reject_label_ = self._resolve_reject_label(self.classes_)
         raw = np.concatenate(held_out, axis=0)
@@ -309,15 +340,26 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             splitter = check_cv(cv, y, classifier=True)
         return list(splitter.split(X, y, fit_params.get("groups")))
 
-    def _resolve_score_method(self, estimator):
+    def _resolve_score_method(self, estimator, filler=False):
         method = self.score_method
         if callable(method):
             return method
+        name = type(estimator).__name__
+        if filler and not hasattr(estimator, "predict_proba"):
+            raise ValueError(
+                f"filler_label needs a classifier with predict_proba; {name} has none."
+            )
+        if method == "filler" and not filler:
+            raise ValueError(
+                "score_method='filler' needs a filler class: set filler_label "
+                "and give filler rows (e.g. skvae.augment.FillerWords)."
+            )
+        if method in ("auto", "filler") and filler:
+            return "filler"
         has_density = _density_index(estimator) is not None
         has_conf = hasattr(estimator, "predict_proba") or hasattr(
             estimator, "decision_function"
         )
-        name = type(estimator).__name__
         if method == "auto" and not (has_density or has_conf):
             raise ValueError(
                 f"{name} gives no score to reject with: it has no density model "
@@ -392,7 +434,9 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             Rows below ``threshold_`` are rejected by :meth:`predict`.
         """
         check_is_fitted(self)
-        return self._combine(_run(self.estimator_, X, self.score_method_, params)[2])
+        known = getattr(self, "_known_columns", None)
+        raw = _run(self.estimator_, X, self.score_method_, params, known=known)[2]
+        return self._combine(raw)
 
     def predict(self, X, **params):
         """The class of each row, or ``reject_label_`` for rejected rows.
@@ -410,9 +454,11 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
             Labels from ``classes_``, or ``reject_label_``.
         """
         check_is_fitted(self)
-        if self.threshold_ == -np.inf:  # target_false_rejection=0
+        known = getattr(self, "_known_columns", None)
+        if self.threshold_ == -np.inf and known is None:  # never rejects
             return np.asarray(self.estimator_.predict(X, **params))
-        labels, _, raw = _run(self.estimator_, X, self.score_method_, params, True)
+        est, method = self.estimator_, self.score_method_
+        labels, _, raw = _run(est, X, method, params, True, known=known)
         return self._reject(labels, self._combine(raw))
 
     def predict_with_score(self, X):
@@ -438,7 +484,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         """
         check_is_fitted(self)
         est, method = self.estimator_, self.score_method_
-        labels, proba, raw = _run(est, X, method, {}, True, proba=True)
+        known = getattr(self, "_known_columns", None)
+        labels, proba, raw = _run(est, X, method, {}, True, proba=True, known=known)
         scores = self._combine(raw)
         return self._reject(labels, scores), proba, scores
 
@@ -459,21 +506,73 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         out[scores < self.threshold_] = self.reject_label_
         return out
 
-    predict_proba = _delegate(
-        "predict_proba",
-        "Class probabilities of the wrapped classifier (known classes only).",
-        "proba : ndarray of shape (n_samples, n_classes)",
-    )
-    predict_log_proba = _delegate(
-        "predict_log_proba",
-        "Log of :meth:`predict_proba` (the wrapped classifier's).",
-        "log_proba : ndarray of shape (n_samples, n_classes)",
-    )
-    decision_function = _delegate(
-        "decision_function",
-        "The wrapped classifier's decision function (known classes only).",
-        "scores : ndarray of shape (n_samples,) or (n_samples, n_classes)",
-    )
+    @available_if(_wrapped_has("predict_proba"))
+    def predict_proba(self, X, **params):
+        """Class probabilities of the wrapped classifier (known classes only).
+
+        With a filler class, the probabilities of the known classes divided
+        by their sum (:meth:`score_samples` gives how much they had).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs.
+        **params
+            Passed to ``estimator_.predict_proba``.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns in the order of :attr:`classes_`.
+        """
+        check_is_fitted(self)
+        proba = self.estimator_.predict_proba(X, **params)
+        if getattr(self, "_known_columns", None) is None:
+            return proba
+        return _renormalised(proba, self._known_columns)
+
+    @available_if(_wrapped_has("predict_proba"))
+    def predict_log_proba(self, X, **params):
+        """Log of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs.
+        **params
+            Passed to ``estimator_.predict_proba``.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+        """
+        if getattr(self, "_known_columns", None) is None:
+            check_is_fitted(self)
+            if hasattr(self.estimator_, "predict_log_proba"):
+                return self.estimator_.predict_log_proba(X, **params)
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X, **params))
+
+    @available_if(_wrapped_has("decision_function"))
+    def decision_function(self, X, **params):
+        """The wrapped classifier's decision function (known classes only).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs.
+        **params
+            Passed to ``estimator_.decision_function``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,) or (n_samples, n_classes)
+            With a filler class, its column left out.
+        """
+        check_is_fitted(self)
+        dec = self.estimator_.decision_function(X, **params)
+        known = getattr(self, "_known_columns", None)
+        return dec if known is None or np.ndim(dec) == 1 else dec[:, known]
 
     @property
     def n_features_in_(self):
@@ -512,9 +611,14 @@ def _rows_of(params, n, indices):
     return {k: cut(v) for k, v in params.items()}
 
 
-def _run(estimator, X, method, params, labels=False, *, proba=False, routed=False):
+def _run(
+    estimator, X, method, params, labels=False, *, proba=False, routed=False, known=None
+):
     """``(labels, proba, raw)`` of ``estimator`` on ``X``: labels and
     probabilities if asked (else None), the score parts (n_samples, n_parts).
+
+    ``known``: the columns of the known classes when the estimator has a
+    filler class (labels and probabilities are then over those only).
 
     A Pipeline given no ``params`` runs each step once; otherwise each method
     is called on its own, with ``routed`` given only the ``params`` it
@@ -530,7 +634,8 @@ def _run(estimator, X, method, params, labels=False, *, proba=False, routed=Fals
             )
         parts.append(s)
     elif isinstance(estimator, Pipeline) and not params:
-        density = _density_index(estimator) if method != "confidence" else None
+        likely = method in ("likelihood", "combined")
+        density = _density_index(estimator) if likely else None
         for i, (_, step) in enumerate(estimator.steps[:-1]):
             if i == density and _takes(step.score_samples, "return_codes"):
                 score, Xt = step.score_samples(Xt, return_codes=True)  # one pass
@@ -542,7 +647,7 @@ def _run(estimator, X, method, params, labels=False, *, proba=False, routed=Fals
         final = estimator.steps[-1][1]
         if density == -1:  # the final step is the density model
             parts.append(final.score_samples(Xt))
-    elif method != "confidence":
+    elif method in ("likelihood", "combined"):
         i = _density_index(estimator)
         head = estimator[:i] if i > 0 else None
         density = estimator if i == -1 else estimator[i]
@@ -556,12 +661,48 @@ def _run(estimator, X, method, params, labels=False, *, proba=False, routed=Fals
     has_proba = hasattr(final, "predict_proba")
     if routed and params:
         kw = _consumed(final, "predict_proba" if has_proba else "decision_function", kw)
-    p = final.predict_proba(Xt, **kw) if has_proba and (proba or confidence) else None
+    need = proba or confidence or method == "filler" or (labels and known is not None)
+    p = final.predict_proba(Xt, **kw) if has_proba and need else None
+    if known is not None:
+        if method == "filler":  # log P(one of the known classes)
+            with np.errstate(divide="ignore"):
+                parts.append(np.log(np.asarray(p, np.float64)[:, known].sum(axis=1)))
+        p = _renormalised(p, known)
     if confidence:
         parts.append(_confidence(final, Xt, kw, p))
-    y = np.asarray(final.predict(Xt, **kw)) if labels else None
+    if labels and known is not None:
+        y = np.asarray(final.classes_)[known][np.argmax(p, axis=1)]
+    else:
+        y = np.asarray(final.predict(Xt, **kw)) if labels else None
     raw = np.column_stack([np.asarray(v, dtype=np.float64) for v in parts])
     return y, (p if proba else None), raw
+
+
+def _known_columns(estimator, filler):
+    """Columns of ``estimator``'s known classes (None without ``filler``)."""
+    if filler is None:
+        return None
+    classes = np.asarray(estimator.classes_)
+    is_filler = np.array([_equal(c, filler) for c in classes], dtype=bool)
+    if not is_filler.any():
+        raise ValueError(
+            f"filler_label={filler!r} is neither a label of y nor a class of the "
+            f"fitted estimator (classes {classes.tolist()}): give filler rows "
+            "with that label, or a pipeline that adds them (FillerWords)."
+        )
+    if is_filler.sum() == classes.size:
+        raise ValueError("the estimator was fitted on filler rows only")
+    return np.flatnonzero(~is_filler)
+
+
+def _renormalised(proba, known):
+    """The ``known`` columns of ``proba``, divided by their sum per row
+    (uniform where it is 0)."""
+    p = np.asarray(proba, dtype=np.float64)[:, known]
+    mass = p.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(mass > 0, p / mass, 1.0 / len(known))
+    return out
 
 
 def _takes(method, name):

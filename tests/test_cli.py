@@ -1037,7 +1037,8 @@ def test_the_cli_defaults_are_make_recognizers(monkeypatch, corpus, tmp_path):
 def test_train_with_augmentation_and_its_refusals(corpus, trained, tmp_path):
     """--augment overrides --quick's none; the model file keeps the features
     and the model (the samplers only act at fit time), the metadata says
-    which augmentation trained it; --reject refuses augmentation."""
+    which augmentation trained it; --reject refuses perturbation, the filler
+    words need --reject."""
     out = tmp_path / "aug"
     argv = ["train", corpus / "train", "--out", out, "--augment", "perturb"]
     argv += ["--no-report", "--no-speaker-eval", "--n-components", 4]
@@ -1052,6 +1053,8 @@ def test_train_with_augmentation_and_its_refusals(corpus, trained, tmp_path):
     # --quick (the trained fixture): no augmentation
     assert load_recognizer(trained[0])["metadata"]["params"]["augment"] is None
     code, _, stderr = run(
-        [*argv[:3], tmp_path / "r", "--reject", "--augment", "voices"]
+        [*argv[:3], tmp_path / "r", "--reject", "--augment", "voices+perturb"]
     )
-    assert code == 2 and "--reject cannot be combined with --augment" in stderr
+    assert code == 2 and "--reject cannot be combined with --augment pert" in stderr
+    code, _, stderr = run([*argv[:3], tmp_path / "r", "--augment", "filler"])
+    assert code == 2 and "the filler class of --reject: add --reject" in stderr

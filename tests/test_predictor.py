@@ -237,7 +237,7 @@ def test_a_reject_option_keeps_the_torch_vae(tmp_path, cache, vae, torch_vae):
     """The reject option scores rows with the VAE's likelihood: torch's."""
     X = [_tone(f, s) for f in (300.0, 1500.0) for s in range(16)]
     pipe = make_recognizer(
-        vae=vae, n_components=2, hidden_layer_sizes=(8,), reject=True
+        vae=vae, n_components=2, hidden_layer_sizes=(8,), reject=True, augment=None
     )
     pipe.set_params(model__estimator__vae__max_iter=5, model__estimator__clf__cv=2)
     pipe.set_params(features__n_frames=8, features__n_mels=16)

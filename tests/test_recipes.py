@@ -20,6 +20,7 @@ from skvae import SequenceVAE, VAETransformer
 from skvae.augment import ResamplingPipeline, SyntheticVoices, VoicePerturbation
 from skvae.features import GroupStandardScaler, write_wav
 from skvae.recipes import (
+    FILLER,
     SEQUENCE_VAE,
     RecognizerPipeline,
     as_utterances,
@@ -146,10 +147,18 @@ def test_make_recognizer_steps_and_parameters():
     assert clf.cv == 3 and clf.ensemble is False
     assert clone(pipe).get_params()["model__vae__n_components"] == 8
     rej = make_recognizer(reject=True, target_false_rejection=0.1, random_state=4)
-    assert isinstance(rej, RecognizerPipeline)
-    assert [name for name, _ in rej.steps] == ["features", "model"]  # no augment
-    with pytest.raises(ValueError, match="reject=True cannot be combined with augment"):
-        make_recognizer(reject=True, augment="perturb")
+    # the reject option's filler class: other words by generated voices
+    assert [name for name, _ in rej.steps] == ["voices", "filler", "features", "model"]
+    assert rej["filler"].get_params()["n_samples"] == FILLER["n_samples"] == 1000
+    assert rej["model"].filler_label == "auto"
+    plain = make_recognizer(reject=True, augment=None)
+    assert isinstance(plain, RecognizerPipeline)
+    assert [name for name, _ in plain.steps] == ["features", "model"]
+    assert plain["model"].filler_label is None
+    with pytest.raises(ValueError, match="reject=True cannot be combined with pert"):
+        make_recognizer(reject=True, augment="voices+perturb")
+    with pytest.raises(ValueError, match="filler class that only the reject option"):
+        make_recognizer(augment="voices+filler")
     with pytest.raises(ValueError, match="augment must be one of"):
         make_recognizer(augment="more")
     assert rej["model"].target_false_rejection == 0.1
@@ -849,12 +858,23 @@ def test_the_defaults_are_todays_recogniser():
     for name, value in SEQUENCE_VAE.items():
         assert rec["model"]["vae"].get_params()[name] == value
     assert rec["features"].cmvn == "mean" and rec["features"].output == "sequence"
-    # with the reject option, "auto" is the flat VAE on plain log-mel, whose
-    # scores reject far more unknown words (tests/test_openset.py)
+    # with the reject option, "auto" is the flat VAE on CMVN rows, with the
+    # generated voices and the filler words (benchmarks/bench_openset.py)
     rejecting = make_recognizer(reject=True)
     assert isinstance(rejecting["model"].estimator["vae"], VAETransformer)
-    assert rejecting["features"].cmvn is None
+    assert rejecting["features"].cmvn == "mean"
     assert rejecting["features"].output == "resample"
+    assert [n for n, _ in rejecting.steps[:2]] == ["voices", "filler"]
+
+
+@pytest.mark.parametrize(
+    "augment, expected",
+    [(None, None), ("voices", "voices"), ("filler", None), ("voices+filler", "voices")],
+)
+def test_without_filler(augment, expected):
+    from skvae.recipes import without_filler
+
+    assert without_filler(augment) == expected
 
 
 def test_the_sequence_vae_takes_its_settings_from_one_place(monkeypatch):

@@ -236,19 +236,28 @@ def cmd_train(args, console):
         params.get("cmvn", _recognizer_default("cmvn")),
         args.reject,
     )
-    augment = args.augment or ("none" if args.quick else None)
+    # --quick and a generated corpus: no generated voices saying the labels
+    # (the generated corpus's test voices are eSpeak NG voices too); the
+    # reject option still gets its filler class (other words)
+    plain = "filler" if args.reject else "none"
+    augment = args.augment or (plain if args.quick else None)
     if augment is None and corpus.spec.get("kind") == "generated":
-        # its test voices are eSpeak NG voices too: generated training
-        # voices would be the test's own synthesiser (and maybe its voices)
-        augment = "none"
+        augment = plain
         console.detail("no generated training voices: the corpus is generated")
     if augment is not None:
         params["augment"] = None if augment == "none" else augment
     params["augment"] = recipes.resolve_augment(
         params.get("augment", _recognizer_default("augment")), args.reject
     )
-    if args.reject and params["augment"] is not None:
-        raise UsageError("--reject cannot be combined with --augment")
+    if args.reject and "perturb" in (params["augment"] or ""):
+        raise UsageError(
+            "--reject cannot be combined with --augment perturb (its threshold "
+            "would be set on perturbed copies of training utterances)"
+        )
+    if not args.reject and "filler" in (params["augment"] or ""):
+        raise UsageError(
+            "--augment filler is the filler class of --reject: add --reject"
+        )
     vae = params["vae"]
     if args.reject and vae is None:
         raise UsageError("--reject needs a VAE step: leave out --vae none")
@@ -286,6 +295,7 @@ def cmd_train(args, console):
     console.detail(f"generator: {bundle['generator'].n_iter_} epochs")
     speaker_eval = None
     if args.speaker_eval or (args.speaker_eval is None and split["kind"] != "speaker"):
+        # no reject option there: no filler class either
         speaker_eval = speaker_held_out(
             F,
             y,
@@ -293,7 +303,7 @@ def cmd_train(args, console):
             features=features,
             audio=corpus.data,
             verbose=console.bars,
-            **params,
+            **{**params, "augment": recipes.without_filler(params["augment"])},
         )
     evaluation = _evaluate(args, console, bundle, corpus, F, train, test, args.seed)
 

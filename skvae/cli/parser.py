@@ -218,18 +218,23 @@ _TRAIN = [
                     "one-vs-rest SVCs with calibrated probabilities (ovr) or "
                     "one-vs-one SVC (ovo) (default: that of "
                     "skvae.recipes.make_recognizer)")),
-    ("--augment", dict(choices=("none", "voices", "perturb", "voices+perturb"),
+    ("--augment", dict(choices=("none", "voices", "perturb", "voices+perturb",
+                                "filler", "voices+filler"),
                        default=None, help="add training utterances: every label "
                        "said by generated voices (voices), two voice-perturbed "
-                       "copies of each (perturb), or both (default: that of "
-                       "skvae.recipes.make_recognizer, voices; none with "
-                       "--quick, --reject or the generated corpus)")),
+                       "copies of each (perturb), other words said by generated "
+                       "voices as the filler class of --reject (filler), or "
+                       "combinations (default: that of "
+                       "skvae.recipes.make_recognizer, voices, voices+filler "
+                       "with --reject; none, filler with --reject, with --quick "
+                       "or the generated corpus)")),
     ("--weights", dict(action=_FLAG, default=None, help="also save the VAE as "
                        "OUT/model.safetensors (default: yes, unless --vae none)")),
     ("--reject", dict(action=_FLAG, default=False, help="learn to answer -1 (or "
-                      "<unknown>) for words that are not among the labels, from "
-                      "the VAE's likelihood and the classifier's confidence; "
-                      "trains the recogniser twice (default: no)")),
+                      "<unknown>) for words that are not among the labels: a "
+                      "filler class of other words said by generated voices, "
+                      "rejected when the classifier gives it too much "
+                      "probability; trains the recogniser twice (default: no)")),
     ("--false-rejection", dict(type=_fraction, default=0.05, metavar="F",
                                help="with --reject: the fraction of known words "
                                "it may reject (default 0.05)")),

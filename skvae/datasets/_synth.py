@@ -88,17 +88,28 @@ def _draw_speakers(rng, n_speakers, names=None):
 def _speak(speakers, texts, n_repeats, rng, sr, snr_db):
     """Waveforms of every (label, text) said ``n_repeats`` times by every speaker,
     and per utterance ``(label, speaker name, repetition, gain in dB)``."""
+    said = [
+        (spk, label, text, rep)
+        for spk in speakers
+        for label, text in texts
+        for rep in range(n_repeats)
+    ]
+    return _say(said, rng, sr, snr_db)
+
+
+def _say(said, rng, sr, snr_db):
+    """Waveforms of each ``(speaker, label, text, repetition)`` of ``said``,
+    pitch and rate varied a little, and ``(label, speaker name, repetition,
+    gain in dB)`` of each."""
     import librosa
 
     jobs, meta = [], []
-    for spk in speakers:
-        for label, text in texts:
-            for rep in range(n_repeats):
-                pitch = int(np.clip(spk["pitch"] + rng.randint(-6, 7), 0, 99))
-                rate = int(spk["rate"] * rng.uniform(0.9, 1.1))
-                job = dict(text=text, voice=spk["voice"], rate=rate, pitch=pitch)
-                jobs.append({**job, "pitch_range": spk["pitch_range"]})
-                meta.append((label, spk["name"], rep, rng.uniform(-6.0, 0.0)))
+    for spk, label, text, rep in said:
+        pitch = int(np.clip(spk["pitch"] + rng.randint(-6, 7), 0, 99))
+        rate = int(spk["rate"] * rng.uniform(0.9, 1.1))
+        job = dict(text=text, voice=spk["voice"], rate=rate, pitch=pitch)
+        jobs.append({**job, "pitch_range": spk["pitch_range"]})
+        meta.append((label, spk["name"], rep, rng.uniform(-6.0, 0.0)))
     waves, synth_sr = synthesize(jobs)
     data = np.empty(len(waves), dtype=object)
     for i, (y, (_, _, _, gain_db)) in enumerate(zip(waves, meta)):

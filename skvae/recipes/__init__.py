@@ -21,11 +21,18 @@ trusting only skops's default types and :func:`trusted_types`. torch and
 librosa are imported by the functions that need them.
 """
 
+from ._factories import FILLER as FILLER
 from ._factories import GENERATED_VOICES as GENERATED_VOICES
 from ._factories import PERTURBATION as PERTURBATION
 from ._factories import REJECT_HOLD_OUT as REJECT_HOLD_OUT
 from ._factories import SEQUENCE_VAE as SEQUENCE_VAE
-from ._factories import make_generator, make_recognizer, resolve_augment, resolve_auto
+from ._factories import (
+    make_generator,
+    make_recognizer,
+    resolve_augment,
+    resolve_auto,
+    without_filler,
+)
 from ._generate import GENERATION_TEMPERATURE as GENERATION_TEMPERATURE
 from ._generate import MAX_VARIANCE_GAIN as MAX_VARIANCE_GAIN
 from ._generate import MEL_INVERSE as MEL_INVERSE
@@ -95,5 +102,6 @@ __all__ = [
     "save_recognizer",
     "train_recognizer",
     "trusted_types",
+    "without_filler",
     "write_utterances",
 ]

@@ -31,31 +31,51 @@ PERTURBATION = {"speed": (0.9, 1.1), "vtlp": (0.9, 1.1, 1.2), "n_copies": 2}
 VAE_OPTIONS = ("auto", "flat", "sequence", None)
 CMVN_OPTIONS = ("auto", None, "mean", "meanvar")
 HEAD_OPTIONS = ("ovr", "ovo")
-AUGMENT_OPTIONS = ("auto", None, "voices", "perturb", "voices+perturb")
+AUGMENT_OPTIONS = (
+    "auto",
+    None,
+    "voices",
+    "perturb",
+    "voices+perturb",
+    "filler",
+    "voices+filler",
+)
+#: make_recognizer's filler words (``augment`` with "filler", the default of
+#: ``reject=True``): utterances of words that are not in the vocabulary, said
+#: by generated voices, learned as one more class (:class:`~skvae.augment.FillerWords`)
+FILLER = {"n_samples": 1000, "voices": 48}
 
 
 def resolve_auto(vae, cmvn, reject):
     """``vae`` and ``cmvn`` of :func:`make_recognizer` with "auto" resolved.
 
-    The reject option scores with the flat VAE on plain log-mel: it rejects
-    1.00 of the open-set tests' unknown words where the sequence VAE on
-    per-utterance CMVN rejects 0.40; recognition is better with the latter.
+    The reject option uses the flat VAE (fitted twice: hold-out, refit);
+    both use per-utterance CMVN.
     """
     if vae == "auto":
         vae = "flat" if reject else "sequence"
     if cmvn == "auto":
-        cmvn = None if reject else "mean"
+        cmvn = "mean"
     return vae, cmvn
 
 
 def resolve_augment(augment, reject):
     """``augment`` of :func:`make_recognizer` with "auto" resolved: the
     generated voices (the best on validation voices; perturbation lowered
-    the held-out FSDD voice), none with the reject option (whose held-out
-    threshold would be set on generated utterances)."""
+    the held-out FSDD voice), and with the reject option the filler words
+    too (its filler class)."""
     if augment == "auto":
-        augment = None if reject else "voices"
+        augment = "voices+filler" if reject else "voices"
     return augment
+
+
+def without_filler(augment):
+    """``augment`` without its filler words ("voices+filler" -> "voices"),
+    for a recogniser without the reject option."""
+    if augment is None or "filler" not in augment:
+        return augment
+    rest = "+".join(a for a in augment.split("+") if a != "filler")
+    return rest or None
 
 
 def _check_option(name, value, options):
@@ -99,8 +119,14 @@ def make_recognizer(
     with ``reject=True`` in a :class:`~skvae.RejectOptionClassifier` whose
     ``predict`` answers -1 (or ``"<unknown>"``) where the in-vocabulary
     score is below a threshold learned on a held-out 20 % of the training
-    utterances. It takes audio file paths (any sample rate) or waveforms at
-    ``sr``.
+    utterances. The reject option's score is a filler class: thousands of
+    other words said by generated voices (:data:`FILLER`,
+    :class:`~skvae.augment.FillerWords`) are learned as one more class, and
+    an utterance is rejected when the classifier gives that class too much
+    probability; the generated voices say the labels too, so that a
+    synthetic voice is in every class (``benchmarks/bench_openset.py``: known
+    and unknown words said by the same new voices). It takes audio file
+    paths (any sample rate) or waveforms at ``sr``.
 
     With ``vae="sequence"`` the front end gives each utterance's frames at
     their natural length (``output="sequence"``) and the SequenceVAE has the
@@ -142,7 +168,7 @@ def make_recognizer(
     verbose : int, default=0
         If > 0, the VAE shows a progress bar while training.
     reject : bool, default=False
-        Add the reject option.
+        Add the reject option (with ``augment="auto"``: its filler class).
     target_false_rejection : float in [0, 1), default=0.05
         With ``reject``: the fraction of known words to reject.
     vae : {"auto", "sequence", "flat", None}, default="auto"
@@ -151,22 +177,21 @@ def make_recognizer(
         ``SequenceVAE`` on the frames at their natural length (``n_frames``
         is then the length of the rows the generator and the report use),
         then ``StandardScaler``. None: no VAE, ``StandardScaler`` on the
-        rows; ``reject=True`` then raises ``ValueError`` (the reject option
-        scores with the VAE). "auto": "sequence", or "flat" with ``reject``
-        (whose scores reject far more unknown words, 1.00 against 0.40 of
-        the open-set tests' words).
+        rows; ``reject=True`` then raises ``ValueError``. "auto":
+        "sequence", or "flat" with ``reject`` (fitted twice: the hold-out
+        that sets the threshold, then on every utterance).
     cmvn : {"auto", "mean", "meanvar", None}, default="auto"
         Per-utterance normalisation of the features (``SpeechFeatures``'s
         ``cmvn``): each utterance's mean (and variance) over time removed.
-        It needs no speaker label. "auto": "mean", or None with ``reject``.
+        It needs no speaker label. "auto": "mean".
     head : {"ovr", "ovo"}, default="ovr"
         The classifier. "ovr": one-vs-rest RBF SVCs with calibrated
         probabilities (``cv`` folds). "ovo": scikit-learn's one-vs-one
         ``SVC()``, its vote kept; probabilities by temperature scaling of
         its decision function (``cv`` folds), which keeps the vote, or,
         before scikit-learn 1.8, ``SVC(probability=True)`` (Platt).
-    augment : {"auto", "voices+perturb", "voices", "perturb", None}, \
-            default="auto"
+    augment : {"auto", "voices+perturb", "voices", "perturb", \
+            "voices+filler", "filler", None}, default="auto"
         Fit-time augmentation of the training audio, before the front end
         (the samplers are skipped by ``predict``). "voices": every label's
         word also said by generated voices (``"voices"``, a
@@ -174,11 +199,14 @@ def make_recognizer(
         labels must be digits 0-9 or words). "perturb": two voice-perturbed
         copies of every utterance (``"perturb"``, a
         :class:`~skvae.augment.VoicePerturbation` of :data:`PERTURBATION`),
-        after the generated voices if both. "auto": "voices" (the best
-        measured on validation voices; perturbation lowered the held-out
-        FSDD voice and took 3-7 times longer to train), or None with
-        ``reject`` (its held-out threshold would be learned on generated
-        utterances; ``ValueError`` if both are asked for).
+        after the generated voices if both. "filler": other words said by
+        generated voices, the reject option's filler class (``"filler"``, a
+        :class:`~skvae.augment.FillerWords` of :data:`FILLER`; only with
+        ``reject``). "auto": "voices" (the best measured on validation
+        voices; perturbation lowered the held-out FSDD voice and took 3-7
+        times longer to train), or "voices+filler" with ``reject``.
+        ``reject`` refuses perturbation (its held-out threshold would be
+        learned on perturbed copies of training utterances).
 
     Returns
     -------
@@ -199,8 +227,9 @@ def make_recognizer(
     >>> digits = make_spoken_digits(3, 2, random_state=0)
     >>> rec.fit(digits.data, digits.target).predict(digits.data[:3]).shape
     (3,)
-    >>> type(make_recognizer(reject=True)["model"]).__name__
-    'RejectOptionClassifier'
+    >>> rec = make_recognizer(reject=True)
+    >>> type(rec["model"]).__name__, [name for name, _ in rec.steps]
+    ('RejectOptionClassifier', ['voices', 'filler', 'features', 'model'])
     >>> rec = make_recognizer(vae="flat", head="ovo", cmvn=None)
     >>> rec["features"].output, [name for name, _ in rec["model"].steps]
     ('resample', ['vae', 'clf'])
@@ -219,11 +248,17 @@ def make_recognizer(
     _check_option("head", head, HEAD_OPTIONS)
     _check_option("augment", augment, AUGMENT_OPTIONS)
     augment = resolve_augment(augment, reject)
-    if reject and augment is not None:
+    if reject and augment is not None and "perturb" in augment:
         raise ValueError(
-            "reject=True cannot be combined with augment (the reject option's "
-            "threshold is learned on held-out training utterances, which would "
-            "hold generated and perturbed copies); use augment=None"
+            "reject=True cannot be combined with perturbation (the reject "
+            "option's threshold is learned on held-out training utterances, "
+            "which would hold perturbed copies of the training ones); use "
+            "augment='voices+filler', 'filler', 'voices' or None"
+        )
+    if not reject and augment is not None and "filler" in augment:
+        raise ValueError(
+            "augment with 'filler' adds a filler class that only the reject "
+            "option uses; set reject=True or leave 'filler' out"
         )
     if reject and vae is None:
         raise ValueError(
@@ -268,13 +303,19 @@ def make_recognizer(
         rows = RejectOptionClassifier(
             rows,
             target_false_rejection=target_false_rejection,
+            filler_label="auto" if augment and "filler" in augment else None,
             cv=REJECT_HOLD_OUT,
             random_state=random_state,
         )
     steps = [("features", front_end), ("model", rows)]
     if augment is None:
         return RecognizerPipeline(steps)
-    from ..augment import ResamplingPipeline, SyntheticVoices, VoicePerturbation
+    from ..augment import (
+        FillerWords,
+        ResamplingPipeline,
+        SyntheticVoices,
+        VoicePerturbation,
+    )
 
     samplers = []
     if "voices" in augment:
@@ -283,6 +324,9 @@ def make_recognizer(
     if "perturb" in augment:
         perturb = VoicePerturbation(**PERTURBATION, sr=sr, random_state=random_state)
         samplers.append(("perturb", perturb))
+    if "filler" in augment:
+        filler = FillerWords(**FILLER, sr=sr, random_state=random_state)
+        samplers.append(("filler", filler))
     return ResamplingPipeline(samplers + steps)
 
 

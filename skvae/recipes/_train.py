@@ -354,6 +354,10 @@ def train_recognizer(
                 "perturb": "with two voice-perturbed copies of every utterance",
                 "voices+perturb": "with generated voices saying every label, "
                 "and two voice-perturbed copies of every utterance",
+                "filler": "with generated voices saying other words (the "
+                "filler class of the reject option)",
+                "voices+filler": "with generated voices saying every label, "
+                "and other words (the filler class of the reject option)",
             }[augment]
             + " (augment=None trains faster)"
         )
