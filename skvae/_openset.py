@@ -101,10 +101,12 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         - ``"confidence"``: log of the classifier's largest class probability
           (else its largest ``decision_function`` value; the absolute value
           for two classes);
-        - ``"combined"``: the sum of the two, each standardised (z-score) on
-          the held-out known rows;
-        - ``"auto"``: ``"filler"`` with a filler class, else ``"combined"``
-          with a density model, else ``"confidence"``;
+        - ``"combined"``: the sum of the likelihood and the classifier's
+          part (``"filler"``'s score with a filler class, else the
+          confidence), each standardised (z-score) on the held-out known
+          rows;
+        - ``"auto"``: ``"combined"`` with a density model, else ``"filler"``
+          with a filler class, else ``"confidence"``;
         - a callable ``f(estimator, X) -> ndarray of shape (n_samples,)``,
           given the fitted wrapped estimator.
     target_false_rejection : float in [0, 1), default=0.05
@@ -345,6 +347,7 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         if callable(method):
             return method
         name = type(estimator).__name__
+        has_density = _density_index(estimator) is not None
         if filler and not hasattr(estimator, "predict_proba"):
             raise ValueError(
                 f"filler_label needs a classifier with predict_proba; {name} has none."
@@ -354,9 +357,8 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 "score_method='filler' needs a filler class: set filler_label "
                 "and give filler rows (e.g. skvae.augment.FillerWords)."
             )
-        if method in ("auto", "filler") and filler:
+        if method == "filler" or (method == "auto" and filler and not has_density):
             return "filler"
-        has_density = _density_index(estimator) is not None
         has_conf = hasattr(estimator, "predict_proba") or hasattr(
             estimator, "decision_function"
         )
@@ -460,6 +462,31 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         est, method = self.estimator_, self.score_method_
         labels, _, raw = _run(est, X, method, params, True, known=known)
         return self._reject(labels, self._combine(raw))
+
+    def predict_known(self, X, **params):
+        """The class of each row among the known classes, never rejected.
+
+        What :meth:`predict` answers without the reject option: the wrapped
+        classifier's prediction, or with a filler class the known class of
+        the largest probability (the filler class is never answered).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...)
+            Inputs, in the form the wrapped estimator takes.
+        **params
+            Passed to the estimator's methods.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        check_is_fitted(self)
+        if getattr(self, "_known_columns", None) is None:
+            return np.asarray(self.estimator_.predict(X, **params))
+        proba = self.predict_proba(X, **params)
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def predict_with_score(self, X):
         """Labels, class probabilities and in-vocabulary scores in one pass.
@@ -657,14 +684,16 @@ def _run(
         else:
             p = _consumed(head, "transform", params) if routed else params
             parts.append(density.score_samples(head.transform(X, **p)))
-    confidence = method in ("confidence", "combined")
+    # the classifier's part: log P(a known class) with a filler class
+    filler = method == "filler" or (method == "combined" and known is not None)
+    confidence = method == "confidence" or (method == "combined" and known is None)
     has_proba = hasattr(final, "predict_proba")
     if routed and params:
         kw = _consumed(final, "predict_proba" if has_proba else "decision_function", kw)
-    need = proba or confidence or method == "filler" or (labels and known is not None)
+    need = proba or confidence or filler or (labels and known is not None)
     p = final.predict_proba(Xt, **kw) if has_proba and need else None
     if known is not None:
-        if method == "filler":  # log P(one of the known classes)
+        if filler:  # log P(one of the known classes)
             with np.errstate(divide="ignore"):
                 parts.append(np.log(np.asarray(p, np.float64)[:, known].sum(axis=1)))
         p = _renormalised(p, known)

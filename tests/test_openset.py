@@ -853,6 +853,23 @@ def test_filler_with_string_labels_and_decision_function():
     assert set(rej.predict(X)) <= {"zero", "six", "twelve", "<unknown>"}
 
 
+def test_combined_score_with_a_filler_class_is_likelihood_plus_filler():
+    rng = np.random.RandomState(0)
+    X, y = _filler_data(rng)
+    est = Pipeline([("pca", PCA(3)), ("clf", LogisticRegression(max_iter=2000))])
+    rej = RejectOptionClassifier(est, filler_label=-2, random_state=0).fit(X, y)
+    assert rej.score_method_ == "combined"
+    fitted = rej.estimator_
+    likelihood = fitted["pca"].score_samples(X[:20])
+    p_known = fitted.predict_proba(X[:20])[:, 1:].sum(axis=1)
+    z = (np.c_[likelihood, np.log(p_known)] - rej.score_location_) / rej.score_scale_
+    assert_allclose(rej.score_samples(X[:20]), z.sum(axis=1))
+    only = RejectOptionClassifier(
+        est, filler_label=-2, score_method="filler", random_state=0
+    ).fit(X, y)
+    assert_allclose(np.exp(only.score_samples(X[:20])), p_known, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "params, y_kind, match",
     [
@@ -879,3 +896,86 @@ def test_filler_needs_probabilities():
     X, y = _filler_data(rng)
     with pytest.raises(ValueError, match="needs a classifier with predict_proba"):
         RejectOptionClassifier(LinearSVC(), filler_label=-2).fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def voices_and_microphone():
+    """Digits 0-4 by 16 generated voices to learn; the same digits by 8 new
+    voices and other words by 6 of the training voices, both through a new
+    microphone (a tilted, resonant channel at another gain)."""
+    from scipy.signal import lfilter
+
+    from skvae.augment import SyntheticVoices, voice_names
+
+    names = voice_names()
+    order = np.random.RandomState(0).permutation(len(names))
+    train, new = [names[i] for i in order[:16]], [names[i] for i in order[56:64]]
+    filler_voices = train + [names[i] for i in order[16:40]]
+
+    def say(voices, labels, n_repeats, seed):
+        sampler = SyntheticVoices(
+            voices=voices, n_repeats=n_repeats, sr=8000, keep_original=False,
+            random_state=seed,
+        )  # fmt: skip
+        dummy = [np.zeros(80, np.float32)] * len(labels)
+        return sampler.fit_resample(dummy, np.asarray(labels))
+
+    def microphone(utterances):
+        return [
+            (0.3 * lfilter([1.0, -0.95], [1.0, -0.5], u)).astype(np.float32)
+            for u in utterances
+        ]
+
+    X, y = say(train, list(range(5)), 3, 0)
+    X_new, y_new = say(new, list(range(5)), 2, 1)
+    words = ["yes", "stop", "apple", "music", "window", "hello"]
+    X_words, _ = say(train[:6], words, 1, 2)
+    return dict(
+        train=(X, y),
+        new=(microphone(X_new), y_new),
+        words=microphone(X_words),
+        filler_voices=filler_voices,
+    )
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_default_reject_option_keeps_a_new_voice_and_rejects_other_words(
+    voices_and_microphone, tmp_path
+):
+    """make_recognizer(reject=True)'s filler class: a known word said by a
+    new voice through a new microphone is kept, an unknown word said by a
+    training voice through it is rejected; the previous score (the VAE's
+    likelihood and the classifier's confidence on plain log-mel) rejects
+    most of the known words too."""
+    from skvae.recipes import make_recognizer
+
+    data = voices_and_microphone
+    small = dict(
+        n_components=8, hidden_layer_sizes=(128,), n_frames=16, n_mels=20,
+        max_iter=60, cv=3, n_threads=1,
+    )  # fmt: skip
+    rec = make_recognizer(reject=True, augment="filler", **small)
+    rec.set_params(filler__n_samples=800, filler__voices=data["filler_voices"])
+    rec.fit(*data["train"])
+    assert rec["model"].score_method_ == "combined"  # the VAE's ELBO + filler
+    X_new, y_new = data["new"]
+    pred = rec.predict(X_new)
+    kept = pred != -1
+    assert kept.mean() >= 0.6, kept.mean()
+    assert np.mean(pred[kept] == y_new[kept]) >= 0.95
+    assert np.mean(rec.predict(data["words"]) == -1) >= 0.8
+    previous = make_recognizer(reject=True, augment=None, cmvn=None, **small)
+    previous.fit(*data["train"])
+    assert np.mean(previous.predict(X_new) != -1) <= 0.4
+    # the model file keeps the filler class: same answers after loading
+    from skvae.recipes import load_recognizer, recognizer_bundle, save_recognizer
+
+    fitted = RecognizerPipeline(
+        [("features", rec["features"]), ("model", rec["model"])]
+    )
+    bundle = recognizer_bundle(fitted, data["train"][1])
+    back = load_recognizer(save_recognizer(bundle, tmp_path))["recognizer"]
+    probe = [*X_new[:10], *data["words"][:10]]
+    assert_array_equal(back.predict(probe), rec.predict(probe))
+    assert_array_equal(back.classes_, [0, 1, 2, 3, 4])
+    assert back["model"].filler_label_ == -2

@@ -270,7 +270,7 @@ def cmd_train(args, console):
     reject = {}
     if args.reject:
         reject = {"reject": True, "target_false_rejection": args.false_rejection}
-    features = recipes.make_recognizer(**params)["features"]
+    features = recipes.make_recognizer(**params, **reject)["features"]
     train, test, split, F = _split_and_extract(
         args,
         console,

@@ -44,7 +44,7 @@ def open_set_check(
     y_test = np.asarray(y_test)
     known = model.score_samples(F_test)
     kept = known >= model.threshold_
-    right = model.estimator_.predict(F_test) == y_test  # every one answered
+    right = model.predict_known(F_test) == y_test  # every one answered
     waves = [load_audio(a, sr=fe.sr)[0] for a in audio_test]
     clips, _ = make_outlier_clips(
         waves,

@@ -109,9 +109,12 @@ def recognizer_accuracies(
     """
     from ..recipes import as_utterances, flat_rows
 
-    rows = getattr(recognizer["model"], "estimator_", recognizer["model"])
+    model = recognizer["model"]
+    rows = getattr(model, "estimator_", model)
     vae, clf = rows.named_steps.get("vae"), rows["clf"]
-    pred = rows.predict(as_utterances(F_test))
+    # a reject option: its answer among the known classes (never the filler)
+    known = getattr(model, "predict_known", rows.predict)
+    pred = known(as_utterances(F_test))
     fe = recognizer["features"]
     F_train, F_test = flat_rows(fe, F_train), flat_rows(fe, F_test)
     k = 16 if vae is None else vae.n_components

@@ -119,13 +119,15 @@ def make_recognizer(
     with ``reject=True`` in a :class:`~skvae.RejectOptionClassifier` whose
     ``predict`` answers -1 (or ``"<unknown>"``) where the in-vocabulary
     score is below a threshold learned on a held-out 20 % of the training
-    utterances. The reject option's score is a filler class: thousands of
-    other words said by generated voices (:data:`FILLER`,
-    :class:`~skvae.augment.FillerWords`) are learned as one more class, and
-    an utterance is rejected when the classifier gives that class too much
-    probability; the generated voices say the labels too, so that a
-    synthetic voice is in every class (``benchmarks/bench_openset.py``: known
-    and unknown words said by the same new voices). It takes audio file
+    utterances. Its score is the flat VAE's ELBO plus the log-probability
+    the classifier gives the known classes against a filler class: a
+    thousand other words said by generated voices (:data:`FILLER`,
+    :class:`~skvae.augment.FillerWords`) learned as one more class; the
+    generated voices say the labels too, so that a synthetic voice is in
+    every class, and each utterance's mean is removed from its features
+    (``cmvn``), so that a new microphone moves known and unknown words
+    together (``benchmarks/bench_openset.py``: known and unknown words said
+    by the same new voices). It takes audio file
     paths (any sample rate) or waveforms at ``sr``.
 
     With ``vae="sequence"`` the front end gives each utterance's frames at
