@@ -17,7 +17,7 @@ def _sampler(**params):
 
 def test_originals_first_then_filler_words_with_one_label():
     X = ["a.wav", np.zeros(400, np.float32)]
-    sampler = _sampler(n_samples=8, voices=3, random_state=0)
+    sampler = _sampler(n_samples=8, voices=3, noise=0, random_state=0)
     X_new, y_new = sampler.fit_resample(X, [1, 4])
     assert len(X_new) == len(y_new) == 2 + 8
     assert X_new[0] == "a.wav"
@@ -31,6 +31,27 @@ def test_originals_first_then_filler_words_with_one_label():
         assert wave.dtype == np.float32 and wave.ndim == 1
         assert 0.15 * SR < len(wave) < 2.5 * SR  # a word, at sr
         assert np.isfinite(wave).all() and np.abs(wave).max() > 0.01
+
+
+def test_a_fraction_of_the_filler_is_noise_tones_and_chirps():
+    sampler = _sampler(n_samples=40, noise=0.25, keep_original=False, random_state=0)
+    X_new, y_new = sampler.fit_resample([np.zeros(400, np.float32)], [3])
+    assert len(X_new) == 40 and set(y_new) == {-2}
+    kinds = [kind for kind, _ in sampler.perturbations_]
+    assert kinds.count("noise") == 10 and kinds.count("filler") == 30
+    clips = [
+        x for x, (kind, _) in zip(X_new, sampler.perturbations_) if kind == "noise"
+    ]
+    what = {name for kind, name in sampler.perturbations_ if kind == "noise"}
+    assert what <= {"white noise", "pink noise", "tone", "chirp"} and len(what) >= 3
+    words = [
+        x for x, (kind, _) in zip(X_new, sampler.perturbations_) if kind != "noise"
+    ]
+    for clip in clips:  # as long as a word and as loud (within 10 dB)
+        assert clip.dtype == np.float32 and np.isfinite(clip).all()
+        assert min(map(len, words)) <= len(clip) <= max(map(len, words))
+    rms = [np.sqrt(np.mean(np.square(x, dtype=np.float64))) for x in (*clips, *words)]
+    assert max(rms) / min(rms) < 10 ** (10 / 20) * 3
 
 
 def test_string_labels_get_the_string_filler_label_and_words_can_be_given():

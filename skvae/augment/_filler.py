@@ -4,7 +4,7 @@ one "filler" class (a keyword spotter's garbage model).
 Never imports torch.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from imblearn.base import BaseSampler
@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 from .._openset import resolve_filler_label
 from ..audio import check_utterances
 from ..datasets._synth import _draw_speakers, _say
+from ..evaluation._perturb import make_outlier_clips
 from ._synth import MAX_SR, MIN_SR, N_VOICES, SyntheticVoices
 from ._waveform import audio_sampler_tags
 
@@ -24,6 +25,9 @@ from ._waveform import audio_sampler_tags
 #: of :func:`~skvae.datasets.make_spoken_words` (the open-set benchmark's
 #: unknown words) or one of the 35 words of the Speech Commands corpus, so
 #: that unknown-word tests on those measure words the filler never said.
+#: the clips that are not speech among the filler (``noise``)
+NOISE_KINDS = ("white noise", "pink noise", "tone", "chirp")
+
 # fmt: off
 FILLER_WORDS = (
     "time", "year", "people", "way", "day", "man", "thing", "woman", "life",
@@ -98,26 +102,32 @@ class FillerWords(BaseSampler):
     An imbalanced-learn sampler for audio, before
     :class:`~skvae.features.SpeechFeatures` in a
     :class:`~skvae.augment.ResamplingPipeline`: at fit time only,
-    ``n_samples`` utterances are added, each a word of ``words`` drawn at
-    random said by one of ``voices`` eSpeak NG voices (drawn pitch, pitch
-    range and rate, as :class:`SyntheticVoices`'), all labelled
-    ``label``. A classifier after it learns what the *other* words sound
-    like, and :class:`~skvae.RejectOptionClassifier` with ``filler_label``
-    rejects what it gives to that class: a score that moves known and
-    unknown words of a new voice together, where a density model of the
-    known words alone calls everything from a new microphone unknown.
+    ``n_samples`` utterances are added, all labelled ``label``: each a word
+    of ``words`` drawn at random said by one of ``voices`` eSpeak NG voices
+    (drawn pitch, pitch range and rate, as :class:`SyntheticVoices`'), and
+    a fraction ``noise`` of them clips that are not speech (white and pink
+    noise, tones, chirps, each as long and loud as a drawn filler word;
+    :func:`~skvae.evaluation.make_outlier_clips`). A classifier after it
+    learns what the *other* words sound like, and
+    :class:`~skvae.RejectOptionClassifier` with ``filler_label`` rejects
+    what it gives to that class: a score that moves known and unknown words
+    of a new voice together, where a density model of the known words alone
+    calls everything from a new microphone unknown.
     ``predict`` skips the sampler.
 
     Parameters
     ----------
     n_samples : int, default=3000
-        Filler utterances to add.
+        Filler utterances to add (``make_recognizer`` adds 1000).
     words : sequence of str or None, default=None
         Words or short phrases to draw from (none may be a word of the
         vocabulary); None: :data:`FILLER_WORDS`.
     voices : int or sequence of str, default=48
         How many voices to draw among the 96 (``random_state``), or their
         names (:func:`voice_names`), e.g. to keep a test's voices out.
+    noise : float in [0, 1), default=0.1
+        Fraction of the ``n_samples`` that are noise, tone and chirp clips
+        instead of words.
     label : object, default="auto"
         The filler label; "auto": -2 for numeric labels, ``"<filler>"`` for
         others (what ``RejectOptionClassifier(filler_label="auto")``
@@ -138,7 +148,7 @@ class FillerWords(BaseSampler):
         Each voice's ``name``, ``pitch``, ``pitch_range`` and ``rate``.
     perturbations_ : list of (str, object) of length n_samples_new
         ``("original", 1.0)`` per input row, ``("filler", name)`` per
-        added utterance.
+        added word (the voice's name), ``("noise", kind)`` per added clip.
     n_features_in_ : int
         Always 1: one utterance per row.
 
@@ -155,7 +165,7 @@ class FillerWords(BaseSampler):
     >>> import numpy as np
     >>> from skvae.augment import FillerWords
     >>> X = [np.zeros(800, np.float32), np.ones(800, np.float32)]
-    >>> sampler = FillerWords(n_samples=3, voices=2, sr=8000, random_state=0)
+    >>> sampler = FillerWords(n_samples=3, voices=2, noise=0, sr=8000, random_state=0)
     >>> X_new, y_new = sampler.fit_resample(X, [3, 7])
     >>> len(X_new), y_new
     (5, array([ 3,  7, -2, -2, -2]))
@@ -170,6 +180,7 @@ class FillerWords(BaseSampler):
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "words": [list, tuple, None],
         "voices": [Interval(Integral, 1, N_VOICES, closed="both"), list, tuple],
+        "noise": [Interval(Real, 0, 1, closed="left")],
         "label": "no_validation",
         "sr": [Interval(Integral, MIN_SR, MAX_SR, closed="both")],
         "keep_original": ["boolean"],
@@ -182,6 +193,7 @@ class FillerWords(BaseSampler):
         n_samples=3000,
         words=None,
         voices=48,
+        noise=0.1,
         label="auto",
         sr=16000,
         keep_original=True,
@@ -190,6 +202,7 @@ class FillerWords(BaseSampler):
         self.n_samples = n_samples
         self.words = words
         self.voices = voices
+        self.noise = noise
         self.label = label
         self.sr = sr
         self.keep_original = keep_original
@@ -238,14 +251,30 @@ class FillerWords(BaseSampler):
         rng = check_random_state(self.random_state)
         n = self.voices if names is None else len(names)
         speakers = _draw_speakers(rng, n, names)
-        who = rng.randint(len(speakers), size=self.n_samples)
-        what = rng.randint(len(words), size=self.n_samples)
+        n_noise = int(round(self.noise * self.n_samples))
+        n_words = self.n_samples - n_noise
+        who = rng.randint(len(speakers), size=max(n_words, 1))
+        what = rng.randint(len(words), size=max(n_words, 1))
         said = [(speakers[i], label, words[j], 0) for i, j in zip(who, what)]
-        waves, meta = _say(said, rng, self.sr, None)
+        waves, meta = _say(said, rng, self.sr, None)  # one at least: lengths
+        tags = [("filler", m[1]) for m in meta][:n_words]
+        waves = list(waves)
+        if n_noise:
+            per_kind = -(-n_noise // len(NOISE_KINDS))
+            clips, kinds = make_outlier_clips(
+                waves, kinds=NOISE_KINDS, n_per_kind=per_kind, sr=self.sr,
+                random_state=rng,
+            )  # fmt: skip
+            keep = rng.permutation(len(clips))[:n_noise]
+            clips = [np.asarray(clips[i], dtype=np.float32) for i in keep]
+            tags += [("noise", str(kinds[i])) for i in keep]
+        else:
+            clips = []
+        waves = waves[:n_words] + clips
         y_dtype = np.result_type(y.dtype, np.asarray(label).dtype)
         if y.dtype.kind not in "iuf" or np.asarray(label).dtype.kind not in "iuf":
             y_dtype = object if y.dtype.kind == "O" else y_dtype
-        new_y = np.full(len(meta), label, dtype=y_dtype)
+        new_y = np.full(len(waves), label, dtype=y_dtype)
         X_new, y_new, done = [], [], []
         if self.keep_original:
             X_new += sources
@@ -253,7 +282,7 @@ class FillerWords(BaseSampler):
             done += [("original", 1.0)] * len(sources)
         X_new += list(waves)
         y_new.append(new_y)
-        done += [("filler", m[1]) for m in meta]
+        done += tags
         keys = ("name", "pitch", "pitch_range", "rate")
         self.voices_ = [{k: s[k] for k in keys} for s in speakers]
         self.label_ = label
