@@ -232,10 +232,10 @@ CONFIGS = {
         options=dict(cmvn="mean", augment=None),
         scores=("ELBO + confidence", "confidence"),
     ),
-    "plain log-mel + generated digits + filler words": dict(
-        options=dict(cmvn=None), scores=("ELBO + filler", "1 - P(filler)")
+    "CMVN + generated digits + filler words": dict(
+        options=dict(cmvn="mean"), scores=("ELBO + filler", "1 - P(filler)")
     ),
-    "CMVN + generated digits + filler words (default)": dict(
+    "plain log-mel + generated digits + filler words (default)": dict(
         options=dict(),
         scores=(
             "ELBO + filler",
@@ -245,12 +245,12 @@ CONFIGS = {
         ),
     ),
 }
-DEFAULT = "CMVN + generated digits + filler words (default)"
+DEFAULT = "plain log-mel + generated digits + filler words (default)"
 #: the score make_recognizer(reject=True) uses, of each configuration
 OWN_SCORE = {
     "previous default (plain log-mel, no filler)": "ELBO + confidence",
     "CMVN, no filler": "ELBO + confidence",
-    "plain log-mel + generated digits + filler words": "ELBO + filler",
+    "CMVN + generated digits + filler words": "ELBO + filler",
     DEFAULT: "ELBO + filler",
 }
 GOALS_NEW_VOICES = dict(auc=0.95, kept=0.90, rejected=0.80)

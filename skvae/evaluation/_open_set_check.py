@@ -66,8 +66,10 @@ def open_set_check(
             unknown["generated words"] = list(spoken.data)
             notes.append(
                 "Generated words: 40 English words that are not digits, by 4 "
-                "eSpeak NG voices; a recogniser trained on recordings rejects "
-                "generated digits as well, for their voice."
+                "eSpeak NG voices; a recogniser trained on recordings alone "
+                "rejects generated digits as well, for their voice (one with "
+                "a filler class heard the digits said by generated voices "
+                "too)."
             )
         except ImportError as exc:
             notes.append(f"no generated words: {exc}")

@@ -49,13 +49,16 @@ FILLER = {"n_samples": 1000, "voices": 48}
 def resolve_auto(vae, cmvn, reject):
     """``vae`` and ``cmvn`` of :func:`make_recognizer` with "auto" resolved.
 
-    The reject option uses the flat VAE (fitted twice: hold-out, refit);
-    both use per-utterance CMVN.
+    The reject option uses the flat VAE (fitted twice: hold-out, refit) on
+    plain log-mel: with its filler class, the ELBO there separated known
+    from unknown words better than on per-utterance CMVN rows, for new
+    voices as for known ones (``benchmarks/bench_openset.py --split
+    validation``).
     """
     if vae == "auto":
         vae = "flat" if reject else "sequence"
     if cmvn == "auto":
-        cmvn = "mean"
+        cmvn = None if reject else "mean"
     return vae, cmvn
 
 
@@ -124,10 +127,8 @@ def make_recognizer(
     thousand other words said by generated voices (:data:`FILLER`,
     :class:`~skvae.augment.FillerWords`) learned as one more class; the
     generated voices say the labels too, so that a synthetic voice is in
-    every class, and each utterance's mean is removed from its features
-    (``cmvn``), so that a new microphone moves known and unknown words
-    together (``benchmarks/bench_openset.py``: known and unknown words said
-    by the same new voices). It takes audio file
+    every class (``benchmarks/bench_openset.py``: known and unknown words
+    said by the same new voices). It takes audio file
     paths (any sample rate) or waveforms at ``sr``.
 
     With ``vae="sequence"`` the front end gives each utterance's frames at
@@ -185,7 +186,7 @@ def make_recognizer(
     cmvn : {"auto", "mean", "meanvar", None}, default="auto"
         Per-utterance normalisation of the features (``SpeechFeatures``'s
         ``cmvn``): each utterance's mean (and variance) over time removed.
-        It needs no speaker label. "auto": "mean".
+        It needs no speaker label. "auto": "mean", or None with ``reject``.
     head : {"ovr", "ovo"}, default="ovr"
         The classifier. "ovr": one-vs-rest RBF SVCs with calibrated
         probabilities (``cv`` folds). "ovo": scikit-learn's one-vs-one
