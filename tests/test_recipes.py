@@ -858,11 +858,11 @@ def test_the_defaults_are_todays_recogniser():
     for name, value in SEQUENCE_VAE.items():
         assert rec["model"]["vae"].get_params()[name] == value
     assert rec["features"].cmvn == "mean" and rec["features"].output == "sequence"
-    # with the reject option, "auto" is the flat VAE on CMVN rows, with the
-    # generated voices and the filler words (benchmarks/bench_openset.py)
+    # with the reject option, "auto" is the flat VAE on plain log-mel, with
+    # the generated voices and the filler words (benchmarks/bench_openset.py)
     rejecting = make_recognizer(reject=True)
     assert isinstance(rejecting["model"].estimator["vae"], VAETransformer)
-    assert rejecting["features"].cmvn == "mean"
+    assert rejecting["features"].cmvn is None
     assert rejecting["features"].output == "resample"
     assert [n for n, _ in rejecting.steps[:2]] == ["voices", "filler"]
 

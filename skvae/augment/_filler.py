@@ -15,8 +15,8 @@ from sklearn.utils.validation import check_consistent_length, column_or_1d
 
 from .._openset import resolve_filler_label
 from ..audio import check_utterances
+from ..datasets._noise import make_outlier_clips
 from ..datasets._synth import _draw_speakers, _say
-from ..evaluation._perturb import make_outlier_clips
 from ._synth import MAX_SR, MIN_SR, N_VOICES, SyntheticVoices
 from ._waveform import audio_sampler_tags
 

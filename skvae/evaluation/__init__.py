@@ -3,6 +3,7 @@
 non-speech clips). ``random_state`` also takes a ``numpy.random.Generator``.
 """
 
+from ..datasets._noise import OUTLIER_KINDS, make_outlier_clips
 from ._generation import (
     format_listening,
     generated_rate,
@@ -11,13 +12,7 @@ from ._generation import (
 )
 from ._judge import DIGIT_WORDS, judge_accuracy, judge_available, judge_digits
 from ._open_set_check import format_open_set, open_set_check
-from ._perturb import (
-    OUTLIER_KINDS,
-    add_noise,
-    hide_labels,
-    make_outlier_clips,
-    stratified_subset,
-)
+from ._perturb import add_noise, hide_labels, stratified_subset
 from ._protocols import (
     baseline_scores,
     few_label_scores,

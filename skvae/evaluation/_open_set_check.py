@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._perturb import OUTLIER_KINDS, make_outlier_clips
+from ..datasets._noise import OUTLIER_KINDS, make_outlier_clips
 
 
 def open_set_check(
