@@ -17,7 +17,13 @@ from sklearn.base import (
     _fit_context,
     clone,
 )
-from sklearn.model_selection import StratifiedKFold, StratifiedShuffleSplit, check_cv
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+    StratifiedShuffleSplit,
+    check_cv,
+)
 from sklearn.pipeline import Pipeline
 from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods, Interval, RealNotInt, StrOptions
@@ -123,7 +129,13 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         float in (0, 1), one stratified split holding out this fraction; a
         splitter (a group splitter gets the fit parameter ``groups``) or an
         iterable of (train, test) indices; ``"prefit"``, ``estimator`` is
-        fitted already and the rows given to :meth:`fit` are held out.
+        fitted already and the rows given to :meth:`fit` are held out. With
+        ``groups`` (e.g. speakers) given to :meth:`fit`, an int or float
+        ``cv`` holds out whole groups (``StratifiedGroupKFold``,
+        ``GroupShuffleSplit``): the threshold is then set on voices the
+        scoring model never heard, as new users' will be. ``groups`` go to
+        ``estimator.fit`` only when it takes them (its own parameter, or a
+        step that requests them).
     filler_label : object, "auto" or None, default=None
         The label of filler rows: words that are not in the vocabulary, said
         by many voices (e.g. added at fit time by
@@ -294,6 +306,11 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                     f"a one-split iterable); cv={self.cv!r} gives {len(splits)}."
                 )
             groups = {k: v for k, v in fit_params.items() if k == "groups"}
+            # groups choose the held-out rows; the estimator gets them only
+            # when it takes them (a step that requests them, or its own fit)
+            est_params = dict(fit_params)
+            if groups and not _takes_groups(self.estimator, groups):
+                del est_params["groups"]
             held_out = []
             for train, test in splits:
                 # filler rows are always trained on, never held out
@@ -302,7 +319,7 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                 final = clone(self.estimator).fit(
                     _safe_indexing(X, train),
                     _safe_indexing(y, train),
-                    **_rows_of(fit_params, n_samples, train),
+                    **_rows_of(est_params, n_samples, train),
                 )
                 known = _known_columns(final, filler)
                 X_test = _safe_indexing(X, test)
@@ -311,7 +328,7 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
                     _run(final, X_test, method, params, routed=True, known=known)[2]
                 )
             if self.refit:
-                final = clone(self.estimator).fit(X, y, **fit_params)
+                final = clone(self.estimator).fit(X, y, **est_params)
         known = _known_columns(final, filler)
         self._known_columns = known
         self.filler_label_ = filler
@@ -334,13 +351,26 @@ class RejectOptionClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
 
     def _splits(self, X, y, fit_params):
         cv, seed = self.cv, self.random_state
+        groups = fit_params.get("groups")
+        if groups is not None and isinstance(cv, Real):
+            # held out by group (speaker): the threshold is set on new voices
+            n_groups = np.unique(np.asarray(groups, dtype=object).astype(str)).size
+            if n_groups < 2:
+                raise ValueError(
+                    f"groups has {n_groups} distinct group among the known rows: "
+                    "holding out whole groups needs at least 2; pass no groups"
+                )
         if isinstance(cv, Real) and not isinstance(cv, Integral):
             splitter = StratifiedShuffleSplit(1, test_size=cv, random_state=seed)
+            if groups is not None:
+                splitter = GroupShuffleSplit(1, test_size=cv, random_state=seed)
         elif isinstance(cv, Integral):
             splitter = StratifiedKFold(cv, shuffle=True, random_state=seed)
+            if groups is not None:
+                splitter = StratifiedGroupKFold(cv, shuffle=True, random_state=seed)
         else:
             splitter = check_cv(cv, y, classifier=True)
-        return list(splitter.split(X, y, fit_params.get("groups")))
+        return list(splitter.split(X, y, groups))
 
     def _resolve_score_method(self, estimator, filler=False):
         method = self.score_method
@@ -705,6 +735,15 @@ def _run(
         y = np.asarray(final.predict(Xt, **kw)) if labels else None
     raw = np.column_stack([np.asarray(v, dtype=np.float64) for v in parts])
     return y, (p if proba else None), raw
+
+
+def _takes_groups(estimator, groups):
+    """Whether ``estimator.fit`` takes ``groups``: a step of a Pipeline
+    requests it through metadata routing, or the estimator's own ``fit``
+    has the parameter."""
+    if isinstance(estimator, Pipeline):
+        return bool(_consumed(estimator, "fit", groups))
+    return _takes(estimator.fit, "groups") or bool(_consumed(estimator, "fit", groups))
 
 
 def _known_columns(estimator, filler):

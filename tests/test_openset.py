@@ -292,9 +292,34 @@ def test_explicit_reject_label_and_groups():
     assert 0 < np.mean(~kept) <= 0.15
     assert_array_equal(pred[kept], rej.estimator_.predict(X, groups=speaker)[kept])
     assert rej.score_samples(X, groups=speaker).shape == (120,)
+    # a pipeline that takes no groups: they only choose the held-out rows
     plain = RecognizerPipeline([("pca", PCA(3)), ("clf", LogisticRegression())])
-    with pytest.raises(ValueError, match="no step of this pipeline"):
-        RejectOptionClassifier(plain, cv=GroupKFold(3)).fit(X, y, groups=speaker)
+    rej = RejectOptionClassifier(plain, cv=GroupKFold(3)).fit(X, y, groups=speaker)
+    assert rej.calibration_scores_.shape == (120,)
+
+
+def test_groups_hold_out_whole_speakers():
+    """With groups, a float or int cv holds out whole speakers: the
+    threshold is set on voices the model did not hear."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    rng = np.random.RandomState(3)
+    X, y = _blobs(60, [-4, 4], rng)
+    speaker = rng.randint(12, size=120)
+    est = make_pipeline(StandardScaler(), LogisticRegression())
+    rej = RejectOptionClassifier(est, cv=0.25, refit=False, random_state=0)
+    rej.fit(X, y, groups=speaker)
+    split = GroupShuffleSplit(1, test_size=0.25, random_state=0)
+    _, test = next(split.split(X, y, speaker))
+    assert not set(speaker[test]) & set(np.delete(speaker, test))  # whole
+    assert rej.estimator_[0].n_samples_seen_ == 120 - len(test)
+    assert_allclose(
+        np.sort(rej.calibration_scores_), np.sort(rej.score_samples(X[test]))
+    )
+    three = RejectOptionClassifier(est, cv=3, random_state=0).fit(X, y, groups=speaker)
+    assert three.calibration_scores_.size == 120
+    with pytest.raises(ValueError, match="at least 2"):
+        RejectOptionClassifier(est, cv=0.2).fit(X, y, groups=np.zeros(120))
 
 
 def test_sparse_rows_with_the_confidence_score():

@@ -166,6 +166,17 @@ def _evaluate(args, console, bundle, corpus, F, train, test, seed):
         )
 
 
+def _speakers(corpus, rows):
+    """The speakers of ``rows``, or None when the corpus does not name at
+    least 2 of them."""
+    import numpy as np
+
+    if corpus.speaker is None:
+        return None
+    speakers = np.asarray(corpus.speaker, dtype=object)[rows]
+    return speakers if len(set(speakers.tolist())) >= 2 else None
+
+
 def _print_summary(console, evaluation, split, speaker_eval):
     from ..evaluation import format_summary
 
@@ -288,6 +299,8 @@ def cmd_train(args, console):
         durations=corpus.duration[train],
         # augmentation, and the generator's plain log-mel rows with cmvn
         audio=corpus.data[train],
+        # the reject option's threshold is set on held-out speakers
+        groups=_speakers(corpus, train) if args.reject else None,
         verbose=console.bars,
         **params,
         **reject,

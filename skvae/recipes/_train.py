@@ -46,17 +46,23 @@ def _samplers(recognizer):
     return [(n, s) for n, s in recognizer.steps if hasattr(s, "fit_resample")]
 
 
-def _augmented(recognizer, F, y, audio, features):
-    """``F`` and ``y`` with the rows of the recogniser's samplers added.
+def _augmented(recognizer, F, y, audio, features, groups=None):
+    """``F``, ``y`` and ``groups`` with the rows of the recogniser's samplers
+    added.
 
     The samplers run on ``audio`` in turn (each keeps its input first, in
-    order); only the added utterances go through ``features``.
+    order); only the added utterances go through ``features``. A copy of an
+    utterance keeps its group; a generated one gets ``"kind=value"`` from the
+    sampler's ``perturbations_`` (``"voice=en-us+m1"``, ``"filler=..."``).
     """
     import numpy as np
 
     samplers = _samplers(recognizer)
+    groups = None if groups is None else np.asarray(groups, dtype=object)
+    if groups is not None and len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} entries, but y has {len(y)}")
     if not samplers:
-        return F, y
+        return F, y, groups
     if audio is None:
         names = ", ".join(name for name, _ in samplers)
         raise ValueError(
@@ -67,17 +73,28 @@ def _augmented(recognizer, F, y, audio, features):
         raise ValueError(f"audio has {len(audio)} utterances, but y has {len(y)}")
     X, y_new = list(audio), np.asarray(y)
     for _, sampler in samplers:
+        n_in = len(X)
         X, y_new = sampler.fit_resample(X, y_new)
+        if groups is None:
+            continue
+        index = getattr(sampler, "sample_indices_", None)
+        if index is not None:
+            groups = groups[np.asarray(index)]
+            continue
+        tags = getattr(sampler, "perturbations_", [])[n_in:]
+        added = [f"{kind}={value}" for kind, value in tags]
+        added += ["generated"] * (len(X) - n_in - len(added))
+        groups = np.concatenate([groups, np.asarray(added, dtype=object)])
     n = len(y)
     if not np.array_equal(y_new[:n], np.asarray(y)):
         raise ValueError("a sampler did not keep the training utterances first")
     added = features.transform(X[n:])
     if isinstance(F, np.ndarray) and F.dtype != object:
-        return np.concatenate([F, added]), y_new
-    return [*F, *added], y_new
+        return np.concatenate([F, added]), y_new, groups
+    return [*F, *added], y_new, groups
 
 
-def fit_recognizer(F, y, *, features, audio=None, verbose=0, **params):
+def fit_recognizer(F, y, *, features, audio=None, groups=None, verbose=0, **params):
     """Fit :func:`make_recognizer` on front-end rows computed once.
 
     ``features`` (the fitted front end ``F`` came from) becomes the
@@ -99,6 +116,11 @@ def fit_recognizer(F, y, *, features, audio=None, verbose=0, **params):
     audio : sequence or None, default=None
         The training utterances (paths or waveforms at the front end's
         ``sr``) ``F`` came from; needed when the recogniser augments.
+    groups : array-like of shape (n_utterances,) or None, default=None
+        The speaker of each utterance. With ``reject=True`` the reject
+        option holds out whole speakers (and whole generated voices) to set
+        its threshold, so that its false-rejection target holds for new
+        voices; otherwise unused. None: utterances are held out.
     verbose : int, default=0
         If > 0, the VAE shows a progress bar while training.
     **params
@@ -137,10 +159,11 @@ def fit_recognizer(F, y, *, features, audio=None, verbose=0, **params):
                 "use make_recognizer(**the same parameters)['features']"
             )
     recognizer.set_params(features=features)
-    F, y = _augmented(recognizer, F, y, audio, features)
+    F, y, groups = _augmented(recognizer, F, y, audio, features, groups)
+    split = {"groups": groups} if groups is not None and params.get("reject") else {}
     with warnings.catch_warnings():  # the number of epochs is reported instead
         warnings.simplefilter("ignore", ConvergenceWarning)
-        recognizer["model"].fit(as_utterances(F), y)
+        recognizer["model"].fit(as_utterances(F), y, **split)
     vae = _fitted_vae(recognizer)
     if vae is not None:
         vae.set_params(verbose=0)
@@ -293,7 +316,16 @@ def recognizer_bundle(recognizer, y, *, generator=None, durations=None, variance
 
 
 def train_recognizer(
-    F, y, *, features, durations=None, generator=True, audio=None, verbose=0, **params
+    F,
+    y,
+    *,
+    features,
+    durations=None,
+    generator=True,
+    audio=None,
+    groups=None,
+    verbose=0,
+    **params,
 ):
     """Fit the recogniser and the generator: the training step of ``skvae train``.
 
@@ -302,7 +334,7 @@ def train_recognizer(
 
     Parameters
     ----------
-    F, y, features, verbose, **params
+    F, y, features, groups, verbose, **params
         As for :func:`fit_recognizer` (``verbose`` also prints progress).
     durations : array-like of shape (n_utterances,) or None, default=None
         Durations in seconds of the training utterances (see
@@ -362,13 +394,14 @@ def train_recognizer(
             + " (augment=None trains faster)"
         )
     if params.get("reject"):
+        held = "speakers" if groups is not None else "utterances"
         info(
-            "with the reject option: a 20 % hold-out sets its threshold, then "
-            "the recogniser is fitted again on every utterance"
+            f"with the reject option: a 20 % hold-out of the {held} sets its "
+            "threshold, then the recogniser is fitted again on every utterance"
         )
     start = time.perf_counter()
     rec = fit_recognizer(
-        F, y, features=features, audio=audio, verbose=verbose, **params
+        F, y, features=features, audio=audio, groups=groups, verbose=verbose, **params
     )
     seconds = time.perf_counter() - start
     vae = _fitted_vae(rec)
