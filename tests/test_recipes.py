@@ -1058,3 +1058,51 @@ def test_a_model_file_refuses_band_variances_that_do_not_fit(bundle, tmp_path):
     rows, _ = generate_utterances(loaded, 3, 2, random_state=0)
     plain, _ = generate_utterances(bundle, 3, 2, random_state=0, match_variances=False)
     np.testing.assert_allclose(rows, plain)
+
+
+# --------------------------------------------------------------------------
+# the reject option's threshold on held-out speakers (issue 24)
+# --------------------------------------------------------------------------
+def test_generated_rows_get_their_voice_as_group(digits, monkeypatch):
+    from skvae.recipes import GENERATED_VOICES
+    from skvae.recipes._train import _augmented
+
+    monkeypatch.setitem(GENERATED_VOICES, "voices", 2)
+    monkeypatch.setitem(GENERATED_VOICES, "n_repeats", 1)
+    monkeypatch.setitem(FILLER, "n_samples", 10)
+    rec = make_recognizer(reject=True, **{**FAST, "augment": "voices+filler"})
+    fe = rec["features"].fit(digits.data)
+    F = fe.transform(digits.data)
+    F_all, y_all, groups = _augmented(
+        rec, F, digits.target, digits.data, fe, digits.speaker
+    )
+    n = len(digits.target)
+    assert len(F_all) == len(y_all) == len(groups) == n + 2 * 10 + 10
+    assert list(groups[:n]) == list(digits.speaker)  # the speakers kept
+    voices = {v["name"] for v in rec["voices"].voices_}
+    assert {g for g in groups[n : n + 20]} == {f"voice={v}" for v in voices}
+    assert all(g.startswith(("filler=", "noise=")) for g in groups[n + 20 :])
+    assert set(y_all[n + 20 :]) == {-2}
+    with pytest.raises(ValueError, match="groups has 3 entries"):
+        _augmented(rec, F, digits.target, digits.data, fe, ["a", "b", "c"])
+
+
+def test_fit_recognizer_with_groups_holds_out_whole_speakers(digits):
+    from sklearn.model_selection import GroupShuffleSplit
+
+    front_end = make_recognizer(reject=True, **FAST)["features"].fit(digits.data)
+    F = front_end.transform(digits.data)
+    rec = fit_recognizer(
+        F, digits.target, features=front_end, groups=digits.speaker, reject=True,
+        random_state=0, **FAST,
+    )  # fmt: skip
+    model = rec["model"]
+    split = GroupShuffleSplit(1, test_size=0.2, random_state=0)
+    _, test = next(split.split(F, digits.target, digits.speaker))
+    assert len(set(digits.speaker[test])) >= 1
+    assert model.calibration_scores_.size == len(test)
+    # without groups: 20 % of the utterances
+    rec = fit_recognizer(
+        F, digits.target, features=front_end, reject=True, random_state=0, **FAST
+    )
+    assert rec["model"].calibration_scores_.size == round(0.2 * len(F))
