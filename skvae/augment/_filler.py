@@ -7,8 +7,6 @@ Never imports torch.
 from numbers import Integral, Real
 
 import numpy as np
-from imblearn.base import BaseSampler
-from sklearn.base import _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_consistent_length, column_or_1d
@@ -17,8 +15,7 @@ from .._openset import resolve_filler_label
 from ..audio import check_utterances
 from ..datasets._noise import make_outlier_clips
 from ..datasets._synth import _draw_speakers, _say
-from ._synth import MAX_SR, MIN_SR, N_VOICES, SyntheticVoices
-from ._waveform import audio_sampler_tags
+from ._synth import MAX_SR, MIN_SR, N_VOICES, _SpeakingSampler
 
 #: FillerWords' default words: 490 common English words. None is a digit,
 #: sounds like one ("oh", "won", "to", "for", "ate"), is one of the 40 words
@@ -95,7 +92,7 @@ FILLER_WORDS = (
 # fmt: on
 
 
-class FillerWords(BaseSampler):
+class FillerWords(_SpeakingSampler):
     """Add words outside the vocabulary, said by generated voices, as one
     more class: the filler (garbage) class of a keyword spotter.
 
@@ -173,9 +170,6 @@ class FillerWords(BaseSampler):
     (-2, 'filler')
     """
 
-    _sampling_type = "bypass"
-    sampling_strategy = "auto"
-
     _parameter_constraints: dict = {
         "n_samples": [Interval(Integral, 1, None, closed="left")],
         "words": [list, tuple, None],
@@ -214,7 +208,7 @@ class FillerWords(BaseSampler):
             raise ValueError("y is required: the filler label is added to it")
         y = column_or_1d(y, warn=True)
         check_consistent_length(sources, y)
-        names = SyntheticVoices(voices=self.voices)._voice_names()
+        names = self._voice_names()
         words = FILLER_WORDS if self.words is None else self.words
         bad = [w for w in words if not isinstance(w, str) or not w.strip()]
         if not words or bad:
@@ -232,19 +226,6 @@ class FillerWords(BaseSampler):
                 "leave them out of the filler words"
             )
         return sources, y, names, list(words), label
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Check the parameters and input; :meth:`fit_resample` does the work."""
-        self._check(X, y)
-        self.n_features_in_ = 1
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_resample(self, X, y):
-        """The utterances (if ``keep_original``), then the filler ones (a
-        float32 waveform at ``sr`` each), and their labels."""
-        return self._fit_resample(X, y)
 
     def _fit_resample(self, X, y):
         sources, y, names, words, label = self._check(X, y)
@@ -289,6 +270,3 @@ class FillerWords(BaseSampler):
         self.perturbations_ = done
         self.n_features_in_ = 1
         return X_new, np.concatenate(y_new)
-
-    def __sklearn_tags__(self):
-        return audio_sampler_tags(super().__sklearn_tags__(), sample_indices=False)

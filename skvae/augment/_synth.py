@@ -44,7 +44,47 @@ def _text_of(label, words):
     )
 
 
-class SyntheticVoices(BaseSampler):
+class _SpeakingSampler(BaseSampler):
+    """What the samplers that add utterances of generated voices share:
+    ``voices`` (a count or names), ``fit``, ``fit_resample`` and the tags of
+    an audio sampler without ``sample_indices_``."""
+
+    _sampling_type = "bypass"
+    # imbalanced-learn's attribute; every class is augmented alike
+    sampling_strategy = "auto"
+
+    def _voice_names(self):
+        if isinstance(self.voices, Integral):
+            return None
+        names, known = list(self.voices), set(voice_names())
+        unknown = [v for v in names if v not in known]
+        if unknown:
+            raise ValueError(
+                f"unknown voices {unknown}: use names from "
+                "skvae.augment.voice_names() (e.g. 'en-us+m1')"
+            )
+        if not names or len(set(names)) < len(names):
+            raise ValueError(f"voices must be distinct names, at least 1; got {names}")
+        return names
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Check the parameters and input; :meth:`fit_resample` does the work."""
+        self._check(X, y)
+        self.n_features_in_ = 1
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_resample(self, X, y):
+        """The utterances (if ``keep_original``), then the generated ones (a
+        float32 waveform at ``sr`` each), and their labels."""
+        return self._fit_resample(X, y)
+
+    def __sklearn_tags__(self):
+        return audio_sampler_tags(super().__sklearn_tags__(), sample_indices=False)
+
+
+class SyntheticVoices(_SpeakingSampler):
     """Add each label's word said by generated voices (eSpeak NG).
 
     An imbalanced-learn sampler for audio, before
@@ -117,10 +157,6 @@ class SyntheticVoices(BaseSampler):
     ({3: 'three', 7: 'seven'}, 'voice')
     """
 
-    _sampling_type = "bypass"
-    # imbalanced-learn's attribute; every class is augmented alike
-    sampling_strategy = "auto"
-
     _parameter_constraints: dict = {
         "voices": [Interval(Integral, 1, N_VOICES, closed="both"), list, tuple],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
@@ -147,20 +183,6 @@ class SyntheticVoices(BaseSampler):
         self.keep_original = keep_original
         self.random_state = random_state
 
-    def _voice_names(self):
-        if isinstance(self.voices, Integral):
-            return None
-        names, known = list(self.voices), set(voice_names())
-        unknown = [v for v in names if v not in known]
-        if unknown:
-            raise ValueError(
-                f"unknown voices {unknown}: use names from "
-                "skvae.augment.voice_names() (e.g. 'en-us+m1')"
-            )
-        if not names or len(set(names)) < len(names):
-            raise ValueError(f"voices must be distinct names, at least 1; got {names}")
-        return names
-
     def _check(self, X, y):
         sources = check_utterances(X)
         if y is None:
@@ -171,19 +193,6 @@ class SyntheticVoices(BaseSampler):
         labels = list(dict.fromkeys(y.tolist()))  # in order of appearance
         words = {label: _text_of(label, self.words) for label in labels}
         return sources, y, names, words
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Check the parameters and input; :meth:`fit_resample` does the work."""
-        self._check(X, y)
-        self.n_features_in_ = 1
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_resample(self, X, y):
-        """The utterances (if ``keep_original``), then the generated ones (a
-        float32 waveform at ``sr`` each), and their labels."""
-        return self._fit_resample(X, y)
 
     def _fit_resample(self, X, y):
         sources, y, names, words = self._check(X, y)
@@ -208,6 +217,3 @@ class SyntheticVoices(BaseSampler):
         self.perturbations_ = done
         self.n_features_in_ = 1
         return X_new, np.concatenate(y_new)
-
-    def __sklearn_tags__(self):
-        return audio_sampler_tags(super().__sklearn_tags__(), sample_indices=False)
