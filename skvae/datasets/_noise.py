@@ -26,6 +26,23 @@ def _pink(n, rng):
     return np.fft.irfft(spec / np.sqrt(f), n)
 
 
+def _noisy(wave, snr_db, rng, kind, exact_snr):
+    wave = np.asarray(wave)
+    if wave.ndim != 1 or wave.size == 0:
+        raise ValueError(
+            f"each signal must be a non-empty 1-D array, got shape {wave.shape}"
+        )
+    power = np.mean(np.square(wave, dtype=np.float64)) / 10 ** (snr_db / 10)
+    if not exact_snr:
+        noise = rng.normal(0.0, np.sqrt(power), wave.shape)
+    else:
+        noise = rng.standard_normal(wave.shape[0])
+        if kind == "pink":  # drawn after the white draw
+            noise = _pink(wave.shape[0], rng)
+        noise *= np.sqrt(power / np.mean(noise**2))
+    return (wave + noise).astype(np.float32)
+
+
 def make_outlier_clips(
     waveforms,
     *,
