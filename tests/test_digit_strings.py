@@ -132,3 +132,18 @@ def test_bad_parameters_are_named(params, match):
 def test_unknown_fsdd_speaker_is_named(fsdd_home):
     with pytest.raises(ValueError, match="are not FSDD speakers"):
         make_digit_strings(2, source="fsdd", speakers=["ann"], data_home=fsdd_home)
+
+
+def test_voice_perturbation_of_each_string():
+    plain = make_digit_strings(6, lengths=(3, 4), speakers=2, random_state=0)
+    moved = make_digit_strings(
+        6, lengths=(3, 4), speakers=2, perturb=True, random_state=0
+    )
+    assert plain.perturbation is None
+    assert list(moved.target) == list(plain.target)  # the same strings
+    assert set(moved.perturbation) <= {"speed=0.9", "speed=1.1", "vtlp=0.9", "vtlp=1.1"}
+    for kind, a, b in zip(moved.perturbation, plain.data, moved.data):
+        name, value = kind.split("=")
+        expected = len(a) / float(value) if name == "speed" else len(a)
+        assert abs(len(b) - expected) <= 0.02 * len(a) + 2
+        assert b.dtype == np.float32 and np.isfinite(b).all()

@@ -141,6 +141,7 @@ def make_digit_strings(
     double=0.3,
     gap=(0.05, 0.3),
     level_db=3.0,
+    perturb=False,
     snr_db=None,
     sr=8000,
     data_home=None,
@@ -183,6 +184,11 @@ def make_digit_strings(
         overlap).
     level_db : float, default=3.0
         FSDD: each digit's level moves by a uniform draw in +-``level_db``.
+    perturb : bool, default=False
+        Voice perturbation of every string (issue 15's
+        :class:`~skvae.augment.VoicePerturbation`): one of speed 0.9 or 1.1
+        or vocal-tract length 0.9 or 1.1, drawn per string, before the
+        noise.
     snr_db : float or None, default=None
         White noise at this signal-to-noise ratio on every string.
     sr : int, default=8000
@@ -201,7 +207,8 @@ def make_digit_strings(
         ``data`` (object array of float32 waveforms at ``sr``), ``target``
         (object array of digit strings), ``text`` (what was said: words, or
         the FSDD files joined), ``speaker`` (the FSDD speaker or eSpeak voice
-        of each string), ``sr``.
+        of each string), ``perturbation`` (``"speed=1.1"``, ...; None
+        without ``perturb``), ``sr``.
 
     See Also
     --------
@@ -224,10 +231,39 @@ def make_digit_strings(
         "".join(str(d) for d in rng.randint(10, size=rng.randint(low, high + 1)))
         for _ in range(n_strings)
     ]
+    noise = None if perturb else snr_db  # perturbation first, then noise
     if source == "espeak":
-        return _espeak_strings(targets, speakers, style, oh, double, snr_db, sr, rng)
-    fsdd = (data_home, subset)
-    return _fsdd_strings(targets, speakers, gap, level_db, snr_db, sr, fsdd, rng)
+        out = _espeak_strings(targets, speakers, style, oh, double, noise, sr, rng)
+    else:
+        fsdd = (data_home, subset)
+        out = _fsdd_strings(targets, speakers, gap, level_db, noise, sr, fsdd, rng)
+    out.perturbation = None
+    if perturb:
+        _perturb(out, snr_db, rng)
+    return out
+
+
+def _perturb(out, snr_db, rng):
+    """Each string of ``out`` replaced by one voice-perturbed copy."""
+    from ..augment._waveform import VoicePerturbation
+
+    sampler = VoicePerturbation(
+        sr=out.sr,
+        speed=(0.9, 1.1),
+        vtlp=(0.9, 1.1),
+        n_copies=1,
+        keep_original=False,
+        random_state=rng,
+    )
+    waves, _ = sampler.fit_resample(list(out.data), np.arange(len(out.data)))
+    index = sampler.sample_indices_
+    if not np.array_equal(index, np.arange(len(out.data))):
+        raise RuntimeError("VoicePerturbation did not keep the order of the strings")
+    if snr_db is not None:
+        waves = [_noisy(w, snr_db, rng, "white", True) for w in waves]
+    out.data[:] = [np.asarray(w, dtype=np.float32) for w in waves]
+    out.perturbation = np.empty(len(waves), dtype=object)
+    out.perturbation[:] = [f"{kind}={value}" for kind, value in sampler.perturbations_]
 
 
 def _espeak_strings(targets, speakers, style, oh, double, snr_db, sr, rng):
