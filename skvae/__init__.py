@@ -1,10 +1,10 @@
 """skvae: variational autoencoders as scikit-learn estimators, for speech.
 
 The estimators ``VAETransformer``, ``VAEClassifier``, ``FactorizedVAE``,
-``SequenceVAE``;
-``RejectOptionClassifier`` (open-set recognition); ``save``/``load`` (weights
-files); ``export_onnx``/``export_torchscript``; the torch-free ``features`` and
-``datasets``. Each name is imported on first access.
+``SequenceVAE``; ``CTCTranscriber`` (strings such as phone numbers from
+frame sequences); ``RejectOptionClassifier`` (open-set recognition);
+``save``/``load`` (weights files); ``export_onnx``/``export_torchscript``; the
+torch-free ``features`` and ``datasets``. Each name is imported on first access.
 """
 
 import importlib
@@ -13,6 +13,7 @@ from ._version import __version__
 
 # public name -> the module that defines it
 _LAZY_ATTRS = {
+    "CTCTranscriber": "._ctc",
     "FactorizedVAE": "._factorized",
     "RejectOptionClassifier": "._openset",
     "SequenceVAE": "._sequence",

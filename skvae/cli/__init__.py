@@ -10,7 +10,7 @@ import signal
 import sys
 
 from .. import __version__
-from . import commands, parser, predict
+from . import commands, parser, predict, transcribe
 from .console import (
     EXIT_FAILURE,
     EXIT_USAGE,
@@ -30,6 +30,7 @@ def build_parser(prog="skvae"):
         commands={
             "train": commands.cmd_train,
             "predict": predict.cmd_predict,
+            "transcribe": transcribe.cmd_transcribe,
             "sample": commands.cmd_sample,
             "report": commands.cmd_report,
         },

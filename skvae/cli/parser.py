@@ -46,6 +46,10 @@ use the saved model:
   skvae sample skvae-run --digit 3 -n 5 --out samples
                                       new utterances of "three" as WAV files
   skvae report skvae-run              redraw skvae-run/report/index.html
+  skvae train --task transcribe -o digits-run
+                                      a transcriber of numbers read aloud
+  skvae transcribe digits-run call.wav
+                                      the digits said in each file
 """
 
 _MAIN_EPILOG = """\
@@ -182,6 +186,11 @@ _DATA = [
 ]
 _SPLITS = ("auto", "official", "speaker", "random")
 _TRAIN = [
+    ("--task", dict(choices=("recognize", "transcribe"), default="recognize",
+                    help="recognize: one word per file (default); transcribe: "
+                    "the digit string of a number read aloud (phone numbers, "
+                    "PINs), trained on FSDD's digits joined into strings and "
+                    "eSpeak NG voices reading numbers; see 'skvae transcribe'")),
     ("--split", dict(choices=_SPLITS, default="auto", help="held-out test set: the "
                      "dataset's official split, whole speakers, or random "
                      "utterances (default: auto, as described above)")),
@@ -262,6 +271,20 @@ _REPORT = [
     ("--seed", dict(type=_seed, default=0, help="random seed of a split not "
                     "recorded in the model (default 0)")),
 ]
+_TRANSCRIBE_HELP = """\
+Transcribe numbers read aloud (phone numbers, PINs, codes: digits run
+together, "oh" for zero, "double five") with a model of 'skvae train --task
+transcribe'. Prints one tab-separated line per file: path and the digits
+heard (empty if none). Files may have any sample rate, level and length.
+Unreadable files are reported on stderr ('PATH<TAB>error<TAB>REASON' when
+streaming), the others still processed; the exit code is then 1.
+
+FILE '-' streams paths from standard input, one per line, answering each
+batch of lines as it arrives. The model runs with NumPy (no torch) and is
+kept in the prediction cache, as for 'skvae predict'.
+
+"""
+
 _COMMANDS = [  # name, help, description, epilog, positionals, options
     ("train",
      "train a recogniser on DATA, evaluate it, save it, write a report",
@@ -274,6 +297,13 @@ _COMMANDS = [  # name, help, description, epilog, positionals, options
      "  find recordings -name '*.wav' | skvae predict skvae-run -",
      [("model", "the --out folder of 'skvae train', or its model.skops"),
       ("files", "audio files or folders; '-': paths from standard input")],
+     _CACHE),
+    ("transcribe", "transcribe numbers read aloud with a trained transcriber",
+     _TRANSCRIBE_HELP + _MODEL_HELP,
+     "examples:\n  skvae transcribe digits-run call.wav\n"
+     "  find calls -name '*.wav' | skvae transcribe digits-run -",
+     [("model", "the --out folder of 'skvae train --task transcribe'"),
+      ("files", "audio files; '-': paths from standard input")],
      _CACHE),
     ("sample", "generate new utterances of a label as WAV files",
      _SAMPLE_HELP + _MODEL_HELP,

@@ -84,7 +84,12 @@ def cmd_predict(args, console):
         raise UsageError("FILE '-' (paths from standard input) must come alone")
     if sys.stdout is None:  # started with stdout closed ('>&-')
         raise OSError("standard output is closed: the results have nowhere to go")
-    rec = load_model(load_predictor, args.model, cache=not args.no_cache)["recognizer"]
+    bundle = load_model(load_predictor, args.model, cache=not args.no_cache)
+    if bundle.get("task") == "transcribe":
+        raise UsageError(
+            f"{bundle['path']} transcribes digit strings: use 'skvae transcribe'"
+        )
+    rec = bundle["recognizer"]
     # a path undecodable in the locale is written back as given (as ls does)
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:

@@ -47,6 +47,7 @@ from ._generate import (
 from ._model_file import (
     MODEL_FILE,
     WEIGHTS_FILE,
+    is_transcriber,
     load_recognizer,
     save_recognizer,
     trusted_types,
@@ -70,6 +71,17 @@ from ._train import (
     recognizer_bundle,
     train_recognizer,
 )
+from ._transcribe import N_TEST_VOICES as N_TEST_VOICES
+from ._transcribe import TRAINING_STRINGS as TRAINING_STRINGS
+from ._transcribe import TRANSCRIBER as TRANSCRIBER
+from ._transcribe import (
+    SegmentCodes,
+    make_transcriber,
+    split_voices,
+    train_transcriber,
+    training_strings,
+    transcriber_bundle,
+)
 
 __all__ = [
     "CACHE_MAX_ENTRIES",
@@ -77,6 +89,7 @@ __all__ = [
     "PredictionCache",
     "WEIGHTS_FILE",
     "RecognizerPipeline",
+    "SegmentCodes",
     "as_utterances",
     "band_variances",
     "cache_dir",
@@ -89,10 +102,12 @@ __all__ = [
     "generator_features",
     "generator_rows",
     "is_sequence",
+    "is_transcriber",
     "load_predictor",
     "load_recognizer",
     "make_generator",
     "make_recognizer",
+    "make_transcriber",
     "match_variance",
     "recognize_files",
     "recognizer_bundle",
@@ -100,7 +115,11 @@ __all__ = [
     "resolve_auto",
     "resynthesize",
     "save_recognizer",
+    "split_voices",
     "train_recognizer",
+    "train_transcriber",
+    "training_strings",
+    "transcriber_bundle",
     "trusted_types",
     "without_filler",
     "write_utterances",

@@ -167,6 +167,12 @@ def _check_bundle(bundle, where, *, damaged="is damaged"):
         raise ValueError(f"{where} was saved by a newer skvae; upgrade skvae to use it")
     if version != MODEL_FORMAT_VERSION:
         fail(f"unknown format_version {version}")
+    task = bundle.get("task", "recognize")
+    if task == "transcribe":
+        _check_transcriber(bundle, fail)
+        return
+    if task != "recognize":
+        fail(f"unknown task {task!r}")
     rec = bundle.get("recognizer")
     steps = getattr(rec, "steps", None)
     try:
@@ -211,6 +217,37 @@ def _check_bundle(bundle, where, *, damaged="is damaged"):
         and len(variances) == len(classes)
     ):
         fail("its band variances are not one row per label")
+
+
+def _check_transcriber(bundle, fail):
+    """``fail`` unless ``bundle`` holds a fitted transcriber pipeline."""
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    rec = bundle.get("recognizer")
+    names = [name for name, _ in getattr(rec, "steps", ())]
+    if not names or names[0] != "features" or names[-1] != "model":
+        fail(
+            f"the transcriber is {type(rec).__name__}, not a pipeline of a "
+            "'features' step and a 'model' step"
+        )
+    model = rec["model"]
+    if not hasattr(model, "predict") or not hasattr(model, "classes_"):
+        fail(f"its model is a {type(model).__name__}, not a transcriber")
+    try:
+        for _, step in rec.steps:
+            if hasattr(step, "get_params"):
+                check_is_fitted(step)
+    except (NotFittedError, TypeError) as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    if not isinstance(bundle.get("metadata"), dict):
+        fail("its metadata is not a dict")
+
+
+def is_transcriber(bundle):
+    """Whether a loaded model transcribes strings (``skvae train --task
+    transcribe``) rather than recognising one word per file."""
+    return bundle.get("task") == "transcribe"
 
 
 def _failure_reason(exc):

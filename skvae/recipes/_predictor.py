@@ -214,6 +214,16 @@ def _predict_only(bundle):
     from .._numpy_encoder import NumpyEncoder, NumpySequenceEncoder
 
     bundle.pop("generator", None)
+    if bundle.get("task") == "transcribe":
+        from .._numpy_ctc import NumpyCTC
+
+        rec = bundle["recognizer"]
+        if (
+            type(rec["model"]).__name__ == "CTCTranscriber"
+            and "vae" not in rec.named_steps
+        ):
+            rec.steps[-1] = ("model", NumpyCTC.from_transcriber(rec["model"]))
+        return bundle
     model = bundle["recognizer"]["model"]
     vae = getattr(model, "named_steps", {}).get("vae")  # no reject option
     if vae is not None and hasattr(vae, "_to_weights"):

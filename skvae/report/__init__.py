@@ -16,10 +16,12 @@ from ._page import FIGURES as FIGURES
 from ._page import LISTEN_PAGE as LISTEN_PAGE
 from ._page import OPEN_SET_FIGURE as OPEN_SET_FIGURE
 from ._page import write_listening_page, write_recognizer_report, write_report
+from ._transcription import write_transcription_report
 
 __all__ = [
     "check_available",
     "write_listening_page",
     "write_recognizer_report",
     "write_report",
+    "write_transcription_report",
 ]
