@@ -3,7 +3,13 @@
 
 import numpy as np
 
-__all__ = ["edit_counts", "edit_operations", "symbol_accuracy"]
+__all__ = [
+    "digit_accuracy",
+    "edit_counts",
+    "edit_operations",
+    "symbol_accuracy",
+    "transcription_scores",
+]
 
 
 def _strings(values, name):
@@ -52,3 +58,63 @@ def symbol_accuracy(y_true, y_pred):
     if n_ref == 0:
         return 1.0 if ins == 0 else 0.0
     return 1.0 - (subs + dels + ins) / n_ref
+
+
+def digit_accuracy(y_true, y_pred):
+    """Digit accuracy of transcribed digit strings.
+
+    1 - (substitutions + deletions + insertions) / digits said, summed
+    over all strings (Levenshtein alignment, :mod:`rapidfuzz`); the score of
+    :func:`skvae.recipes.make_transcriber`. It can be negative (many
+    insertions).
+
+    Parameters
+    ----------
+    y_true, y_pred : sequence of str
+        The digits said and the digits transcribed, one string per utterance.
+
+    Returns
+    -------
+    accuracy : float
+
+    Examples
+    --------
+    >>> from skvae.evaluation import digit_accuracy
+    >>> digit_accuracy(["8885112931", "1234"], ["888511293", "1234"])
+    0.9285714285714286
+    """
+    return symbol_accuracy(y_true, y_pred)
+
+
+def transcription_scores(y_true, y_pred):
+    """Digit accuracy, whole-string accuracy and the edit counts.
+
+    Parameters
+    ----------
+    y_true, y_pred : sequence of str
+
+    Returns
+    -------
+    scores : dict
+        ``digit_accuracy`` (:func:`digit_accuracy`), ``string_accuracy``
+        (the fraction of strings transcribed exactly), ``substitutions``,
+        ``deletions``, ``insertions``, ``digits`` (said) and ``n`` (strings).
+
+    Examples
+    --------
+    >>> from skvae.evaluation import transcription_scores
+    >>> s = transcription_scores(["123", "45"], ["123", "4"])
+    >>> s["digit_accuracy"], s["string_accuracy"], s["deletions"]
+    (0.8, 0.5, 1)
+    """
+    subs, dels, ins, n_ref = edit_counts(y_true, y_pred)
+    pairs = list(zip([str(t) for t in y_true], [str(p) for p in y_pred]))
+    return {
+        "digit_accuracy": symbol_accuracy(y_true, y_pred),
+        "string_accuracy": float(np.mean([a == b for a, b in pairs])) if pairs else 1.0,
+        "substitutions": subs,
+        "deletions": dels,
+        "insertions": ins,
+        "digits": n_ref,
+        "n": len(pairs),
+    }

@@ -175,3 +175,53 @@ def test_make_transcriber_fits_audio_and_saves_without_pickle(tmp_path):
     broken["recognizer"] = type(model)(steps)
     with pytest.raises(ValueError, match="not a transcriber"):
         save_recognizer(broken, tmp_path / "broken.skops")
+
+
+@pytest.fixture(scope="module")
+def learned():
+    """A small transcriber trained on eSpeak NG voices reading numbers."""
+    from skvae.recipes import training_strings
+
+    train_voices, _ = split_voices()
+    X, y, _, used_fsdd = training_strings(
+        speakers=[], espeak_voices=train_voices, sizes=LEARNED_SIZES, random_state=0
+    )
+    assert not used_fsdd
+    model = make_transcriber(random_state=0, **LEARNED_MODEL)
+    return model.fit(X, y)
+
+
+#: strings and model of the ``learned`` fixture (about a minute on 2 cores)
+LEARNED_SIZES = {"espeak": 800, "lengths": (1, 6)}
+LEARNED_MODEL = {"hidden_size": 64, "conv_channels": 64, "max_iter": 15}
+
+
+@pytest.mark.slow
+def test_oh_double_and_repeated_digits_are_transcribed_by_new_voices(learned):
+    """Voices never heard say "oh" for 0 and "double"/"triple": the digits
+    come out, and a run of one digit keeps its count."""
+    _, test_voices = split_voices()
+    said = make_digit_strings(
+        40, lengths=(3, 6), speakers=test_voices, style="digits", oh=1.0,
+        double=1.0, random_state=5,
+    )
+    assert any("oh" in t for t in said.text) and any("double" in t for t in said.text)
+    pred = learned.predict(list(said.data))
+    assert learned.score(list(said.data), said.target) > 0.75
+    # strings of one digit repeated, read digit by digit, then "double"
+    runs = [str(d) * n for d, n in zip(range(10), [2, 3, 4, 2, 3, 4, 2, 3, 4, 3])]
+    plain = make_digit_strings(
+        digits=runs, speakers=test_voices, oh=0.0, double=0.0, random_state=6
+    )
+    assert list(plain.target) == runs
+    pred = learned.predict(list(plain.data))
+    kept = [len(p) == len(t) for p, t in zip(pred, runs)]
+    assert np.mean(kept) >= 0.7, list(zip(runs, pred))
+    pairs = [str(d) * 2 for d in range(10)]
+    doubled = make_digit_strings(
+        digits=pairs, speakers=test_voices, style="digits", oh=0.0, double=1.0,
+        random_state=7,
+    )
+    assert all(t.startswith("double") for t in doubled.text)
+    pred = learned.predict(list(doubled.data))
+    assert np.mean([p == t for p, t in zip(pred, pairs)]) >= 0.7, list(zip(pairs, pred))

@@ -23,12 +23,19 @@ from .console import (
 __all__ = ["__version__", "build_parser", "main"]
 
 
+def _train(args, console):
+    """skvae train: a recogniser, or with --task transcribe a transcriber."""
+    if getattr(args, "task", "recognize") == "transcribe":
+        return transcribe.cmd_train_transcribe(args, console)
+    return commands.cmd_train(args, console)
+
+
 def build_parser(prog="skvae"):
     """The argparse parser of the ``skvae`` command, bound to the commands."""
     return parser.build_parser(
         prog,
         commands={
-            "train": commands.cmd_train,
+            "train": _train,
             "predict": predict.cmd_predict,
             "transcribe": transcribe.cmd_transcribe,
             "sample": commands.cmd_sample,

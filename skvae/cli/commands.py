@@ -220,10 +220,6 @@ def cmd_train(args, console):
     from ..evaluation import generated_rate, speaker_held_out
     from .staging import staged_folder
 
-    if args.task == "transcribe":
-        from .transcribe import cmd_train_transcribe
-
-        return cmd_train_transcribe(args, console)
     start = time.perf_counter()
     out = _check_out(args.out)
     _check_machine(args.device, args.threads)

@@ -48,20 +48,9 @@ def _data_home(args, console):
 
 
 def _results(name, y_true, y_pred):
-    import numpy as np
+    from ..evaluation import transcription_scores
 
-    from .._edit import edit_counts, symbol_accuracy
-
-    subs, dels, ins, _ = edit_counts(y_true, y_pred)
-    return {
-        "set": name,
-        "n": len(y_true),
-        "digit_accuracy": symbol_accuracy(y_true, y_pred),
-        "string_accuracy": float(np.mean([a == b for a, b in zip(y_true, y_pred)])),
-        "substitutions": subs,
-        "deletions": dels,
-        "insertions": ins,
-    }
+    return {"set": name, **transcription_scores(y_true, y_pred)}
 
 
 def _test_sets(home, test_voices, seed, n):

@@ -143,9 +143,11 @@ def make_digit_strings(
     level_db=3.0,
     perturb=False,
     snr_db=None,
+    noise="white",
     sr=8000,
     data_home=None,
     subset="all",
+    digits=None,
     random_state=None,
 ):
     """Spoken digit strings and their digits, offline and seeded.
@@ -190,7 +192,9 @@ def make_digit_strings(
         or vocal-tract length 0.9 or 1.1, drawn per string, before the
         noise.
     snr_db : float or None, default=None
-        White noise at this signal-to-noise ratio on every string.
+        Noise at this signal-to-noise ratio on every string.
+    noise : {"white", "pink"}, default="white"
+        The kind of noise of ``snr_db``.
     sr : int, default=8000
         Sample rate of the waveforms.
     data_home : str or path-like or None, default=None
@@ -225,13 +229,25 @@ def make_digit_strings(
     ('50337935', 'five zero double three, seven nine three five')
     """
     _check(n_strings, source, lengths, style, oh, double, gap, level_db, snr_db)
+    if noise not in ("white", "pink"):
+        raise ValueError(f"noise must be 'white' or 'pink'; got {noise!r}")
     rng = check_random_state(random_state)
     low, high = lengths
-    targets = [
-        "".join(str(d) for d in rng.randint(10, size=rng.randint(low, high + 1)))
-        for _ in range(n_strings)
-    ]
-    noise = None if perturb else snr_db  # perturbation first, then noise
+    if digits is not None:
+        targets = [str(t) for t in digits]
+        bad = [t for t in targets if not t.isdigit()]
+        if bad or not targets or isinstance(digits, str):
+            raise ValueError(
+                "digits must be a non-empty sequence of strings of 0-9; got "
+                f"{bad[0] if bad else digits!r}"
+            )
+    else:
+        targets = [
+            "".join(str(d) for d in rng.randint(10, size=rng.randint(low, high + 1)))
+            for _ in range(n_strings)
+        ]
+    kind, noise = noise, None if perturb or noise != "white" else snr_db
+    # perturbation first, then noise
     if source == "espeak":
         out = _espeak_strings(targets, speakers, style, oh, double, noise, sr, rng)
     else:
@@ -239,7 +255,12 @@ def make_digit_strings(
         out = _fsdd_strings(targets, speakers, gap, level_db, noise, sr, fsdd, rng)
     out.perturbation = None
     if perturb:
-        _perturb(out, snr_db, rng)
+        _perturb(out, snr_db if kind == "white" else None, rng)
+    if kind != "white" and snr_db is not None:
+        out.data[:] = [
+            np.asarray(_noisy(w, snr_db, rng, kind, True), dtype=np.float32)
+            for w in out.data
+        ]
     return out
 
 

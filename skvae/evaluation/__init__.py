@@ -3,6 +3,7 @@
 non-speech clips). ``random_state`` also takes a ``numpy.random.Generator``.
 """
 
+from .._edit import digit_accuracy, transcription_scores
 from ..datasets._noise import OUTLIER_KINDS, make_outlier_clips
 from ._generation import (
     format_listening,
@@ -33,6 +34,7 @@ __all__ = [
     "add_noise",
     "baseline_scores",
     "compare_to_baselines",
+    "digit_accuracy",
     "evaluate_recognizer",
     "few_label_scores",
     "format_listening",
@@ -52,4 +54,5 @@ __all__ = [
     "recognizer_accuracies",
     "speaker_held_out",
     "stratified_subset",
+    "transcription_scores",
 ]

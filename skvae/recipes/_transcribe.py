@@ -21,7 +21,9 @@ TRANSCRIBER = {
 }
 
 #: the training strings of train_transcriber: FSDD digits joined (clean,
-#: voice-perturbed, noisy) and eSpeak NG voices reading numbers
+#: voice-perturbed, and with white or pink noise at each ``snr_db``, in
+#: equal shares) and eSpeak NG voices reading numbers; without FSDD, eSpeak
+#: NG voices make every kind
 TRAINING_STRINGS = {
     "fsdd": 2000,
     "perturbed": 1000,
@@ -29,7 +31,7 @@ TRAINING_STRINGS = {
     "espeak": 1000,
     "lengths": (1, 12),
     "gap": (-0.05, 0.3),
-    "snr_db": 15.0,
+    "snr_db": (5.0, 10.0, 15.0, 20.0),
 }
 
 REPRESENTATIONS = ("frames", "sequence-vae")
@@ -183,7 +185,13 @@ def make_transcriber(
     if representation == "sequence-vae":
         if "stride" not in model_params:
             params["stride"] = 1  # a segment code per 5 frames already
-        vae = SequenceVAE(segment_length=10, segment_shift=5, **shared)
+        vae = SequenceVAE(
+            hidden_layer_sizes=(128, 128),
+            segment_length=10,
+            segment_shift=5,
+            max_iter=20,
+            **shared,
+        )
         steps.append(("vae", SegmentCodes(vae)))
     steps.append(("model", CTCTranscriber(**params, **shared)))
     return Pipeline(steps)
@@ -233,10 +241,12 @@ def training_strings(
 ):
     """The training corpus of train_transcriber: strings and their digits.
 
-    FSDD digits joined into strings (clean, voice-perturbed and at
-    ``snr_db``), if FSDD is in ``data_home``, and eSpeak NG voices reading
-    numbers ("oh", "double", phone groups), all by
-    :func:`skvae.datasets.make_digit_strings`.
+    FSDD digits joined into strings (clean, voice-perturbed, and with white
+    or pink noise at each SNR of ``sizes["snr_db"]``), if FSDD is in
+    ``data_home``, and eSpeak NG voices reading numbers ("oh", "double",
+    phone groups), all by :func:`skvae.datasets.make_digit_strings`.
+    Without FSDD (or with ``speakers=[]``), eSpeak NG voices make the clean,
+    perturbed and noisy strings too.
 
     Parameters
     ----------
@@ -272,7 +282,7 @@ def training_strings(
     parts = []
     used_fsdd = speakers != [] and find_fsdd_home(data_home) is not None
     if used_fsdd:
-        fsdd = {
+        said = {
             **common,
             "source": "fsdd",
             "speakers": speakers,
@@ -280,32 +290,24 @@ def training_strings(
             "gap": tuple(sizes["gap"]),
             "data_home": data_home,
         }
-        for n, extra in (
-            (sizes["fsdd"], {}),
-            (sizes["perturbed"], {"perturb": True}),
-            (sizes["noisy"], {"snr_db": sizes["snr_db"]}),
-        ):
-            if n:
-                parts.append(
-                    ("fsdd", make_digit_strings(n, **fsdd, **extra, random_state=rng))
-                )
-    n_espeak = (
-        sizes["espeak"]
-        if used_fsdd
-        else sum(sizes[k] for k in ("fsdd", "perturbed", "noisy", "espeak"))
-    )
-    if n_espeak:
-        parts.append(
-            (
-                "espeak",
-                make_digit_strings(
-                    n_espeak,
-                    source="espeak",
-                    speakers=espeak_voices,
-                    **common,
-                    random_state=rng,
-                ),
+        n_clean, name = sizes["fsdd"], "fsdd"
+    else:  # eSpeak NG voices make every kind of string
+        said = {**common, "source": "espeak", "speakers": espeak_voices}
+        n_clean, name = sizes["fsdd"] + sizes["espeak"], "espeak"
+    # the noisy strings: one share per SNR and kind of noise
+    kinds = [(snr, kind) for snr in sizes["snr_db"] for kind in ("white", "pink")]
+    shares = np.diff(np.linspace(0, sizes["noisy"], len(kinds) + 1).round().astype(int))
+    plan = [(n_clean, {}), (sizes["perturbed"], {"perturb": True})]
+    plan += [(n, {"snr_db": snr, "noise": k}) for (snr, k), n in zip(kinds, shares)]
+    for n, extra in plan:
+        if n:
+            parts.append(
+                (name, make_digit_strings(int(n), **said, **extra, random_state=rng))
             )
+    if used_fsdd and sizes["espeak"]:
+        espeak = {**common, "source": "espeak", "speakers": espeak_voices}
+        parts.append(
+            ("espeak", make_digit_strings(sizes["espeak"], **espeak, random_state=rng))
         )
     X = [w for _, p in parts for w in p.data]
     y = [str(t) for _, p in parts for t in p.target]
