@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._ctc_module import CTCModule
@@ -17,6 +17,7 @@ from ._device import device_available, resolve_device
 from ._edit import symbol_accuracy
 from ._segments import _check_sequences
 from ._serialize import build_module
+from ._spoken import spoken_tokens, tokens_to_digits
 from ._threads import torch_threads
 from ._version import __version__
 
@@ -91,6 +92,14 @@ class CTCTranscriber(BaseEstimator):
         its string has symbols (plus one per repeated symbol).
     dropout : float, default=0.1
         Dropout after each convolution and between GRU layers.
+    targets : {"symbols", "spoken-digits"}, default="symbols"
+        What ``y`` holds and :meth:`predict` gives. "symbols": any strings,
+        one output per character. "spoken-digits": digit strings, learned
+        as the words said: each ``y`` is digits (``"8885112931"``, each said
+        as its word) or the words said (``"triple eight, five double one,
+        ..."``: zero-nine, "oh", "double", "triple"); the network has one
+        output per word ("oh" its own, "double"/"triple" their own), and
+        :meth:`predict` turns them back into digits ("double five": "55").
     spec_augment : bool, default=True
         SpecAugment masks in training: two feature bands (up to 1/8 of the
         features) and two short time spans per sequence set to the mean.
@@ -121,8 +130,10 @@ class CTCTranscriber(BaseEstimator):
     Attributes
     ----------
     classes_ : ndarray of str
-        The symbols (every character of the training strings), sorted;
-        output ``i + 1`` of the network is ``classes_[i]``, 0 the blank.
+        The symbols (every character of the training strings; with
+        "spoken-digits", the digits and "o", "d", "t" for "oh", "double",
+        "triple"), sorted; output ``i + 1`` of the network is
+        ``classes_[i]``, 0 the blank.
     n_features_in_ : int
         Features per frame.
     mean_, scale_ : ndarray of shape (n_features_in_,)
@@ -178,6 +189,7 @@ class CTCTranscriber(BaseEstimator):
         "n_layers": _POSITIVE_INT,
         "stride": _POSITIVE_INT,
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "targets": [StrOptions({"symbols", "spoken-digits"})],
         "spec_augment": ["boolean"],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "batch_size": _POSITIVE_INT,
@@ -198,6 +210,7 @@ class CTCTranscriber(BaseEstimator):
         n_layers=2,
         stride=2,
         dropout=0.1,
+        targets="symbols",
         spec_augment=True,
         learning_rate_init=2e-3,
         batch_size=32,
@@ -214,6 +227,7 @@ class CTCTranscriber(BaseEstimator):
         self.n_layers = n_layers
         self.stride = stride
         self.dropout = dropout
+        self.targets = targets
         self.spec_augment = spec_augment
         self.learning_rate_init = learning_rate_init
         self.batch_size = batch_size
@@ -226,6 +240,24 @@ class CTCTranscriber(BaseEstimator):
         self.verbose = verbose
 
     # ------------------------------------------------------------------ fit
+    def _symbols(self, y):
+        """``y`` as output symbols (the words said, for "spoken-digits")."""
+        if self.targets == "symbols":
+            return y
+        out = []
+        for i, t in enumerate(y):
+            try:
+                out.append(spoken_tokens(t))
+            except ValueError as exc:
+                raise ValueError(f"y[{i}]: {exc}") from None
+        return out
+
+    def _output(self, strings):
+        """Decoded symbols as :meth:`predict` gives them."""
+        if self.targets == "symbols":
+            return strings
+        return np.array([tokens_to_digits(s) for s in strings], dtype=object)
+
     def _encode_targets(self, y):
         index = {c: i + 1 for i, c in enumerate(self.classes_)}
         return [np.array([index[c] for c in t], dtype=np.int64) for t in y]
@@ -259,7 +291,7 @@ class CTCTranscriber(BaseEstimator):
         self : CTCTranscriber
         """
         seqs = _check_sequences(X, name="X")
-        y = _check_targets(y, len(seqs))
+        y = self._symbols(_check_targets(y, len(seqs)))
         symbols = sorted(set("".join(y)))
         if not symbols:
             raise ValueError("y holds only empty strings: there is nothing to learn")
@@ -479,7 +511,7 @@ class CTCTranscriber(BaseEstimator):
         -------
         y : ndarray of str objects, shape (n_sequences,)
         """
-        return self._decode(self._validated(X))
+        return self._output(self._decode(self._validated(X)))
 
     def predict_log_proba(self, X):
         """Per sequence, the log-probabilities of each output step (rows:
@@ -492,9 +524,10 @@ class CTCTranscriber(BaseEstimator):
         Returns
         -------
         alignments : list of list of (str, int, int)
-            Per sequence, each symbol of :meth:`predict`'s string with the
-            first and last frame (input frames, inclusive) of its run of
-            best-path steps.
+            Per sequence, each output symbol (``classes_``: with
+            "spoken-digits", "d" for "double", "o" for "oh") with the first
+            and last frame (input frames, inclusive) of its run of best-path
+            steps.
         """
         out = []
         for path in self._paths(self._validated(X)):
@@ -516,7 +549,8 @@ class CTCTranscriber(BaseEstimator):
         symbols of ``y``, over all sequences (for digit strings: digit
         accuracy)."""
         seqs = self._validated(X)
-        return symbol_accuracy(_check_targets(y, len(seqs)), self._decode(seqs))
+        truth = self._output(self._symbols(_check_targets(y, len(seqs))))
+        return symbol_accuracy(list(truth), list(self._output(self._decode(seqs))))
 
     # ---------------------------------------------------------- persistence
     def __getstate__(self):

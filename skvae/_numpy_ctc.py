@@ -7,6 +7,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ._numpy_encoder import _conv1d, _gelu
+from ._spoken import tokens_to_digits
 
 __all__ = ["NumpyCTC"]
 
@@ -56,6 +57,7 @@ class NumpyCTC(BaseEstimator):
         self.scale_ = np.asarray(transcriber.scale_, dtype=np.float64)
         self.n_features_in_ = int(transcriber.n_features_in_)
         self.stride_ = int(module.stride)
+        self.targets_ = transcriber.targets
         return self
 
     def fit(self, X=None, y=None):
@@ -104,5 +106,6 @@ class NumpyCTC(BaseEstimator):
         for lp in self.predict_log_proba(X):
             path = lp.argmax(axis=1)
             keep = path[(path != 0) & np.r_[True, path[1:] != path[:-1]]]
-            out.append("".join(self.classes_[keep - 1]))
+            text = "".join(self.classes_[keep - 1])
+            out.append(text if self.targets_ == "symbols" else tokens_to_digits(text))
         return np.array(out, dtype=object)

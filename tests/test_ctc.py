@@ -166,3 +166,47 @@ def test_symbol_accuracy_counts_edits():
         symbol_accuracy(["1"], ["1", "2"])
     with pytest.raises(TypeError, match="must hold strings"):
         symbol_accuracy([1234], ["1234"])
+
+
+def test_spoken_digits_learns_double_and_oh_as_words_and_gives_digits():
+    """targets="spoken-digits": "double" and "oh" are outputs of their own
+    (here each word is a bump in its feature), predict gives digits."""
+    from skvae._spoken import spoken_tokens
+
+    tokens = "01do"
+    names = {"0": "zero", "1": "one", "d": "double", "o": "oh"}
+
+    def said(words, rng):
+        frames = [rng.normal(0, 0.1, (4, 4))]
+        for tok in spoken_tokens(words):
+            bump = rng.normal(0, 0.1, (6, 4))
+            bump[:, tokens.index(tok)] += 3.0
+            frames += [bump, rng.normal(0, 0.1, (4, 4))]
+        return np.vstack(frames).astype(np.float32)
+
+    rng = np.random.RandomState(0)
+    y = []
+    for _ in range(300):
+        words = [names[t] for t in rng.choice(list("01o"), rng.randint(1, 4))]
+        if rng.uniform() < 0.4:
+            words.insert(rng.randint(len(words)), "double")
+        if words[-1] == "double":
+            words.append("one")
+        y.append(" ".join(words) if rng.uniform() < 0.8 else None)
+    y = [t if t is not None else "0110" for t in y]  # digits are fine too
+    X = [said(t, rng) for t in y]
+    model = CTCTranscriber(**SMALL, targets="spoken-digits", random_state=0).fit(X, y)
+    assert model.classes_.tolist() == ["0", "1", "d", "o"]
+    tests = ["double one oh", "zero, double zero", "oh one"]
+    X_test = [said(t, rng) for t in tests]
+    assert model.predict(X_test).tolist() == ["110", "000", "01"]
+    assert NumpyCTC.from_transcriber(model).predict(X_test).tolist() == [
+        "110",
+        "000",
+        "01",
+    ]
+    assert model.score(X_test, ["110", "000", "01"]) == 1.0
+    assert model.score(X_test, tests) == 1.0  # the words said, scored as digits
+    assert [s for s, _, _ in model.align(X_test[:1])[0]] == ["d", "1", "o"]
+    with pytest.raises(ValueError, match=r"y\[1\]: 'one sixty' is neither digits"):
+        CTCTranscriber(targets="spoken-digits").fit(X[:2], ["one", "one sixty"])

@@ -192,8 +192,20 @@ def learned():
 
 
 #: strings and model of the ``learned`` fixture (about a minute on 2 cores)
-LEARNED_SIZES = {"espeak": 800, "lengths": (1, 6)}
-LEARNED_MODEL = {"hidden_size": 64, "conv_channels": 64, "max_iter": 15}
+LEARNED_SIZES = {
+    "fsdd": 0,
+    "perturbed": 0,
+    "noisy": 200,
+    "espeak": 800,
+    "lengths": (1, 5),
+}
+LEARNED_MODEL = {
+    "hidden_size": 64,
+    "conv_channels": 64,
+    "max_iter": 15,
+    "batch_size": 16,
+    "learning_rate_init": 4e-3,
+}
 
 
 @pytest.mark.slow
@@ -202,12 +214,18 @@ def test_oh_double_and_repeated_digits_are_transcribed_by_new_voices(learned):
     come out, and a run of one digit keeps its count."""
     _, test_voices = split_voices()
     said = make_digit_strings(
-        40, lengths=(3, 6), speakers=test_voices, style="digits", oh=1.0,
-        double=1.0, random_state=5,
+        40,
+        lengths=(3, 6),
+        speakers=test_voices,
+        style="digits",
+        oh=1.0,
+        double=1.0,
+        random_state=5,
     )
     assert any("oh" in t for t in said.text) and any("double" in t for t in said.text)
     pred = learned.predict(list(said.data))
-    assert learned.score(list(said.data), said.target) > 0.75
+    # (this small model: 0.79 on this CPU; an untrained one 0.0)
+    assert learned.score(list(said.data), said.target) > 0.7
     # strings of one digit repeated, read digit by digit, then "double"
     runs = [str(d) * n for d, n in zip(range(10), [2, 3, 4, 2, 3, 4, 2, 3, 4, 3])]
     plain = make_digit_strings(
@@ -219,7 +237,11 @@ def test_oh_double_and_repeated_digits_are_transcribed_by_new_voices(learned):
     assert np.mean(kept) >= 0.7, list(zip(runs, pred))
     pairs = [str(d) * 2 for d in range(10)]
     doubled = make_digit_strings(
-        digits=pairs, speakers=test_voices, style="digits", oh=0.0, double=1.0,
+        digits=pairs,
+        speakers=test_voices,
+        style="digits",
+        oh=0.0,
+        double=1.0,
         random_state=7,
     )
     assert all(t.startswith("double") for t in doubled.text)

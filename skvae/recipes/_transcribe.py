@@ -12,6 +12,7 @@ from ._model_file import MODEL_FORMAT, MODEL_FORMAT_VERSION
 #: verbosity); chosen on validation speakers and voices
 #: (``benchmarks/bench_transcribe.py --split validation``)
 TRANSCRIBER = {
+    "targets": "spoken-digits",
     "conv_channels": 128,
     "hidden_size": 128,
     "n_layers": 2,
@@ -116,9 +117,12 @@ def make_transcriber(
     bidirectional GRU, CTC). ``fit(X, y)``: ``X`` audio (paths at any rate,
     or waveforms at ``sr``), ``y`` digit strings such as ``"8885112931"``;
     ``predict(X)``: the digit strings; ``score(X, y)``: digit accuracy
-    (1 - edit distance / reference digits). "oh" for 0 and "double" or
-    "triple" and a digit are learned from training audio that says them
-    (:func:`skvae.datasets.make_digit_strings`).
+    (1 - edit distance / reference digits). ``y`` may also give the words
+    said (``"triple eight, five double one"``): the model then learns "oh",
+    "double" and "triple" as words of their own and transcribes them as
+    digits (``CTCTranscriber(targets="spoken-digits")``; training strings
+    that say them: :func:`training_strings`,
+    :func:`skvae.datasets.make_digit_strings`).
 
     Parameters
     ----------
@@ -266,7 +270,11 @@ def training_strings(
     X : list of ndarray
         Waveforms at 8 kHz.
     y : list of str
-        Their digit strings.
+        What each string says: the words eSpeak NG read (``"five double
+        one"``), the digits of FSDD strings (each said as its word); a
+        transcriber with ``targets="spoken-digits"`` (the default of
+        :func:`make_transcriber`) learns "oh", "double" and "triple" as
+        words and transcribes them as digits.
     source : list of str
         "fsdd:<speaker>" or "espeak:<voice>" per string.
     used_fsdd : bool
@@ -310,7 +318,12 @@ def training_strings(
             ("espeak", make_digit_strings(sizes["espeak"], **espeak, random_state=rng))
         )
     X = [w for _, p in parts for w in p.data]
-    y = [str(t) for _, p in parts for t in p.target]
+    # what eSpeak NG said ("double five"), the digits of FSDD strings
+    y = [
+        str(text if name == "espeak" else t)
+        for name, p in parts
+        for t, text in zip(p.target, p.text)
+    ]
     source = [f"{name}:{s}" for name, p in parts for s in p.speaker]
     if verbose:
         print(f"{len(X):,} training strings", file=sys.stderr, flush=True)
