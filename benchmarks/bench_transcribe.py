@@ -19,6 +19,7 @@ Data, baseline, protocol and results: ``benchmarks/README.md``.
 """
 
 import json
+import os
 import time
 import warnings
 
@@ -33,6 +34,8 @@ from skvae.datasets import find_fsdd_home, make_digit_strings
 from skvae.evaluation import transcription_scores
 from skvae.features import SpeechFeatures
 from skvae.recipes import (
+    TRAINING_STRINGS,
+    TRANSCRIBER,
     load_predictor,
     make_transcriber,
     save_recognizer,
@@ -44,14 +47,15 @@ from skvae.recipes import (
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 #: what each configuration changes in make_transcriber (0: the default)
 CONFIGS = {
-    0: ("default (log-mel frames)", {}),
+    0: ("default (log-mel frames, per-utterance CMVN)", {}),
     1: ("SequenceVAE z1 per segment", {"representation": "sequence-vae"}),
-    2: ("per-utterance CMVN", {"cmvn": "meanvar"}),
+    2: ("no CMVN (plain log-mel frames)", {"cmvn": None}),
     3: ("stride 3, 96 units", {"stride": 3, "hidden_size": 96}),
 }
-#: training strings per fold (TRAINING_STRINGS, smaller for time)
-SIZES = {"fsdd": 1200, "perturbed": 600, "noisy": 600, "espeak": 600}
-QUICK_SIZES = {"fsdd": 60, "perturbed": 20, "noisy": 20, "espeak": 40}
+#: training strings per fold: those of skvae train --task transcribe
+SIZES = dict(TRAINING_STRINGS)
+COUNTS = ("fsdd", "perturbed", "noisy", "espeak")
+QUICK_SIZES = {**SIZES, "fsdd": 60, "perturbed": 20, "noisy": 20, "espeak": 40}
 #: energy-based segmentation of the baseline (librosa.effects.split): 32 ms
 #: frames every 8 ms (librosa's default 2048 samples are 256 ms at 8 kHz and
 #: merge digits), and the threshold below the peak that gave the best mean
@@ -177,7 +181,7 @@ def main():
     parser.add_argument("--speakers", default=None, help="held-out speakers (comma)")
     parser.add_argument("--configs", default="0", help="CONFIGS keys (comma)")
     parser.add_argument("--n-test", type=int, default=200, help="strings per test set")
-    parser.add_argument("--max-iter", type=int, default=20, help="most epochs")
+    parser.add_argument("--max-iter", type=int, default=None, help="most epochs")
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     if args.quick:
@@ -198,10 +202,11 @@ def main():
         subset = "train"
     sizes = QUICK_SIZES if args.quick else SIZES
     n_test = 10 if args.quick else args.n_test
-    epochs = 2 if args.quick else args.max_iter
+    epochs = 2 if args.quick else args.max_iter or TRANSCRIBER["max_iter"]
     print(
         f"split {args.split}; held-out speakers {speakers}; "
-        f"{sum(sizes.values())} training strings per fold ({sizes}); "
+        f"{sum(sizes[k] for k in COUNTS)} training strings per fold "
+        f"({ {k: sizes[k] for k in COUNTS} }, noise at {sizes['snr_db']} dB); "
         f"{len(train_voices)} training voices, {len(test_voices)} held out; "
         f"test strings of 3-10 digits, {n_test} per set",
         flush=True,
@@ -262,6 +267,7 @@ def main():
                     home, speaker, seed, n=3 if args.quick else 10
                 )
                 row["real_time_factor"] = _real_time_factor(model, waves)
+                row["load_average"] = os.getloadavg()[0]
             rows.append(row)
             print(json.dumps(row), flush=True)
     print(f"\nsummary ({args.split} split; mean over held-out speakers):")
