@@ -290,7 +290,7 @@ class CTCTranscriber(BaseEstimator):
         -------
         self : CTCTranscriber
         """
-        seqs = _check_sequences(X, name="X")
+        seqs = _check_sequences(X, name="X", owner="CTCTranscriber")
         y = self._symbols(_check_targets(y, len(seqs)))
         symbols = sorted(set("".join(y)))
         if not symbols:
@@ -456,7 +456,9 @@ class CTCTranscriber(BaseEstimator):
     # -------------------------------------------------------------- predict
     def _validated(self, X):
         check_is_fitted(self)
-        return _check_sequences(X, self.n_features_in_, name="X")
+        return _check_sequences(
+            X, self.n_features_in_, name="X", owner="CTCTranscriber"
+        )
 
     def _log_probs(self, seqs):
         """Per sequence, the (steps, n_symbols + 1) log-probabilities."""

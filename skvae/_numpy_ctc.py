@@ -96,7 +96,9 @@ class NumpyCTC(BaseEstimator):
         from ._segments import _check_sequences
 
         check_is_fitted(self)
-        seqs = _check_sequences(X, self.n_features_in_, name="X")
+        seqs = _check_sequences(
+            X, self.n_features_in_, name="X", owner="CTCTranscriber"
+        )
         return [self._log_probs(s.astype(np.float64)) for s in seqs]
 
     def predict(self, X):

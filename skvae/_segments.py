@@ -6,7 +6,7 @@ import numpy as np
 __all__ = ["cut_segments", "pool_segments"]
 
 
-def _check_sequences(X, n_features=None, name="X"):
+def _check_sequences(X, n_features=None, name="X", owner="SequenceVAE"):
     """X as a list of finite float32 arrays of shape (n_frames_i, n_features)."""
     if isinstance(X, np.ndarray) and X.dtype != object and X.ndim != 3:
         raise ValueError(
@@ -29,7 +29,7 @@ def _check_sequences(X, n_features=None, name="X"):
         if width is not None and a.shape[1] != width:
             raise ValueError(
                 f"sequence {i} of {name} has {a.shape[1]} features, but "
-                f"SequenceVAE is expecting {width} features (as sequence 0"
+                f"{owner} is expecting {width} features (as sequence 0"
                 f"{' and fit' if n_features is not None else ''})."
             )
         with np.errstate(over="ignore"):

@@ -139,7 +139,9 @@ def test_bad_input_is_named():
         X, y
     )
     assert fitted.best_validation_score_ is None
-    with pytest.raises(ValueError, match="has 4 features"):
+    with pytest.raises(
+        ValueError, match="has 4 features, but CTCTranscriber is expecting 3"
+    ):
         fitted.predict([np.zeros((30, 4))])
 
 

@@ -247,3 +247,10 @@ def test_oh_double_and_repeated_digits_are_transcribed_by_new_voices(learned):
     assert all(t.startswith("double") for t in doubled.text)
     pred = learned.predict(list(doubled.data))
     assert np.mean([p == t for p, t in zip(pred, pairs)]) >= 0.7, list(zip(pairs, pred))
+
+
+def test_sample_and_report_say_a_transcriber_has_no_generator(trained):
+    out, _ = trained
+    for command in ("sample", "report"):
+        code, _, stderr = run([command, out])
+        assert code == 1 and "is a transcriber" in stderr, stderr

@@ -202,7 +202,9 @@ _TRAIN = [
     ("--n-frames", dict(_N, default=32, help="frames per utterance after time "
                         "resampling (default 32)")),
     ("--max-iter", dict(_N, default=None, help="maximum VAE epochs (default 300; "
-                        "early stopping usually ends sooner; 10 with --quick)")),
+                        "early stopping usually ends sooner; 10 with --quick); "
+                        "with --task transcribe the transcriber's (default 12, "
+                        "3 with --quick)")),
     ("--quick", dict(action="store_true",
                      help="a fast, rough run (10 epochs, no augmentation): "
                      "for smoke tests")),

@@ -341,6 +341,12 @@ def load_recognizer(path, *, require_generator=False):
     from ._generate import _NO_GENERATOR, can_generate
 
     bundle = _load_file(_existing_model(path))
+    if require_generator and is_transcriber(bundle):
+        raise ValueError(
+            f"'{bundle['path']}' is a transcriber ('skvae train --task "
+            "transcribe'): it has no generator, and its report is the one "
+            "that command wrote; use 'skvae transcribe' with it"
+        )
     if require_generator and not can_generate(bundle):
         raise ValueError(_NO_GENERATOR.format(path=bundle["path"]))
     return bundle
