@@ -259,11 +259,12 @@ def test_sample_and_report_say_a_transcriber_has_no_generator(trained):
 def test_transcribe_from_the_cache_imports_neither_torch_nor_skops(trained, files):
     """As 'skvae predict': the model 'skvae train' cached runs with NumPy."""
     out, _ = trained
+    argv = ["transcribe", str(out), str(files["string"])]
     code = (
         "import sys, contextlib, io\n"
         "from skvae.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    assert main(['transcribe', {str(out)!r}, {str(files['string'])!r}]) == 0\n"
+        f"    assert main({argv!r}) == 0\n"
         "print(sorted(m for m in ('torch', 'skops', 'librosa') if m in sys.modules))\n"
     )
     proc = subprocess.run(
