@@ -182,6 +182,13 @@ def main():
     parser.add_argument("--configs", default="0", help="CONFIGS keys (comma)")
     parser.add_argument("--n-test", type=int, default=200, help="strings per test set")
     parser.add_argument("--max-iter", type=int, default=None, help="most epochs")
+    parser.add_argument(
+        "--n-strings",
+        type=int,
+        default=None,
+        help="training strings per fold, in the default's proportions "
+        "(default: those of skvae train --task transcribe, 3000)",
+    )
     parser.add_argument("--out", default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     if args.quick:
@@ -201,6 +208,9 @@ def main():
         train_voices, test_voices = sorted(set(train_voices) - set(val)), val
         subset = "train"
     sizes = QUICK_SIZES if args.quick else SIZES
+    if args.n_strings and not args.quick:
+        total = sum(SIZES[k] for k in COUNTS)
+        sizes = {**SIZES, **{k: SIZES[k] * args.n_strings // total for k in COUNTS}}
     n_test = 10 if args.quick else args.n_test
     epochs = 2 if args.quick else args.max_iter or TRANSCRIBER["max_iter"]
     print(
@@ -239,7 +249,7 @@ def main():
         base_x, base_y = _isolated_digits(home, others, train_voices, "train", seed)
         baseline = SegmentThenClassify().fit(base_x, base_y, seed=seed)
         row = {
-            "speaker": speaker,
+            "held_out": speaker,
             "config": "baseline",
             "fit_seconds": time.perf_counter() - start,
         }
@@ -255,7 +265,7 @@ def main():
                 warnings.simplefilter("ignore", UserWarning)
                 model.fit(X, y)
             row = {
-                "speaker": speaker,
+                "held_out": speaker,
                 "config": f"{c}: {label}",
                 "fit_seconds": time.perf_counter() - start,
                 "epochs": model["model"].n_iter_,
