@@ -177,7 +177,13 @@ def main():
     parser = _common.make_parser(__doc__)
     _common.add_data_home(parser)
     _common.add_quick(parser, "two speakers' folds, tiny training, 2 epochs")
-    parser.add_argument("--split", choices=("test", "validation"), default="test")
+    parser.add_argument(
+        "--split",
+        choices=("test", "validation"),
+        default="test",
+        help="test: official test recordings and test voices; validation: "
+        "training recordings and validation voices (default test)",
+    )
     parser.add_argument("--speakers", default=None, help="held-out speakers (comma)")
     parser.add_argument("--configs", default="0", help="CONFIGS keys (comma)")
     parser.add_argument("--n-test", type=int, default=200, help="strings per test set")

@@ -37,7 +37,12 @@ SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", default=None, help="folder holding fsdd/")
-    parser.add_argument("--held-out", default="yweweler", choices=SPEAKERS)
+    parser.add_argument(
+        "--held-out",
+        default="yweweler",
+        choices=SPEAKERS,
+        help="the FSDD speaker left out of training (default yweweler)",
+    )
     parser.add_argument("--n-strings", type=int, default=3000, help="training strings")
     parser.add_argument("--max-iter", type=int, default=12, help="most epochs")
     args = parser.parse_args()

@@ -4,7 +4,8 @@ import sys
 import time
 
 from .. import __version__
-from .commands import _check_machine, _check_out, _check_report, load_model
+from . import commands, predict
+from .commands import load_model
 from .console import EXIT_FAILURE, EXIT_OK, UsageError
 
 #: strings of each test set of ``skvae train --task transcribe``
@@ -89,10 +90,10 @@ def cmd_train_transcribe(args, console):
 
     start = time.perf_counter()
     _check_options(args)
-    out = _check_out(args.out)
-    _check_machine(args.device, args.threads)
+    out = commands._check_out(args.out)
+    commands._check_machine(args.device, args.threads)
     if args.report:
-        _check_report(" (or pass --no-report)")
+        commands._check_report(" (or pass --no-report)")
     home = _data_home(args, console)
     train_voices, test_voices = recipes.split_voices()
     sizes = QUICK_SIZES if args.quick else None
@@ -258,7 +259,6 @@ def _lines(model, paths):
 
 def cmd_transcribe(args, console):
     from ..recipes import is_transcriber, load_predictor
-    from .predict import _LongLine, _max_path, _stdin_paths
 
     streaming = "-" in args.files
     if streaming and args.files != ["-"]:
@@ -276,9 +276,9 @@ def cmd_transcribe(args, console):
     if reconfigure is not None:
         reconfigure(errors="surrogateescape")
     n_files = n_failed = 0
-    for batch in _stdin_paths() if streaming else [args.files]:
-        if isinstance(batch[0], _LongLine):
-            reason = f"a line longer than {_max_path()} bytes is not a path"
+    for batch in predict._stdin_paths() if streaming else [args.files]:
+        if isinstance(batch[0], predict._LongLine):
+            reason = f"a line longer than {predict._max_path()} bytes is not a path"
             console.error(f"{batch[0]}...: {reason}")
             console.result(f"{batch[0]}...\terror\t{reason}")
             n_files, n_failed = n_files + 1, n_failed + 1
